@@ -1,0 +1,1 @@
+//! Baseline allowlist: accepted exceptions, expiry, stale entries (being written).

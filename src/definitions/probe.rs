@@ -1,0 +1,88 @@
+//! Typed probes: side-effect-free questions to the facts layer, written in a
+//! benchmark file where kube-bench would write a shell `audit`.
+//! The syntax is documented in `docs/probes.md`.
+
+use serde::Deserialize;
+
+/// A probe as written in a benchmark file. Values have had `$variables` substituted.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "probe", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Probe {
+    /// `permissions=600` for the path (or for each path under it matching `glob`).
+    FileMode {
+        path: String,
+        #[serde(default)]
+        glob: Option<String>,
+        #[serde(default)]
+        recursive: bool,
+    },
+    /// `root:root` for the path (or for each path under it matching `glob`).
+    FileOwner {
+        path: String,
+        #[serde(default)]
+        glob: Option<String>,
+        #[serde(default)]
+        recursive: bool,
+    },
+    /// The file's content, for `path` tests; nothing when it does not exist.
+    FileContent { path: String },
+    /// The command line of each running process whose program is `bin`, one per line.
+    Process { bin: String },
+    /// The kubelet's effective configuration as JSON: its `--config` file (or `config`
+    /// when the process has none), then its `--config-dir` drop-ins, then its flags.
+    KubeletConfig {
+        #[serde(default)]
+        bin: Option<String>,
+        #[serde(default)]
+        config: Option<String>,
+    },
+    /// API objects of one kind, one line per object: `namespace/name`, or whatever the
+    /// `jq` filter prints for that object (strings raw, other values as compact JSON).
+    ApiObjects {
+        kind: String,
+        #[serde(default)]
+        jq: Option<String>,
+    },
+}
+
+impl Probe {
+    /// A one-line description for evidence, e.g. `probe file_mode /etc/kubernetes/admin.conf`.
+    pub fn describe(&self) -> String {
+        match self {
+            Probe::FileMode {
+                path,
+                glob,
+                recursive,
+            } => describe_tree("file_mode", path, glob, *recursive),
+            Probe::FileOwner {
+                path,
+                glob,
+                recursive,
+            } => describe_tree("file_owner", path, glob, *recursive),
+            Probe::FileContent { path } => format!("probe file_content {path}"),
+            Probe::Process { bin } => format!("probe process {bin}"),
+            Probe::KubeletConfig { bin, config } => {
+                let mut text = String::from("probe kubelet_config");
+                if let Some(bin) = bin {
+                    text.push_str(&format!(" bin={bin}"));
+                }
+                if let Some(config) = config {
+                    text.push_str(&format!(" config={config}"));
+                }
+                text
+            }
+            Probe::ApiObjects { kind, jq } => match jq {
+                Some(filter) => format!("probe api_objects {kind} | jq {filter}"),
+                None => format!("probe api_objects {kind}"),
+            },
+        }
+    }
+}
+
+fn describe_tree(name: &str, path: &str, glob: &Option<String>, recursive: bool) -> String {
+    match (glob, recursive) {
+        (Some(glob), _) => format!("probe {name} {path} (every path matching {glob})"),
+        (None, true) => format!("probe {name} {path} (every path below it)"),
+        (None, false) => format!("probe {name} {path}"),
+    }
+}

@@ -1,0 +1,11 @@
+//! Engine: turns definitions and facts into results.
+//!
+//! `substitute` resolves components and `$variables`, `probes` answers typed probes
+//! from the facts, `lookup`/`compare`/`evaluate` are kube-bench's test semantics, and
+//! `run` decides each check's state with its evidence.
+
+pub mod compare;
+pub mod document;
+pub mod evaluate;
+pub mod jsonpath;
+pub mod lookup;

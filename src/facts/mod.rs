@@ -1,0 +1,142 @@
+//! Facts: what a node looks like, answered by one trait whatever the source.
+//!
+//! A source answers questions about processes, files, shell audits and API
+//! objects. It knows nothing about checks: the engine asks, the source answers.
+
+pub mod live;
+pub mod passwd;
+
+use serde::{Deserialize, Serialize};
+
+/// A running process as `/proc/<pid>/cmdline` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Process {
+    pub pid: u32,
+    /// The kernel's command name (`/proc/<pid>/comm`, at most 15 bytes), which `ps -C` matches.
+    pub comm: String,
+    pub argv: Vec<String>,
+}
+
+impl Process {
+    /// The command line as `ps -o cmd` prints it: argv joined by single spaces.
+    pub fn command_line(&self) -> String {
+        self.argv.join(" ")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+/// What `stat` says about a path (symlinks followed, as `stat` and `test -e` do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStat {
+    pub kind: FileKind,
+    /// Permission bits only (`mode & 0o7777`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// The owner's name on the node, when the node's passwd database knows it.
+    pub user: Option<String>,
+    /// The group's name on the node, when the node's group database knows it.
+    pub group: Option<String>,
+    pub size: u64,
+}
+
+impl FileStat {
+    /// `stat -c %U:%G`: names where known, numeric ids otherwise.
+    pub fn owner_text(&self) -> String {
+        let user = self.user.clone().unwrap_or_else(|| self.uid.to_string());
+        let group = self.group.clone().unwrap_or_else(|| self.gid.to_string());
+        format!("{user}:{group}")
+    }
+
+    /// `stat -c %a`: octal permission bits without leading zeros.
+    pub fn mode_text(&self) -> String {
+        format!("{:o}", self.mode)
+    }
+}
+
+/// A shell audit in its two spellings: as the node sees it (paths on the node,
+/// used for reports and as the key of recorded outputs in snapshots) and as it
+/// runs here (paths under `--root`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShellCommand {
+    pub on_node: String,
+    pub to_run: String,
+}
+
+/// What a shell audit printed (stdout and stderr interleaved) and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShellOutput {
+    pub output: String,
+    pub exit_code: i32,
+}
+
+/// Who the node is, as far as the source can tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeIdentity {
+    pub name: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub kubernetes_version: Option<String>,
+    #[serde(default)]
+    pub platform: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FactError {
+    #[error("cannot read {path}: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("not evaluable from this snapshot: {what} was not recorded")]
+    NotRecorded { what: String },
+    #[error("`{command}` did not finish within {seconds} s and was stopped")]
+    Timeout { command: String, seconds: u64 },
+    #[error("could not start `{command}`: {reason}")]
+    Spawn { command: String, reason: String },
+    #[error("cannot list {kind}: {reason}")]
+    Api { kind: String, reason: String },
+}
+
+/// One source of facts about one node. Paths are node paths (`/etc/kubernetes/...`);
+/// a source that reads a mounted host or a snapshot maps them itself.
+pub trait Facts: Send + Sync {
+    /// Who the node is.
+    fn identity(&self) -> NodeIdentity;
+
+    /// Describes the source for report headers, e.g. `live node (root /host)`.
+    fn describe(&self) -> String;
+
+    /// Every process running on the node, ordered by pid.
+    fn processes(&self) -> Result<Vec<Process>, FactError>;
+
+    /// `stat` of a path, following symlinks; `None` when it does not exist.
+    fn stat(&self, path: &str) -> Result<Option<FileStat>, FactError>;
+
+    /// The text of a file; `None` when it does not exist.
+    fn read_file(&self, path: &str) -> Result<Option<String>, FactError>;
+
+    /// The path itself and every path below it, recursively and sorted, as `find PATH` lists
+    /// them; empty when the path does not exist.
+    fn list_tree(&self, path: &str) -> Result<Vec<String>, FactError>;
+
+    /// Runs (or replays) a shell audit.
+    fn run_shell(&self, command: &ShellCommand) -> Result<ShellOutput, FactError>;
+
+    /// The prefix that turns a node path into a path this machine can open in a shell
+    /// (`/host` for `--root /host`; empty for `/` and for snapshots).
+    fn shell_path_prefix(&self) -> &str;
+
+    /// All API objects of a kind (`pods`, `rolebindings.rbac.authorization.k8s.io`, ...),
+    /// across all namespaces, each as the API returns it.
+    fn api_objects(&self, kind: &str) -> Result<Vec<serde_json::Value>, FactError>;
+
+    /// Whether API objects can be read at all (decides whether `policies` runs by default).
+    fn api_reachable(&self) -> bool;
+}

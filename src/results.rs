@@ -1,0 +1,317 @@
+//! The results of a run: what the engine decided, per node, section, group and check.
+//!
+//! This is also cisgate's JSON results format (`docs/results-format.md`): every
+//! report is rendered from it, `cisgate report --from` reads it back, and
+//! `--previous` compares against it. Add fields; never rename or remove them
+//! without bumping [`RESULTS_VERSION`].
+
+use serde::{Deserialize, Serialize};
+
+pub const RESULTS_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum State {
+    Pass,
+    Fail,
+    Warn,
+    Info,
+    /// The check could not be evaluated (timeout, unreadable file, fact missing from a snapshot).
+    Error,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pass => "PASS",
+            State::Fail => "FAIL",
+            State::Warn => "WARN",
+            State::Info => "INFO",
+            State::Error => "ERROR",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub pass: usize,
+    pub fail: usize,
+    pub warn: usize,
+    pub info: usize,
+    pub error: usize,
+}
+
+impl Totals {
+    pub fn add(&mut self, state: State) {
+        match state {
+            State::Pass => self.pass += 1,
+            State::Fail => self.fail += 1,
+            State::Warn => self.warn += 1,
+            State::Info => self.info += 1,
+            State::Error => self.error += 1,
+        }
+    }
+
+    pub fn merge(&mut self, other: &Totals) {
+        self.pass += other.pass;
+        self.fail += other.fail;
+        self.warn += other.warn;
+        self.info += other.info;
+        self.error += other.error;
+    }
+
+    pub fn checks(&self) -> usize {
+        self.pass + self.fail + self.warn + self.info + self.error
+    }
+}
+
+/// The whole JSON results document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResults {
+    pub results_version: u32,
+    pub tool: ToolInfo,
+    pub benchmark: BenchmarkInfo,
+    pub nodes: Vec<NodeResults>,
+    /// Nodes (snapshots) that could not be evaluated at all, with the reason.
+    #[serde(default)]
+    pub unreadable: Vec<UnreadableNode>,
+    pub totals: Totals,
+    /// The gate's verdict, as the exit code reflects it.
+    pub gate: GateOutcome,
+    /// Filled in when a baseline allowlist was applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineSummary>,
+    /// Filled in when `--previous` named an earlier results file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+impl ToolInfo {
+    pub fn current() -> Self {
+        ToolInfo {
+            name: "cisgate".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BenchmarkInfo {
+    /// e.g. `cis-1.12`.
+    pub name: String,
+    /// `embedded` or the `--config-dir` path.
+    pub source: String,
+    /// Why this benchmark was chosen, in words (`--benchmark`, or the version mapping).
+    pub selected_because: String,
+    /// The targets (node types) that were run, in order.
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeResults {
+    pub node: NodeInfo,
+    pub sections: Vec<SectionResult>,
+    pub totals: Totals,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub name: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub kubernetes_version: Option<String>,
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// Where the facts came from: `live`, a snapshot file or a snapshot directory.
+    pub source: String,
+}
+
+/// One controls file's results (kube-bench calls it a section).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SectionResult {
+    pub id: String,
+    pub text: String,
+    /// The controls file's `version` field.
+    pub version: String,
+    /// The node type (target): `master`, `node`, `etcd`, `controlplane`, `policies`, ...
+    pub target: String,
+    pub groups: Vec<GroupResult>,
+    pub totals: Totals,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupResult {
+    pub id: String,
+    pub text: String,
+    pub checks: Vec<CheckResult>,
+    pub totals: Totals,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub id: String,
+    pub text: String,
+    pub state: State,
+    pub scored: bool,
+    /// The check's `type` as written (`manual`, `skip`, or empty).
+    #[serde(rename = "type")]
+    pub check_type: String,
+    /// Why the state was decided without a test (`Test marked as a manual test`, the error, ...).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    pub remediation: String,
+    pub evidence: Evidence,
+    /// The file (and line) a user must edit, where it can be pinned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// Set when a baseline allowlist was applied and the check did not pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineMark>,
+    /// Set when `--previous` was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// What was asked, in order: audit_env, audit, audit_config.
+    pub audits: Vec<AuditEvidence>,
+    /// The text the tests looked at (kube-bench's `actual_value`), bounded in size.
+    pub actual: String,
+    /// The expected condition in words (kube-bench's `expected_result`).
+    pub expected: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvidence {
+    /// `audit`, `audit_config` or `audit_env`.
+    pub role: String,
+    /// `shell` or `probe`.
+    pub kind: String,
+    /// The command (as on the node) or the probe's description.
+    pub command: String,
+    /// What it printed, bounded in size (`…[truncated]` marks a cut).
+    pub output: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Location {
+    /// The node path to edit, e.g. `/etc/kubernetes/manifests/kube-apiserver.yaml`.
+    pub path: String,
+    /// 1-based line of the flag or key, or of where it belongs, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// Where the file was found on the machine that ran cisgate (a snapshot directory's
+    /// file), when that differs from `path`. Reports use it for repository-relative paths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_file: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadableNode {
+    /// The snapshot path (or node name) that could not be evaluated.
+    pub source: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateOutcome {
+    /// `fail` or `warn`: the lowest state that gates.
+    pub fail_on: String,
+    pub allow_errors: bool,
+    pub passed: bool,
+    pub exit_code: i32,
+    /// How many results made the gate fail.
+    pub regressions: usize,
+}
+
+// ---- baseline (see src/baseline) ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Classification {
+    Accepted,
+    Regression,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaselineMark {
+    pub classification: Classification,
+    /// The exception that covers (or, when expired, used to cover) this result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<ExceptionRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionRef {
+    /// The entry's `check` pattern as written.
+    pub check: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// 1-based line of the entry in the baseline file.
+    pub line: u32,
+    pub expired: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaselineSummary {
+    pub file: String,
+    pub accepted: usize,
+    pub regressions: usize,
+    pub stale: Vec<StaleException>,
+    pub expiring: Vec<ExceptionRef>,
+    pub expired: Vec<ExceptionRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaleException {
+    pub exception: ExceptionRef,
+    /// `fixed` (the check exists and now passes) or `unknown-check` (no such check was run).
+    pub why: String,
+}
+
+// ---- previous run comparison ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    New,
+    Unchanged,
+    Fixed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousSummary {
+    pub file: String,
+    pub new: usize,
+    pub unchanged: usize,
+    pub fixed: usize,
+}
+
+impl RunResults {
+    /// Every check result with the node it belongs to, in report order.
+    pub fn checks(&self) -> impl Iterator<Item = (&NodeResults, &SectionResult, &CheckResult)> {
+        self.nodes.iter().flat_map(|node| {
+            node.sections.iter().flat_map(move |section| {
+                section
+                    .groups
+                    .iter()
+                    .flat_map(move |group| group.checks.iter().map(move |c| (node, section, c)))
+            })
+        })
+    }
+}
