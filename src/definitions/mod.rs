@@ -2,3 +2,9 @@
 
 pub mod model;
 pub mod probe;
+pub mod config;
+pub mod error;
+pub mod load;
+pub mod select;
+pub mod tree;
+pub mod variables;
