@@ -69,7 +69,11 @@ fn list(tree: &BenchmarkTree) -> anyhow::Result<i32> {
         let targets = config.targets_of(&name).unwrap_or_default().join(", ");
         println!(
             "  {name:<22} Kubernetes {:<28} targets: {targets}",
-            if versions.is_empty() { "-".to_owned() } else { versions.join(", ") }
+            if versions.is_empty() {
+                "-".to_owned()
+            } else {
+                versions.join(", ")
+            }
         );
     }
     Ok(0)
@@ -78,10 +82,17 @@ fn list(tree: &BenchmarkTree) -> anyhow::Result<i32> {
 fn targets_of(tree: &BenchmarkTree, name: &str) -> anyhow::Result<Vec<(String, Controls)>> {
     let config = BenchmarkConfig::load(tree, Some(name))?;
     let targets = config.targets_of(name).unwrap_or_else(|| {
-        ["master", "controlplane", "etcd", "node", "policies", "managedservices"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        [
+            "master",
+            "controlplane",
+            "etcd",
+            "node",
+            "policies",
+            "managedservices",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     });
     let mut loaded = Vec::new();
     for target in targets {
@@ -119,7 +130,11 @@ fn show(tree: &BenchmarkTree, name: &str) -> anyhow::Result<i32> {
         for group in &controls.groups {
             println!("  {} {}", group.id, group.text);
             for check in &group.checks {
-                let kind = if is_automated(check) { "automated" } else { "manual" };
+                let kind = if is_automated(check) {
+                    "automated"
+                } else {
+                    "manual"
+                };
                 println!("    {:<8} {:<9} {}", check.id, kind, check.text);
             }
         }
@@ -145,8 +160,15 @@ pub fn explain(cmd: ExplainCommand) -> anyhow::Result<i32> {
         })
         .with_context(|| format!("benchmark {benchmark} has no check `{}`", cmd.check))?;
     println!("{} {}", check.id, check.text);
-    println!("benchmark {benchmark}, target {target}, {}", if check.scored { "scored" } else { "not scored" });
-    for (role, audit) in [("audit_env", &check.audit_env), ("audit", &check.audit), ("audit_config", &check.audit_config)] {
+    println!(
+        "benchmark {benchmark}, target {target}, {}",
+        if check.scored { "scored" } else { "not scored" }
+    );
+    for (role, audit) in [
+        ("audit_env", &check.audit_env),
+        ("audit", &check.audit),
+        ("audit_config", &check.audit_config),
+    ] {
         match audit {
             Audit::Shell(c) if !c.trim().is_empty() => println!("{role}: shell: {}", c.trim()),
             Audit::Probe(p) => println!("{role}: {}", p.describe()),
@@ -155,15 +177,26 @@ pub fn explain(cmd: ExplainCommand) -> anyhow::Result<i32> {
     }
     match &check.tests {
         Some(tests) => {
-            let op = if tests.bin_op.is_empty() { "and" } else { tests.bin_op.as_str() };
-            println!("decides: {} test item(s) combined with `{op}`:", tests.test_items.len());
+            let op = if tests.bin_op.is_empty() {
+                "and"
+            } else {
+                tests.bin_op.as_str()
+            };
+            println!(
+                "decides: {} test item(s) combined with `{op}`:",
+                tests.test_items.len()
+            );
             for item in &tests.test_items {
-                let key = [("flag", &item.flag), ("path", &item.path), ("env", &item.env)]
-                    .iter()
-                    .filter(|(_, v)| !v.is_empty())
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect::<Vec<_>>()
-                    .join(" / ");
+                let key = [
+                    ("flag", &item.flag),
+                    ("path", &item.path),
+                    ("env", &item.env),
+                ]
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(" / ");
                 let condition = match (&item.compare, item.set) {
                     (_, false) => "must not be present".to_owned(),
                     (Some(c), true) if !c.op.is_empty() => format!("{} {}", c.op, c.value),
@@ -172,7 +205,14 @@ pub fn explain(cmd: ExplainCommand) -> anyhow::Result<i32> {
                 println!("  - {key}: {condition}");
             }
         }
-        None => println!("decides: no tests ({})", if check.check_type == "manual" { "manual check" } else { "reported without evaluation" }),
+        None => println!(
+            "decides: no tests ({})",
+            if check.check_type == "manual" {
+                "manual check"
+            } else {
+                "reported without evaluation"
+            }
+        ),
     }
     println!("remediation:\n{}", check.remediation.trim_end());
     Ok(0)

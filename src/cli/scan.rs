@@ -118,7 +118,13 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
             eprintln!("cisgate: warning: {message}");
         }
     };
-    let node = scan_node(&plan, &facts, &facts.describe(), detect::roles_of(&targets), &mut warn)?;
+    let node = scan_node(
+        &plan,
+        &facts,
+        &facts.describe(),
+        detect::roles_of(&targets),
+        &mut warn,
+    )?;
     if !cmd.checks.is_empty() {
         ensure_checks_exist(&cmd.checks, &node)?;
     }
@@ -263,7 +269,8 @@ fn ensure_checks_exist(asked: &[String], node: &crate::results::NodeResults) -> 
 /// leaves no half-written report behind.
 fn emit(cmd: &ScanCommand, results: &RunResults) -> anyhow::Result<()> {
     let options = RenderOptions {
-        color: !cmd.no_color && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
+        color: !cmd.no_color
+            && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
         include_test_output: cmd.include_test_output,
         ..RenderOptions::default()
     };

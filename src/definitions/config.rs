@@ -119,7 +119,10 @@ impl BenchmarkConfig {
         let Some(section) = self.merged.get(target) else {
             return Vec::new();
         };
-        let listed = section.get("components").map(string_list).unwrap_or_default();
+        let listed = section
+            .get("components")
+            .map(string_list)
+            .unwrap_or_default();
         listed
             .iter()
             .filter_map(|name| {

@@ -69,11 +69,44 @@ pub fn parse_controls(
     let controls: Option<Controls> = serde_saphyr::with_deserializer_from_str(text, |de| {
         serde_ignored::deserialize(de, |path| ignored.push(path.to_string()))
     })
-    .map_err(|e| DefinitionError::from_yaml(file, &e))?;
+    .map_err(|e| explain_field(DefinitionError::from_yaml(file, &e), text))?;
     for key in ignored.into_iter().filter(|k| k != "controls") {
         warn(format!("{}: unknown key `{key}` ignored", file.display()));
     }
     controls.ok_or_else(|| DefinitionError::invalid(file, "the file is empty"))
+}
+
+/// Names the key at the error's line and what that key expects, where the YAML reader's
+/// own words ("expected string scalar") would leave a reader guessing.
+fn explain_field(error: DefinitionError, text: &str) -> DefinitionError {
+    let DefinitionError::Syntax {
+        file,
+        line,
+        column,
+        message,
+    } = error
+    else {
+        return error;
+    };
+    let key = text
+        .lines()
+        .nth(line.saturating_sub(1) as usize)
+        .and_then(|l| l.trim_start().trim_start_matches("- ").split_once(':'))
+        .map(|(k, _)| k.trim().to_owned())
+        .filter(|k| !k.is_empty() && !k.contains(' '));
+    let message = match key.as_deref() {
+        Some(k @ ("scored" | "set" | "use_multiple_values" | "disableenvtesting")) => {
+            format!("`{k}` expects true or false ({message})")
+        }
+        Some(k) => format!("`{k}`: {message}"),
+        None => message,
+    };
+    DefinitionError::Syntax {
+        file,
+        line,
+        column,
+        message,
+    }
 }
 
 fn check_node_type(
@@ -96,7 +129,11 @@ fn check_node_type(
 
 /// Rejects at load time what would crash or silently misbehave at run time: flags and
 /// `regex` values that are not regular expressions, JSONPath templates that do not parse.
-fn validate(file: &std::path::Path, text: &str, controls: &Controls) -> Result<(), DefinitionError> {
+fn validate(
+    file: &std::path::Path,
+    text: &str,
+    controls: &Controls,
+) -> Result<(), DefinitionError> {
     for check in controls.groups.iter().flat_map(|g| &g.checks) {
         let at = |problem: String| {
             let line = line_of_check(text, &check.id);
@@ -112,13 +149,19 @@ fn validate(file: &std::path::Path, text: &str, controls: &Controls) -> Result<(
                 .map_err(|e| at(format!("flag `{}` is not a valid pattern: {e}", item.flag)))?;
             if !item.path.is_empty() {
                 jsonpath::validate_template(&item.path).map_err(|e| {
-                    at(format!("path `{}` is not a valid JSONPath template: {e}", item.path))
+                    at(format!(
+                        "path `{}` is not a valid JSONPath template: {e}",
+                        item.path
+                    ))
                 })?;
             }
             if let Some(cmp) = &item.compare {
                 if cmp.op == "regex" {
                     compare::validate_regex(&cmp.value).map_err(|e| {
-                        at(format!("compare value `{}` is not a valid regex: {e}", cmp.value))
+                        at(format!(
+                            "compare value `{}` is not a valid regex: {e}",
+                            cmp.value
+                        ))
                     })?;
                 }
             }
@@ -175,12 +218,16 @@ mod tests {
     #[test]
     fn default_audit_env_only_when_tests_read_env() {
         let yaml = "---\ncontrols:\ntype: node\ngroups:\n  - id: 4.2\n    checks:\n      - id: 4.2.1\n        tests:\n          test_items:\n            - env: KUBELET_X\n      - id: 4.2.2\n        tests:\n          test_items:\n            - flag: --x\n      - id: 4.2.3\n        disableenvtesting: true\n        tests:\n          test_items:\n            - env: KUBELET_X\n";
-        let mut controls = parse_controls(std::path::Path::new("n.yaml"), yaml, &mut |_| {}).unwrap();
+        let mut controls =
+            parse_controls(std::path::Path::new("n.yaml"), yaml, &mut |_| {}).unwrap();
         add_default_audit_env(&mut controls, "kubelet");
         let checks = &controls.groups[0].checks;
         assert_eq!(
             checks[0].audit_env,
-            Audit::Shell("cat \"/proc/$(/bin/ps -C kubelet -o pid= | tr -d ' ')/environ\" | tr '\\0' '\\n'".into())
+            Audit::Shell(
+                "cat \"/proc/$(/bin/ps -C kubelet -o pid= | tr -d ' ')/environ\" | tr '\\0' '\\n'"
+                    .into()
+            )
         );
         assert_eq!(checks[1].audit_env, Audit::None);
         assert_eq!(checks[2].audit_env, Audit::None);
@@ -190,7 +237,10 @@ mod tests {
     fn unknown_keys_are_reported_not_fatal() {
         let yaml = "---\ncontrols:\ntype: node\nconstraints: {a: 1}\ngroups:\n  - id: 4.2\n    checks:\n      - id: 4.2.1\n        frobnicate: yes\n";
         let mut warnings = Vec::new();
-        parse_controls(std::path::Path::new("n.yaml"), yaml, &mut |w| warnings.push(w)).unwrap();
+        parse_controls(std::path::Path::new("n.yaml"), yaml, &mut |w| {
+            warnings.push(w)
+        })
+        .unwrap();
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(warnings[0].contains("constraints"));
     }

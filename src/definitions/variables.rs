@@ -97,7 +97,12 @@ mod tests {
     #[test]
     fn substitutes_everywhere_without_word_boundaries() {
         let vars = Variables {
-            entries: vec![var("$kubeletconf", "/var/lib/kubelet/config.yaml", "/host/var/lib/kubelet/config.yaml", false)],
+            entries: vec![var(
+                "$kubeletconf",
+                "/var/lib/kubelet/config.yaml",
+                "/host/var/lib/kubelet/config.yaml",
+                false,
+            )],
         };
         assert_eq!(
             vars.substitute_on_node("cat $kubeletconf; x$kubeletconfy"),
@@ -112,15 +117,26 @@ mod tests {
     #[test]
     fn values_with_whitespace_are_single_quoted() {
         let vars = Variables {
-            entries: vec![var("$kubeletbin", "hyperkube kubelet", "hyperkube kubelet", true)],
+            entries: vec![var(
+                "$kubeletbin",
+                "hyperkube kubelet",
+                "hyperkube kubelet",
+                true,
+            )],
         };
-        assert_eq!(vars.substitute_on_node("ps -C $kubeletbin"), "ps -C 'hyperkube kubelet'");
+        assert_eq!(
+            vars.substitute_on_node("ps -C $kubeletbin"),
+            "ps -C 'hyperkube kubelet'"
+        );
     }
 
     #[test]
     fn unknown_variables_stay_as_written() {
         let vars = Variables::default();
-        assert_eq!(vars.substitute_on_node("for f in $adminconf"), "for f in $adminconf");
+        assert_eq!(
+            vars.substitute_on_node("for f in $adminconf"),
+            "for f in $adminconf"
+        );
     }
 
     #[test]

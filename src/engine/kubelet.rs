@@ -21,54 +21,134 @@ enum FlagType {
 /// Kubelet flags and the `KubeletConfiguration` fields they set.
 const FLAG_FIELDS: &[(&str, &str, FlagType)] = &[
     ("address", "address", FlagType::Text),
-    ("anonymous-auth", "authentication.anonymous.enabled", FlagType::Bool),
-    ("authentication-token-webhook", "authentication.webhook.enabled", FlagType::Bool),
-    ("authentication-token-webhook-cache-ttl", "authentication.webhook.cacheTTL", FlagType::Duration),
+    (
+        "anonymous-auth",
+        "authentication.anonymous.enabled",
+        FlagType::Bool,
+    ),
+    (
+        "authentication-token-webhook",
+        "authentication.webhook.enabled",
+        FlagType::Bool,
+    ),
+    (
+        "authentication-token-webhook-cache-ttl",
+        "authentication.webhook.cacheTTL",
+        FlagType::Duration,
+    ),
     ("authorization-mode", "authorization.mode", FlagType::Text),
-    ("authorization-webhook-cache-authorized-ttl", "authorization.webhook.cacheAuthorizedTTL", FlagType::Duration),
-    ("authorization-webhook-cache-unauthorized-ttl", "authorization.webhook.cacheUnauthorizedTTL", FlagType::Duration),
+    (
+        "authorization-webhook-cache-authorized-ttl",
+        "authorization.webhook.cacheAuthorizedTTL",
+        FlagType::Duration,
+    ),
+    (
+        "authorization-webhook-cache-unauthorized-ttl",
+        "authorization.webhook.cacheUnauthorizedTTL",
+        FlagType::Duration,
+    ),
     ("cgroup-driver", "cgroupDriver", FlagType::Text),
     ("cgroup-root", "cgroupRoot", FlagType::Text),
-    ("client-ca-file", "authentication.x509.clientCAFile", FlagType::Text),
+    (
+        "client-ca-file",
+        "authentication.x509.clientCAFile",
+        FlagType::Text,
+    ),
     ("cluster-dns", "clusterDNS", FlagType::List),
     ("cluster-domain", "clusterDomain", FlagType::Text),
-    ("container-log-max-files", "containerLogMaxFiles", FlagType::Int),
-    ("container-log-max-size", "containerLogMaxSize", FlagType::Text),
+    (
+        "container-log-max-files",
+        "containerLogMaxFiles",
+        FlagType::Int,
+    ),
+    (
+        "container-log-max-size",
+        "containerLogMaxSize",
+        FlagType::Text,
+    ),
     ("enable-server", "enableServer", FlagType::Bool),
-    ("enforce-node-allocatable", "enforceNodeAllocatable", FlagType::List),
+    (
+        "enforce-node-allocatable",
+        "enforceNodeAllocatable",
+        FlagType::List,
+    ),
     ("event-burst", "eventBurst", FlagType::Int),
     ("event-qps", "eventRecordQPS", FlagType::Int),
     ("eviction-hard", "evictionHard", FlagType::Map),
     ("fail-swap-on", "failSwapOn", FlagType::Bool),
     ("feature-gates", "featureGates", FlagType::Map),
-    ("file-check-frequency", "fileCheckFrequency", FlagType::Duration),
+    (
+        "file-check-frequency",
+        "fileCheckFrequency",
+        FlagType::Duration,
+    ),
     ("hairpin-mode", "hairpinMode", FlagType::Text),
     ("healthz-bind-address", "healthzBindAddress", FlagType::Text),
     ("healthz-port", "healthzPort", FlagType::Int),
-    ("http-check-frequency", "httpCheckFrequency", FlagType::Duration),
-    ("image-gc-high-threshold", "imageGCHighThresholdPercent", FlagType::Int),
-    ("image-gc-low-threshold", "imageGCLowThresholdPercent", FlagType::Int),
+    (
+        "http-check-frequency",
+        "httpCheckFrequency",
+        FlagType::Duration,
+    ),
+    (
+        "image-gc-high-threshold",
+        "imageGCHighThresholdPercent",
+        FlagType::Int,
+    ),
+    (
+        "image-gc-low-threshold",
+        "imageGCLowThresholdPercent",
+        FlagType::Int,
+    ),
     ("kube-api-burst", "kubeAPIBurst", FlagType::Int),
     ("kube-api-qps", "kubeAPIQPS", FlagType::Int),
-    ("make-iptables-util-chains", "makeIPTablesUtilChains", FlagType::Bool),
+    (
+        "make-iptables-util-chains",
+        "makeIPTablesUtilChains",
+        FlagType::Bool,
+    ),
     ("max-pods", "maxPods", FlagType::Int),
-    ("node-status-update-frequency", "nodeStatusUpdateFrequency", FlagType::Duration),
+    (
+        "node-status-update-frequency",
+        "nodeStatusUpdateFrequency",
+        FlagType::Duration,
+    ),
     ("oom-score-adj", "oomScoreAdj", FlagType::Int),
     ("pod-manifest-path", "staticPodPath", FlagType::Text),
     ("pod-max-pids", "podPidsLimit", FlagType::Int),
     ("port", "port", FlagType::Int),
-    ("protect-kernel-defaults", "protectKernelDefaults", FlagType::Bool),
+    (
+        "protect-kernel-defaults",
+        "protectKernelDefaults",
+        FlagType::Bool,
+    ),
     ("provider-id", "providerID", FlagType::Text),
     ("read-only-port", "readOnlyPort", FlagType::Int),
     ("registry-burst", "registryBurst", FlagType::Int),
     ("registry-qps", "registryPullQPS", FlagType::Int),
     ("resolv-conf", "resolvConf", FlagType::Text),
     ("rotate-certificates", "rotateCertificates", FlagType::Bool),
-    ("rotate-server-certificates", "serverTLSBootstrap", FlagType::Bool),
-    ("runtime-request-timeout", "runtimeRequestTimeout", FlagType::Duration),
+    (
+        "rotate-server-certificates",
+        "serverTLSBootstrap",
+        FlagType::Bool,
+    ),
+    (
+        "runtime-request-timeout",
+        "runtimeRequestTimeout",
+        FlagType::Duration,
+    ),
     ("seccomp-default", "seccompDefault", FlagType::Bool),
-    ("serialize-image-pulls", "serializeImagePulls", FlagType::Bool),
-    ("streaming-connection-idle-timeout", "streamingConnectionIdleTimeout", FlagType::Duration),
+    (
+        "serialize-image-pulls",
+        "serializeImagePulls",
+        FlagType::Bool,
+    ),
+    (
+        "streaming-connection-idle-timeout",
+        "streamingConnectionIdleTimeout",
+        FlagType::Duration,
+    ),
     ("sync-frequency", "syncFrequency", FlagType::Duration),
     ("tls-cert-file", "tlsCertFile", FlagType::Text),
     ("tls-cipher-suites", "tlsCipherSuites", FlagType::List),
@@ -184,12 +264,18 @@ fn read_config(facts: &dyn Facts, path: &str) -> Result<Option<Value>, String> {
     if text.trim().is_empty() {
         return Ok(Some(Value::Object(Map::new())));
     }
-    let value: Value = serde_saphyr::from_str(&text)
-        .map_err(|e| format!("{path}: not a kubelet configuration: {}", e.without_snippet()))?;
+    let value: Value = serde_saphyr::from_str(&text).map_err(|e| {
+        format!(
+            "{path}: not a kubelet configuration: {}",
+            e.without_snippet()
+        )
+    })?;
     match value {
         Value::Object(_) => Ok(Some(value)),
         Value::Null => Ok(Some(Value::Object(Map::new()))),
-        _ => Err(format!("{path}: not a kubelet configuration: expected a mapping")),
+        _ => Err(format!(
+            "{path}: not a kubelet configuration: expected a mapping"
+        )),
     }
 }
 
@@ -230,8 +316,8 @@ fn apply_flags(config: &mut Value, flags: &[(String, String)]) -> Result<(), Str
         let Some((_, field, kind)) = FLAG_FIELDS.iter().find(|(f, _, _)| f == flag) else {
             continue;
         };
-        let typed = typed_value(*kind, value)
-            .map_err(|e| format!("kubelet flag --{flag}={value}: {e}"))?;
+        let typed =
+            typed_value(*kind, value).map_err(|e| format!("kubelet flag --{flag}={value}: {e}"))?;
         let slot = field_slot(config, field);
         match (kind, slot.as_object_mut(), typed) {
             (FlagType::Map, Some(existing), Value::Object(entries)) => existing.extend(entries),
@@ -448,7 +534,10 @@ mod tests {
         ]);
         let flags = flags_of(&p);
         assert_eq!(flag_value(&flags, "read-only-port").as_deref(), Some("0"));
-        assert_eq!(flag_value(&flags, "anonymous-auth").as_deref(), Some("true"));
+        assert_eq!(
+            flag_value(&flags, "anonymous-auth").as_deref(),
+            Some("true")
+        );
         assert_eq!(
             flag_value(&flags, "rotate-certificates").as_deref(),
             Some("false")

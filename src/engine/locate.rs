@@ -119,7 +119,10 @@ fn line_of_key(facts: &dyn Facts, path: &str, source: SourceKind, key: &str) -> 
 
 /// Follows `{.a.b.c}` through indented YAML (or JSON) keys, one segment after another.
 fn line_of_path(lines: &[&str], template: &str) -> Option<usize> {
-    let inner = template.trim().trim_start_matches('{').trim_end_matches('}');
+    let inner = template
+        .trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}');
     let segments: Vec<&str> = inner
         .split('.')
         .map(|s| s.split('[').next().unwrap_or(s))
@@ -152,8 +155,14 @@ mod tests {
     fn follows_a_key_path_through_nested_yaml() {
         let text = "apiVersion: v1\nauthentication:\n  anonymous:\n    enabled: false\n  webhook:\n    enabled: true\n";
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(line_of_path(&lines, "{.authentication.webhook.enabled}"), Some(5));
-        assert_eq!(line_of_path(&lines, "{.authentication.anonymous.enabled}"), Some(3));
+        assert_eq!(
+            line_of_path(&lines, "{.authentication.webhook.enabled}"),
+            Some(5)
+        );
+        assert_eq!(
+            line_of_path(&lines, "{.authentication.anonymous.enabled}"),
+            Some(3)
+        );
         assert_eq!(line_of_path(&lines, "{.missing}"), None);
     }
 }

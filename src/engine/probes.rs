@@ -149,11 +149,15 @@ impl JqProgram {
         let arena = Arena::default();
         let modules = loader
             .load(&arena, File { code, path: () })
-            .map_err(|errors| ProbeError::Invalid(format!("jq filter `{code}` does not parse: {errors:?}")))?;
+            .map_err(|errors| {
+                ProbeError::Invalid(format!("jq filter `{code}` does not parse: {errors:?}"))
+            })?;
         let filter = jaq_core::Compiler::default()
             .with_funs(funs)
             .compile(modules)
-            .map_err(|errors| ProbeError::Invalid(format!("jq filter `{code}` does not compile: {errors:?}")))?;
+            .map_err(|errors| {
+                ProbeError::Invalid(format!("jq filter `{code}` does not compile: {errors:?}"))
+            })?;
         Ok(JqProgram { filter })
     }
 
@@ -163,7 +167,8 @@ impl JqProgram {
         let text = serde_json::to_vec(input).map_err(|e| ProbeError::Invalid(e.to_string()))?;
         let input = jaq_json::read::parse_single(&text)
             .map_err(|e| ProbeError::Invalid(format!("jq input: {e:?}")))?;
-        let ctx = Ctx::<jaq_core::data::JustLut<jaq_json::Val>>::new(&self.filter.lut, Vars::new([]));
+        let ctx =
+            Ctx::<jaq_core::data::JustLut<jaq_json::Val>>::new(&self.filter.lut, Vars::new([]));
         let mut lines = Vec::new();
         for output in self.filter.id.run((ctx, input)).map(jaq_core::unwrap_valr) {
             let value = output.map_err(|e| ProbeError::Invalid(format!("jq: {e}")))?;

@@ -123,7 +123,11 @@ pub fn run_check(check: &Check, shell: &Check, ctx: &TargetContext) -> CheckResu
         baseline: None,
         change: None,
     };
-    let fail_or_warn = if check.scored { State::Fail } else { State::Warn };
+    let fail_or_warn = if check.scored {
+        State::Fail
+    } else {
+        State::Warn
+    };
     let check_type = check.check_type.trim();
     if let Some((state, reason)) = decided_without_audits(check, check_type, fail_or_warn) {
         result.state = state;
@@ -168,7 +172,10 @@ pub fn run_check(check: &Check, shell: &Check, ctx: &TargetContext) -> CheckResu
             }
         }
     }
-    let tests = check.tests.as_ref().expect("checked by decided_without_audits");
+    let tests = check
+        .tests
+        .as_ref()
+        .expect("checked by decided_without_audits");
     let outcome = evaluate_tests(
         tests,
         check.use_multiple_values,

@@ -46,7 +46,13 @@ pub fn scan_node(
             });
         }
         let resolution = resolve(plan.config, target, facts)?;
-        let loaded = load_controls(plan.tree, plan.benchmark, target, &resolution.variables, warn)?;
+        let loaded = load_controls(
+            plan.tree,
+            plan.benchmark,
+            target,
+            &resolution.variables,
+            warn,
+        )?;
         let ctx = TargetContext {
             facts,
             variables: &resolution.variables,

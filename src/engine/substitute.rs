@@ -105,7 +105,10 @@ pub fn running_binary(candidates: &[String], processes: &[Process]) -> Option<St
 /// kube-bench's rule: `ps -C <first word>` (the kernel command name, cut to 15 bytes)
 /// finds the process, and its command line matches `^(\S*/)*<candidate>`.
 pub fn runs_binary(process: &Process, candidate: &str) -> bool {
-    let unquoted: String = candidate.chars().filter(|c| *c != '\'' && *c != '"').collect();
+    let unquoted: String = candidate
+        .chars()
+        .filter(|c| *c != '\'' && *c != '"')
+        .collect();
     let Some(first_word) = unquoted.split_whitespace().next() else {
         return false;
     };

@@ -19,11 +19,7 @@ impl Emitter for Text {
         header(&mut out, results);
         for node in &results.nodes {
             if results.nodes.len() > 1 || !node.node.name.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "== Node {} ({}) ==",
-                    node.node.name, node.node.source
-                );
+                let _ = writeln!(out, "== Node {} ({}) ==", node.node.name, node.node.source);
             }
             for section in &node.sections {
                 render_section(&mut out, section, options, &painter);
@@ -55,14 +51,25 @@ fn header(out: &mut String, results: &RunResults) {
     let _ = writeln!(out, "== {} ==", results.benchmark.selected_because);
 }
 
-fn render_section(out: &mut String, section: &SectionResult, options: &RenderOptions, painter: &Painter) {
+fn render_section(
+    out: &mut String,
+    section: &SectionResult,
+    options: &RenderOptions,
+    painter: &Painter,
+) {
     if !options.no_results {
         let info = painter.state(State::Info);
         let _ = writeln!(out, "{info} {} {}", section.id, section.text);
         for group in &section.groups {
             let _ = writeln!(out, "{info} {} {}", group.id, group.text);
             for check in &group.checks {
-                let _ = writeln!(out, "{} {} {}", painter.state(check.state), check.id, check.text);
+                let _ = writeln!(
+                    out,
+                    "{} {} {}",
+                    painter.state(check.state),
+                    check.id,
+                    check.text
+                );
                 if options.include_test_output && check.state == State::Fail {
                     for line in check.evidence.actual.lines() {
                         let _ = writeln!(out, "\t {line}");
@@ -74,7 +81,14 @@ fn render_section(out: &mut String, section: &SectionResult, options: &RenderOpt
     }
     let t = &section.totals;
     if !options.no_remediations && t.fail + t.warn + t.error > 0 {
-        let _ = writeln!(out, "{}", painter.paint(AnsiColor::Yellow, &format!("== Remediations {} ==", section.target)));
+        let _ = writeln!(
+            out,
+            "{}",
+            painter.paint(
+                AnsiColor::Yellow,
+                &format!("== Remediations {} ==", section.target)
+            )
+        );
         for check in section.groups.iter().flat_map(|g| &g.checks) {
             remediation(out, check);
         }
@@ -90,13 +104,21 @@ fn remediation(out: &mut String, check: &CheckResult) {
             let _ = write!(out, "{} {}{note}", check.id, check.remediation);
         }
         State::Warn if !check.reason.is_empty() && check.check_type != "manual" => {
-            let _ = writeln!(out, "{} audit test did not run: {}{note}", check.id, check.reason);
+            let _ = writeln!(
+                out,
+                "{} audit test did not run: {}{note}",
+                check.id, check.reason
+            );
         }
         State::Warn => {
             let _ = write!(out, "{} {}{note}", check.id, check.remediation);
         }
         State::Error => {
-            let _ = writeln!(out, "{} could not be evaluated: {}{note}", check.id, check.reason);
+            let _ = writeln!(
+                out,
+                "{} could not be evaluated: {}{note}",
+                check.id, check.reason
+            );
         }
         State::Pass | State::Info => return,
     }
@@ -108,7 +130,11 @@ fn remediation(out: &mut String, check: &CheckResult) {
 fn accepted_note(check: &CheckResult) -> String {
     match &check.baseline {
         Some(mark) if mark.classification == Classification::Accepted => {
-            let reason = mark.exception.as_ref().map(|e| e.reason.as_str()).unwrap_or("");
+            let reason = mark
+                .exception
+                .as_ref()
+                .map(|e| e.reason.as_str())
+                .unwrap_or("");
             format!("(accepted in the baseline: {reason})\n")
         }
         _ => String::new(),
@@ -123,7 +149,11 @@ fn summary(out: &mut String, name: &str, totals: &Totals, painter: &Painter) {
     } else {
         AnsiColor::Green
     };
-    let _ = writeln!(out, "{}", painter.paint(color, &format!("== Summary {name} ==")));
+    let _ = writeln!(
+        out,
+        "{}",
+        painter.paint(color, &format!("== Summary {name} =="))
+    );
     let _ = writeln!(out, "{} checks PASS", totals.pass);
     let _ = writeln!(out, "{} checks FAIL", totals.fail);
     let _ = writeln!(out, "{} checks WARN", totals.warn);
@@ -156,7 +186,11 @@ fn verdict(out: &mut String, results: &RunResults, painter: &Painter) {
         );
     }
     if !results.unreadable.is_empty() {
-        let _ = write!(line, "; {} node(s) could not be evaluated", results.unreadable.len());
+        let _ = write!(
+            line,
+            "; {} node(s) could not be evaluated",
+            results.unreadable.len()
+        );
     }
     let _ = writeln!(out, "{line}");
 }
