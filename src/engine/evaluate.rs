@@ -5,7 +5,7 @@
 //!
 //! Running the audits and deciding the check's state (§3.1, §3.2) is the caller's job.
 
-use super::compare::compare;
+use super::compare::{compare, validate_regex};
 use super::lookup::{self, Lookup};
 use crate::definitions::model::{TestItem, Tests};
 
@@ -166,6 +166,18 @@ pub fn evaluate_item(
         outcome = evaluate(SourceKind::Env);
     }
     outcome
+}
+
+/// Load-time checks for one test item: patterns kube-bench would crash on (a flag or env
+/// name that breaks its lookup regex, an invalid `regex` compare value). A `regex` value is
+/// only checked where kube-bench could reach it, on a `set: true` item.
+pub fn validate_item(item: &TestItem) -> Result<(), String> {
+    lookup::validate_flag(&item.flag)?;
+    lookup::validate_env(&item.env)?;
+    match &item.compare {
+        Some(compare) if item.set && compare.op == "regex" => validate_regex(&compare.value),
+        _ => Ok(()),
+    }
 }
 
 /// Evaluates the item on one source text, line by line with `use_multiple_values`,
@@ -1048,6 +1060,73 @@ mod tests {
             &command("a+b"),
         );
         assert!(outcome.error.is_some_and(|e| e.contains("invalid flag")));
+    }
+
+    #[test]
+    fn validate_item_rejects_patterns_kube_bench_would_crash_on() {
+        let valid = [
+            flag_eq("--anonymous-auth", "false"),
+            Item {
+                env: "ETCD_CERT_FILE",
+                ..Item::default()
+            },
+            Item {
+                path: "{.a",
+                ..Item::default()
+            },
+            Item {
+                flag: "--f",
+                op: "regex",
+                value: r"\/etc\/.*\.crt",
+                ..Item::default()
+            },
+            Item {
+                flag: "--f",
+                unset: true,
+                op: "regex",
+                value: "(",
+                ..Item::default()
+            },
+        ];
+        for item in valid {
+            assert_eq!(validate_item(&item.build()), Ok(()));
+        }
+        let invalid = [
+            (
+                Item {
+                    flag: "--a(",
+                    ..Item::default()
+                },
+                "invalid flag",
+            ),
+            (
+                Item {
+                    flag: "--a[",
+                    ..Item::default()
+                },
+                "invalid flag",
+            ),
+            (
+                Item {
+                    env: "A(",
+                    ..Item::default()
+                },
+                "invalid env",
+            ),
+            (
+                Item {
+                    flag: "--f",
+                    op: "regex",
+                    value: "(",
+                    ..Item::default()
+                },
+                "invalid regex",
+            ),
+        ];
+        for (item, message) in invalid {
+            let error = validate_item(&item.build()).expect_err(message);
+            assert!(error.contains(message), "{error}");
+        }
     }
 
     /// Whether the real JSONPath backend is linked in (this branch carries a placeholder;

@@ -115,6 +115,12 @@ fn translate_escape(chars: &[char], start: usize, out: &mut String, in_class: bo
             out.extend(&chars[start..end]);
             end
         }
+        // An escaped punctuation character is that literal character in Go; in Rust some
+        // escapes are assertions (`\<` and `\>` are word boundaries), so escape it anew.
+        c if c.is_ascii_punctuation() => {
+            out.push_str(&regex::escape(c.encode_utf8(&mut [0; 4])));
+            after
+        }
         _ => {
             out.push('\\');
             out.push(c);
@@ -294,7 +300,10 @@ mod tests {
             (r"[a&&b]", r"[a\&\&b]"),
             (r"[+--]", r"[+-\-]"),
             (r"\p{Greek}\x{41}", r"\p{Greek}\x{41}"),
-            (r"\/etc\/x", r"\/etc\/x"),
+            (r"\/etc\/x", r"/etc/x"),
+            (r"\<a\>", r"<a>"),
+            (r"\.\*\{", r"\.\*\{"),
+            (r"[\-\]\&]", r"[\-\]\&]"),
         ];
         for (go, rust) in cases {
             assert_eq!(translate(go), rust, "translating {go}");
@@ -317,6 +326,8 @@ mod tests {
         assert!(go_matches(r"[[]", "["));
         assert!(go_matches(r"\Q*.*\E", "x*.*y"));
         assert!(go_matches(r"\101", "A"));
+        assert!(go_matches(r"\<a\>", "<a>"));
+        assert!(!go_matches(r"\<a\>", "a"));
     }
 
     #[test]
