@@ -102,8 +102,9 @@ pub fn running_binary(candidates: &[String], processes: &[Process]) -> Option<St
         .cloned()
 }
 
-/// kube-bench's rule: `ps -C <first word>` (the kernel command name, cut to 15 bytes)
-/// finds the process, and its command line matches `^(\S*/)*<candidate>`.
+/// kube-bench's rule: `ps -C <first word>` finds the process (it compares the kernel's
+/// command name, which holds at most 15 bytes, so `kube-controller-manager` never matches
+/// and benchmark files list `kube-controller` too), and its command line matches `^(\S*/)*<candidate>`.
 pub fn runs_binary(process: &Process, candidate: &str) -> bool {
     let unquoted: String = candidate
         .chars()
@@ -112,22 +113,13 @@ pub fn runs_binary(process: &Process, candidate: &str) -> bool {
     let Some(first_word) = unquoted.split_whitespace().next() else {
         return false;
     };
-    if process.comm != truncate_comm(first_word) {
+    if process.comm != first_word {
         return false;
     }
     match Regex::new(&format!(r"^(\S*/)*{unquoted}")) {
         Ok(pattern) => pattern.is_match(&process.command_line()),
         Err(_) => false,
     }
-}
-
-/// `ps -C` compares against the kernel's command name, which holds at most 15 bytes.
-fn truncate_comm(name: &str) -> &str {
-    let mut end = name.len().min(15);
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    &name[..end]
 }
 
 fn existing_file(candidates: &[String], facts: &dyn Facts) -> Result<Option<String>, FactError> {
