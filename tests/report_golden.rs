@@ -3,6 +3,7 @@
 mod support;
 
 use cisgate::report::codequality::CodeQualityEmitter;
+use cisgate::report::html::HtmlEmitter;
 use cisgate::report::junit::JunitEmitter;
 use cisgate::report::markdown::MarkdownEmitter;
 use cisgate::report::sarif::SarifEmitter;
@@ -15,6 +16,7 @@ fn emitters() -> Vec<(&'static str, Box<dyn Emitter>)> {
         ("junit", Box::new(JunitEmitter)),
         ("codequality", Box::new(CodeQualityEmitter)),
         ("markdown", Box::new(MarkdownEmitter)),
+        ("html", Box::new(HtmlEmitter)),
     ]
 }
 
@@ -52,4 +54,9 @@ fn rendering_twice_gives_identical_bytes_for_every_format() {
         assert!(!first.is_empty(), "{name} rendered nothing");
         assert_eq!(first, second, "{name} differs between two renders");
     }
+}
+
+#[test]
+fn html_matches_golden_file() {
+    insta::assert_snapshot!("html", render_string(&HtmlEmitter, &small_fixture()));
 }

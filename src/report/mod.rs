@@ -53,6 +53,7 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 pub mod codequality;
 pub mod findings;
+pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod sarif;
