@@ -130,8 +130,8 @@ fn mark_check(
 }
 
 fn is_live(exception: &Exception, options: &ClassifyOptions) -> bool {
-    !exception.is_expired(options.today)
-        && !(options.require_reasons && is_placeholder_reason(&exception.entry.reason))
+    let unexplained = options.require_reasons && is_placeholder_reason(&exception.entry.reason);
+    !exception.is_expired(options.today) && !unexplained
 }
 
 fn is_expiring(exception: &Exception, options: &ClassifyOptions) -> bool {
@@ -271,7 +271,15 @@ mod tests {
             format!("exceptions:\n  - check: \"{{check}}\"\n    reason: accepted\n{extra}")
         };
         // (what, check pattern, extra keys, node, check id, expected)
-        let cases: &[(&str, &str, &str, &str, &str, Option<Classification>)] = &[
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            &'a str,
+            &'a str,
+            &'a str,
+            Option<Classification>,
+        );
+        let cases: &[Case] = &[
             ("exact id", "1.2.6", "", "cp-1", "1.2.6", Some(Accepted)),
             (
                 "exact id, other check",
