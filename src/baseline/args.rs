@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use jiff::civil::Date;
+
 use super::DEFAULT_PATH;
 
 pub const DEFAULT_WARN_EXPIRY_DAYS: u32 = 14;
@@ -33,6 +35,10 @@ pub struct BaselineArgs {
     /// (never changes the exit code)
     #[arg(long, value_name = "FILE")]
     pub previous: Option<PathBuf>,
+
+    /// Judge expiry as of this date instead of today (UTC), e.g. to replay a past gate
+    #[arg(long, value_name = "YYYY-MM-DD", env = "CISGATE_TODAY")]
+    pub today: Option<Date>,
 }
 
 impl Default for BaselineArgs {
@@ -44,11 +50,22 @@ impl Default for BaselineArgs {
             strict: false,
             require_reasons: false,
             previous: None,
+            today: None,
         }
     }
 }
 
 impl BaselineArgs {
+    /// The date expiry is judged against: `--today`, else the current date in UTC (UTC so
+    /// that minimal containers without tzdata agree with everyone else).
+    pub fn today(&self) -> Date {
+        self.today.unwrap_or_else(|| {
+            jiff::Timestamp::now()
+                .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                .date()
+        })
+    }
+
     /// The allowlist to load: the one named by `--baseline` (which must then exist),
     /// else the default path when a file is there, else none.
     pub fn baseline_file(&self) -> Option<PathBuf> {
@@ -107,12 +124,20 @@ mod tests {
             "--require-reasons",
             "--previous",
             "old.json",
+            "--today",
+            "2026-06-15",
         ])
         .unwrap();
         assert_eq!(args.baseline, Some(PathBuf::from("b.yaml")));
         assert_eq!(args.warn_expiry, 30);
         assert!(args.strict && args.require_reasons);
         assert_eq!(args.previous, Some(PathBuf::from("old.json")));
+        assert_eq!(args.today(), jiff::civil::date(2026, 6, 15));
+    }
+
+    #[test]
+    fn a_bad_today_is_a_usage_error() {
+        assert!(parse(&["--today", "tomorrow"]).is_err());
     }
 
     #[test]

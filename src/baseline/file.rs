@@ -513,6 +513,14 @@ exceptions:
     }
 
     #[test]
+    fn unquoted_ids_keep_their_text_as_written() {
+        let file = parse("exceptions:\n  - check: 1.10\n    reason: yes\n").unwrap();
+        assert_eq!(file.exceptions[0].entry.check, "1.10");
+        assert_eq!(file.exceptions[0].entry.reason, "yes");
+        assert!(file.exceptions[0].matches_check("1.10"));
+    }
+
+    #[test]
     fn entries_with_different_scopes_are_not_duplicates() {
         let file = parse(
             "exceptions:\n  - check: 1.1.1\n    reason: r\n  - check: 1.1.1\n    nodes: [cp-1]\n    reason: r\n",

@@ -62,8 +62,9 @@ pub enum BaselineError {
 /// (filling `CheckResult.baseline` and `RunResults.baseline`), and marks changes against
 /// `--previous` (filling `CheckResult.change` and `RunResults.previous`).
 ///
-/// `today` is injected so that expiry is testable; the CLI passes the current UTC date.
-/// Call it before [`crate::gate::decide`], with `GatePolicy.strict = args.strict`.
+/// `today` is injected so that expiry is testable; the CLI passes [`BaselineArgs::today`]
+/// (`--today`, else the current UTC date). Call it before [`crate::gate::decide`], with
+/// `GatePolicy.strict = args.strict`. An error means exit 2.
 pub fn apply(
     results: &mut RunResults,
     args: &BaselineArgs,
