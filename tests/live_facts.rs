@@ -115,6 +115,15 @@ fn live_facts_stat_node_files_with_modes_and_the_nodes_owner_names() {
         (FileKind::File, "600".into())
     );
 
+    let unit = facts
+        .stat("/lib/systemd/system/kubelet.service")
+        .unwrap()
+        .expect("/lib is a link to usr/lib inside the root");
+    assert_eq!(
+        (unit.kind, unit.mode_text()),
+        (FileKind::File, "644".into())
+    );
+
     if node.owners_applied() {
         assert_eq!(manifest.owner_text(), "root:root");
         // uid 2379 exists only in the node's own /etc/passwd, not on this machine.

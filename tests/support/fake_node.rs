@@ -609,6 +609,14 @@ impl FakeNodeBuilder {
                 target: rotated.to_string(),
             },
         );
+        // Merged /usr (Debian 12, Ubuntu 22.04+): kube-bench's `/lib/systemd/system/kubelet.service`
+        // reaches the packaged unit through this relative link.
+        entries.insert(
+            "/lib".to_string(),
+            Entry::Symlink {
+                target: "usr/lib".to_string(),
+            },
+        );
         add_dir(entries, "/etc/kubernetes/manifests", 0o755, 0, 0);
         add_dir(entries, "/var/lib/kubelet", 0o700, 0, 0);
 
