@@ -64,6 +64,9 @@ fn parse_yaml(text: &str) -> Result<Value, String> {
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
     options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::PassThrough;
     options.with_snippet = false;
+    // yaml.v2 decodes the first document only. Parsing all of them is stricter (a syntax
+    // error in a later document fails too), but it also rejects junk after the first
+    // document, as yaml.v2 does; streaming would accept it.
     let documents: Vec<GoValue> = serde_saphyr::from_multiple_with_options(text, options)
         .map_err(|err| format!("not valid JSON or YAML: {err}"))?;
     Ok(documents
@@ -302,7 +305,7 @@ fn write_go_value(out: &mut String, value: &Value, origin: Origin) {
         }
         Value::Object(entries) => {
             out.push_str("map[");
-            for (index, (key, item)) in entries.iter().enumerate() {
+            for (index, (key, item)) in sorted_entries(entries).into_iter().enumerate() {
                 if index > 0 {
                     out.push(' ');
                 }
@@ -313,6 +316,14 @@ fn write_go_value(out: &mut String, value: &Value, origin: Origin) {
             out.push(']');
         }
     }
+}
+
+/// Map entries in Go's order (`fmt` and `encoding/json` sort keys), whatever order the
+/// map keeps (serde_json's `preserve_order` feature would keep insertion order).
+pub fn sorted_entries(entries: &Map<String, Value>) -> Vec<(&String, &Value)> {
+    let mut sorted: Vec<_> = entries.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    sorted
 }
 
 /// Go's `json.Marshal(v)`: compact, keys sorted, `<>&` escaped. A YAML mapping is a
@@ -348,7 +359,7 @@ fn write_go_json(out: &mut String, value: &Value, origin: Origin) -> Result<(), 
         }
         Value::Object(entries) => {
             out.push('{');
-            for (index, (key, item)) in entries.iter().enumerate() {
+            for (index, (key, item)) in sorted_entries(entries).into_iter().enumerate() {
                 if index > 0 {
                     out.push(',');
                 }
