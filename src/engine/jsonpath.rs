@@ -1494,6 +1494,13 @@ mod tests {
     }
 
     #[test]
+    fn yaml_boolean_keys_are_not_found_by_name() {
+        // yaml.v2 reads the key `y` as the boolean true; a field name never matches it.
+        assert_eq!(ok("y: 2\nx: 1\n", "{.y}"), "");
+        assert_eq!(ok("y: 2\nx: 1\n", "{}"), "map[true:2 x:1]");
+    }
+
+    #[test]
     fn empty_document_finds_nothing() {
         for source in ["", "   ", "\n"] {
             assert_eq!(ok(source, "{.authentication.anonymous.enabled}"), "");
