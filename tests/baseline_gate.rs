@@ -318,7 +318,6 @@ mod through_the_binary {
     }
 
     #[test]
-    #[ignore = "needs `cisgate baseline` dispatch in src/cli (lead)"]
     fn baseline_create_writes_the_default_file_from_a_results_file() {
         let dir = tempfile::tempdir().unwrap();
         cisgate(dir.path())
