@@ -35,7 +35,7 @@ pub enum Command {
     Benchmarks(benchmarks::BenchmarksCommand),
     /// Explain one check: what it checks, how it decides, the remediation.
     Explain(benchmarks::ExplainCommand),
-    /// Write or update the baseline allowlist from a run's JSON results.
+    /// Create or update the baseline allowlist from a run's JSON results.
     Baseline(baseline_cmd::BaselineCommand),
 }
 
