@@ -5,6 +5,7 @@
 
 pub mod live;
 pub mod passwd;
+pub mod snapshot;
 
 use serde::{Deserialize, Serialize};
 
