@@ -41,8 +41,13 @@ pub enum SnapshotError {
     },
     #[error("snapshot {}: snapshot_version {found} is not supported: this cisgate reads snapshot_version {SNAPSHOT_VERSION}", path.display())]
     Version { path: PathBuf, found: String },
-    #[error("{}: {message}", path.display())]
-    Metadata { path: PathBuf, message: String },
+    #[error("{}{}: {message}", path.display(), position.map(|(line, column)| format!(":{line}:{column}")).unwrap_or_default())]
+    Metadata {
+        path: PathBuf,
+        /// Line and column (1-based), when known.
+        position: Option<(u64, u64)>,
+        message: String,
+    },
     #[error("{} is not a snapshot: {reason}", path.display())]
     NotASnapshot { path: PathBuf, reason: String },
 }
