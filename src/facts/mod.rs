@@ -4,6 +4,7 @@
 //! objects. It knows nothing about checks: the engine asks, the source answers.
 
 pub mod derive;
+pub mod discover;
 pub mod live;
 pub mod passwd;
 pub mod recording;
