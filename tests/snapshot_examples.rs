@@ -51,7 +51,12 @@ fn worker_kubelet_gets_its_quoted_extra_args_as_separate_words() {
 #[test]
 fn control_plane_static_pods_yield_kubeadm_command_lines() {
     let facts = SnapshotDirFacts::open(&example("control-plane-1")).unwrap();
-    let comms: Vec<String> = facts.processes().unwrap().into_iter().map(|p| p.comm).collect();
+    let comms: Vec<String> = facts
+        .processes()
+        .unwrap()
+        .into_iter()
+        .map(|p| p.comm)
+        .collect();
     assert_eq!(
         comms,
         [
@@ -81,7 +86,9 @@ fn identity_comes_from_the_metadata_file() {
     assert_eq!(identity.name, "control-plane-1");
     assert_eq!(identity.roles, ["control-plane"]);
     assert_eq!(identity.kubernetes_version.as_deref(), Some("1.33.1"));
-    let worker = SnapshotDirFacts::open(&example("worker-1")).unwrap().identity();
+    let worker = SnapshotDirFacts::open(&example("worker-1"))
+        .unwrap()
+        .identity();
     assert_eq!(worker.roles, ["worker"]);
 }
 
@@ -94,24 +101,41 @@ fn modes_and_owners_are_kubeadms() {
         ("/etc/kubernetes/pki/ca.crt", "644"),
         ("/etc/kubernetes/pki/etcd/peer.key", "600"),
         ("/var/lib/kubelet/config.yaml", "644"),
-        ("/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf", "644"),
+        (
+            "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf",
+            "644",
+        ),
         ("/var/lib/etcd", "700"),
         // an absolute symlink, followed inside the snapshot
         ("/var/lib/kubelet/pki/kubelet-client-current.pem", "600"),
     ];
     for (path, mode) in expect {
-        let stat = facts.stat(path).unwrap().unwrap_or_else(|| panic!("{path}"));
+        let stat = facts
+            .stat(path)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{path}"));
         assert_eq!(stat.mode_text(), mode, "{path}");
         assert_eq!(stat.owner_text(), "root:root", "{path}");
     }
-    assert_eq!(facts.stat("/var/lib/etcd").unwrap().unwrap().kind, FileKind::Dir);
-    assert_eq!(facts.stat("/etc/kubernetes/bootstrap-kubelet.conf").unwrap(), None);
+    assert_eq!(
+        facts.stat("/var/lib/etcd").unwrap().unwrap().kind,
+        FileKind::Dir
+    );
+    assert_eq!(
+        facts
+            .stat("/etc/kubernetes/bootstrap-kubelet.conf")
+            .unwrap(),
+        None
+    );
 }
 
 #[test]
 fn kubelet_config_is_read_from_the_snapshot() {
     let facts = SnapshotDirFacts::open(&example("worker-1")).unwrap();
-    let config = facts.read_file("/var/lib/kubelet/config.yaml").unwrap().unwrap();
+    let config = facts
+        .read_file("/var/lib/kubelet/config.yaml")
+        .unwrap()
+        .unwrap();
     assert!(config.contains("streamingConnectionIdleTimeout: 0s"));
     assert!(!config.contains("protectKernelDefaults"));
 }
@@ -123,8 +147,14 @@ fn shell_audits_and_api_objects_are_not_evaluable_from_a_directory() {
         on_node: "ps -ef | grep kubelet".into(),
         to_run: "ps -ef | grep kubelet".into(),
     };
-    assert!(matches!(facts.run_shell(&command), Err(FactError::NotRecorded { .. })));
-    assert!(matches!(facts.api_objects("pods"), Err(FactError::NotRecorded { .. })));
+    assert!(matches!(
+        facts.run_shell(&command),
+        Err(FactError::NotRecorded { .. })
+    ));
+    assert!(matches!(
+        facts.api_objects("pods"),
+        Err(FactError::NotRecorded { .. })
+    ));
 }
 
 #[test]

@@ -165,10 +165,10 @@ pub fn static_pod_processes(
         };
         let containers =
             pod_manifest_containers(&text).map_err(|reason| unreadable(&path, reason))?;
-        processes.extend(containers.into_iter().map(|(argv, image)| DerivedProcess {
-            argv,
+        processes.extend(containers.into_iter().map(|container| DerivedProcess {
+            argv: container.argv,
             source: path.clone(),
-            image,
+            image: container.image,
         }));
     }
     Ok(processes)
@@ -191,12 +191,17 @@ fn direct_children(facts: &dyn Facts, dir: &str) -> Result<Vec<String>, FactErro
 pub fn pod_manifest_argvs(text: &str) -> Result<Vec<Vec<String>>, String> {
     Ok(pod_manifest_containers(text)?
         .into_iter()
-        .map(|(argv, _)| argv)
+        .map(|container| container.argv)
         .collect())
 }
 
+struct ContainerCommand {
+    argv: Vec<String>,
+    image: Option<String>,
+}
+
 /// Each container with a `command`: its argv and image.
-fn pod_manifest_containers(text: &str) -> Result<Vec<(Vec<String>, Option<String>)>, String> {
+fn pod_manifest_containers(text: &str) -> Result<Vec<ContainerCommand>, String> {
     let manifest: PodManifest =
         serde_saphyr::from_str(text).map_err(|error| format!("invalid pod manifest: {error}"))?;
     if manifest.kind.as_deref() != Some("Pod") {
@@ -221,7 +226,10 @@ fn pod_manifest_containers(text: &str) -> Result<Vec<(Vec<String>, Option<String
                 .chain(&container.args)
                 .map(|arg| expand_kubernetes_references(arg, &env))
                 .collect();
-            (argv, container.image.clone())
+            ContainerCommand {
+                argv,
+                image: container.image.clone(),
+            }
         })
         .collect())
 }

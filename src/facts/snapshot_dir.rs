@@ -191,7 +191,14 @@ pub struct SnapshotDirFacts {
     rules: Vec<CompiledRule>,
     declared: BTreeMap<String, FileKind>,
     accounts: Accounts,
-    derived: OnceLock<Result<Vec<(Process, Option<String>)>, FactError>>,
+    derived: OnceLock<Result<Vec<NodeProcess>, FactError>>,
+}
+
+/// A process of the node, with the container image it runs from (static pods).
+#[derive(Debug, Clone)]
+struct NodeProcess {
+    process: Process,
+    image: Option<String>,
 }
 
 enum Resolved {
@@ -386,7 +393,7 @@ impl SnapshotDirFacts {
         Some(stat)
     }
 
-    fn derived(&self) -> &Result<Vec<(Process, Option<String>)>, FactError> {
+    fn derived(&self) -> &Result<Vec<NodeProcess>, FactError> {
         self.derived.get_or_init(|| {
             let derived = derive_processes(self)?;
             Ok(self.number_processes(derived))
@@ -394,58 +401,56 @@ impl SnapshotDirFacts {
     }
 
     /// Derived processes then the metadata's extra ones, with pids 1, 2, ... unless given.
-    fn number_processes(&self, derived: Vec<DerivedProcess>) -> Vec<(Process, Option<String>)> {
+    fn number_processes(&self, derived: Vec<DerivedProcess>) -> Vec<NodeProcess> {
         let derived = derived.into_iter().map(|p| (p.argv, None, None, p.image));
         let extra = self
             .metadata
             .processes
             .iter()
             .map(|p| (p.argv.clone(), p.comm.clone(), p.pid, None));
-        let mut processes: Vec<(Process, Option<String>)> = derived
+        let mut processes: Vec<NodeProcess> = derived
             .chain(extra)
             .filter(|(argv, ..)| !argv.is_empty())
             .enumerate()
-            .map(|(index, (argv, comm, pid, image))| {
-                let process = Process {
+            .map(|(index, (argv, comm, pid, image))| NodeProcess {
+                process: Process {
                     pid: pid.unwrap_or(index as u32 + 1),
                     comm: comm.unwrap_or_else(|| comm_of(&argv[0])),
                     argv,
-                };
-                (process, image)
+                },
+                image,
             })
             .collect();
-        processes.sort_by_key(|(process, _)| process.pid);
+        processes.sort_by_key(|node_process| node_process.process.pid);
         processes
     }
 
+    fn runs<'a>(&'a self, comm: &'a str) -> impl Iterator<Item = &'a NodeProcess> {
+        let processes = match self.derived() {
+            Ok(processes) => processes.as_slice(),
+            Err(_) => &[],
+        };
+        processes.iter().filter(move |p| p.process.comm == comm)
+    }
+
     fn inferred_roles(&self) -> Vec<String> {
-        let runs_apiserver = matches!(self.derived(), Ok(processes)
-            if processes.iter().any(|(p, _)| p.comm == "kube-apiserver"));
-        vec![if runs_apiserver {
+        let role = if self.runs("kube-apiserver").next().is_some() {
             "control-plane"
         } else {
             "worker"
-        }
-        .to_string()]
+        };
+        vec![role.to_string()]
     }
 
     /// The version in the kube-apiserver image tag (`registry.k8s.io/kube-apiserver:v1.33.1`).
     fn inferred_version(&self) -> Option<String> {
-        let Ok(processes) = self.derived() else {
-            return None;
-        };
-        processes
-            .iter()
-            .filter(|(process, _)| process.comm == "kube-apiserver")
-            .find_map(|(_, image)| {
-                let tag = image.as_deref()?.rsplit_once(':')?.1;
-                let version = tag.strip_prefix('v')?;
-                version
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_digit())
-                    .then(|| version.to_string())
-            })
+        self.runs("kube-apiserver").find_map(|apiserver| {
+            let tag = apiserver.image.as_deref()?.rsplit_once(':')?.1;
+            let version = tag.strip_prefix('v')?;
+            version
+                .starts_with(|c: char| c.is_ascii_digit())
+                .then(|| version.to_string())
+        })
     }
 
     fn walk(&self, host: &Path, node: &str, out: &mut Vec<String>) -> Result<(), FactError> {
@@ -574,7 +579,7 @@ impl Facts for SnapshotDirFacts {
     fn processes(&self) -> Result<Vec<Process>, FactError> {
         self.derived()
             .clone()
-            .map(|processes| processes.into_iter().map(|(process, _)| process).collect())
+            .map(|processes| processes.into_iter().map(|p| p.process).collect())
     }
 
     fn stat(&self, path: &str) -> Result<Option<FileStat>, FactError> {
