@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::snapshot::{SnapshotError, SnapshotFacts};
+use super::snapshot::{node_name_from_path, SnapshotError, SnapshotFacts};
 use super::snapshot_dir::{SnapshotDirFacts, METADATA_FILE};
 use super::Facts;
 
@@ -27,6 +27,12 @@ pub struct SnapshotSource {
 }
 
 impl SnapshotSource {
+    /// The node's name before loading (for naming a snapshot that cannot be loaded):
+    /// the file name without `.json`/`.json.gz`, or the directory's name.
+    pub fn node_name(&self) -> String {
+        node_name_from_path(&self.path)
+    }
+
     /// Loads the snapshot; drop the result once the node is evaluated.
     pub fn open(&self) -> Result<Box<dyn Facts>, SnapshotError> {
         Ok(match self.kind {

@@ -68,6 +68,10 @@ fn note(redactions: &mut Redactions, what: String, count: usize) {
     }
 }
 
+fn is_not_recorded<T>(answer: &Result<T, FactError>) -> bool {
+    matches!(answer, Err(FactError::NotRecorded { .. }))
+}
+
 fn redact_process(process: &Process, redactions: &mut Redactions) -> Process {
     let (argv, count) = redact_argv(&process.argv);
     note(
@@ -113,6 +117,9 @@ impl<F: Facts> Facts for RecordingFacts<F> {
 
     fn stat(&self, path: &str) -> Result<Option<FileStat>, FactError> {
         let answer = self.inner.stat(path);
+        if is_not_recorded(&answer) {
+            return answer;
+        }
         let key = normalize_node_path(path);
         self.record(|snapshot| {
             let record = snapshot.files.entry(key).or_default();
@@ -127,22 +134,23 @@ impl<F: Facts> Facts for RecordingFacts<F> {
 
     fn read_file(&self, path: &str) -> Result<Option<String>, FactError> {
         let answer = self.inner.read_file(path);
+        if is_not_recorded(&answer) {
+            return answer;
+        }
         let key = normalize_node_path(path);
         self.record(|snapshot| {
-            let redacted = match &answer {
-                Ok(Some(content)) => Some(redact_file_content(&key, content)),
+            let content = match &answer {
+                Ok(Some(content)) => {
+                    let redacted = redact_file_content(&key, content);
+                    let what = format!("file {key}");
+                    note(&mut snapshot.redactions, what, redacted.count);
+                    Some(redacted.text)
+                }
                 _ => None,
             };
-            if let Some(redacted) = &redacted {
-                note(
-                    &mut snapshot.redactions,
-                    format!("file {key}"),
-                    redacted.count,
-                );
-            }
             let record = snapshot.files.entry(key).or_default();
-            match (&answer, redacted) {
-                (Ok(Some(_)), Some(redacted)) => record.content = Some(redacted.text),
+            match (&answer, content) {
+                (Ok(Some(_)), Some(content)) => record.content = Some(content),
                 (Ok(_), _) => record.absent = true,
                 (Err(error), _) => record.content_error = RecordedError::from_fact_error(error),
             }
