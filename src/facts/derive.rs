@@ -404,9 +404,7 @@ pub fn apply_unit_file(settings: &mut ServiceSettings, text: &str) -> Result<(),
             continue;
         }
         let Some((key, value)) = line.split_once('=') else {
-            return Err(format!(
-                "line {number}: expected `Key=value`, found `{line}`"
-            ));
+            continue; // systemd ignores a line without `=` (with a warning)
         };
         let value = value.trim();
         match key.trim() {
@@ -449,14 +447,13 @@ pub fn parse_environment_file(text: &str) -> Result<Vec<(String, String)>, Strin
         if line.is_empty() {
             continue;
         }
+        // systemd skips lines that are not valid assignments and starts the unit anyway
         let Some((name, value)) = line.split_once('=') else {
-            return Err(format!(
-                "line {number}: expected NAME=value, found `{line}`"
-            ));
+            continue;
         };
         let name = name.trim();
-        if name.is_empty() || name.contains(char::is_whitespace) {
-            return Err(format!("line {number}: `{name}` is not a variable name"));
+        if !is_variable_name(name) {
+            continue;
         }
         let value = value.trim();
         let value = if value.starts_with(['"', '\'']) {
@@ -748,11 +745,20 @@ spec:
     }
 
     #[test]
-    fn a_bad_environment_file_line_is_named() {
-        let error = parse_environment_file("A=1\nnot an assignment\n").unwrap_err();
-        assert!(error.starts_with("line 2:"), "{error}");
-        let error = parse_environment_file("A=\"open\n").unwrap_err();
-        assert!(error.contains("unbalanced"), "{error}");
+    fn invalid_environment_lines_are_skipped_and_unbalanced_quotes_are_named() {
+        let assignments = parse_environment_file("A=1\nnot an assignment\nB C=2\nD=4\n").unwrap();
+        assert_eq!(
+            assignments,
+            vec![
+                ("A".to_string(), "1".to_string()),
+                ("D".to_string(), "4".to_string())
+            ]
+        );
+        let error = parse_environment_file("A=1\nB=\"open\n").unwrap_err();
+        assert!(
+            error.starts_with("line 2:") && error.contains("unbalanced"),
+            "{error}"
+        );
     }
 
     #[test]
