@@ -1,6 +1,7 @@
 //! The command line: parses arguments, runs a command, turns its outcome into an exit
 //! code (0 no regressions · 1 regressions · 2 could not run as asked · 3 partial).
 
+pub mod baseline_cmd;
 mod benchmarks;
 mod scan;
 
@@ -34,6 +35,8 @@ pub enum Command {
     Benchmarks(benchmarks::BenchmarksCommand),
     /// Explain one check: what it checks, how it decides, the remediation.
     Explain(benchmarks::ExplainCommand),
+    /// Create or update the baseline allowlist from a run's JSON results.
+    Baseline(baseline_cmd::BaselineCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -42,6 +45,7 @@ pub fn main() -> ExitCode {
         Command::Scan(cmd) => scan::run(cmd),
         Command::Benchmarks(cmd) => benchmarks::run(cmd),
         Command::Explain(cmd) => benchmarks::explain(cmd),
+        Command::Baseline(cmd) => baseline_cmd::run(cmd),
     };
     match outcome {
         Ok(code) => ExitCode::from(code as u8),

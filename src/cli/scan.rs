@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Args;
 
+use crate::baseline::{self, args::BaselineArgs};
 use crate::definitions::config::BenchmarkConfig;
 use crate::definitions::select::{self, KubernetesVersion, Selection};
 use crate::definitions::tree::BenchmarkTree;
@@ -87,6 +88,8 @@ pub struct ScanCommand {
     /// The kubectl program.
     #[arg(long, value_name = "PATH", default_value = "kubectl")]
     kubectl: PathBuf,
+    #[command(flatten)]
+    baseline: BaselineArgs,
 }
 
 pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
@@ -154,10 +157,11 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
         t.merge(&n.totals);
         t
     });
+    baseline::apply(&mut results, &cmd.baseline, cmd.baseline.today())?;
     let policy = GatePolicy {
         fail_on: cmd.fail_on,
         allow_errors: cmd.allow_errors,
-        strict: false,
+        strict: cmd.baseline.strict,
     };
     results.gate = gate::decide(&results, &policy);
     emit(&cmd, &results)?;

@@ -380,6 +380,34 @@ mod tests {
     }
 
     #[test]
+    fn live_facts_answer_api_questions_through_real_kubectl() {
+        use crate::facts::live::{LiveFacts, LiveOptions};
+        use crate::facts::Facts;
+        if !kubectl_installed() {
+            eprintln!("skipped: kubectl is not installed");
+            return;
+        }
+        let server = RecordedApiServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        let facts = LiveFacts::new(LiveOptions {
+            kubectl: KubectlOptions {
+                kubeconfig: Some(kubeconfig_for(
+                    dir.path(),
+                    &format!("http://127.0.0.1:{}", server.port),
+                )),
+                cache_dir: Some(dir.path().join("cache")),
+                ..KubectlOptions::default()
+            },
+            ..LiveOptions::default()
+        });
+        assert!(facts.api_reachable());
+        assert_eq!(facts.api_server_version().as_deref(), Some("v1.30.2"));
+        assert_eq!(facts.api_objects("pods").unwrap().len(), 2);
+        assert_eq!(facts.api_objects("pods").unwrap().len(), 2);
+        assert_eq!(server.requests_for("/api/v1/pods"), 1);
+    }
+
+    #[test]
     fn no_cluster_is_an_api_error_carrying_kubectls_message() {
         if !kubectl_installed() {
             eprintln!("skipped: kubectl is not installed");

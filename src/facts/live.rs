@@ -146,10 +146,7 @@ impl Facts for LiveFacts {
     }
 
     fn stat(&self, path: &str) -> Result<Option<FileStat>, FactError> {
-        let metadata = absent_or_unreadable(
-            path,
-            self.resolve(path).and_then(|local| fs::metadata(local)),
-        )?;
+        let metadata = absent_or_unreadable(path, self.resolve(path).and_then(fs::metadata))?;
         Ok(metadata.map(|metadata| {
             let accounts = self.accounts();
             FileStat {

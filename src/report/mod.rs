@@ -53,3 +53,10 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&temporary);
     })
 }
+
+pub mod codequality;
+pub mod findings;
+pub mod html;
+pub mod junit;
+pub mod markdown;
+pub mod sarif;
