@@ -5,9 +5,12 @@
 //! `through_the_library` runs today on a hand-written results file
 //! (`tests/fixtures/baseline/run.json`: cp-1 fails 1.1.12 and 1.2.6 and warns on 1.2.16;
 //! worker-1 fails 4.2.6 and 4.2.10). `through_the_binary` runs the same story through
-//! `cisgate baseline` and `cisgate scan`; it is ignored until the CLI dispatches them.
+//! `cisgate scan` of a fake kubeadm worker and `cisgate baseline`.
 
 use std::path::{Path, PathBuf};
+
+#[path = "support/fake_node.rs"]
+mod fake_node;
 
 use cisgate::baseline::{self, update, BaselineArgs, BaselineFile, Entry};
 use cisgate::gate::{self, GatePolicy, EXIT_OK, EXIT_REGRESSIONS};
@@ -280,33 +283,45 @@ mod through_the_library {
     }
 }
 
-/// Through the binary. Remaining wiring (lead): `cisgate baseline` and `cisgate scan`
-/// dispatch, and a snapshot with known failures at `KNOWN_FAILURES_SNAPSHOT`.
+/// Through the binary: `cisgate baseline` on a results file, and `cisgate scan` of a fake
+/// kubeadm worker (`tests/support/fake_node.rs`) with known failures.
 mod through_the_binary {
     use super::*;
     use assert_cmd::Command;
-
-    /// A snapshot whose scan fails a known set of checks (to be provided with the
-    /// snapshot fixtures; spelled here as `cisgate scan --snapshot PATH`).
-    const KNOWN_FAILURES_SNAPSHOT: &str = "tests/fixtures/baseline/snapshot";
+    use fake_node::{FakeNode, NodeKind};
 
     fn cisgate(dir: &Path) -> Command {
         let mut command = Command::cargo_bin("cisgate").unwrap();
-        command.current_dir(dir);
+        command.current_dir(dir).env_remove("CISGATE_TODAY");
         command
     }
 
-    fn scan(dir: &Path, extra: &[&str]) -> i32 {
-        let snapshot = Path::new(env!("CARGO_MANIFEST_DIR")).join(KNOWN_FAILURES_SNAPSHOT);
+    /// Scans the fake node from `dir` (where `.cisgate/baseline.yaml` lives), writing
+    /// `results.json`; returns the exit code.
+    fn scan(dir: &Path, node: &FakeNode, extra: &[&str]) -> i32 {
         let output = cisgate(dir)
             .arg("scan")
-            .arg("--snapshot")
-            .arg(&snapshot)
-            .args(["--json", "results.json"])
+            .arg("--root")
+            .arg(node.root())
+            .args([
+                "--benchmark",
+                "cis-1.12",
+                "--targets",
+                "node",
+                "--kubectl",
+                "/bin/false",
+            ])
+            .args(["--json", "results.json", "--quiet", "--no-color"])
             .args(extra)
             .output()
             .unwrap();
-        output.status.code().expect("cisgate exits with a code")
+        let code = output.status.code().expect("cisgate exits with a code");
+        assert!(
+            code != 2,
+            "cisgate scan could not run: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        code
     }
 
     fn rewrite_baseline(dir: &Path, edit: impl FnOnce(&mut Vec<Entry>)) {
@@ -318,7 +333,6 @@ mod through_the_binary {
     }
 
     #[test]
-    #[ignore = "needs `cisgate baseline` dispatch in src/cli (lead)"]
     fn baseline_create_writes_the_default_file_from_a_results_file() {
         let dir = tempfile::tempdir().unwrap();
         cisgate(dir.path())
@@ -332,7 +346,7 @@ mod through_the_binary {
             .args(["baseline", "create", "--from"])
             .arg(fixture("run.json"))
             .assert()
-            .failure();
+            .code(2);
         std::fs::write(
             dir.path().join(baseline::DEFAULT_PATH),
             "exceptions:\n  - check: 1.1.1\n",
@@ -349,34 +363,68 @@ mod through_the_binary {
     }
 
     #[test]
-    #[ignore = "needs `cisgate scan --snapshot` and a known-failures snapshot fixture (lead)"]
-    fn a_snapshot_passes_with_its_baseline_and_fails_when_an_exception_is_removed_or_expires() {
+    fn a_node_with_known_failures_passes_with_its_baseline_and_fails_when_an_exception_is_removed_or_expires(
+    ) {
+        // kubeadm's worker, with a kubelet config readable by all (4.1.9 fails).
+        let node = FakeNode::builder(NodeKind::Worker)
+            .mode(fake_node::KUBELET_CONFIG, 0o644)
+            .start();
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(scan(dir.path(), &["--no-baseline"]), EXIT_REGRESSIONS);
+        assert_eq!(scan(dir.path(), &node, &[]), EXIT_REGRESSIONS);
+        let failing = baseline::read_results(&dir.path().join("results.json")).unwrap();
+        assert!(failing.gate.regressions >= 1);
+
         cisgate(dir.path())
             .args(["baseline", "create", "--from", "results.json"])
             .assert()
             .code(0);
         // The default .cisgate/baseline.yaml is picked up without --baseline.
-        assert_eq!(scan(dir.path(), &[]), EXIT_OK);
-        assert_eq!(scan(dir.path(), &["--require-reasons"]), EXIT_REGRESSIONS);
+        assert_eq!(scan(dir.path(), &node, &[]), EXIT_OK);
+        assert_eq!(
+            scan(dir.path(), &node, &["--no-baseline"]),
+            EXIT_REGRESSIONS
+        );
+        assert_eq!(
+            scan(dir.path(), &node, &["--require-reasons"]),
+            EXIT_REGRESSIONS
+        );
 
+        // One exception removed: its finding is a regression again.
         rewrite_baseline(dir.path(), |entries| {
-            entries.remove(0);
+            entries.retain(|e| e.check != "4.1.9");
         });
-        assert_eq!(scan(dir.path(), &[]), EXIT_REGRESSIONS);
+        assert_eq!(scan(dir.path(), &node, &[]), EXIT_REGRESSIONS);
 
+        // Put back by `update` (the others keep their reasons)...
         cisgate(dir.path())
             .args(["baseline", "update", "--from", "results.json"])
             .assert()
             .code(0);
-        assert_eq!(scan(dir.path(), &[]), EXIT_OK);
+        assert_eq!(scan(dir.path(), &node, &[]), EXIT_OK);
+        // ...then expired.
         rewrite_baseline(dir.path(), |entries| {
-            entries[0].expires = Some(date(2000, 1, 1));
+            let entry = entries.iter_mut().find(|e| e.check == "4.1.9").unwrap();
+            entry.expires = Some(date(2026, 6, 14));
         });
-        assert_eq!(scan(dir.path(), &[]), EXIT_REGRESSIONS);
+        assert_eq!(scan(dir.path(), &node, &["--today", "2026-06-14"]), EXIT_OK);
+        assert_eq!(
+            scan(dir.path(), &node, &["--today", "2026-06-15"]),
+            EXIT_REGRESSIONS
+        );
+        let expired = baseline::read_results(&dir.path().join("results.json")).unwrap();
+        let summary = expired.baseline.unwrap();
+        assert_eq!(summary.expired.len(), 1);
+        assert_eq!(summary.expired[0].check, "4.1.9");
 
         std::fs::write(dir.path().join(baseline::DEFAULT_PATH), "exceptions: [\n").unwrap();
-        assert_eq!(scan(dir.path(), &[]), gate::EXIT_USAGE);
+        let output = cisgate(dir.path())
+            .arg("scan")
+            .arg("--root")
+            .arg(node.root())
+            .args(["--benchmark", "cis-1.12", "--targets", "node", "--quiet"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(gate::EXIT_USAGE));
+        assert!(String::from_utf8_lossy(&output.stderr).contains(".cisgate/baseline.yaml:"));
     }
 }

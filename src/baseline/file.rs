@@ -216,7 +216,12 @@ fn yaml_problem(error: &serde_saphyr::Error) -> String {
     let without_position = first
         .rfind(" at line ")
         .map_or(first, |position| &first[..position]);
-    without_position.trim_end_matches('.').to_string()
+    // Advice meant for the program's author, not for the file's.
+    let without_advice = without_position
+        .split(", set DuplicateKeyPolicy")
+        .next()
+        .unwrap_or(without_position);
+    without_advice.trim_end_matches('.').to_string()
 }
 
 fn validate_entry(file: &str, raw: Spanned<RawEntry>) -> Result<Exception, BaselineError> {
@@ -498,6 +503,16 @@ exceptions:
                 ".cisgate/baseline.yaml:1: unsupported version 2",
             ),
             (
+                "duplicate key in an entry",
+                "exceptions:\n  - check: 1.1.1\n    reason: r\n    reason: s\n",
+                ".cisgate/baseline.yaml:4: duplicate mapping key: reason",
+            ),
+            (
+                "a list where a text is expected",
+                "exceptions:\n  - check: [1.1.1]\n    reason: r\n",
+                ".cisgate/baseline.yaml:2:",
+            ),
+            (
                 "YAML syntax",
                 "exceptions:\n  - check: [1.1.1\n    reason: r\n",
                 ".cisgate/baseline.yaml:",
@@ -510,6 +525,15 @@ exceptions:
                 "{kind}: got {message:?}, expected it to start with {expected:?}"
             );
         }
+    }
+
+    #[test]
+    fn yaml_library_advice_is_not_shown_to_users() {
+        let message = error_of("exceptions:\n  - check: 1.1.1\n    reason: r\n    reason: s\n");
+        assert_eq!(
+            message,
+            ".cisgate/baseline.yaml:4: duplicate mapping key: reason"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod baseline_cmd;
 mod benchmarks;
+pub mod report_cmd;
 mod scan;
 
 use std::process::ExitCode;
@@ -37,6 +38,8 @@ pub enum Command {
     Explain(benchmarks::ExplainCommand),
     /// Create or update the baseline allowlist from a run's JSON results.
     Baseline(baseline_cmd::BaselineCommand),
+    /// Re-render reports from saved JSON results (merging several nodes' files).
+    Report(report_cmd::ReportCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -46,6 +49,7 @@ pub fn main() -> ExitCode {
         Command::Benchmarks(cmd) => benchmarks::run(cmd),
         Command::Explain(cmd) => benchmarks::explain(cmd),
         Command::Baseline(cmd) => baseline_cmd::run(cmd),
+        Command::Report(cmd) => report_cmd::run(cmd),
     };
     match outcome {
         Ok(code) => ExitCode::from(code as u8),

@@ -17,6 +17,7 @@ use crate::facts::kubectl::KubectlOptions;
 use crate::facts::live::{LiveFacts, LiveOptions};
 use crate::facts::Facts;
 use crate::gate::{self, FailOn, GatePolicy};
+use crate::report::args::{write_reports, ReportArgs};
 use crate::report::{self, Emitter, RenderOptions};
 use crate::results::{BenchmarkInfo, GateOutcome, RunResults, ToolInfo, Totals, RESULTS_VERSION};
 
@@ -90,6 +91,8 @@ pub struct ScanCommand {
     kubectl: PathBuf,
     #[command(flatten)]
     baseline: BaselineArgs,
+    #[command(flatten)]
+    reports: ReportArgs,
 }
 
 pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
@@ -287,6 +290,7 @@ fn emit(cmd: &ScanCommand, results: &RunResults) -> anyhow::Result<()> {
     } else {
         Some(report::text::Text.render(results, &options)?)
     };
+    write_reports(results, &cmd.reports, &options)?;
     for (path, bytes) in &outputs {
         report::write_output(path, bytes)
             .with_context(|| format!("cannot write {}", path.display()))?;

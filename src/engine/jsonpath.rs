@@ -15,7 +15,8 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::document::{
-    format_float, format_go_value, format_number, marshal_go_json, parse_document, Document, Origin,
+    format_float, format_go_value, format_number, marshal_go_json, parse_document, sorted_entries,
+    Document, Origin,
 };
 
 /// Evaluates `template` on `source` (the audit output) and renders the result as kube-bench
@@ -325,7 +326,7 @@ impl<'t> Parser<'t> {
             if part.is_empty() {
                 if i == 1 {
                     params[1] = SliceParam {
-                        value: params[0].value + 1,
+                        value: params[0].value.wrapping_add(1),
                         known: true,
                         derived: true,
                     };
@@ -595,7 +596,11 @@ impl<'a> Item<'a> {
     /// The members `*` and `..` visit: map values, slice elements, string bytes.
     fn children(&self) -> Vec<Item<'a>> {
         match self {
-            Item::Elem(Value::Object(entries)) => entries.values().map(Item::Elem).collect(),
+            // Go visits map values in random order; sorted keys keep output deterministic.
+            Item::Elem(Value::Object(entries)) => sorted_entries(entries)
+                .into_iter()
+                .map(|(_, value)| Item::Elem(value))
+                .collect(),
             Item::Elem(Value::Array(items)) => items.iter().map(Item::Elem).collect(),
             Item::Elem(Value::String(text)) => text.bytes().map(Item::Byte).collect(),
             Item::Text(text) => text.bytes().map(Item::Byte).collect(),
@@ -738,7 +743,7 @@ impl<'a> Executor<'a> {
             let length = elements.len() as i64;
             let mut first = if params[0].known { params[0].value } else { 0 };
             if first < 0 {
-                first += length;
+                first = first.wrapping_add(length);
             }
             let mut end = if params[1].known {
                 params[1].value
@@ -746,7 +751,7 @@ impl<'a> Executor<'a> {
                 length
             };
             if end < 0 || (end == 0 && params[1].derived) {
-                end += length;
+                end = end.wrapping_add(length);
             }
             if end == first {
                 // Zero elements requested: allowed, and client-go stops here.
@@ -759,7 +764,7 @@ impl<'a> Executor<'a> {
             if end > length || end < 0 {
                 let message = format!(
                     "array index out of bounds: index {}, length {length}",
-                    end - 1
+                    end.wrapping_sub(1)
                 );
                 return fail(input.to_vec(), message);
             }
@@ -1489,6 +1494,13 @@ mod tests {
     }
 
     #[test]
+    fn yaml_boolean_keys_are_not_found_by_name() {
+        // yaml.v2 reads the key `y` as the boolean true; a field name never matches it.
+        assert_eq!(ok("y: 2\nx: 1\n", "{.y}"), "");
+        assert_eq!(ok("y: 2\nx: 1\n", "{}"), "map[true:2 x:1]");
+    }
+
+    #[test]
     fn empty_document_finds_nothing() {
         for source in ["", "   ", "\n"] {
             assert_eq!(ok(source, "{.authentication.anonymous.enabled}"), "");
@@ -1525,6 +1537,38 @@ mod tests {
         let json = r#"{"l": ["a", "b", "c"]}"#;
         assert_eq!(ok(json, "{.l[0, 2]}"), "a c");
         assert_eq!(ok(json, "{.l[2,0]}"), "c a");
+    }
+
+    #[test]
+    fn arbitrary_templates_never_panic() {
+        const ALPHABET: &[u8] = b"{}[]().@$*:,'\"\\?=!<>-+019ab \n\trangeend";
+        let sources = [POD_JSON, "l: [1, {a: 2}, [x]]\nm: {k: v}\n", "", "[null]"];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..5_000 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let length = (state >> 59) as usize + 1;
+            let template: String = (0..length)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    char::from(ALPHABET[(state >> 33) as usize % ALPHABET.len()])
+                })
+                .collect();
+            for source in sources {
+                let _ = lookup_path(source, &template);
+            }
+        }
+        for template in [
+            "{[9223372036854775807]}",
+            "{[-9223372036854775808]}",
+            "{.l[-9223372036854775808:-9223372036854775808:1]}",
+            "{.l[0:-9223372036854775808]}",
+            "{'\\U0010FFFF\\UFFFFFFFF'}",
+            "{[?(@.a[?(@.b)])]}",
+        ] {
+            let _ = lookup_path("l: [1, 2]", template);
+        }
     }
 
     /// Every distinct `path:` expression in the kube-bench cfg/ files (cis-1.x, k3s, rh,

@@ -778,7 +778,8 @@ fn matrix(results: &RunResults) -> Vec<MatrixRow> {
 fn listed_when_aggregated(check: &CheckResult, disposition: Disposition) -> bool {
     matches!(disposition, Disposition::Regression | Disposition::Accepted)
         || check.state == State::Error
-        || matches!(check.change, Some(Change::New) | Some(Change::Fixed))
+        || check.change == Some(Change::Fixed)
+        || (check.change == Some(Change::New) && check.state != State::Pass)
 }
 
 fn check_rows(results: &RunResults, aggregated: bool) -> Vec<CheckRow> {

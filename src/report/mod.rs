@@ -54,9 +54,11 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     })
 }
 
+pub mod args;
 pub mod codequality;
 pub mod findings;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+pub mod merge;
 pub mod sarif;
