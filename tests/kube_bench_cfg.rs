@@ -17,7 +17,10 @@ fn kube_bench_cfg() -> Option<PathBuf> {
     if path.join("config.yaml").is_file() {
         Some(path)
     } else {
-        println!("skipped: {} is absent (it is present in CI)", path.display());
+        println!(
+            "skipped: {} is absent (it is present in CI)",
+            path.display()
+        );
         None
     }
 }
@@ -39,8 +42,8 @@ fn every_kube_bench_benchmark_file_parses() {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
-            let controls = parse_controls(&path, &text, &mut |_| {})
-                .unwrap_or_else(|e| panic!("{e}"));
+            let controls =
+                parse_controls(&path, &text, &mut |_| {}).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(
                 format!("{}.yaml", controls.node_type),
                 name,
@@ -61,7 +64,14 @@ fn kube_bench_cis_1_12_runs_unchanged_on_a_live_node() {
     let json = out.path().join("results.json");
     let assert = Command::cargo_bin("cisgate")
         .unwrap()
-        .args(["scan", "--quiet", "--benchmark", "cis-1.12", "--targets", "master,etcd,node"])
+        .args([
+            "scan",
+            "--quiet",
+            "--benchmark",
+            "cis-1.12",
+            "--targets",
+            "master,etcd,node",
+        ])
         .arg("--config-dir")
         .arg(&root)
         .arg("--root")
@@ -69,8 +79,13 @@ fn kube_bench_cis_1_12_runs_unchanged_on_a_live_node() {
         .arg("--json")
         .arg(&json)
         .assert();
-    assert_eq!(assert.get_output().status.code(), Some(1), "kubeadm defaults fail some checks");
-    let results: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(
+        assert.get_output().status.code(),
+        Some(1),
+        "kubeadm defaults fail some checks"
+    );
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let totals = &results["totals"];
     assert!(totals["pass"].as_u64().unwrap() > 30, "{totals}");
     assert!(totals["fail"].as_u64().unwrap() > 0, "{totals}");
@@ -89,6 +104,10 @@ fn kube_bench_cis_1_12_runs_unchanged_on_a_live_node() {
     // profiling on.
     assert_eq!(state("1.1.1"), "PASS");
     assert_eq!(state("1.1.2"), "PASS");
-    assert_eq!(state("1.2.6"), "PASS", "authorization-mode is not AlwaysAllow");
+    assert_eq!(
+        state("1.2.6"),
+        "PASS",
+        "authorization-mode is not AlwaysAllow"
+    );
     assert_eq!(state("1.2.15"), "FAIL", "--profiling is not set to false");
 }

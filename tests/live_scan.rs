@@ -249,12 +249,24 @@ fn benchmark_tree() -> TempDir {
 }
 
 /// Scans the node and returns the exit code and each check's state by id.
-fn scan(node: &FakeNode, tree: &Path, extra: &[&str]) -> (i32, serde_json::Value, BTreeMap<String, String>) {
+fn scan(
+    node: &FakeNode,
+    tree: &Path,
+    extra: &[&str],
+) -> (i32, serde_json::Value, BTreeMap<String, String>) {
     let out = TempDir::new().unwrap();
     let json = out.path().join("results.json");
     let assert = Command::cargo_bin("cisgate")
         .unwrap()
-        .args(["scan", "--no-color", "--quiet", "--shell-timeout", "1", "--kubectl", "/nonexistent"])
+        .args([
+            "scan",
+            "--no-color",
+            "--quiet",
+            "--shell-timeout",
+            "1",
+            "--kubectl",
+            "/nonexistent",
+        ])
         .arg("--config-dir")
         .arg(tree)
         .arg("--root")
@@ -329,7 +341,12 @@ fn a_live_scan_of_a_kubeadm_control_plane_gives_each_check_its_state() {
         ("4.2.3p", "FAIL"),
     ];
     for (id, state) in expected {
-        assert_eq!(states.get(id).map(String::as_str), Some(state), "check {id}: {:#}", check(&results, id));
+        assert_eq!(
+            states.get(id).map(String::as_str),
+            Some(state),
+            "check {id}: {:#}",
+            check(&results, id)
+        );
     }
     assert_eq!(states.len(), expected.len());
     assert_eq!(code, 1, "failures gate the run");
@@ -339,19 +356,37 @@ fn a_live_scan_of_a_kubeadm_control_plane_gives_each_check_its_state() {
     assert_eq!(mode["evidence"]["actual"], "permissions=644");
     assert_eq!(mode["location"]["path"], SCHEDULER_MANIFEST);
     let profiling = check(&results, "1.2.2p");
-    assert_eq!(profiling["location"]["path"], "/etc/kubernetes/manifests/kube-apiserver.yaml");
+    assert_eq!(
+        profiling["location"]["path"],
+        "/etc/kubernetes/manifests/kube-apiserver.yaml"
+    );
     assert_eq!(
         profiling["remediation"],
         "Set --profiling=false in /etc/kubernetes/manifests/kube-apiserver.yaml"
     );
     let failed = check(&results, "1.2.4");
-    assert!(failed["reason"].as_str().unwrap().contains("exit status 1"), "{failed:#}");
+    assert!(
+        failed["reason"].as_str().unwrap().contains("exit status 1"),
+        "{failed:#}"
+    );
     let timed_out = check(&results, "1.2.5");
-    assert!(timed_out["reason"].as_str().unwrap().contains("did not finish"), "{timed_out:#}");
+    assert!(
+        timed_out["reason"]
+            .as_str()
+            .unwrap()
+            .contains("did not finish"),
+        "{timed_out:#}"
+    );
     let root = node.root().display().to_string();
     let sections = serde_json::to_string(&results["nodes"][0]["sections"]).unwrap();
-    assert!(!sections.contains(&root), "checks show node paths, not the scanning root: {sections}");
-    assert_eq!(results["nodes"][0]["node"]["source"], format!("live node (root {root})"));
+    assert!(
+        !sections.contains(&root),
+        "checks show node paths, not the scanning root: {sections}"
+    );
+    assert_eq!(
+        results["nodes"][0]["node"]["source"],
+        format!("live node (root {root})")
+    );
 }
 
 #[test]
@@ -361,7 +396,11 @@ fn probes_and_shell_agree_when_the_node_is_configured_either_way() {
         .set_flag(Component::Kubelet, "anonymous-auth", "true")
         .start();
     let tree = benchmark_tree();
-    let (_, _, states) = scan(&node, tree.path(), &["--benchmark", "demo-1.0", "--targets", "node"]);
+    let (_, _, states) = scan(
+        &node,
+        tree.path(),
+        &["--benchmark", "demo-1.0", "--targets", "node"],
+    );
     // The flag on the command line wins over the config file, for both.
     assert_eq!(states["4.2.1"], "FAIL");
     assert_eq!(states["4.2.1p"], "FAIL");
@@ -383,7 +422,11 @@ fn default_targets_follow_what_the_node_is() {
 fn a_control_plane_target_asked_for_on_a_worker_gives_errors_not_passes() {
     let node = FakeNode::start(NodeKind::Worker);
     let tree = benchmark_tree();
-    let (code, results, states) = scan(&node, tree.path(), &["--benchmark", "demo-1.0", "--targets", "master"]);
+    let (code, results, states) = scan(
+        &node,
+        tree.path(),
+        &["--benchmark", "demo-1.0", "--targets", "master"],
+    );
     assert_eq!(states["1.2.1p"], "ERROR");
     assert!(check(&results, "1.2.1p")["reason"]
         .as_str()

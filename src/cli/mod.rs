@@ -30,7 +30,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Evaluate a live node (or snapshots) against a benchmark, write reports, gate.
-    Scan(scan::ScanCommand),
+    Scan(Box<scan::ScanCommand>),
     /// List and inspect the benchmarks a tree holds.
     #[command(subcommand)]
     Benchmarks(benchmarks::BenchmarksCommand),
@@ -45,7 +45,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Scan(cmd) => scan::run(cmd),
+        Command::Scan(cmd) => scan::run(*cmd),
         Command::Benchmarks(cmd) => benchmarks::run(cmd),
         Command::Explain(cmd) => benchmarks::explain(cmd),
         Command::Baseline(cmd) => baseline_cmd::run(cmd),

@@ -34,10 +34,15 @@ pub struct CheckFilter {
 
 impl CheckFilter {
     fn includes(&self, group_id: &str, check: &Check) -> bool {
-        (self.only_checks.is_empty() || self.only_checks.contains(&check.id))
-            && (self.only_groups.is_empty() || self.only_groups.iter().any(|g| g == group_id))
-            && !(self.scored_only && !check.scored)
-            && !(self.unscored_only && check.scored)
+        let listed = self.only_checks.is_empty() || self.only_checks.contains(&check.id);
+        let in_group =
+            self.only_groups.is_empty() || self.only_groups.iter().any(|g| g == group_id);
+        let scored_as_asked = if check.scored {
+            !self.unscored_only
+        } else {
+            !self.scored_only
+        };
+        listed && in_group && scored_as_asked
     }
 
     fn skips(&self, group_id: &str, check_id: &str) -> bool {

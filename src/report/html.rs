@@ -262,12 +262,16 @@ fn location_text(check: &CheckResult) -> String {
     }
 }
 
+/// An exception with how many results it accepted, on which nodes, for which checks.
+type AcceptedTally = (ExceptionRef, usize, BTreeSet<String>, Vec<String>);
+
+/// A check whose state differs among nodes of the same roles.
+type DriftTally<'a> = (&'a str, Vec<String>, usize);
+
 fn rate(pass: usize, checks: usize) -> u32 {
-    if checks == 0 {
-        100
-    } else {
-        ((pass * 100) / checks) as u32
-    }
+    (pass * 100)
+        .checked_div(checks)
+        .map_or(100, |rate| rate as u32)
 }
 
 fn names_with_more(names: &[String]) -> (Vec<String>, usize) {
@@ -447,8 +451,7 @@ fn baseline_view(results: &RunResults) -> Option<BaselineView> {
         .iter()
         .map(|e| (e.check.clone(), e.line))
         .collect();
-    let mut groups: BTreeMap<(u32, String), (ExceptionRef, usize, BTreeSet<String>, Vec<String>)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<(u32, String), AcceptedTally> = BTreeMap::new();
     for (node, _, check) in results.checks() {
         if disposition(check, &results.gate) != Disposition::Accepted {
             continue;
@@ -636,7 +639,7 @@ fn drift(results: &RunResults) -> (Vec<Drift>, usize) {
                 }
             }
         }
-        let mut drifting: Vec<(&str, (&str, Vec<String>, usize))> = per_check
+        let mut drifting: Vec<(&str, DriftTally)> = per_check
             .into_iter()
             .filter(|(_, (_, failing, ran))| !failing.is_empty() && failing.len() < *ran)
             .collect();
