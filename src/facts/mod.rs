@@ -5,6 +5,7 @@
 
 pub mod derive;
 pub mod discover;
+pub mod kubectl;
 pub mod live;
 pub mod passwd;
 pub mod recording;

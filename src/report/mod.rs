@@ -1,5 +1,8 @@
 //! Reports: one emitter per file, all rendered from [`RunResults`].
 
+pub mod json;
+pub mod text;
+
 use std::path::Path;
 
 use crate::results::RunResults;
@@ -50,3 +53,12 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&temporary);
     })
 }
+
+pub mod args;
+pub mod codequality;
+pub mod findings;
+pub mod html;
+pub mod junit;
+pub mod markdown;
+pub mod merge;
+pub mod sarif;

@@ -1,0 +1,120 @@
+//! `cisgate report`: re-renders reports from saved JSON results, merging several results files
+//! (one per node, e.g. a fleet's nightly jobs) into one report.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use crate::report::args::{write_reports, ReportArgs};
+use crate::report::merge::merge;
+use crate::report::RenderOptions;
+use crate::results::{RunResults, RESULTS_VERSION};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportCommand {
+    /// A JSON results file written by `cisgate scan` (gzip accepted, `-` for stdin). Repeat it
+    /// to merge several runs, one per node, into one report.
+    #[arg(long = "from", value_name = "RESULTS.json", required = true)]
+    pub from: Vec<PathBuf>,
+    /// An earlier run's JSON results: marks each result new, unchanged or fixed.
+    #[arg(long, value_name = "RESULTS.json")]
+    pub previous: Option<PathBuf>,
+    #[command(flatten)]
+    pub reports: ReportArgs,
+}
+
+/// Reads, merges and renders. Returns the exit code: 0 once the reports are written (the gate
+/// belongs to `cisgate scan`; re-rendering never fails a pipeline for regressions).
+pub fn run(cmd: ReportCommand) -> anyhow::Result<i32> {
+    if !cmd.reports.any() {
+        bail!("nothing to write: give at least one of --sarif, --junit, --html, --codequality or --summary-md");
+    }
+    let mut inputs = Vec::with_capacity(cmd.from.len());
+    for path in &cmd.from {
+        inputs.push((path.display().to_string(), read_results(path)?));
+    }
+    let mut results = merge(inputs)?;
+    if let Some(previous_path) = &cmd.previous {
+        let previous = read_results(previous_path)?;
+        mark_previous(
+            &mut results,
+            &previous,
+            &previous_path.display().to_string(),
+        )?;
+    }
+    write_reports(&results, &cmd.reports, &RenderOptions::default())?;
+    Ok(0)
+}
+
+/// TODO(lead): connect the baseline helper's comparison here:
+/// `crate::baseline::previous::mark(results, previous, file); Ok(())`.
+/// Until then `--previous` is refused rather than silently ignored.
+fn mark_previous(
+    _results: &mut RunResults,
+    _previous: &RunResults,
+    file: &str,
+) -> anyhow::Result<()> {
+    bail!("--previous {file}: comparing with a previous run is not available in this build yet")
+}
+
+/// Reads one results file with an error that names the file and says what was expected.
+pub fn read_results(path: &Path) -> anyhow::Result<RunResults> {
+    let bytes = read_bytes(path)?;
+    let name = path.display();
+    match serde_json::from_slice::<RunResults>(&bytes) {
+        Ok(results) if results.results_version > RESULTS_VERSION => bail!(
+            "{name}: results_version {} is newer than this cisgate reads ({RESULTS_VERSION}); use a newer cisgate",
+            results.results_version
+        ),
+        Ok(results) => Ok(results),
+        Err(error) => Err(explain(&name.to_string(), &bytes, error)),
+    }
+}
+
+fn read_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    if path == Path::new("-") {
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading results from stdin")?;
+    } else {
+        bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read results file {}", path.display()))?;
+    }
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut decoded = Vec::new();
+        flate2::read::GzDecoder::new(bytes.as_slice())
+            .read_to_end(&mut decoded)
+            .with_context(|| format!("{}: not a valid gzip file", path.display()))?;
+        bytes = decoded;
+    }
+    Ok(bytes)
+}
+
+fn explain(name: &str, bytes: &[u8], error: serde_json::Error) -> anyhow::Error {
+    let expected = format!(
+        "expected a cisgate JSON results file (an object with \"results_version\": {RESULTS_VERSION}, as `cisgate scan` writes it)"
+    );
+    let value: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(value) => value,
+        Err(syntax) => {
+            return anyhow::anyhow!(
+                "{name}:{}:{}: not valid JSON ({syntax}); {expected}",
+                syntax.line(),
+                syntax.column()
+            )
+        }
+    };
+    match value.get("results_version").and_then(|v| v.as_u64()) {
+        None => anyhow::anyhow!("{name}: no \"results_version\" field; {expected}"),
+        Some(version) if version > u64::from(RESULTS_VERSION) => anyhow::anyhow!(
+            "{name}: results_version {version} is newer than this cisgate reads ({RESULTS_VERSION}); use a newer cisgate"
+        ),
+        Some(_) => anyhow::anyhow!(
+            "{name}:{}:{}: {error}; {expected}",
+            error.line(),
+            error.column()
+        ),
+    }
+}

@@ -1,0 +1,166 @@
+//! The report flags shared by `cisgate scan` and `cisgate report`, and writing every report
+//! asked for: all are rendered first, then written, so a failure leaves nothing half-written.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use super::codequality::CodeQualityEmitter;
+use super::html::HtmlEmitter;
+use super::junit::JunitEmitter;
+use super::markdown::MarkdownEmitter;
+use super::sarif::SarifEmitter;
+use super::{write_output, Emitter, RenderOptions};
+use crate::results::RunResults;
+
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ReportArgs {
+    /// Write a SARIF 2.1.0 report (GitHub code scanning) to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
+    /// Write a JUnit XML report (one suite per node and section) to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a self-contained HTML report to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write a GitLab Code Quality report (one issue per regression) to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub codequality: Option<PathBuf>,
+    /// Write a Markdown summary to FILE, e.g. "$GITHUB_STEP_SUMMARY" (`-` for stdout).
+    #[arg(long = "summary-md", value_name = "FILE")]
+    pub summary_md: Option<PathBuf>,
+    /// Report file paths relative to DIR (the repository root holding snapshot directories).
+    #[arg(long = "source-root", value_name = "DIR")]
+    pub source_root: Option<PathBuf>,
+}
+
+impl ReportArgs {
+    /// The reports asked for, in a fixed order, with their destination.
+    fn requested(&self) -> Vec<(&'static str, &Path, Box<dyn Emitter>)> {
+        let mut list: Vec<(&'static str, &Path, Box<dyn Emitter>)> = Vec::new();
+        if let Some(path) = &self.sarif {
+            list.push(("--sarif", path, Box::new(SarifEmitter)));
+        }
+        if let Some(path) = &self.junit {
+            list.push(("--junit", path, Box::new(JunitEmitter)));
+        }
+        if let Some(path) = &self.html {
+            list.push(("--html", path, Box::new(HtmlEmitter)));
+        }
+        if let Some(path) = &self.codequality {
+            list.push(("--codequality", path, Box::new(CodeQualityEmitter)));
+        }
+        if let Some(path) = &self.summary_md {
+            list.push(("--summary-md", path, Box::new(MarkdownEmitter)));
+        }
+        list
+    }
+
+    /// Whether any report file was asked for.
+    pub fn any(&self) -> bool {
+        !self.requested().is_empty()
+    }
+
+    /// Whether a report goes to stdout (the caller then keeps console output off stdout).
+    pub fn uses_stdout(&self) -> bool {
+        self.requested()
+            .iter()
+            .any(|(_, path, _)| *path == Path::new("-"))
+    }
+}
+
+/// Renders every requested report, then writes them. `--source-root` overrides
+/// `options.source_root`.
+pub fn write_reports(
+    results: &RunResults,
+    args: &ReportArgs,
+    options: &RenderOptions,
+) -> anyhow::Result<()> {
+    let requested = args.requested();
+    let to_stdout: Vec<&str> = requested
+        .iter()
+        .filter(|(_, path, _)| *path == Path::new("-"))
+        .map(|(flag, _, _)| *flag)
+        .collect();
+    if to_stdout.len() > 1 {
+        bail!(
+            "only one report can go to stdout (`-`), but {} all ask for it",
+            to_stdout.join(", ")
+        );
+    }
+    let mut options = options.clone();
+    if let Some(root) = &args.source_root {
+        options.source_root = Some(root.clone());
+    }
+    for (flag, path, _) in &requested {
+        check_destination(flag, path)?;
+    }
+    let mut rendered = Vec::with_capacity(requested.len());
+    for (flag, path, emitter) in &requested {
+        let bytes = emitter
+            .render(results, &options)
+            .with_context(|| format!("rendering the {flag} report"))?;
+        rendered.push((*flag, *path, bytes));
+    }
+    for (flag, path, bytes) in rendered {
+        write_output(path, &bytes)
+            .with_context(|| format!("writing the {flag} report to {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Fails early (before any report is written) when a report's directory does not exist.
+fn check_destination(flag: &str, path: &Path) -> anyhow::Result<()> {
+    if path == Path::new("-") {
+        return Ok(());
+    }
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !directory.is_dir() {
+        bail!(
+            "cannot write the {flag} report to {}: directory {} does not exist",
+            path.display(),
+            directory.display()
+        );
+    }
+    if path.is_dir() {
+        bail!(
+            "cannot write the {flag} report to {}: it is a directory",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_reports_on_stdout_are_refused_before_anything_is_written() {
+        let args = ReportArgs {
+            sarif: Some("-".into()),
+            junit: Some("-".into()),
+            ..ReportArgs::default()
+        };
+        let results: RunResults =
+            serde_json::from_str(include_str!("../../tests/fixtures/results/small.json")).unwrap();
+        let error = write_reports(&results, &args, &RenderOptions::default()).unwrap_err();
+        assert!(error.to_string().contains("--sarif, --junit"), "{error}");
+    }
+
+    #[test]
+    fn any_and_uses_stdout_follow_the_flags() {
+        assert!(!ReportArgs::default().any());
+        let args = ReportArgs {
+            html: Some("report.html".into()),
+            summary_md: Some("-".into()),
+            ..ReportArgs::default()
+        };
+        assert!(args.any());
+        assert!(args.uses_stdout());
+    }
+}

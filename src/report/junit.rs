@@ -1,0 +1,176 @@
+//! JUnit XML for CI servers (GitLab, Jenkins, Azure, ...): a suite per node × section, a case per
+//! check. Valid against the Jenkins xUnit plugin's `junit-10.xsd` (`docs/reports.md`).
+
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+
+use super::findings::{disposition, exception, finding_message, Disposition};
+use super::{Emitter, RenderOptions};
+use crate::results::{CheckResult, NodeResults, RunResults, SectionResult, State};
+
+pub struct JunitEmitter;
+
+impl Emitter for JunitEmitter {
+    fn render(&self, results: &RunResults, _options: &RenderOptions) -> anyhow::Result<Vec<u8>> {
+        let mut report = Report::new(format!("cisgate {}", results.benchmark.name));
+        for node in &results.nodes {
+            for section in &node.sections {
+                report.add_test_suite(suite(results, node, section));
+            }
+        }
+        let xml = report.to_string()?;
+        Ok(without_testsuites_skipped(&xml).into_bytes())
+    }
+}
+
+/// junit-10.xsd allows only name, time, tests, failures and errors on `<testsuites>`;
+/// quick-junit always writes `skipped` there. The per-suite `skipped` stays (it is allowed).
+fn without_testsuites_skipped(xml: &str) -> String {
+    let Some(start) = xml.find("<testsuites") else {
+        return xml.to_string();
+    };
+    let end = xml[start..].find('>').map_or(xml.len(), |i| start + i);
+    let tag = &xml[start..end];
+    let Some(attribute) = tag.find(" skipped=\"") else {
+        return xml.to_string();
+    };
+    let value_start = start + attribute + " skipped=\"".len();
+    let value_end = xml[value_start..]
+        .find('"')
+        .map_or(end, |i| value_start + i + 1);
+    format!("{}{}", &xml[..start + attribute], &xml[value_end..])
+}
+
+fn suite(results: &RunResults, node: &NodeResults, section: &SectionResult) -> TestSuite {
+    let mut suite = TestSuite::new(format!(
+        "{} / {} {}",
+        node.node.name, section.id, section.text
+    ));
+    suite.add_properties([
+        Property::new("benchmark", results.benchmark.name.as_str()),
+        Property::new("benchmark.version", section.version.as_str()),
+        Property::new("node", node.node.name.as_str()),
+        Property::new("node.roles", node.node.roles.join(",")),
+        Property::new("node.source", node.node.source.as_str()),
+        Property::new("section", section.id.as_str()),
+        Property::new("target", section.target.as_str()),
+    ]);
+    if let Some(version) = &node.node.kubernetes_version {
+        suite.add_property(Property::new("node.kubernetes_version", version.as_str()));
+    }
+    for group in &section.groups {
+        for check in &group.checks {
+            suite.add_test_case(case(results, node, section, check));
+        }
+    }
+    suite
+}
+
+fn case(
+    results: &RunResults,
+    node: &NodeResults,
+    section: &SectionResult,
+    check: &CheckResult,
+) -> TestCase {
+    let mut case = TestCase::new(
+        format!("{} {}", check.id, check.text),
+        status(results, node, check),
+    );
+    case.set_classname(format!("{}.{}", node.node.name, section.id));
+    case
+}
+
+fn status(results: &RunResults, node: &NodeResults, check: &CheckResult) -> TestCaseStatus {
+    match (disposition(check, &results.gate), check.state) {
+        (Disposition::Passed, _) => TestCaseStatus::success(),
+        (Disposition::Accepted, _) => {
+            let mut status = TestCaseStatus::skipped();
+            let reason = exception(check).map_or("no reason recorded", |e| e.reason.as_str());
+            status.set_message(format!(
+                "{} accepted by the baseline: {reason}",
+                check.state.as_str()
+            ));
+            status.set_type("accepted");
+            status
+        }
+        (_, State::Error) => {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+            status.set_message(finding_message(node, check));
+            status.set_type("ERROR");
+            status.set_description(details(check));
+            status
+        }
+        (Disposition::Regression, state) => {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status.set_message(finding_message(node, check));
+            status.set_type(state.as_str());
+            status.set_description(details(check));
+            status
+        }
+        (Disposition::NotGating, state) => {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(skip_reason(check));
+            status.set_type(state.as_str());
+            status
+        }
+    }
+}
+
+fn skip_reason(check: &CheckResult) -> String {
+    if !check.reason.is_empty() {
+        return format!("{}: {}", check.state.as_str(), check.reason);
+    }
+    if check.check_type == "manual" {
+        return format!("{}: manual check", check.state.as_str());
+    }
+    let expected = check.evidence.expected.trim();
+    if expected.is_empty() {
+        format!("{}: does not gate", check.state.as_str())
+    } else {
+        format!("{}: expected {expected}", check.state.as_str())
+    }
+}
+
+/// The failure body: evidence first, then what to do.
+fn details(check: &CheckResult) -> String {
+    let mut text = String::new();
+    if let Some(location) = &check.location {
+        text.push_str(&format!("Location: {}", location.path));
+        if let Some(line) = location.line {
+            text.push_str(&format!(":{line}"));
+        }
+        text.push('\n');
+    }
+    for audit in &check.evidence.audits {
+        text.push_str(&format!(
+            "{} ({}): {}\n",
+            audit.role, audit.kind, audit.command
+        ));
+        if !audit.output.is_empty() {
+            text.push_str(&format!("output: {}\n", audit.output));
+        }
+    }
+    let found = check.evidence.actual.as_str();
+    text.push_str(&format!(
+        "Found: {}\n",
+        if found.is_empty() { "(nothing)" } else { found }
+    ));
+    text.push_str(&format!("Expected: {}\n", check.evidence.expected));
+    if !check.reason.is_empty() {
+        text.push_str(&format!("Reason: {}\n", check.reason));
+    }
+    text.push_str(&format!("Remediation: {}\n", check.remediation.trim()));
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn testsuites_skipped_attribute_is_removed_and_suite_ones_kept() {
+        let xml = "<?xml version=\"1.0\"?>\n<testsuites name=\"x\" tests=\"2\" skipped=\"1\" failures=\"0\" errors=\"0\">\n<testsuite name=\"a\" tests=\"2\" skipped=\"1\" errors=\"0\" failures=\"0\"/></testsuites>";
+        let fixed = without_testsuites_skipped(xml);
+        assert!(fixed.contains("<testsuites name=\"x\" tests=\"2\" failures=\"0\" errors=\"0\">"));
+        assert!(fixed.contains("<testsuite name=\"a\" tests=\"2\" skipped=\"1\""));
+    }
+}

@@ -1,0 +1,328 @@
+//! Shared by the report tests: fixtures, the shared folder, external tools.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cisgate::report::{Emitter, RenderOptions};
+use cisgate::results::RunResults;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture_path(name: &str) -> PathBuf {
+    repo_root().join("tests/fixtures/results").join(name)
+}
+
+pub fn small_fixture() -> RunResults {
+    let text = std::fs::read_to_string(fixture_path("small.json")).expect("fixture readable");
+    serde_json::from_str(&text).expect("fixture is valid RunResults")
+}
+
+pub fn render(emitter: &dyn Emitter, results: &RunResults) -> Vec<u8> {
+    emitter
+        .render(results, &RenderOptions::default())
+        .expect("renders")
+}
+
+pub fn render_string(emitter: &dyn Emitter, results: &RunResults) -> String {
+    String::from_utf8(render(emitter, results)).expect("UTF-8")
+}
+
+/// `<repo>/../shared`, where CI keeps the schemas; `None` (and a printed reason) when absent.
+pub fn shared_file(relative: &str) -> Option<PathBuf> {
+    let path = repo_root().join("..").join("shared").join(relative);
+    if path.is_file() {
+        Some(path)
+    } else {
+        eprintln!("SKIPPED: {} is absent", path.display());
+        None
+    }
+}
+
+/// Whether a program can be run; prints why the test is skipped when not.
+pub fn tool_available(program: &str, probe_args: &[&str]) -> bool {
+    let ok = Command::new(program)
+        .args(probe_args)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("SKIPPED: `{program}` is not installed");
+    }
+    ok
+}
+
+pub fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write temp file");
+    path
+}
+
+/// A deterministic fleet for scale tests: `nodes` nodes (the first three control planes) with
+/// `checks` checks each across five sections, about 6 % FAIL (part of them accepted by a baseline),
+/// 20 % manual WARN, a few INFO and rare ERROR, line-pinned locations and previous-run changes.
+pub fn generated_fleet(nodes: usize, checks: usize) -> RunResults {
+    use cisgate::results::*;
+    let mut seed: u64 = 0x05ee_dc15_9a7e;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as u32
+    };
+    let sections = [
+        ("1", "Control Plane Security Configuration", "master"),
+        ("2", "Etcd Node Configuration", "etcd"),
+        ("3", "Control Plane Configuration", "controlplane"),
+        ("4", "Worker Node Security Configuration", "node"),
+        ("5", "Kubernetes Policies", "policies"),
+    ];
+    let gate = GateOutcome {
+        fail_on: "fail".into(),
+        allow_errors: false,
+        passed: true,
+        exit_code: 0,
+        regressions: 0,
+    };
+    let accepted_exception = ExceptionRef {
+        check: "1.1.12".into(),
+        reason: "kubeadm runs etcd as root".into(),
+        expires: Some("2027-01-31".into()),
+        owner: Some("platform-team".into()),
+        ticket: None,
+        line: 3,
+        expired: false,
+    };
+    let mut all_nodes = Vec::new();
+    for n in 0..nodes {
+        let control_plane = n < 3;
+        let name = if control_plane {
+            format!("cp-{n}")
+        } else {
+            format!("worker-{n:04}")
+        };
+        let mut node_totals = Totals::default();
+        let mut node_sections = Vec::new();
+        let per_section = checks / sections.len();
+        for (s, (id, text, target)) in sections.iter().enumerate() {
+            let count = if s == sections.len() - 1 {
+                checks - per_section * s
+            } else {
+                per_section
+            };
+            let mut group_checks = Vec::new();
+            let mut totals = Totals::default();
+            for c in 0..count {
+                let check_id = format!("{id}.{}.{}", c / 10 + 1, c % 10 + 1);
+                let roll = next() % 100;
+                let manual = c % 5 == 0;
+                let state = if check_id == "1.1.2" {
+                    State::Fail
+                } else if manual {
+                    State::Warn
+                } else if roll < 5 || (roll < 7 && n % 7 == 0) {
+                    State::Fail
+                } else if roll < 8 {
+                    State::Info
+                } else if roll == 99 && n % 50 == 0 {
+                    State::Error
+                } else {
+                    State::Pass
+                };
+                let baseline = match state {
+                    State::Fail if check_id == "1.1.2" => Some(BaselineMark {
+                        classification: Classification::Accepted,
+                        exception: Some(accepted_exception.clone()),
+                    }),
+                    State::Fail | State::Error => Some(BaselineMark {
+                        classification: Classification::Regression,
+                        exception: None,
+                    }),
+                    _ => None,
+                };
+                // About 1 % of passing checks fixed and 3 % of the others new since last night.
+                let change_roll = next() % 100;
+                let change = match state {
+                    State::Pass if change_roll == 0 => Some(Change::Fixed),
+                    State::Pass => None,
+                    _ if change_roll < 3 => Some(Change::New),
+                    _ => Some(Change::Unchanged),
+                };
+                totals.add(state);
+                group_checks.push(CheckResult {
+                    id: check_id.clone(),
+                    text: format!("Ensure that the --setting-{id}-{c} argument is set as appropriate"),
+                    state,
+                    scored: !manual,
+                    check_type: if manual { "manual".into() } else { String::new() },
+                    reason: if manual { "Test marked as a manual test".into() } else { String::new() },
+                    remediation: format!("Edit the {target} configuration and set --setting-{id}-{c}=true, then restart the component."),
+                    evidence: Evidence {
+                        audits: vec![AuditEvidence {
+                            role: "audit".into(),
+                            kind: "probe".into(),
+                            command: format!("process kube-{target}"),
+                            output: format!("kube-{target} --setting-{id}-{c}=false --other-flag=value"),
+                            exit_code: None,
+                        }],
+                        actual: format!("--setting-{id}-{c}=false"),
+                        expected: format!("'--setting-{id}-{c}' is equal to 'true'"),
+                    },
+                    location: Some(Location {
+                        path: format!("/etc/kubernetes/manifests/kube-{target}.yaml"),
+                        line: Some(10 + c as u32),
+                        source_file: None,
+                    }),
+                    baseline,
+                    change,
+                });
+            }
+            node_totals.merge(&totals);
+            node_sections.push(SectionResult {
+                id: id.to_string(),
+                text: text.to_string(),
+                version: "cis-1.12".into(),
+                target: target.to_string(),
+                groups: vec![GroupResult {
+                    id: format!("{id}.1"),
+                    text: format!("{text} checks"),
+                    checks: group_checks,
+                    totals,
+                }],
+                totals,
+            });
+        }
+        all_nodes.push(NodeResults {
+            node: NodeInfo {
+                name,
+                roles: vec![if control_plane {
+                    "control-plane".into()
+                } else {
+                    "worker".into()
+                }],
+                kubernetes_version: Some("v1.32.4".into()),
+                platform: Some("kubeadm".into()),
+                source: "live".into(),
+            },
+            sections: node_sections,
+            totals: node_totals,
+        });
+    }
+    let mut results = RunResults {
+        results_version: RESULTS_VERSION,
+        tool: ToolInfo {
+            name: "cisgate".into(),
+            version: "0.1.0".into(),
+        },
+        benchmark: BenchmarkInfo {
+            name: "cis-1.12".into(),
+            source: "embedded".into(),
+            selected_because: "--benchmark cis-1.12".into(),
+            targets: sections.iter().map(|s| s.2.to_string()).collect(),
+        },
+        nodes: all_nodes,
+        unreadable: vec![],
+        totals: Totals::default(),
+        gate,
+        baseline: None,
+        previous: None,
+    };
+    let mut totals = Totals::default();
+    for node in &results.nodes {
+        totals.merge(&node.totals);
+    }
+    results.totals = totals;
+    let regressions = results
+        .checks()
+        .filter(|(_, _, c)| matches!(c.state, State::Fail | State::Error))
+        .filter(|(_, _, c)| {
+            c.baseline
+                .as_ref()
+                .is_some_and(|b| b.classification == Classification::Regression)
+        })
+        .count();
+    let accepted = results
+        .checks()
+        .filter(|(_, _, c)| {
+            c.baseline
+                .as_ref()
+                .is_some_and(|b| b.classification == Classification::Accepted)
+        })
+        .count();
+    results.gate.regressions = regressions;
+    results.gate.passed = regressions == 0;
+    results.gate.exit_code = if regressions == 0 { 0 } else { 1 };
+    results.baseline = Some(BaselineSummary {
+        file: ".cisgate/baseline.yaml".into(),
+        accepted,
+        regressions,
+        stale: vec![],
+        expiring: vec![],
+        expired: vec![],
+        placeholder_reasons: Vec::new(),
+    });
+    results
+}
+
+/// The Nu HTML checker's jar: `$VNU_JAR`, or where `npm install -g vnu-jar` puts it.
+pub fn vnu_jar() -> Option<PathBuf> {
+    let candidates = std::env::var_os("VNU_JAR")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(
+            Command::new("npm")
+                .args(["root", "-g"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| {
+                    PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
+                        .join("vnu-jar/build/dist/vnu.jar")
+                }),
+        );
+    for candidate in candidates {
+        if candidate.is_file() {
+            return tool_available("java", &["-version"]).then_some(candidate);
+        }
+    }
+    eprintln!("SKIPPED: vnu.jar not found (npm install -g vnu-jar, or set VNU_JAR)");
+    None
+}
+
+/// Loads a page in headless Chromium and returns the DOM after its scripts ran.
+pub fn chromium_dom(url: &str) -> Option<String> {
+    let program = ["chromium", "chromium-browser"].into_iter().find(|p| {
+        Command::new(p)
+            .arg("--version")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    });
+    let Some(program) = program else {
+        eprintln!("SKIPPED: chromium is not installed");
+        return None;
+    };
+    let profile = tempfile::tempdir().expect("profile dir");
+    let output = Command::new(program)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(url)
+        .output()
+        .expect("chromium runs");
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(String::from_utf8(output.stdout).expect("UTF-8 DOM"))
+}
