@@ -644,10 +644,7 @@ impl Facts for SnapshotDirFacts {
         match self.metadata.shell.get(&command.on_node) {
             Some(record) => record.answer(),
             None => Err(FactError::NotRecorded {
-                what: format!(
-                    "the output of `{}` (a snapshot directory records shell outputs only in {METADATA_FILE})",
-                    command.on_node
-                ),
+                what: format!("the output of `{}`", command.on_node),
             }),
         }
     }
@@ -658,7 +655,7 @@ impl Facts for SnapshotDirFacts {
 
     fn api_objects(&self, kind: &str) -> Result<Vec<serde_json::Value>, FactError> {
         Err(FactError::NotRecorded {
-            what: format!("API objects of kind {kind} (a snapshot directory holds none)"),
+            what: format!("API objects of kind {kind}"),
         })
     }
 
