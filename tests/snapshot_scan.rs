@@ -100,3 +100,30 @@ fn the_worker_example_runs_node_checks_only() {
     assert_eq!(states.get("4.2.1"), Some(&State::Pass), "{states:?}");
     assert_eq!(states.get("4.2.7"), Some(&State::Pass), "{states:?}");
 }
+
+#[test]
+fn a_recorded_snapshot_file_scans_exactly_like_its_source() {
+    use cisgate::facts::recording::RecordingFacts;
+    use cisgate::facts::snapshot::{Snapshot, SnapshotFacts};
+    use cisgate::facts::snapshot_dir::SnapshotDirFacts;
+
+    for source in example_sources() {
+        let recording = RecordingFacts::new(SnapshotDirFacts::open(&source.path).unwrap());
+        let direct = scan(&recording);
+        let snapshot = recording.into_snapshot(None);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.json.gz");
+        std::fs::write(&path, snapshot.bytes_for_path(&path)).unwrap();
+        assert_eq!(Snapshot::load(&path).unwrap(), snapshot);
+        let replayed = scan(&SnapshotFacts::load(&path).unwrap());
+        assert_eq!(
+            replayed.sections,
+            direct.sections,
+            "{}",
+            source.path.display()
+        );
+        assert_eq!(replayed.node.name, direct.node.name);
+        assert_eq!(replayed.node.roles, direct.node.roles);
+        assert_eq!(replayed.totals, direct.totals);
+    }
+}
