@@ -139,7 +139,7 @@ const EXPECTED_ON_NODES: &str = "
 ";
 
 /// Verdicts the engine does not give yet, each with its own (ignored) test below.
-const KNOWN_GAPS: &[(&str, &str)] = &[("kubeadm-control-plane", "4.2.5")];
+const KNOWN_GAPS: &[(&str, &str)] = &[];
 
 /// Expected state of each automated section 5 check on the good and the bad cluster, and
 /// an offender the evidence must name on the bad one.
@@ -379,7 +379,6 @@ fn each_check_gets_its_expected_state_on_each_kubeadm_node() {
 }
 
 #[test]
-#[ignore = "the kubelet_config probe does not yet apply the kubelet's defaulting of zero durations in the config file"]
 fn stock_kubeadm_streaming_timeout_of_0s_in_the_file_is_the_4h_default() {
     let actual = scan_node("kubeadm-control-plane");
     assert_eq!(actual["4.2.5"].0, "PASS", "{}", actual["4.2.5"].1);
