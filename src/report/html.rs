@@ -263,11 +263,7 @@ fn location_text(check: &CheckResult) -> String {
 }
 
 fn rate(pass: usize, checks: usize) -> u32 {
-    if checks == 0 {
-        100
-    } else {
-        ((pass * 100) / checks) as u32
-    }
+    (pass * 100).checked_div(checks).map_or(100, |r| r as u32)
 }
 
 fn names_with_more(names: &[String]) -> (Vec<String>, usize) {
@@ -440,6 +436,11 @@ fn histogram(results: &RunResults) -> Vec<HistogramBar> {
         .collect()
 }
 
+/// An exception, how many results it accepted, which checks, on which nodes.
+type AcceptedTally = (ExceptionRef, usize, BTreeSet<String>, Vec<String>);
+/// A check's title, the nodes it fails on, and how many nodes ran it.
+type CheckSpread<'a> = (&'a str, Vec<String>, usize);
+
 fn baseline_view(results: &RunResults) -> Option<BaselineView> {
     let baseline = results.baseline.as_ref()?;
     let expiring: BTreeSet<(String, u32)> = baseline
@@ -447,8 +448,7 @@ fn baseline_view(results: &RunResults) -> Option<BaselineView> {
         .iter()
         .map(|e| (e.check.clone(), e.line))
         .collect();
-    let mut groups: BTreeMap<(u32, String), (ExceptionRef, usize, BTreeSet<String>, Vec<String>)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<(u32, String), AcceptedTally> = BTreeMap::new();
     for (node, _, check) in results.checks() {
         if disposition(check, &results.gate) != Disposition::Accepted {
             continue;
@@ -622,7 +622,7 @@ fn drift(results: &RunResults) -> (Vec<Drift>, usize) {
             continue;
         }
         // check id → (title, failing nodes, nodes that ran it)
-        let mut per_check: HashMap<&str, (&str, Vec<String>, usize)> = HashMap::new();
+        let mut per_check: HashMap<&str, CheckSpread<'_>> = HashMap::new();
         for node in &nodes {
             for (_, check) in node_checks(node) {
                 let entry = per_check.entry(check.id.as_str()).or_insert((
@@ -636,7 +636,7 @@ fn drift(results: &RunResults) -> (Vec<Drift>, usize) {
                 }
             }
         }
-        let mut drifting: Vec<(&str, (&str, Vec<String>, usize))> = per_check
+        let mut drifting: Vec<(&str, CheckSpread<'_>)> = per_check
             .into_iter()
             .filter(|(_, (_, failing, ran))| !failing.is_empty() && failing.len() < *ran)
             .collect();

@@ -250,7 +250,7 @@ fn merge_baselines(all: &[(String, RunResults)]) -> Option<BaselineSummary> {
         .filter(|(key, _)| counts.get(key) == Some(&with.len()))
         .map(|(_, s)| s)
         .collect();
-    stale.sort_by(|a, b| a.exception.line.cmp(&b.exception.line));
+    stale.sort_by_key(|s| s.exception.line);
     Some(BaselineSummary {
         file: joined_files(with.iter().map(|b| b.file.as_str())),
         accepted: with.iter().map(|b| b.accepted).sum(),
