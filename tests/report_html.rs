@@ -256,15 +256,3 @@ fn chromium_loads_the_1000_node_page_quickly() {
         .count();
     assert_eq!(shown, errors);
 }
-
-#[test]
-#[ignore]
-fn dump_scale_page() {
-    let results = generated_fleet(1000, 130);
-    std::fs::write("/tmp/scale.html", render(&HtmlEmitter, &results)).unwrap();
-    std::fs::write(
-        "/tmp/hostile.html",
-        render(&HtmlEmitter, &hostile_fixture()),
-    )
-    .unwrap();
-}
