@@ -8,5 +8,6 @@ pub mod cli;
 pub mod definitions;
 pub mod engine;
 pub mod facts;
+pub mod gate;
 pub mod report;
 pub mod results;

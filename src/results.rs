@@ -275,6 +275,10 @@ pub struct BaselineSummary {
     pub stale: Vec<StaleException>,
     pub expiring: Vec<ExceptionRef>,
     pub expired: Vec<ExceptionRef>,
+    /// Entries still carrying a placeholder reason (`TODO…`) that matched a result; with
+    /// `--require-reasons` they accept nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub placeholder_reasons: Vec<ExceptionRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -231,10 +231,96 @@ fn no_report_flag_is_an_error_that_lists_them() {
     let error = run(command(&["--from", &arg(&fixture_path("small.json"))])).unwrap_err();
     assert!(error
         .to_string()
-        .contains("--sarif, --junit, --html, --codequality or --summary-md"));
+        .contains("--sarif, --junit, --html, --codequality, --summary-md or --json"));
 }
 
 #[test]
 fn from_is_required() {
     assert!(Cli::try_parse_from(["cisgate-report", "--html", "x.html"]).is_err());
+}
+
+#[test]
+fn previous_run_marks_new_and_fixed_and_the_merged_json_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    // Last night worker-1 passed 4.2.1 and worker-2 failed it; tonight it is the other way round.
+    let mut previous = small_fixture();
+    for node in &mut previous.nodes {
+        for check in node
+            .sections
+            .iter_mut()
+            .flat_map(|s| s.groups.iter_mut())
+            .flat_map(|g| g.checks.iter_mut())
+        {
+            check.change = None;
+            if check.id == "4.2.1" && node.node.name != "cp-1" {
+                check.state = if node.node.name == "worker-1" {
+                    cisgate::results::State::Pass
+                } else {
+                    cisgate::results::State::Fail
+                };
+            }
+        }
+    }
+    let previous_path = dir.path().join("previous.json");
+    std::fs::write(&previous_path, serde_json::to_vec(&previous).unwrap()).unwrap();
+    let merged_path = dir.path().join("merged.json");
+    run(command(&[
+        "--from",
+        &arg(&fixture_path("small.json")),
+        "--previous",
+        &arg(&previous_path),
+        "--json",
+        &arg(&merged_path),
+    ]))
+    .unwrap();
+    let merged: RunResults = serde_json::from_slice(&std::fs::read(&merged_path).unwrap()).unwrap();
+    let change = |node: &str| {
+        merged
+            .checks()
+            .find(|(n, _, c)| n.node.name == node && c.id == "4.2.1")
+            .and_then(|(_, _, c)| c.change)
+    };
+    assert_eq!(change("worker-1"), Some(cisgate::results::Change::New));
+    assert_eq!(change("worker-2"), Some(cisgate::results::Change::Fixed));
+    assert_eq!(merged.previous.as_ref().unwrap().file, arg(&previous_path));
+}
+
+#[test]
+fn the_binary_renders_sarif_to_stdout_and_exits_0() {
+    let output = assert_cmd::Command::cargo_bin("cisgate")
+        .unwrap()
+        .args(["report", "--from"])
+        .arg(fixture_path("small.json"))
+        .args(["--sarif", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let log: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+}
+
+#[test]
+fn the_binary_exits_2_naming_a_bad_results_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("nightly.json");
+    std::fs::write(&bad, "[1, 2, 3]").unwrap();
+    let output = assert_cmd::Command::cargo_bin("cisgate")
+        .unwrap()
+        .args(["report", "--from"])
+        .arg(&bad)
+        .args(["--html", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("nightly.json") && stderr.contains("expected a cisgate JSON results file"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
 }

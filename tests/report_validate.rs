@@ -10,9 +10,9 @@ use std::process::Command;
 use cisgate::report::codequality::CodeQualityEmitter;
 use cisgate::report::findings::{disposition, Disposition};
 use cisgate::report::junit::JunitEmitter;
+use cisgate::report::markdown::MarkdownEmitter;
 use cisgate::report::sarif::SarifEmitter;
 use cisgate::results::{RunResults, State};
-use cisgate::report::markdown::MarkdownEmitter;
 use support::{
     generated_fleet, render, repo_root, shared_file, small_fixture, tool_available, write_temp,
 };
@@ -385,5 +385,11 @@ fn sarif_for_1000_nodes_validates_and_keeps_fingerprints_unique() {
         .map(|r| r["partialFingerprints"]["cisgate/v1"].as_str().unwrap())
         .collect();
     assert_eq!(prints.len(), sarif_results.len());
-    assert_eq!(log["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap().len(), 130);
+    assert_eq!(
+        log["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        130
+    );
 }

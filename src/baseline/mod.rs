@@ -1,1 +1,176 @@
-//! Baseline allowlist: accepted exceptions, expiry, stale entries (being written).
+//! Baseline allowlist: accepted exceptions, expiry, stale entries, and the previous-run
+//! comparison (`docs/baseline.md`).
+//!
+//! The scan calls [`apply`] once, after the engine and before [`crate::gate::decide`]:
+//! it classifies every non-passing result against the allowlist and marks changes
+//! against `--previous`. The gate then counts regressions.
+
+pub mod args;
+pub mod classify;
+pub mod file;
+pub mod previous;
+pub mod update;
+
+use std::path::Path;
+
+use jiff::civil::Date;
+
+use crate::results::RunResults;
+
+pub use args::BaselineArgs;
+pub use classify::{classify, ClassifyOptions};
+pub use file::{BaselineFile, Entry, Exception};
+
+/// Where the allowlist lives when `--baseline` is not given.
+pub const DEFAULT_PATH: &str = ".cisgate/baseline.yaml";
+
+/// The reason `cisgate baseline` writes for a new entry. Any reason starting with `TODO`
+/// counts as a placeholder (see [`is_placeholder_reason`]).
+pub const PLACEHOLDER_REASON: &str = "TODO: explain why this is accepted";
+
+/// A reason that still has to be written: `--require-reasons` does not accept it.
+pub fn is_placeholder_reason(reason: &str) -> bool {
+    reason.trim_start().starts_with("TODO")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The baseline file is invalid; the CLI exits 2.
+    #[error("{file}:{line}: {problem}")]
+    Invalid {
+        file: String,
+        line: u32,
+        problem: String,
+    },
+    /// A JSON results file (`--previous`, `baseline --from`) is not one.
+    #[error("{file}:{line}:{column}: not a cisgate JSON results file: {problem}")]
+    Results {
+        file: String,
+        line: usize,
+        column: usize,
+        problem: String,
+    },
+}
+
+/// Loads the allowlist named by `args` (if any), classifies every non-passing result
+/// (filling `CheckResult.baseline` and `RunResults.baseline`), and marks changes against
+/// `--previous` (filling `CheckResult.change` and `RunResults.previous`).
+///
+/// `today` is injected so that expiry is testable; the CLI passes [`BaselineArgs::today`]
+/// (`--today`, else the current UTC date). Call it before [`crate::gate::decide`], with
+/// `GatePolicy.strict = args.strict`. An error means exit 2.
+pub fn apply(
+    results: &mut RunResults,
+    args: &BaselineArgs,
+    today: Date,
+) -> Result<(), BaselineError> {
+    if let Some(path) = args.baseline_file() {
+        let baseline = BaselineFile::load(&path)?;
+        let options = ClassifyOptions {
+            today,
+            warn_expiry_days: args.warn_expiry,
+            require_reasons: args.require_reasons,
+        };
+        classify(results, &baseline, &options);
+    }
+    if let Some(path) = &args.previous {
+        let earlier = read_results(path)?;
+        previous::mark(results, &earlier, &path.display().to_string());
+    }
+    Ok(())
+}
+
+/// Reads a JSON results file written by `cisgate scan --json`.
+pub fn read_results(path: &Path) -> Result<RunResults, BaselineError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|error| BaselineError::Results {
+        file,
+        line: error.line(),
+        column: error.column(),
+        problem: error.to_string(),
+    })
+}
+
+/// Small hand-built runs for the unit tests of this module.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::results::*;
+
+    pub fn check(id: &str, state: State) -> CheckResult {
+        CheckResult {
+            id: id.into(),
+            text: format!("Check {id}"),
+            state,
+            scored: true,
+            check_type: String::new(),
+            reason: String::new(),
+            remediation: String::new(),
+            evidence: Evidence::default(),
+            location: None,
+            baseline: None,
+            change: None,
+        }
+    }
+
+    /// A node with one section of `target` holding `checks` in one group.
+    pub fn node(name: &str, target: &str, checks: Vec<CheckResult>) -> NodeResults {
+        NodeResults {
+            node: NodeInfo {
+                name: name.into(),
+                roles: Vec::new(),
+                kubernetes_version: None,
+                platform: None,
+                source: format!("snapshots/{name}"),
+            },
+            sections: vec![SectionResult {
+                id: target.into(),
+                text: target.into(),
+                version: "cis-1.12".into(),
+                target: target.into(),
+                groups: vec![GroupResult {
+                    id: "g".into(),
+                    text: "group".into(),
+                    checks,
+                    totals: Totals::default(),
+                }],
+                totals: Totals::default(),
+            }],
+            totals: Totals::default(),
+        }
+    }
+
+    pub fn run(benchmark: &str, nodes: Vec<NodeResults>) -> RunResults {
+        RunResults {
+            results_version: RESULTS_VERSION,
+            tool: ToolInfo::current(),
+            benchmark: BenchmarkInfo {
+                name: benchmark.into(),
+                source: "embedded".into(),
+                selected_because: "--benchmark".into(),
+                targets: vec!["master".into(), "node".into()],
+            },
+            nodes,
+            unreadable: Vec::new(),
+            totals: Totals::default(),
+            gate: GateOutcome {
+                fail_on: "fail".into(),
+                allow_errors: false,
+                passed: true,
+                exit_code: 0,
+                regressions: 0,
+            },
+            baseline: None,
+            previous: None,
+        }
+    }
+}

@@ -1,7 +1,61 @@
-//! The command line (being written).
+//! The command line: parses arguments, runs a command, turns its outcome into an exit
+//! code (0 no regressions · 1 regressions · 2 could not run as asked · 3 partial).
 
+pub mod baseline_cmd;
+mod benchmarks;
 pub mod report_cmd;
+mod scan;
 
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::gate::EXIT_USAGE;
+
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  no regressions at or above --fail-on
+  1  regressions (or expired baseline exceptions; with --strict also stale/expiring ones)
+  2  the run could not be done as asked (bad flags, unreadable or invalid cfg/snapshot/baseline)
+  3  partial: some nodes could not be evaluated, the others were reported";
+
+/// Checks Kubernetes nodes against the CIS Kubernetes Benchmark, for CI pipelines.
+#[derive(Debug, Parser)]
+#[command(name = "cisgate", version, about, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate a live node (or snapshots) against a benchmark, write reports, gate.
+    Scan(Box<scan::ScanCommand>),
+    /// List and inspect the benchmarks a tree holds.
+    #[command(subcommand)]
+    Benchmarks(benchmarks::BenchmarksCommand),
+    /// Explain one check: what it checks, how it decides, the remediation.
+    Explain(benchmarks::ExplainCommand),
+    /// Create or update the baseline allowlist from a run's JSON results.
+    Baseline(baseline_cmd::BaselineCommand),
+    /// Re-render reports from saved JSON results (merging several nodes' files).
+    Report(report_cmd::ReportCommand),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Scan(cmd) => scan::run(*cmd),
+        Command::Benchmarks(cmd) => benchmarks::run(cmd),
+        Command::Explain(cmd) => benchmarks::explain(cmd),
+        Command::Baseline(cmd) => baseline_cmd::run(cmd),
+        Command::Report(cmd) => report_cmd::run(cmd),
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(error) => {
+            eprintln!("cisgate: error: {error:#}");
+            ExitCode::from(EXIT_USAGE as u8)
+        }
+    }
 }

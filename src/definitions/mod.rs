@@ -1,4 +1,10 @@
 //! Definitions: kube-bench-format benchmark trees (ours embedded, or `--config-dir`).
 
+pub mod config;
+pub mod error;
+pub mod load;
 pub mod model;
 pub mod probe;
+pub mod select;
+pub mod tree;
+pub mod variables;

@@ -43,6 +43,10 @@ pub enum Probe {
         #[serde(default)]
         jq: Option<String>,
     },
+    /// One `jq` filter over several kinds at once, for questions that join kinds
+    /// (namespaces without a NetworkPolicy): the input is `{"<kind>": [objects], ...}`
+    /// and each output is one line.
+    ApiQuery { kinds: Vec<String>, jq: String },
 }
 
 impl Probe {
@@ -70,6 +74,9 @@ impl Probe {
                     text.push_str(&format!(" config={config}"));
                 }
                 text
+            }
+            Probe::ApiQuery { kinds, jq } => {
+                format!("probe api_query {} | jq {jq}", kinds.join(","))
             }
             Probe::ApiObjects { kind, jq } => match jq {
                 Some(filter) => format!("probe api_objects {kind} | jq {filter}"),

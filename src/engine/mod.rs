@@ -5,7 +5,14 @@
 //! `run` decides each check's state with its evidence.
 
 pub mod compare;
+pub mod detect;
 pub mod document;
 pub mod evaluate;
 pub mod jsonpath;
+pub mod kubelet;
+pub mod locate;
 pub mod lookup;
+pub mod probes;
+pub mod run;
+pub mod scan;
+pub mod substitute;

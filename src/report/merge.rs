@@ -258,6 +258,7 @@ fn merge_baselines(all: &[(String, RunResults)]) -> Option<BaselineSummary> {
         stale,
         expiring: union_exceptions(with.iter().map(|b| &b.expiring)),
         expired: union_exceptions(with.iter().map(|b| &b.expired)),
+        placeholder_reasons: union_exceptions(with.iter().map(|b| &b.placeholder_reasons)),
     })
 }
 

@@ -1,5 +1,8 @@
 //! Reports: one emitter per file, all rendered from [`RunResults`].
 
+pub mod json;
+pub mod text;
+
 use std::path::Path;
 
 use crate::results::RunResults;

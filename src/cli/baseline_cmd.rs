@@ -1,0 +1,144 @@
+//! `cisgate baseline create|update`: write the allowlist from a run's JSON results.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use crate::baseline::update::{self, Updated};
+use crate::baseline::{read_results, BaselineFile, DEFAULT_PATH};
+use crate::gate::{FailOn, GatePolicy, EXIT_OK};
+use crate::results::RunResults;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BaselineCommand {
+    #[command(subcommand)]
+    pub action: BaselineAction,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum BaselineAction {
+    /// Write a new allowlist accepting every current failure (placeholder reasons)
+    Create {
+        #[command(flatten)]
+        run: FromRun,
+        /// Replace FILE if it exists
+        #[arg(long)]
+        force: bool,
+    },
+    /// Keep FILE's entries and reasons, add new failures, report (or --prune) stale entries
+    Update {
+        #[command(flatten)]
+        run: FromRun,
+        /// Remove entries that match no failure of the run any more
+        #[arg(long)]
+        prune: bool,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct FromRun {
+    /// A JSON results file written by `cisgate scan --json`
+    #[arg(long, value_name = "RESULTS.json")]
+    pub from: PathBuf,
+
+    /// The baseline file to write (`-` = stdout, `create` only)
+    #[arg(short, long, value_name = "FILE", default_value = DEFAULT_PATH)]
+    pub output: PathBuf,
+
+    /// Which states to accept: `fail` (FAIL and ERROR) or `warn` (WARN too)
+    /// [default: as the run was gated]
+    #[arg(long, value_enum, value_name = "STATE")]
+    pub fail_on: Option<FailOn>,
+}
+
+pub fn run(cmd: BaselineCommand) -> anyhow::Result<i32> {
+    let from = match &cmd.action {
+        BaselineAction::Create { run, .. } | BaselineAction::Update { run, .. } => &run.from,
+    };
+    let results = read_results(from)?;
+    run_with_results(&cmd, &results)
+}
+
+/// Writes the baseline from results already in memory (the `--snapshot` form scans first).
+pub fn run_with_results(cmd: &BaselineCommand, results: &RunResults) -> anyhow::Result<i32> {
+    match &cmd.action {
+        BaselineAction::Create { run, force } => {
+            if run.output != Path::new("-") && run.output.exists() && !force {
+                bail!(
+                    "{}: already exists; use `cisgate baseline update` to keep its reasons, or --force to replace it",
+                    run.output.display()
+                );
+            }
+            let created = update::create(results, &policy(run, results));
+            write(&run.output, &created)?;
+            report(&run.output, &created);
+        }
+        BaselineAction::Update { run, prune } => {
+            if run.output == Path::new("-") {
+                bail!("`baseline update` reads and rewrites FILE: give a path with -o, not `-`");
+            }
+            let existing = if run.output.exists() {
+                BaselineFile::load(&run.output)?
+            } else {
+                BaselineFile::empty(&run.output.display().to_string())
+            };
+            let updated = update::update(&existing, results, &policy(run, results), *prune);
+            write(&run.output, &updated)?;
+            report(&run.output, &updated);
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// The states that need an exception: `--fail-on`, else those the run was gated on.
+fn policy(run: &FromRun, results: &RunResults) -> GatePolicy {
+    let recorded = if results.gate.fail_on == FailOn::Warn.as_str() {
+        FailOn::Warn
+    } else {
+        FailOn::Fail
+    };
+    GatePolicy {
+        fail_on: run.fail_on.unwrap_or(recorded),
+        allow_errors: results.gate.allow_errors,
+        strict: false,
+    }
+}
+
+fn write(output: &Path, updated: &Updated) -> anyhow::Result<()> {
+    let text = update::render(&updated.entries);
+    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create the directory", dir.display()))?;
+    }
+    crate::report::write_output(output, text.as_bytes())
+        .with_context(|| format!("{}: cannot write", output.display()))
+}
+
+fn report(output: &Path, updated: &Updated) {
+    let shown = if output == Path::new("-") {
+        "stdout".to_string()
+    } else {
+        output.display().to_string()
+    };
+    eprintln!(
+        "{shown}: {} entries ({} kept, {} added)",
+        updated.entries.len(),
+        updated.kept,
+        updated.added
+    );
+    if updated.added > 0 {
+        eprintln!(
+            "  {} new entries have a placeholder reason: write why each is accepted (--require-reasons rejects placeholders)",
+            updated.added
+        );
+    }
+    for entry in &updated.pruned {
+        eprintln!("  pruned stale entry: check {}", entry.check);
+    }
+    if updated.stale_kept > 0 {
+        eprintln!(
+            "  {} stale entries kept: run `cisgate baseline update --prune` to remove them",
+            updated.stale_kept
+        );
+    }
+}

@@ -1,0 +1,274 @@
+//! The `config.yaml` files: per-target components with their candidate binaries and
+//! files, the version mapping and the target mapping (KUBE_BENCH_FORMAT.md §5.1).
+//!
+//! A benchmark's own `config.yaml` is merged over the top one the way viper merges:
+//! mappings key by key, scalars and lists replaced. Keys are case-insensitive.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::error::DefinitionError;
+use super::tree::BenchmarkTree;
+
+/// The merged configuration for one benchmark.
+#[derive(Debug, Clone)]
+pub struct BenchmarkConfig {
+    merged: Value,
+}
+
+/// One component of a target (`apiserver`, `kubelet`, ...) and where to look for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ComponentConfig {
+    pub name: String,
+    pub optional: bool,
+    pub bins: Vec<String>,
+    /// `(candidates, default)` for each file kind, in substitution order.
+    pub files: Vec<(FileKind, Vec<String>, Option<String>)>,
+}
+
+/// The file kinds a component may name, with their `$<component><suffix>` variable suffix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FileKind {
+    Conf,
+    Svc,
+    Kubeconfig,
+    Cafile,
+    Datadir,
+}
+
+impl FileKind {
+    /// In kube-bench's substitution order.
+    pub const ALL: [FileKind; 5] = [
+        FileKind::Conf,
+        FileKind::Svc,
+        FileKind::Kubeconfig,
+        FileKind::Cafile,
+        FileKind::Datadir,
+    ];
+
+    pub fn suffix(self) -> &'static str {
+        match self {
+            FileKind::Conf => "conf",
+            FileKind::Svc => "svc",
+            FileKind::Kubeconfig => "kubeconfig",
+            FileKind::Cafile => "cafile",
+            FileKind::Datadir => "datadir",
+        }
+    }
+
+    fn keys(self) -> (&'static str, &'static str) {
+        match self {
+            FileKind::Conf => ("confs", "defaultconf"),
+            FileKind::Svc => ("svc", "defaultsvc"),
+            FileKind::Kubeconfig => ("kubeconfig", "defaultkubeconfig"),
+            FileKind::Cafile => ("cafile", "defaultcafile"),
+            FileKind::Datadir => ("datadirs", "defaultdatadir"),
+        }
+    }
+}
+
+const TOP_CONFIG: &str = "config.yaml";
+
+impl BenchmarkConfig {
+    /// Reads the top `config.yaml` and merges `<benchmark>/config.yaml` over it when present.
+    pub fn load(tree: &BenchmarkTree, benchmark: Option<&str>) -> Result<Self, DefinitionError> {
+        let top = tree.read(TOP_CONFIG)?.ok_or_else(|| {
+            DefinitionError::invalid(tree.display_path(TOP_CONFIG), "file not found")
+        })?;
+        let mut merged = parse_config(tree, TOP_CONFIG, &top)?;
+        if let Some(benchmark) = benchmark {
+            let relative = format!("{benchmark}/config.yaml");
+            if let Some(text) = tree.read(&relative)? {
+                let overrides = parse_config(tree, &relative, &text)?;
+                merge(&mut merged, overrides);
+            }
+        }
+        Ok(BenchmarkConfig { merged })
+    }
+
+    /// `version_mapping`: Kubernetes version (or platform key) → benchmark.
+    pub fn version_mapping(&self) -> BTreeMap<String, String> {
+        self.merged
+            .get("version_mapping")
+            .and_then(Value::as_object)
+            .map(|map| {
+                map.iter()
+                    .map(|(k, v)| (k.clone(), scalar_text(v)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// `target_mapping`: benchmark → its targets, in order.
+    pub fn targets_of(&self, benchmark: &str) -> Option<Vec<String>> {
+        self.merged
+            .get("target_mapping")
+            .and_then(|m| m.get(benchmark.to_lowercase()))
+            .map(string_list)
+    }
+
+    /// Whether the configuration has a section for a node type.
+    pub fn has_target(&self, target: &str) -> bool {
+        self.merged.get(target).is_some_and(Value::is_object)
+    }
+
+    /// The components of a target, in the order of its `components` list; listed components
+    /// without a sub-section are skipped, as kube-bench skips them.
+    pub fn components(&self, target: &str) -> Vec<ComponentConfig> {
+        let Some(section) = self.merged.get(target) else {
+            return Vec::new();
+        };
+        let listed = section
+            .get("components")
+            .map(string_list)
+            .unwrap_or_default();
+        listed
+            .iter()
+            .filter_map(|name| {
+                let body = section.get(name.to_lowercase())?;
+                body.is_object().then(|| component_from(name, body))
+            })
+            .collect()
+    }
+
+    /// A setting by dotted path (`node.kubelet.defaultconf`), for `benchmarks show`.
+    pub fn raw(&self) -> &Value {
+        &self.merged
+    }
+}
+
+fn component_from(name: &str, body: &Value) -> ComponentConfig {
+    let files = FileKind::ALL
+        .iter()
+        .map(|kind| {
+            let (list_key, default_key) = kind.keys();
+            let candidates = body.get(list_key).map(string_list).unwrap_or_default();
+            let default = body
+                .get(default_key)
+                .map(scalar_text)
+                .filter(|s| !s.is_empty());
+            (*kind, candidates, default)
+        })
+        .collect();
+    ComponentConfig {
+        name: name.to_owned(),
+        optional: body.get("optional").is_some_and(truthy),
+        bins: body.get("bins").map(string_list).unwrap_or_default(),
+        files,
+    }
+}
+
+fn parse_config(
+    tree: &BenchmarkTree,
+    relative: &str,
+    text: &str,
+) -> Result<Value, DefinitionError> {
+    let documents: Vec<Value> = serde_saphyr::from_multiple(text)
+        .map_err(|e| DefinitionError::from_yaml(tree.display_path(relative), &e))?;
+    let mut merged = Value::Object(Map::new());
+    for document in documents {
+        match document {
+            Value::Object(_) => merge(&mut merged, lowercase_keys(document)),
+            Value::Null => {}
+            _ => {
+                return Err(DefinitionError::invalid(
+                    tree.display_path(relative),
+                    "expected a mapping of settings at the top of the file",
+                ))
+            }
+        }
+    }
+    Ok(merged)
+}
+
+/// viper's merge: mappings key by key, everything else replaced.
+fn merge(base: &mut Value, overrides: Value) {
+    match (base, overrides) {
+        (Value::Object(base), Value::Object(overrides)) => {
+            for (key, value) in overrides {
+                match base.get_mut(&key) {
+                    Some(existing) if existing.is_object() && value.is_object() => {
+                        merge(existing, value)
+                    }
+                    _ => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, overrides) => *base = overrides,
+    }
+}
+
+fn lowercase_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k.to_lowercase(), lowercase_keys(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(lowercase_keys).collect()),
+        other => other,
+    }
+}
+
+/// A list setting; a scalar where a list is expected is split on whitespace (viper).
+fn string_list(value: &Value) -> Vec<String> {
+    match value {
+        Value::Array(items) => items.iter().map(scalar_text).collect(),
+        Value::Null => Vec::new(),
+        other => scalar_text(other)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+    }
+}
+
+fn scalar_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Bool(b) => *b,
+        Value::String(s) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_replaces_lists_and_merges_maps() {
+        let mut base = json!({"master": {"apiserver": {"bins": ["a", "b"], "optional": false}}});
+        merge(
+            &mut base,
+            json!({"master": {"apiserver": {"bins": ["containerd"]}}}),
+        );
+        assert_eq!(
+            base,
+            json!({"master": {"apiserver": {"bins": ["containerd"], "optional": false}}})
+        );
+    }
+
+    #[test]
+    fn scalar_where_list_expected_is_split_on_whitespace() {
+        assert_eq!(string_list(&json!("a b  c")), vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn keys_are_case_insensitive() {
+        assert_eq!(
+            lowercase_keys(json!({"Master": {"ApiServer": 1}})),
+            json!({"master": {"apiserver": 1}})
+        );
+    }
+}

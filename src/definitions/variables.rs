@@ -1,0 +1,154 @@
+//! `$variables` and their plain-text substitution over a whole controls file before it
+//! is parsed, as kube-bench does (KUBE_BENCH_FORMAT.md §5.4).
+
+/// One `$<component><suffix>` variable with its value as the node sees it and as a shell
+/// on this machine must see it (under `--root`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    /// With the `$`, e.g. `$apiserverconf`.
+    pub name: String,
+    pub on_node: String,
+    pub to_run: String,
+    /// The component it belongs to (`apiserver`), for the default `audit_env`.
+    pub component: String,
+    /// True for `$<component>bin`.
+    pub is_bin: bool,
+}
+
+/// The variables of one target, in substitution order (bin, conf, svc, kubeconfig,
+/// cafile, datadir; components in their configured order within each kind).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Variables {
+    pub entries: Vec<Variable>,
+}
+
+impl Variables {
+    /// The file text as it reads on the node (for reports, probes and recorded audits).
+    pub fn substitute_on_node(&self, text: &str) -> String {
+        self.substitute(text, |v| &v.on_node)
+    }
+
+    /// The file text as a shell on this machine must run it.
+    pub fn substitute_to_run(&self, text: &str) -> String {
+        self.substitute(text, |v| &v.to_run)
+    }
+
+    /// Whether shell audits read differently here than on the node (`--root` is not `/`).
+    pub fn differ_for_shell(&self) -> bool {
+        self.entries.iter().any(|v| v.on_node != v.to_run)
+    }
+
+    /// The value of a variable as the node sees it.
+    pub fn on_node(&self, name: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|v| v.name == name)
+            .map(|v| v.on_node.as_str())
+    }
+
+    /// The binary for a generated `audit_env`: the substituted `$<component>bin` when
+    /// exactly one component's bin variable occurs in the file text, else empty.
+    pub fn sole_binary_in(&self, raw_text: &str) -> String {
+        let used: Vec<&Variable> = self
+            .entries
+            .iter()
+            .filter(|v| v.is_bin && raw_text.contains(&v.name))
+            .collect();
+        match used.as_slice() {
+            [only] => only.on_node.clone(),
+            _ => String::new(),
+        }
+    }
+
+    fn substitute(&self, text: &str, value: impl Fn(&Variable) -> &String) -> String {
+        let mut out = text.to_owned();
+        for variable in &self.entries {
+            if out.contains(&variable.name) {
+                out = out.replace(&variable.name, &quote_if_spaced(value(variable)));
+            }
+        }
+        out
+    }
+}
+
+/// kube-bench inserts a value with whitespace (`hyperkube kubelet`) single-quoted.
+fn quote_if_spaced(value: &str) -> String {
+    if value.chars().any(char::is_whitespace) {
+        format!("'{value}'")
+    } else {
+        value.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn var(name: &str, on_node: &str, to_run: &str, is_bin: bool) -> Variable {
+        Variable {
+            name: name.into(),
+            on_node: on_node.into(),
+            to_run: to_run.into(),
+            component: name.trim_start_matches('$').into(),
+            is_bin,
+        }
+    }
+
+    #[test]
+    fn substitutes_everywhere_without_word_boundaries() {
+        let vars = Variables {
+            entries: vec![var(
+                "$kubeletconf",
+                "/var/lib/kubelet/config.yaml",
+                "/host/var/lib/kubelet/config.yaml",
+                false,
+            )],
+        };
+        assert_eq!(
+            vars.substitute_on_node("cat $kubeletconf; x$kubeletconfy"),
+            "cat /var/lib/kubelet/config.yaml; x/var/lib/kubelet/config.yamly"
+        );
+        assert_eq!(
+            vars.substitute_to_run("cat $kubeletconf"),
+            "cat /host/var/lib/kubelet/config.yaml"
+        );
+    }
+
+    #[test]
+    fn values_with_whitespace_are_single_quoted() {
+        let vars = Variables {
+            entries: vec![var(
+                "$kubeletbin",
+                "hyperkube kubelet",
+                "hyperkube kubelet",
+                true,
+            )],
+        };
+        assert_eq!(
+            vars.substitute_on_node("ps -C $kubeletbin"),
+            "ps -C 'hyperkube kubelet'"
+        );
+    }
+
+    #[test]
+    fn unknown_variables_stay_as_written() {
+        let vars = Variables::default();
+        assert_eq!(
+            vars.substitute_on_node("for f in $adminconf"),
+            "for f in $adminconf"
+        );
+    }
+
+    #[test]
+    fn sole_binary_needs_exactly_one_component() {
+        let vars = Variables {
+            entries: vec![
+                var("$kubeletbin", "kubelet", "kubelet", true),
+                var("$proxybin", "kube-proxy", "kube-proxy", true),
+            ],
+        };
+        assert_eq!(vars.sole_binary_in("ps $kubeletbin"), "kubelet");
+        assert_eq!(vars.sole_binary_in("ps $kubeletbin $proxybin"), "");
+        assert_eq!(vars.sole_binary_in("nothing"), "");
+    }
+}

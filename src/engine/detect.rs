@@ -1,0 +1,89 @@
+//! What a node is: its Kubernetes version and which targets apply to it.
+
+use regex::Regex;
+
+use crate::definitions::config::{BenchmarkConfig, FileKind};
+use crate::definitions::select::KubernetesVersion;
+use crate::facts::Facts;
+
+use super::substitute::running_binary;
+
+/// Static pod manifests whose image tag tells the Kubernetes version.
+const VERSIONED_MANIFESTS: &[&str] = &[
+    "/etc/kubernetes/manifests/kube-apiserver.yaml",
+    "/etc/kubernetes/manifests/kube-controller-manager.yaml",
+    "/etc/kubernetes/manifests/kube-scheduler.yaml",
+];
+
+/// The node's Kubernetes version from what the facts hold: the recorded version of a
+/// snapshot, else the image tag of a control-plane static pod.
+pub fn kubernetes_version(facts: &dyn Facts) -> Option<KubernetesVersion> {
+    let identity = facts.identity();
+    if let Some(version) = identity.kubernetes_version.as_deref() {
+        if let Some(v) = KubernetesVersion::parse(version, "the version recorded for the node") {
+            return Some(v);
+        }
+    }
+    let image = Regex::new(r"image:\s*\S*kube-[a-z-]+:(v\d+\.\d+[^\s]*)").expect("valid regex");
+    VERSIONED_MANIFESTS.iter().find_map(|path| {
+        let text = facts.read_file(path).ok()??;
+        let tag = image.captures(&text)?.get(1)?.as_str().to_owned();
+        KubernetesVersion::parse(&tag, format!("the image tag {tag} in {path}"))
+    })
+}
+
+/// Which of a benchmark's targets apply to this node: the control plane when its
+/// components run or their manifests exist, `node` when a kubelet runs or is configured,
+/// `etcd` when etcd runs or has a manifest, `policies` when API objects can be read.
+pub fn applicable_targets(
+    config: &BenchmarkConfig,
+    targets: &[String],
+    facts: &dyn Facts,
+) -> Vec<String> {
+    targets
+        .iter()
+        .filter(|target| target_applies(config, target, facts))
+        .cloned()
+        .collect()
+}
+
+fn target_applies(config: &BenchmarkConfig, target: &str, facts: &dyn Facts) -> bool {
+    match target {
+        "policies" => facts.api_reachable(),
+        "managedservices" => false,
+        _ => {
+            let processes = facts.processes().unwrap_or_default();
+            config
+                .components(target)
+                .iter()
+                .filter(|c| !c.optional && !c.bins.is_empty())
+                .any(|component| {
+                    running_binary(&component.bins, &processes).is_some()
+                        || component
+                            .files
+                            .iter()
+                            .filter(|(kind, _, _)| *kind == FileKind::Conf)
+                            .flat_map(|(_, candidates, _)| candidates)
+                            .any(|path| {
+                                path.contains("/manifests/")
+                                    && facts.stat(path).ok().flatten().is_some()
+                            })
+                })
+        }
+    }
+}
+
+/// Roles for the report, from the targets that apply.
+pub fn roles_of(targets: &[String]) -> Vec<String> {
+    let mut roles = Vec::new();
+    if targets.iter().any(|t| t == "master" || t == "controlplane") {
+        roles.push("control-plane".to_owned());
+    }
+    if targets.iter().any(|t| t == "etcd") {
+        roles.push("etcd".to_owned());
+    }
+    if targets.iter().any(|t| t == "node") {
+        roles.push("worker".to_owned());
+    }
+    roles
+}

@@ -1,0 +1,168 @@
+//! Where a user fixes a finding: the file that decides the check and, where it can be
+//! pinned, the line of the flag or key (or of the file's first line when it is absent).
+
+use crate::definitions::model::{Audit, Check};
+use crate::definitions::probe::Probe;
+use crate::definitions::variables::Variables;
+use crate::facts::Facts;
+use crate::results::Location;
+
+use super::evaluate::{SourceKind, TestsOutcome};
+
+/// The location of a check, from its probes or shell audit and the item that decided it.
+pub fn locate(
+    check: &Check,
+    variables: &Variables,
+    outcome: Option<&TestsOutcome>,
+    facts: &dyn Facts,
+) -> Option<Location> {
+    let decisive = outcome.and_then(|o| o.items.iter().find(|i| !i.passed).or(o.items.first()));
+    let from_config = decisive.is_some_and(|i| i.source == SourceKind::Config);
+    let audits: [&Audit; 2] = if from_config {
+        [&check.audit_config, &check.audit]
+    } else {
+        [&check.audit, &check.audit_config]
+    };
+    let path = audits
+        .iter()
+        .find_map(|audit| file_of_audit(audit, variables, facts))?;
+    let line = decisive.and_then(|item| line_of_key(facts, &path, item.source, &item.key));
+    Some(Location {
+        path,
+        line,
+        source_file: None,
+    })
+}
+
+fn file_of_audit(audit: &Audit, variables: &Variables, facts: &dyn Facts) -> Option<String> {
+    match audit {
+        Audit::None => None,
+        Audit::Probe(probe) => file_of_probe(probe, variables, facts),
+        Audit::Shell(command) => file_named_in(command, variables),
+    }
+}
+
+fn file_of_probe(probe: &Probe, variables: &Variables, facts: &dyn Facts) -> Option<String> {
+    match probe {
+        Probe::FileMode { path, .. }
+        | Probe::FileOwner { path, .. }
+        | Probe::FileContent { path } => Some(path.clone()),
+        Probe::KubeletConfig { config, .. } => kubelet_config_file(facts).or(config.clone()),
+        Probe::Process { bin } => config_of_binary(bin, variables),
+        Probe::ApiObjects { .. } | Probe::ApiQuery { .. } => None,
+    }
+}
+
+/// The `--config` file of the running kubelet.
+fn kubelet_config_file(facts: &dyn Facts) -> Option<String> {
+    let processes = facts.processes().ok()?;
+    let kubelet = processes
+        .iter()
+        .find(|p| super::substitute::runs_binary(p, "kubelet"))?;
+    kubelet.argv.iter().find_map(|arg| {
+        arg.strip_prefix("--config=")
+            .map(str::to_owned)
+            .filter(|p| !p.is_empty())
+    })
+}
+
+/// A component's `conf` file (the static pod manifest, for control-plane components).
+fn config_of_binary(bin: &str, variables: &Variables) -> Option<String> {
+    let component = variables
+        .entries
+        .iter()
+        .find(|v| v.is_bin && v.on_node.trim_matches('\'') == bin.trim_matches('\''))?
+        .component
+        .clone();
+    variables
+        .on_node(&format!("${component}conf"))
+        .filter(|p| p.starts_with('/'))
+        .map(str::to_owned)
+}
+
+/// The longest substituted file path that a shell audit names, or the conf file of the
+/// component whose binary it greps for.
+fn file_named_in(command: &str, variables: &Variables) -> Option<String> {
+    let mut paths: Vec<&str> = variables
+        .entries
+        .iter()
+        .filter(|v| !v.is_bin && v.on_node.starts_with('/') && command.contains(&v.on_node))
+        .map(|v| v.on_node.as_str())
+        .collect();
+    paths.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    if let Some(path) = paths.first() {
+        return Some((*path).to_owned());
+    }
+    variables
+        .entries
+        .iter()
+        .filter(|v| v.is_bin && command.contains(&v.on_node))
+        .find_map(|v| config_of_binary(&v.on_node, variables))
+}
+
+/// The 1-based line of a flag (`--profiling`) or a config key path (`{.a.b}`) in a file.
+fn line_of_key(facts: &dyn Facts, path: &str, source: SourceKind, key: &str) -> Option<u32> {
+    let text = facts.read_file(path).ok()??;
+    let lines: Vec<&str> = text.lines().collect();
+    let found = match source {
+        SourceKind::Command | SourceKind::Env => {
+            let needle = key.trim();
+            if needle.is_empty() {
+                return None;
+            }
+            lines.iter().position(|line| line.contains(needle))
+        }
+        SourceKind::Config => line_of_path(&lines, key),
+    };
+    found.map(|index| index as u32 + 1)
+}
+
+/// Follows `{.a.b.c}` through indented YAML (or JSON) keys, one segment after another.
+fn line_of_path(lines: &[&str], template: &str) -> Option<usize> {
+    let inner = template
+        .trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}');
+    let segments: Vec<&str> = inner
+        .split('.')
+        .map(|s| s.split('[').next().unwrap_or(s))
+        .filter(|s| !s.is_empty())
+        .collect();
+    if segments.is_empty() {
+        return None;
+    }
+    let mut from = 0;
+    let mut found = None;
+    for segment in segments {
+        let yaml_key = format!("{segment}:");
+        let json_key = format!("\"{segment}\"");
+        let offset = lines[from..].iter().position(|line| {
+            let trimmed = line.trim_start().trim_start_matches("- ");
+            trimmed.starts_with(&yaml_key) || trimmed.starts_with(&json_key)
+        })?;
+        from += offset;
+        found = Some(from);
+        from += 1;
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follows_a_key_path_through_nested_yaml() {
+        let text = "apiVersion: v1\nauthentication:\n  anonymous:\n    enabled: false\n  webhook:\n    enabled: true\n";
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            line_of_path(&lines, "{.authentication.webhook.enabled}"),
+            Some(5)
+        );
+        assert_eq!(
+            line_of_path(&lines, "{.authentication.anonymous.enabled}"),
+            Some(3)
+        );
+        assert_eq!(line_of_path(&lines, "{.missing}"), None);
+    }
+}

@@ -1,0 +1,182 @@
+//! Answers typed probes from the facts, printing what the equivalent kube-bench shell
+//! idiom prints (see `docs/probes.md`). No process is spawned and no shell is involved.
+
+use globset::{Glob, GlobMatcher};
+use serde_json::Value;
+
+use crate::definitions::probe::Probe;
+use crate::facts::{FactError, Facts};
+
+use super::kubelet;
+use super::substitute::runs_binary;
+
+/// Why a probe could not be answered: the check becomes ERROR.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeError {
+    #[error(transparent)]
+    Fact(#[from] FactError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Runs a probe and returns its output text.
+pub fn answer(probe: &Probe, facts: &dyn Facts) -> Result<String, ProbeError> {
+    match probe {
+        Probe::FileMode {
+            path,
+            glob,
+            recursive,
+        } => file_lines(facts, path, glob.as_deref(), *recursive, |stat| {
+            format!("permissions={}", stat.mode_text())
+        }),
+        Probe::FileOwner {
+            path,
+            glob,
+            recursive,
+        } => file_lines(facts, path, glob.as_deref(), *recursive, |stat| {
+            stat.owner_text()
+        }),
+        Probe::FileContent { path } => Ok(facts.read_file(path)?.unwrap_or_default()),
+        Probe::Process { bin } => process_lines(facts, bin),
+        Probe::KubeletConfig { bin, config } => {
+            kubelet::effective_config(facts, bin.as_deref(), config.as_deref())
+                .map_err(ProbeError::Invalid)
+        }
+        Probe::ApiObjects { kind, jq } => api_object_lines(facts, kind, jq.as_deref()),
+        Probe::ApiQuery { kinds, jq } => api_query_lines(facts, kinds, jq),
+    }
+}
+
+fn file_lines(
+    facts: &dyn Facts,
+    path: &str,
+    glob: Option<&str>,
+    recursive: bool,
+    render: impl Fn(&crate::facts::FileStat) -> String,
+) -> Result<String, ProbeError> {
+    let paths = if glob.is_some() || recursive {
+        let matcher = glob.map(compile_glob).transpose()?;
+        facts
+            .list_tree(path)?
+            .into_iter()
+            .filter(|p| matcher.as_ref().is_none_or(|m| m.is_match(file_name(p))))
+            .collect()
+    } else {
+        vec![path.to_owned()]
+    };
+    let mut lines = Vec::with_capacity(paths.len());
+    for p in &paths {
+        if let Some(stat) = facts.stat(p)? {
+            lines.push(render(&stat));
+        }
+    }
+    Ok(lines.join("\n"))
+}
+
+fn compile_glob(pattern: &str) -> Result<GlobMatcher, ProbeError> {
+    Glob::new(pattern)
+        .map(|g| g.compile_matcher())
+        .map_err(|e| ProbeError::Invalid(format!("glob `{pattern}`: {e}")))
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn process_lines(facts: &dyn Facts, bin: &str) -> Result<String, ProbeError> {
+    Ok(facts
+        .processes()?
+        .iter()
+        .filter(|p| runs_binary(p, bin))
+        .map(|p| p.command_line())
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+fn api_object_lines(facts: &dyn Facts, kind: &str, jq: Option<&str>) -> Result<String, ProbeError> {
+    let mut objects = facts.api_objects(kind)?;
+    objects.sort_by_key(object_key);
+    let lines = match jq {
+        None => objects.iter().map(object_key).collect(),
+        Some(filter) => {
+            let program = JqProgram::compile(filter)?;
+            let mut lines = Vec::new();
+            for object in &objects {
+                lines.extend(program.run(object)?);
+            }
+            lines
+        }
+    };
+    Ok(lines.join("\n"))
+}
+
+fn api_query_lines(facts: &dyn Facts, kinds: &[String], jq: &str) -> Result<String, ProbeError> {
+    let mut input = serde_json::Map::new();
+    for kind in kinds {
+        let mut objects = facts.api_objects(kind)?;
+        objects.sort_by_key(object_key);
+        input.insert(kind.clone(), Value::Array(objects));
+    }
+    let program = JqProgram::compile(jq)?;
+    Ok(program.run(&Value::Object(input))?.join("\n"))
+}
+
+/// `namespace/name`, or `name` for a cluster-scoped object.
+fn object_key(object: &Value) -> String {
+    let metadata = &object["metadata"];
+    let name = metadata["name"].as_str().unwrap_or("");
+    match metadata["namespace"].as_str() {
+        Some(namespace) if !namespace.is_empty() => format!("{namespace}/{name}"),
+        _ => name.to_owned(),
+    }
+}
+
+/// A compiled jq filter (the jaq implementation), run in-process.
+struct JqProgram {
+    filter: jaq_core::compile::Filter<jaq_core::Native<jaq_core::data::JustLut<jaq_json::Val>>>,
+}
+
+impl JqProgram {
+    fn compile(code: &str) -> Result<Self, ProbeError> {
+        use jaq_core::load::{Arena, File, Loader};
+        let defs = jaq_core::defs()
+            .chain(jaq_std::defs())
+            .chain(jaq_json::defs());
+        let funs = jaq_core::funs()
+            .chain(jaq_std::funs())
+            .chain(jaq_json::funs());
+        let loader = Loader::new(defs);
+        let arena = Arena::default();
+        let modules = loader
+            .load(&arena, File { code, path: () })
+            .map_err(|errors| {
+                ProbeError::Invalid(format!("jq filter `{code}` does not parse: {errors:?}"))
+            })?;
+        let filter = jaq_core::Compiler::default()
+            .with_funs(funs)
+            .compile(modules)
+            .map_err(|errors| {
+                ProbeError::Invalid(format!("jq filter `{code}` does not compile: {errors:?}"))
+            })?;
+        Ok(JqProgram { filter })
+    }
+
+    /// Each output as one line: strings raw (`jq -r`), other values as compact JSON.
+    fn run(&self, input: &Value) -> Result<Vec<String>, ProbeError> {
+        use jaq_core::{Ctx, Vars};
+        let text = serde_json::to_vec(input).map_err(|e| ProbeError::Invalid(e.to_string()))?;
+        let input = jaq_json::read::parse_single(&text)
+            .map_err(|e| ProbeError::Invalid(format!("jq input: {e:?}")))?;
+        let ctx =
+            Ctx::<jaq_core::data::JustLut<jaq_json::Val>>::new(&self.filter.lut, Vars::new([]));
+        let mut lines = Vec::new();
+        for output in self.filter.id.run((ctx, input)).map(jaq_core::unwrap_valr) {
+            let value = output.map_err(|e| ProbeError::Invalid(format!("jq: {e}")))?;
+            lines.push(match value {
+                jaq_json::Val::TStr(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                other => other.to_string(),
+            });
+        }
+        Ok(lines)
+    }
+}

@@ -1,0 +1,363 @@
+//! Deciding each check's state with its evidence (KUBE_BENCH_FORMAT.md §3.1–3.2), plus
+//! ERROR for checks that could not be evaluated at all.
+
+use crate::definitions::load::LoadedControls;
+use crate::definitions::model::{Audit, Check, Controls};
+use crate::definitions::variables::Variables;
+use crate::facts::{Facts, ShellCommand};
+use crate::results::{
+    AuditEvidence, CheckResult, Evidence, GroupResult, SectionResult, State, Totals,
+};
+
+use super::evaluate::{evaluate_tests, AuditOutputs};
+use super::locate::locate;
+use super::probes;
+use super::substitute::MissingComponent;
+
+/// Evidence texts are cut to this many bytes.
+pub const EVIDENCE_LIMIT: usize = 4096;
+
+/// Which checks run, and which are turned into INFO (`--skip`).
+#[derive(Debug, Clone, Default)]
+pub struct CheckFilter {
+    /// `--check`: only these ids (empty = all).
+    pub only_checks: Vec<String>,
+    /// `--group`: only checks of these groups (empty = all).
+    pub only_groups: Vec<String>,
+    /// `--skip`: these check or group ids are reported as INFO without running.
+    pub skip: Vec<String>,
+    /// `--scored`: only scored checks.
+    pub scored_only: bool,
+    /// `--unscored`: only unscored checks.
+    pub unscored_only: bool,
+}
+
+impl CheckFilter {
+    fn includes(&self, group_id: &str, check: &Check) -> bool {
+        let listed = self.only_checks.is_empty() || self.only_checks.contains(&check.id);
+        let in_group =
+            self.only_groups.is_empty() || self.only_groups.iter().any(|g| g == group_id);
+        let scored_as_asked = if check.scored {
+            !self.unscored_only
+        } else {
+            !self.scored_only
+        };
+        listed && in_group && scored_as_asked
+    }
+
+    fn skips(&self, group_id: &str, check_id: &str) -> bool {
+        self.skip.iter().any(|id| id == check_id || id == group_id)
+    }
+}
+
+/// Everything a target's checks are evaluated against.
+pub struct TargetContext<'a> {
+    pub facts: &'a dyn Facts,
+    pub variables: &'a Variables,
+    pub missing: &'a [MissingComponent],
+    pub filter: &'a CheckFilter,
+}
+
+/// Runs every included check of one controls file.
+pub fn run_controls(loaded: &LoadedControls, ctx: &TargetContext) -> SectionResult {
+    let controls = &loaded.controls;
+    let mut groups = Vec::new();
+    let mut totals = Totals::default();
+    for (group_index, group) in controls.groups.iter().enumerate() {
+        let mut checks = Vec::new();
+        let mut group_totals = Totals::default();
+        for (check_index, check) in group.checks.iter().enumerate() {
+            if !ctx.filter.includes(&group.id, check) {
+                continue;
+            }
+            let shell_form = shell_form_of(loaded.to_run.as_ref(), group_index, check_index);
+            let mut effective = check.clone();
+            if group.group_type == "skip" || ctx.filter.skips(&group.id, &check.id) {
+                effective.check_type = "skip".into();
+            }
+            let result = run_check(&effective, shell_form.unwrap_or(check), ctx);
+            group_totals.add(result.state);
+            checks.push(result);
+        }
+        if checks.is_empty() {
+            continue;
+        }
+        totals.merge(&group_totals);
+        groups.push(GroupResult {
+            id: group.id.clone(),
+            text: group.text.clone(),
+            checks,
+            totals: group_totals,
+        });
+    }
+    SectionResult {
+        id: controls.id.clone(),
+        text: controls.text.clone(),
+        version: controls.version.clone(),
+        target: controls.node_type.clone(),
+        groups,
+        totals,
+    }
+}
+
+fn shell_form_of(to_run: Option<&Controls>, group: usize, check: usize) -> Option<&Check> {
+    to_run?.groups.get(group)?.checks.get(check)
+}
+
+/// What running one audit gave.
+enum AuditRun {
+    Output(String),
+    /// Non-zero exit: kube-bench fails (or warns) the check with this text.
+    Failed(String),
+    /// Could not be evaluated at all: the check is ERROR.
+    Broken(String),
+}
+
+/// Decides one check. `shell` is the same check substituted for running here.
+pub fn run_check(check: &Check, shell: &Check, ctx: &TargetContext) -> CheckResult {
+    let mut result = CheckResult {
+        id: check.id.clone(),
+        text: check.text.clone(),
+        state: State::Pass,
+        scored: check.scored,
+        check_type: check.check_type.clone(),
+        reason: String::new(),
+        remediation: check.remediation.clone(),
+        evidence: Evidence::default(),
+        location: None,
+        baseline: None,
+        change: None,
+    };
+    let fail_or_warn = if check.scored {
+        State::Fail
+    } else {
+        State::Warn
+    };
+    let check_type = check.check_type.trim();
+    if let Some((state, reason)) = decided_without_audits(check, check_type, fail_or_warn) {
+        result.state = state;
+        result.reason = reason.into();
+        result.evidence.audits = describe_unrun(check);
+        result.location = locate(check, ctx.variables, None, ctx.facts);
+        return result;
+    }
+    let mut outputs = [String::new(), String::new(), String::new()];
+    let roles = [
+        ("audit_env", &check.audit_env, &shell.audit_env),
+        ("audit", &check.audit, &shell.audit),
+        ("audit_config", &check.audit_config, &shell.audit_config),
+    ];
+    for (index, (role, audit, audit_to_run)) in roles.into_iter().enumerate() {
+        if audit.is_empty() {
+            continue;
+        }
+        let (run, evidence) = run_audit(role, audit, audit_to_run, ctx);
+        result.evidence.audits.push(evidence);
+        match run {
+            AuditRun::Output(text) => outputs[index] = text,
+            AuditRun::Broken(reason) => {
+                result.state = State::Error;
+                result.reason = reason;
+                return result;
+            }
+            AuditRun::Failed(text) if role == "audit_config" => {
+                let tolerated = (text.contains("exit status 127")
+                    || text.contains("No such file or directory"))
+                    && (!outputs[0].is_empty() || !outputs[1].is_empty());
+                if !tolerated {
+                    result.state = fail_or_warn;
+                    result.reason = text;
+                    return result;
+                }
+            }
+            AuditRun::Failed(text) => {
+                result.state = fail_or_warn;
+                result.reason = text;
+                return result;
+            }
+        }
+    }
+    let tests = check
+        .tests
+        .as_ref()
+        .expect("checked by decided_without_audits");
+    let outcome = evaluate_tests(
+        tests,
+        check.use_multiple_values,
+        &AuditOutputs {
+            command: &outputs[1],
+            config: &outputs[2],
+            env: &outputs[0],
+            has_config_command: !check.audit_config.is_empty(),
+        },
+    );
+    result.evidence.actual = bounded(&outcome.actual);
+    result.evidence.expected = outcome.expected.clone();
+    result.location = locate(check, ctx.variables, Some(&outcome), ctx.facts);
+    if let Some(op) = &outcome.unknown_bin_op {
+        result.state = fail_or_warn;
+        result.reason = format!("unknown binary operator for tests {op}");
+    } else if outcome.passed {
+        result.state = State::Pass;
+    } else {
+        result.state = fail_or_warn;
+    }
+    result
+}
+
+/// Rows 1–4 of the state table: decided before any command runs.
+fn decided_without_audits(
+    check: &Check,
+    check_type: &str,
+    fail_or_warn: State,
+) -> Option<(State, &'static str)> {
+    if check.scored && check_type.is_empty() && check.tests.is_none() {
+        return Some((State::Warn, "There are no tests"));
+    }
+    if check.check_type == "skip" {
+        return Some((State::Info, "Test marked as skip"));
+    }
+    if check.check_type == "manual" {
+        return Some((State::Warn, "Test marked as a manual test"));
+    }
+    if check.tests.as_ref().is_none_or(|t| t.test_items.is_empty()) {
+        return Some((fail_or_warn, "No tests defined"));
+    }
+    None
+}
+
+fn run_audit(
+    role: &str,
+    audit: &Audit,
+    audit_to_run: &Audit,
+    ctx: &TargetContext,
+) -> (AuditRun, AuditEvidence) {
+    let mut evidence = AuditEvidence {
+        role: role.into(),
+        kind: String::new(),
+        command: String::new(),
+        output: String::new(),
+        exit_code: None,
+    };
+    let run = match audit {
+        Audit::None => AuditRun::Output(String::new()),
+        Audit::Shell(command) => {
+            evidence.kind = "shell".into();
+            evidence.command = command.trim().to_owned();
+            let to_run = match audit_to_run {
+                Audit::Shell(c) => c.trim().to_owned(),
+                _ => command.trim().to_owned(),
+            };
+            let on_node = evidence.command.clone();
+            run_shell(&on_node, to_run, ctx, &mut evidence)
+        }
+        Audit::Probe(probe) => {
+            evidence.kind = "probe".into();
+            evidence.command = probe.describe();
+            match unresolved_component(&evidence.command, ctx) {
+                Some(reason) => AuditRun::Broken(reason),
+                None => match probes::answer(probe, ctx.facts) {
+                    Ok(output) => {
+                        evidence.output = bounded(&output);
+                        AuditRun::Output(output)
+                    }
+                    Err(e) => AuditRun::Broken(e.to_string()),
+                },
+            }
+        }
+    };
+    (run, evidence)
+}
+
+fn run_shell(
+    on_node: &str,
+    to_run: String,
+    ctx: &TargetContext,
+    evidence: &mut AuditEvidence,
+) -> AuditRun {
+    if let Some(reason) = unresolved_component(on_node, ctx) {
+        return AuditRun::Broken(reason);
+    }
+    let command = ShellCommand {
+        on_node: on_node.to_owned(),
+        to_run,
+    };
+    match ctx.facts.run_shell(&command) {
+        Ok(out) => {
+            evidence.output = bounded(&out.output);
+            evidence.exit_code = Some(out.exit_code);
+            if out.exit_code == 0 {
+                AuditRun::Output(out.output)
+            } else {
+                AuditRun::Failed(format!(
+                    "failed to run: \"{on_node}\", output: \"{}\", error: exit status {}",
+                    out.output, out.exit_code
+                ))
+            }
+        }
+        Err(e) => AuditRun::Broken(e.to_string()),
+    }
+}
+
+/// An audit that still names `$<component>bin` of a component that is not running cannot
+/// say anything about the node: report that instead of running it.
+fn unresolved_component(command: &str, ctx: &TargetContext) -> Option<String> {
+    ctx.missing
+        .iter()
+        .find(|m| command.contains(&format!("${}bin", m.component)))
+        .map(MissingComponent::describe)
+}
+
+fn describe_unrun(check: &Check) -> Vec<AuditEvidence> {
+    [
+        ("audit_env", &check.audit_env),
+        ("audit", &check.audit),
+        ("audit_config", &check.audit_config),
+    ]
+    .into_iter()
+    .filter_map(|(role, audit)| {
+        let (kind, command) = match audit {
+            Audit::Shell(c) if !c.trim().is_empty() => ("shell", c.trim().to_owned()),
+            Audit::Probe(p) => ("probe", p.describe()),
+            _ => return None,
+        };
+        Some(AuditEvidence {
+            role: role.into(),
+            kind: kind.into(),
+            command,
+            output: String::new(),
+            exit_code: None,
+        })
+    })
+    .collect()
+}
+
+/// Cuts evidence text to [`EVIDENCE_LIMIT`] bytes, saying how much was left out.
+pub fn bounded(text: &str) -> String {
+    if text.len() <= EVIDENCE_LIMIT {
+        return text.to_owned();
+    }
+    let mut end = EVIDENCE_LIMIT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}…[{} more bytes not shown]",
+        &text[..end],
+        text.len() - end
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_is_cut_at_a_character_boundary() {
+        let long = "é".repeat(EVIDENCE_LIMIT);
+        let cut = bounded(&long);
+        assert!(cut.len() < long.len());
+        assert!(cut.contains("more bytes not shown"));
+        assert_eq!(bounded("short"), "short");
+    }
+}

@@ -1,0 +1,93 @@
+//! One node through the whole engine: every target of the chosen benchmark, resolved,
+//! loaded, evaluated.
+
+use crate::definitions::config::BenchmarkConfig;
+use crate::definitions::error::DefinitionError;
+use crate::definitions::load::load_controls;
+use crate::definitions::tree::BenchmarkTree;
+use crate::facts::{FactError, Facts};
+use crate::results::{NodeInfo, NodeResults, SectionResult, Totals};
+
+use super::run::{run_controls, CheckFilter, TargetContext};
+use super::substitute::resolve;
+
+/// What to run on every node.
+pub struct ScanPlan<'a> {
+    pub tree: &'a BenchmarkTree,
+    pub config: &'a BenchmarkConfig,
+    pub benchmark: &'a str,
+    pub targets: &'a [String],
+    pub filter: &'a CheckFilter,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Definition(#[from] DefinitionError),
+    #[error("{0}")]
+    Fact(#[from] FactError),
+    #[error("No config settings for {target}: the benchmark tree's config.yaml has no `{target}` section")]
+    NoTargetConfig { target: String },
+}
+
+/// Evaluates every target on one node. `warn` receives notes such as unknown keys.
+pub fn scan_node(
+    plan: &ScanPlan,
+    facts: &dyn Facts,
+    source: &str,
+    roles: Vec<String>,
+    warn: &mut dyn FnMut(String),
+) -> Result<NodeResults, ScanError> {
+    let mut sections = Vec::new();
+    for target in plan.targets {
+        if !plan.config.has_target(target) {
+            return Err(ScanError::NoTargetConfig {
+                target: target.clone(),
+            });
+        }
+        let resolution = resolve(plan.config, target, facts)?;
+        let loaded = load_controls(
+            plan.tree,
+            plan.benchmark,
+            target,
+            &resolution.variables,
+            warn,
+        )?;
+        let ctx = TargetContext {
+            facts,
+            variables: &resolution.variables,
+            missing: &resolution.missing,
+            filter: plan.filter,
+        };
+        let section = run_controls(&loaded, &ctx);
+        if !section.groups.is_empty() {
+            sections.push(section);
+        }
+    }
+    sections.sort_by(|a, b| section_order(a).total_cmp(&section_order(b)));
+    let mut totals = Totals::default();
+    for section in &sections {
+        totals.merge(&section.totals);
+    }
+    let identity = facts.identity();
+    Ok(NodeResults {
+        node: NodeInfo {
+            name: identity.name,
+            roles: if identity.roles.is_empty() {
+                roles
+            } else {
+                identity.roles
+            },
+            kubernetes_version: identity.kubernetes_version,
+            platform: identity.platform,
+            source: source.to_owned(),
+        },
+        sections,
+        totals,
+    })
+}
+
+/// Sections print in ascending numeric order of their id; a non-numeric id counts as 0.
+fn section_order(section: &SectionResult) -> f64 {
+    section.id.trim().parse().unwrap_or(0.0)
+}

@@ -1,0 +1,183 @@
+//! Component resolution: which binary runs and which files exist for each component of
+//! a target, giving the `$variables` (KUBE_BENCH_FORMAT.md §5.2–5.4).
+
+use regex::Regex;
+
+use crate::definitions::config::{BenchmarkConfig, ComponentConfig};
+use crate::definitions::variables::{Variable, Variables};
+use crate::facts::{FactError, Facts, Process};
+
+/// The variables of a target and what could not be found.
+#[derive(Debug, Clone, Default)]
+pub struct Resolution {
+    pub variables: Variables,
+    /// Mandatory components that are not running, each with the candidates looked for.
+    pub missing: Vec<MissingComponent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingComponent {
+    pub component: String,
+    pub candidates: Vec<String>,
+}
+
+impl MissingComponent {
+    pub fn describe(&self) -> String {
+        format!(
+            "the {} component is not running on this node (looked for a process running: {})",
+            self.component,
+            self.candidates.join(", ")
+        )
+    }
+}
+
+/// Resolves every component of a target against the facts.
+pub fn resolve(
+    config: &BenchmarkConfig,
+    target: &str,
+    facts: &dyn Facts,
+) -> Result<Resolution, FactError> {
+    let components = config.components(target);
+    let processes = facts.processes()?;
+    let prefix = facts.shell_path_prefix().to_owned();
+    let mut resolution = Resolution::default();
+    let mut bins = Vec::new();
+    for component in &components {
+        if component.bins.is_empty() {
+            continue;
+        }
+        match running_binary(&component.bins, &processes) {
+            Some(bin) => bins.push(bin_variable(component, bin)),
+            None if component.optional => {
+                bins.push(bin_variable(component, component.name.clone()))
+            }
+            None => resolution.missing.push(MissingComponent {
+                component: component.name.clone(),
+                candidates: component.bins.clone(),
+            }),
+        }
+    }
+    // A mandatory component that is not running disables every `bin` substitution (§5.2).
+    if resolution.missing.is_empty() {
+        resolution.variables.entries.extend(bins);
+    }
+    for kind_index in 0..crate::definitions::config::FileKind::ALL.len() {
+        for component in &components {
+            let (kind, candidates, default) = &component.files[kind_index];
+            let value = existing_file(candidates, facts)?
+                .or_else(|| default.clone())
+                .unwrap_or_else(|| component.name.clone());
+            let to_run = if value.starts_with('/') {
+                format!("{prefix}{value}")
+            } else {
+                value.clone()
+            };
+            resolution.variables.entries.push(Variable {
+                name: format!("${}{}", component.name, kind.suffix()),
+                on_node: value,
+                to_run,
+                component: component.name.clone(),
+                is_bin: false,
+            });
+        }
+    }
+    Ok(resolution)
+}
+
+fn bin_variable(component: &ComponentConfig, value: String) -> Variable {
+    Variable {
+        name: format!("${}bin", component.name),
+        on_node: value.clone(),
+        to_run: value,
+        component: component.name.clone(),
+        is_bin: true,
+    }
+}
+
+/// The first candidate of `bins` that a process runs.
+pub fn running_binary(candidates: &[String], processes: &[Process]) -> Option<String> {
+    candidates
+        .iter()
+        .find(|candidate| processes.iter().any(|p| runs_binary(p, candidate)))
+        .cloned()
+}
+
+/// kube-bench's rule: `ps -C <first word>` finds the process (it compares the kernel's
+/// command name, which holds at most 15 bytes, so `kube-controller-manager` never matches
+/// and benchmark files list `kube-controller` too), and its command line matches `^(\S*/)*<candidate>`.
+pub fn runs_binary(process: &Process, candidate: &str) -> bool {
+    let unquoted: String = candidate
+        .chars()
+        .filter(|c| *c != '\'' && *c != '"')
+        .collect();
+    let Some(first_word) = unquoted.split_whitespace().next() else {
+        return false;
+    };
+    if process.comm != first_word {
+        return false;
+    }
+    match Regex::new(&format!(r"^(\S*/)*{unquoted}")) {
+        Ok(pattern) => pattern.is_match(&process.command_line()),
+        Err(_) => false,
+    }
+}
+
+fn existing_file(candidates: &[String], facts: &dyn Facts) -> Result<Option<String>, FactError> {
+    for candidate in candidates {
+        if facts.stat(candidate)?.is_some() {
+            return Ok(Some(candidate.clone()));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn process(comm: &str, argv: &[&str]) -> Process {
+        Process {
+            pid: 1,
+            comm: comm.into(),
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_path_before_the_binary_is_allowed() {
+        let p = process("kubelet", &["/usr/bin/kubelet", "--config=/x"]);
+        assert!(runs_binary(&p, "kubelet"));
+    }
+
+    #[test]
+    fn a_longer_name_does_not_match_a_shorter_candidate() {
+        let p = process("kube-apiserver", &["kube-apiserver", "--x"]);
+        assert!(!runs_binary(&p, "apiserver"));
+        assert!(runs_binary(&p, "kube-apiserver"));
+    }
+
+    #[test]
+    fn the_kernel_name_is_cut_to_fifteen_bytes() {
+        let p = process(
+            "kube-controller",
+            &["/usr/local/bin/kube-controller-manager", "--x"],
+        );
+        assert!(runs_binary(&p, "kube-controller"));
+        assert!(!runs_binary(&p, "kube-controller-manager"));
+    }
+
+    #[test]
+    fn multi_word_candidates_need_that_exact_spacing() {
+        let p = process("hyperkube", &["/hyperkube", "kubelet", "--x"]);
+        assert!(runs_binary(&p, "hyperkube kubelet"));
+        assert!(runs_binary(&p, "\"hyperkube kubelet\""));
+        assert!(!runs_binary(&p, "hyperkube apiserver"));
+    }
+
+    #[test]
+    fn first_running_candidate_wins() {
+        let ps = vec![process("kubelet", &["kubelet"])];
+        let bins = vec!["hyperkube kubelet".to_string(), "kubelet".to_string()];
+        assert_eq!(running_binary(&bins, &ps), Some("kubelet".into()));
+    }
+}
