@@ -3,9 +3,15 @@
 //! A source answers questions about processes, files, shell audits and API
 //! objects. It knows nothing about checks: the engine asks, the source answers.
 
+pub mod derive;
+pub mod discover;
 pub mod kubectl;
 pub mod live;
 pub mod passwd;
+pub mod recording;
+pub mod redact;
+pub mod snapshot;
+pub mod snapshot_dir;
 
 use serde::{Deserialize, Serialize};
 

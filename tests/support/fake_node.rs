@@ -426,7 +426,7 @@ impl FakeNodeBuilder {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|error| panic!("start fake {}: {error}", component.binary()));
-        // `spawn` returns once exec succeeded, so /proc already shows the new argv and comm.
+        wait_until_listed(child.id(), component.comm());
         RunningComponent {
             component,
             child,
@@ -1483,4 +1483,18 @@ fn base64(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Waits (bounded) until /proc shows the component's own comm and command line, so a
+/// scan started right after `start` sees every process.
+fn wait_until_listed(pid: u32, comm: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        let listed_comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if listed_comm.trim_end() == comm && !cmdline.is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }

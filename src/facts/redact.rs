@@ -1,0 +1,463 @@
+//! Redaction: what `collect` removes before anything is stored in a snapshot.
+//!
+//! Keys and flags keep their names (a check asking "is `--token` set?" still gets its
+//! answer); only secret values are replaced by [`REDACTED`].
+
+use std::sync::LazyLock;
+
+use regex::{Captures, Regex};
+
+/// What replaces a secret value.
+pub const REDACTED: &str = "<redacted>";
+
+/// The rules, as stated in every snapshot's `redactions.rules`.
+pub const RULES: &[&str] = &[
+    "PEM private key blocks (-----BEGIN ... PRIVATE KEY----- ... -----END ... PRIVATE KEY-----): the body is replaced by <redacted>; a file named *.key without a PEM block has its whole content replaced",
+    "file content and shell output: the value of a `key: value`, `key=value` or `\"key\": \"value\"` entry is replaced by <redacted> when the key, ignoring case, `-` and `_`, ends in token, password, passwd, secret, secretkey, privatekey, apikey, accesskey or keydata (client-key-data)",
+    "process argv and shell output: the value of a flag whose name ends the same way (--token=..., --password ..., --oidc-client-secret=...) is replaced by <redacted>; flags such as --token-auth-file keep their values",
+    "API objects: string fields whose name ends the same way are replaced; Secrets keep metadata only (data and stringData values replaced, the last-applied-configuration annotation removed)",
+    "file content is stored only for files a check read; every other file has stat facts only",
+    "all processes are recorded, with argv redacted as above",
+];
+
+const SECRET_NAME_ENDINGS: &[&str] = &[
+    "token",
+    "password",
+    "passwd",
+    "secret",
+    "secretkey",
+    "privatekey",
+    "apikey",
+    "accesskey",
+    "keydata",
+];
+
+/// Whether a key or flag name names a secret value (`client-key-data`, `bootstrapToken`, ...).
+pub fn is_secret_name(name: &str) -> bool {
+    let normalized: String = name
+        .chars()
+        .filter(|c| *c != '-' && *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect();
+    SECRET_NAME_ENDINGS
+        .iter()
+        .any(|ending| normalized.ends_with(ending))
+}
+
+static PEM_PRIVATE_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?s)(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----)(.*?)(-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)",
+    )
+    .expect("valid regex")
+});
+
+static INLINE_JSON_PAIR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#""([A-Za-z0-9_.-]+)"(\s*:\s*)"((?:[^"\\]|\\.)*)""#).expect("valid regex")
+});
+
+static FLAG_WITH_VALUE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(^|[\s"'=])(--?[A-Za-z0-9][A-Za-z0-9_.-]*)(=|[ \t]+)("[^"]*"|'[^']*'|[^\s"']+)"#)
+        .expect("valid regex")
+});
+
+/// Text with secrets replaced, and how many values were replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redacted {
+    pub text: String,
+    pub count: usize,
+}
+
+/// Redacts file content. `path` decides the key-file rule (`*.key`).
+pub fn redact_file_content(path: &str, content: &str) -> Redacted {
+    let mut redacted = redact_text(content);
+    if path.ends_with(".key") && !PEM_PRIVATE_KEY.is_match(content) && !content.is_empty() {
+        redacted = Redacted {
+            text: format!("{REDACTED} (key file)\n"),
+            count: 1,
+        };
+    }
+    redacted
+}
+
+/// Redacts free text: PEM private keys, secret `key: value` lines, inline JSON pairs and flags.
+pub fn redact_text(text: &str) -> Redacted {
+    let mut count = 0;
+    let text = PEM_PRIVATE_KEY.replace_all(text, |caps: &Captures| {
+        count += 1;
+        let end = caps.get(3).map_or("", |m| m.as_str());
+        format!("{}\n{REDACTED}\n{end}", &caps[1])
+    });
+    let (text, line_count) = redact_key_value_lines(&text);
+    count += line_count;
+    let text = INLINE_JSON_PAIR.replace_all(&text, |caps: &Captures| {
+        if is_secret_name(&caps[1]) && &caps[3] != REDACTED {
+            count += 1;
+            format!("\"{}\"{}\"{REDACTED}\"", &caps[1], &caps[2])
+        } else {
+            caps[0].to_string()
+        }
+    });
+    let text = redact_flags_in_text(&text, &mut count);
+    Redacted { text, count }
+}
+
+fn redact_flags_in_text(text: &str, count: &mut usize) -> String {
+    FLAG_WITH_VALUE
+        .replace_all(text, |caps: &Captures| {
+            let flag = &caps[2];
+            let separator = &caps[3];
+            let value = &caps[4];
+            let value_is_a_flag = separator != "=" && value.starts_with('-');
+            if is_secret_name(flag.trim_start_matches('-')) && !value_is_a_flag && value != REDACTED
+            {
+                *count += 1;
+                format!("{}{flag}{separator}{}", &caps[1], quoted_like(value))
+            } else {
+                caps[0].to_string()
+            }
+        })
+        .into_owned()
+}
+
+/// `<redacted>` in the same quotes as the value it replaces.
+fn quoted_like(value: &str) -> String {
+    match value.chars().next() {
+        Some(quote @ ('"' | '\'')) => format!("{quote}{REDACTED}{quote}"),
+        _ => REDACTED.to_string(),
+    }
+}
+
+/// YAML, INI and env-file lines: `key: value`, `- key: value`, `KEY=value`, `"key": "value",`.
+/// A block scalar (`key: |`) has its more-indented lines replaced as well.
+fn redact_key_value_lines(text: &str) -> (String, usize) {
+    let mut out = String::with_capacity(text.len());
+    let mut count = 0;
+    let mut block_indent: Option<usize> = None;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let ending = &line[body.len()..];
+        let indent = body.len() - body.trim_start().len();
+        if let Some(key_indent) = block_indent {
+            if body.trim().is_empty() || indent > key_indent {
+                if !body.trim().is_empty() {
+                    out.push_str(&body[..indent]);
+                    out.push_str(REDACTED);
+                }
+                out.push_str(ending);
+                continue;
+            }
+            block_indent = None;
+        }
+        match secret_entry(body) {
+            Some(entry) if entry.value.starts_with('|') || entry.value.starts_with('>') => {
+                count += 1;
+                block_indent = Some(indent);
+                out.push_str(line);
+            }
+            Some(entry) if !entry.value.is_empty() && !entry.value.contains(REDACTED) => {
+                count += 1;
+                out.push_str(&body[..entry.value_start]);
+                out.push_str(&replace_scalar(entry.value));
+                out.push_str(ending);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    (out, count)
+}
+
+struct Entry<'a> {
+    value_start: usize,
+    value: &'a str,
+}
+
+/// The value of a line whose key names a secret.
+fn secret_entry(line: &str) -> Option<Entry<'_>> {
+    let mut rest = line.trim_start();
+    rest = rest.strip_prefix("- ").map(str::trim_start).unwrap_or(rest);
+    rest = rest.strip_prefix("export ").unwrap_or(rest);
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'');
+    if let Some(quote) = quote {
+        rest = &rest[1..];
+        let end = rest.find(quote)?;
+        let key = &rest[..end];
+        rest = &rest[end + 1..];
+        return entry_after_key(line, key, rest);
+    }
+    let key_end = rest.find([':', '='])?;
+    let key = &rest[..key_end];
+    if key.is_empty() || key.contains(char::is_whitespace) {
+        return None;
+    }
+    entry_after_key(line, key, &rest[key_end..])
+}
+
+fn entry_after_key<'a>(line: &'a str, key: &str, after_key: &'a str) -> Option<Entry<'a>> {
+    if !is_secret_name(key) {
+        return None;
+    }
+    let after = after_key.trim_start();
+    let separator = after.chars().next().filter(|c| *c == ':' || *c == '=')?;
+    let after_separator = &after[separator.len_utf8()..];
+    if separator == ':' && !(after_separator.is_empty() || after_separator.starts_with([' ', '\t']))
+    {
+        return None; // `key:value` is not a YAML mapping entry (a URL, a port)
+    }
+    let value = after_separator.trim();
+    let value_start = if value.is_empty() {
+        line.len()
+    } else {
+        line.len() - after_separator.trim_start().len()
+    };
+    Some(Entry { value_start, value })
+}
+
+/// Replaces a scalar keeping its quoting and a trailing JSON comma.
+fn replace_scalar(value: &str) -> String {
+    let comma = if value.ends_with(',') { "," } else { "" };
+    format!("{}{comma}", quoted_like(value))
+}
+
+/// Redacts one argv, element by element: `--token=x` and `--token x`.
+pub fn redact_argv(argv: &[String]) -> (Vec<String>, usize) {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut count = 0;
+    let mut redact_next = false;
+    for arg in argv {
+        if redact_next && !arg.starts_with('-') {
+            out.push(REDACTED.to_string());
+            count += 1;
+            redact_next = false;
+            continue;
+        }
+        redact_next = false;
+        match arg.split_once('=') {
+            Some((flag, _))
+                if flag.starts_with('-') && is_secret_name(flag.trim_start_matches('-')) =>
+            {
+                out.push(format!("{flag}={REDACTED}"));
+                count += 1;
+            }
+            None if arg.starts_with('-') && is_secret_name(arg.trim_start_matches('-')) => {
+                redact_next = true;
+                out.push(arg.clone());
+            }
+            _ => out.push(arg.clone()),
+        }
+    }
+    (out, count)
+}
+
+/// Redacts an API object in place; returns how many values were replaced.
+pub fn redact_api_object(object: &mut serde_json::Value) -> usize {
+    let mut count = 0;
+    if object.get("kind").and_then(|k| k.as_str()) == Some("Secret") {
+        count += redact_secret_payload(object);
+    }
+    count + redact_json_value(object)
+}
+
+fn redact_secret_payload(secret: &mut serde_json::Value) -> usize {
+    let mut count = 0;
+    for field in ["data", "stringData"] {
+        if let Some(map) = secret.get_mut(field).and_then(|v| v.as_object_mut()) {
+            for value in map.values_mut() {
+                *value = serde_json::Value::String(REDACTED.into());
+                count += 1;
+            }
+        }
+    }
+    if let Some(annotations) = secret
+        .pointer_mut("/metadata/annotations")
+        .and_then(|v| v.as_object_mut())
+    {
+        if annotations
+            .remove("kubectl.kubernetes.io/last-applied-configuration")
+            .is_some()
+        {
+            count += 1;
+        }
+    }
+    count
+}
+
+fn redact_json_value(value: &mut serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Object(map) => map
+            .iter_mut()
+            .map(|(key, child)| match child {
+                serde_json::Value::String(text) if is_secret_name(key) && text != REDACTED => {
+                    *text = REDACTED.into();
+                    1
+                }
+                _ => redact_json_value(child),
+            })
+            .sum(),
+        serde_json::Value::Array(items) => items.iter_mut().map(redact_json_value).sum(),
+        serde_json::Value::String(text) => {
+            let redacted = redact_text(text);
+            if redacted.count > 0 {
+                *text = redacted.text;
+            }
+            redacted.count
+        }
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_names_are_recognised_but_file_flags_are_not() {
+        for name in [
+            "token",
+            "client-key-data",
+            "bootstrapToken",
+            "oidc-client-secret",
+            "PASSWORD",
+            "id-token",
+            "secret",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in [
+            "token-auth-file",
+            "tokenFile",
+            "client-certificate-data",
+            "client-key",
+            "service-account-key-file",
+            "enable-bootstrap-token-auth",
+            "tlsPrivateKeyFile",
+        ] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn kubeconfig_credentials_are_redacted_and_structure_kept() {
+        let kubeconfig = "users:\n- name: admin\n  user:\n    client-certificate-data: Q0VSVA==\n    client-key-data: S0VZU0VDUkVU\n    token: abc.def\n";
+        let redacted = redact_file_content("/etc/kubernetes/admin.conf", kubeconfig);
+        assert_eq!(redacted.count, 2);
+        assert!(!redacted.text.contains("S0VZU0VDUkVU"));
+        assert!(!redacted.text.contains("abc.def"));
+        assert!(redacted.text.contains("client-certificate-data: Q0VSVA=="));
+        assert!(redacted.text.contains("    client-key-data: <redacted>\n"));
+    }
+
+    #[test]
+    fn pem_private_key_blocks_lose_their_body() {
+        let pem = "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n-----BEGIN RSA PRIVATE KEY-----\nTUlJRXBBSUJBQUtD\nU0VDUkVU\n-----END RSA PRIVATE KEY-----\n";
+        let redacted = redact_file_content("/var/lib/kubelet/pki/kubelet.pem", pem);
+        assert_eq!(redacted.count, 1);
+        assert!(!redacted.text.contains("TUlJRXBBSUJBQUtD"));
+        assert!(redacted.text.contains("Q0VSVA=="));
+        assert!(redacted.text.contains(
+            "-----BEGIN RSA PRIVATE KEY-----\n<redacted>\n-----END RSA PRIVATE KEY-----"
+        ));
+    }
+
+    #[test]
+    fn a_truncated_pem_block_is_redacted_to_the_end() {
+        let redacted = redact_text("x\n-----BEGIN PRIVATE KEY-----\nU0VDUkVU\n");
+        assert!(!redacted.text.contains("U0VDUkVU"));
+    }
+
+    #[test]
+    fn key_files_without_pem_are_replaced_whole() {
+        let redacted = redact_file_content("/etc/kubernetes/pki/sa.key", "binary-ish secret");
+        assert!(!redacted.text.contains("secret"));
+    }
+
+    #[test]
+    fn env_files_json_and_block_scalars_are_redacted() {
+        let text = "PASSWORD=\"hunter2\"\nexport API_TOKEN=t0k3n\nNAME=x\n{\"password\": \"p4ss\", \"user\": \"u\"}\n  \"secret\": \"s3cr3t\",\nsecret: |\n  bGluZTE=\n  bGluZTI=\nafter: kept\n";
+        let redacted = redact_text(text);
+        for secret in ["hunter2", "t0k3n", "p4ss", "s3cr3t", "bGluZTE=", "bGluZTI="] {
+            assert!(
+                !redacted.text.contains(secret),
+                "{secret} in {}",
+                redacted.text
+            );
+        }
+        assert!(redacted.text.contains("PASSWORD=\"<redacted>\"\n"));
+        assert!(redacted.text.contains("  \"secret\": \"<redacted>\",\n"));
+        assert!(redacted.text.contains("NAME=x\n"));
+        assert!(redacted.text.contains("\"user\": \"u\""));
+        assert!(redacted.text.contains("after: kept\n"));
+    }
+
+    #[test]
+    fn encryption_provider_secrets_are_redacted() {
+        let config = "resources:\n  - resources: [secrets]\n    providers:\n      - aescbc:\n          keys:\n            - name: key1\n              secret: c2VjcmV0IGlzIHNlY3VyZQ==\n      - identity: {}\n";
+        let redacted = redact_text(config);
+        assert!(!redacted.text.contains("c2VjcmV0IGlzIHNlY3VyZQ=="));
+        assert!(redacted.text.contains("      - aescbc:\n"));
+    }
+
+    #[test]
+    fn flags_in_shell_output_are_redacted() {
+        let ps = "root 1 kubectl --token=abc123 get pods\nroot 2 x --password 'p w' --token-auth-file=/etc/tokens.csv --secret --other\n";
+        let redacted = redact_text(ps);
+        assert!(!redacted.text.contains("abc123"));
+        assert!(!redacted.text.contains("p w"));
+        assert!(redacted.text.contains("--token-auth-file=/etc/tokens.csv"));
+        assert!(redacted.text.contains("--secret --other"));
+        assert!(redacted.text.contains("--password '<redacted>'"));
+    }
+
+    #[test]
+    fn argv_flags_are_redacted_in_both_spellings() {
+        let argv: Vec<String> = [
+            "kube-apiserver",
+            "--token-auth-file=/etc/tokens.csv",
+            "--oidc-client-secret=s3",
+            "--token",
+            "abc",
+            "--anonymous-auth=false",
+        ]
+        .map(String::from)
+        .to_vec();
+        let (redacted, count) = redact_argv(&argv);
+        assert_eq!(count, 2);
+        assert_eq!(
+            redacted,
+            [
+                "kube-apiserver",
+                "--token-auth-file=/etc/tokens.csv",
+                "--oidc-client-secret=<redacted>",
+                "--token",
+                "<redacted>",
+                "--anonymous-auth=false",
+            ]
+        );
+    }
+
+    #[test]
+    fn secrets_keep_metadata_only() {
+        let mut secret = serde_json::json!({
+            "kind": "Secret",
+            "metadata": {"name": "s", "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"a\":\"c2VjcmV0\"}}"}},
+            "data": {"a": "c2VjcmV0"},
+            "stringData": {"b": "plain"}
+        });
+        let count = redact_api_object(&mut secret);
+        let text = secret.to_string();
+        assert_eq!(count, 3);
+        assert!(
+            !text.contains("c2VjcmV0") && !text.contains("plain"),
+            "{text}"
+        );
+        assert_eq!(secret["metadata"]["name"], "s");
+    }
+
+    #[test]
+    fn redaction_is_idempotent() {
+        let text = "token: abc\n--password=x\n";
+        let once = redact_text(text);
+        let twice = redact_text(&once.text);
+        assert_eq!(twice.text, once.text);
+        assert_eq!(twice.count, 0);
+    }
+}

@@ -1,0 +1,836 @@
+//! Snapshot directories: a tree laid out like a node's root filesystem
+//! (`etc/kubernetes/manifests/kube-apiserver.yaml`, `var/lib/kubelet/config.yaml`, ...),
+//! as a team keeps it in git or unpacks it from a node backup.
+//!
+//! - An optional metadata file, [`METADATA_FILE`] at the top, carries what git cannot:
+//!   modes and owners, paths that exist on the node but not in the tree, the node's
+//!   identity, extra processes and recorded shell outputs.
+//! - Symlinks resolve as in a chroot: an absolute target starts again at the snapshot
+//!   root and `..` stops at it, so no link ever reaches the scanning machine's files.
+//! - Processes are derived from static pod manifests and the kubelet unit (`derive`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Deserializer};
+use serde_saphyr::Spanned;
+
+use super::derive::{comm_of, derive_processes, DerivedProcess};
+use super::snapshot::{normalize_node_path, parse_octal_mode, ShellRecord, SnapshotError};
+use super::{
+    FactError, Facts, FileKind, FileStat, NodeIdentity, Process, ShellCommand, ShellOutput,
+};
+
+/// The metadata file at the top of a snapshot directory.
+pub const METADATA_FILE: &str = "cisgate-node.yaml";
+
+/// Symlinks followed while resolving one path before giving up (Linux's limit).
+const MAX_SYMLINK_HOPS: usize = 40;
+
+// ---------------------------------------------------------------------------------------
+// The metadata file
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Metadata {
+    #[serde(default)]
+    node: MetadataNode,
+    #[serde(default)]
+    files: Vec<FileRule>,
+    #[serde(default)]
+    processes: Vec<ExtraProcess>,
+    #[serde(default)]
+    shell: BTreeMap<String, ShellRecord>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetadataNode {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    roles: Option<Vec<String>>,
+    #[serde(default)]
+    kubernetes_version: Option<String>,
+    #[serde(default)]
+    platform: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRule {
+    /// A node path or a glob (`*` stays within one directory, `**` crosses them).
+    path: Spanned<String>,
+    #[serde(default)]
+    mode: Option<Mode>,
+    /// `USER:GROUP`, each a name or a number.
+    #[serde(default)]
+    owner: Option<Spanned<String>>,
+    /// Declares that an exact path exists on the node although the tree lacks it
+    /// (git keeps no empty directories).
+    #[serde(default)]
+    kind: Option<FileKind>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExtraProcess {
+    argv: Vec<String>,
+    #[serde(default)]
+    comm: Option<String>,
+    #[serde(default)]
+    pid: Option<u32>,
+}
+
+/// A permission mode written as `"0600"`, `0600`, `600` or `"0o600"`.
+#[derive(Debug, Clone, Copy)]
+struct Mode(u32);
+
+impl<'de> Deserialize<'de> for Mode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ModeVisitor;
+        impl serde::de::Visitor<'_> for ModeVisitor {
+            type Value = Mode;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an octal mode such as \"0600\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Mode, E> {
+                parse_octal_mode(text).map(Mode).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, number: u64) -> Result<Mode, E> {
+                // an unquoted `600` means the octal digits 600
+                self.visit_str(&number.to_string())
+            }
+            fn visit_i64<E: serde::de::Error>(self, number: i64) -> Result<Mode, E> {
+                self.visit_str(&number.to_string())
+            }
+        }
+        deserializer.deserialize_any(ModeVisitor)
+    }
+}
+
+/// A metadata `files` entry ready to match node paths.
+struct CompiledRule {
+    matcher: globset::GlobMatcher,
+    mode: Option<u32>,
+    owner: Option<Owner>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Owner {
+    uid: u32,
+    user: Option<String>,
+    gid: u32,
+    group: Option<String>,
+}
+
+/// Users and groups from the snapshot's own `etc/passwd` and `etc/group`, plus `root` = 0.
+#[derive(Debug, Default)]
+struct Accounts {
+    users: BTreeMap<u32, String>,
+    groups: BTreeMap<u32, String>,
+}
+
+impl Accounts {
+    fn parse(passwd: Option<&str>, group: Option<&str>) -> Self {
+        Self {
+            users: parse_id_file(passwd.unwrap_or_default()),
+            groups: parse_id_file(group.unwrap_or_default()),
+        }
+    }
+
+    fn user_name(&self, uid: u32) -> Option<String> {
+        name_of(&self.users, uid)
+    }
+
+    fn group_name(&self, gid: u32) -> Option<String> {
+        name_of(&self.groups, gid)
+    }
+}
+
+fn name_of(names: &BTreeMap<u32, String>, id: u32) -> Option<String> {
+    names
+        .get(&id)
+        .cloned()
+        .or_else(|| (id == 0).then(|| "root".to_string()))
+}
+
+fn id_of(names: &BTreeMap<u32, String>, name: &str) -> Option<u32> {
+    if name == "root" {
+        return Some(0);
+    }
+    names
+        .iter()
+        .find(|(_, known)| known.as_str() == name)
+        .map(|(id, _)| *id)
+}
+
+/// `name:x:id:...` lines of passwd(5) and group(5); the first name for an id wins.
+fn parse_id_file(text: &str) -> BTreeMap<u32, String> {
+    let mut ids = BTreeMap::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split(':').collect();
+        if let (Some(name), Some(Ok(id))) = (fields.first(), fields.get(2).map(|id| id.parse())) {
+            if !name.is_empty() && !name.starts_with('#') {
+                ids.entry(id).or_insert_with(|| name.to_string());
+            }
+        }
+    }
+    ids
+}
+
+// ---------------------------------------------------------------------------------------
+// The source
+
+pub struct SnapshotDirFacts {
+    root: PathBuf,
+    metadata: Metadata,
+    rules: Vec<CompiledRule>,
+    declared: BTreeMap<String, FileKind>,
+    accounts: Accounts,
+    derived: OnceLock<Result<Vec<NodeProcess>, FactError>>,
+}
+
+/// A process of the node, with the container image it runs from (static pods).
+#[derive(Debug, Clone)]
+struct NodeProcess {
+    process: Process,
+    image: Option<String>,
+}
+
+enum Resolved {
+    Found(PathBuf),
+    Missing,
+}
+
+impl SnapshotDirFacts {
+    /// Opens a snapshot directory and reads its metadata file, if any.
+    pub fn open(root: &Path) -> Result<Self, SnapshotError> {
+        let root = root.canonicalize().map_err(|source| SnapshotError::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        if !root.is_dir() {
+            return Err(SnapshotError::NotASnapshot {
+                path: root,
+                reason: "a snapshot directory must be a directory".into(),
+            });
+        }
+        let mut facts = Self {
+            root,
+            metadata: Metadata::default(),
+            rules: Vec::new(),
+            declared: BTreeMap::new(),
+            accounts: Accounts::default(),
+            derived: OnceLock::new(),
+        };
+        let read = |path: &str| facts.read_file(path).ok().flatten();
+        facts.accounts = Accounts::parse(
+            read("/etc/passwd").as_deref(),
+            read("/etc/group").as_deref(),
+        );
+        let metadata_path = facts.root.join(METADATA_FILE);
+        if metadata_path.is_file() {
+            facts.metadata = load_metadata(&metadata_path)?;
+            facts.compile_rules(&metadata_path)?;
+        }
+        Ok(facts)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn compile_rules(&mut self, metadata_path: &Path) -> Result<(), SnapshotError> {
+        let error_at =
+            |location: serde_saphyr::Location, message: String| SnapshotError::Metadata {
+                path: metadata_path.to_path_buf(),
+                position: Some((location.line(), location.column())),
+                message,
+            };
+        for rule in &self.metadata.files {
+            let pattern = normalize_node_path(&rule.path.value);
+            let is_glob = pattern.contains(['*', '?', '[', '{']);
+            let matcher = globset::GlobBuilder::new(&pattern)
+                .literal_separator(true)
+                .build()
+                .map_err(|error| {
+                    error_at(
+                        rule.path.referenced,
+                        format!("invalid path pattern: {error}"),
+                    )
+                })?
+                .compile_matcher();
+            if let Some(kind) = rule.kind {
+                if is_glob {
+                    return Err(error_at(
+                        rule.path.referenced,
+                        format!("`kind` declares one path; `{pattern}` is a pattern"),
+                    ));
+                }
+                self.declared.insert(pattern.clone(), kind);
+            }
+            let owner = match &rule.owner {
+                Some(owner) => Some(
+                    self.resolve_owner(&owner.value)
+                        .map_err(|message| error_at(owner.referenced, message))?,
+                ),
+                None => None,
+            };
+            self.rules.push(CompiledRule {
+                matcher,
+                mode: rule.mode.map(|mode| mode.0),
+                owner,
+            });
+        }
+        Ok(())
+    }
+
+    fn resolve_owner(&self, text: &str) -> Result<Owner, String> {
+        let (user, group) = text.split_once(':').ok_or_else(|| {
+            format!("invalid owner `{text}`: expected USER:GROUP, e.g. root:root")
+        })?;
+        let (uid, user) = resolve_account(&self.accounts.users, user, "user", "etc/passwd")?;
+        let (gid, group) = resolve_account(&self.accounts.groups, group, "group", "etc/group")?;
+        Ok(Owner {
+            uid,
+            user,
+            gid,
+            group,
+        })
+    }
+
+    /// Resolves a node path to a path under the root, following symlinks as a chroot
+    /// would. `follow_last` = false leaves a final symlink itself (as `find` lists it).
+    fn resolve(&self, node_path: &str, follow_last: bool) -> Result<Resolved, FactError> {
+        let mut pending: Vec<OsString> = components(Path::new(node_path));
+        pending.reverse();
+        let mut resolved: Vec<OsString> = Vec::new();
+        let mut hops = 0;
+        while let Some(component) = pending.pop() {
+            if component == ".." {
+                resolved.pop(); // `..` at the root stays at the root
+                continue;
+            }
+            let candidate = self.host_path(&resolved).join(&component);
+            let metadata = match std::fs::symlink_metadata(&candidate) {
+                Ok(metadata) => metadata,
+                Err(error) if is_missing(&error) => return Ok(Resolved::Missing),
+                Err(error) => return Err(io_fact_error(node_path, &error)),
+            };
+            let is_last = pending.is_empty();
+            if metadata.file_type().is_symlink() && (follow_last || !is_last) {
+                hops += 1;
+                if hops > MAX_SYMLINK_HOPS {
+                    return Err(FactError::Unreadable {
+                        path: node_path.to_string(),
+                        reason: "too many levels of symbolic links".into(),
+                    });
+                }
+                let target = std::fs::read_link(&candidate)
+                    .map_err(|error| io_fact_error(node_path, &error))?;
+                if target.is_absolute() {
+                    resolved.clear();
+                }
+                let mut target_components = components(&target);
+                target_components.reverse();
+                pending.extend(target_components);
+                continue;
+            }
+            if !is_last && !metadata.is_dir() {
+                return Ok(Resolved::Missing); // ENOTDIR: `test -e` says no
+            }
+            resolved.push(component);
+        }
+        Ok(Resolved::Found(self.host_path(&resolved)))
+    }
+
+    fn host_path(&self, components: &[OsString]) -> PathBuf {
+        let mut path = self.root.clone();
+        path.extend(components);
+        path
+    }
+
+    /// The node path of a resolved host path under the root.
+    fn node_path_of(&self, host: &Path) -> String {
+        let relative = host.strip_prefix(&self.root).unwrap_or(host);
+        normalize_node_path(&relative.to_string_lossy())
+    }
+
+    fn apply_rules(&self, node_path: &str, stat: &mut FileStat) {
+        for rule in self
+            .rules
+            .iter()
+            .filter(|rule| rule.matcher.is_match(node_path))
+        {
+            if let Some(mode) = rule.mode {
+                stat.mode = mode;
+            }
+            if let Some(owner) = &rule.owner {
+                stat.uid = owner.uid;
+                stat.gid = owner.gid;
+                stat.user = owner.user.clone();
+                stat.group = owner.group.clone();
+            }
+        }
+    }
+
+    fn declared_stat(&self, node_path: &str) -> Option<FileStat> {
+        let kind = *self.declared.get(node_path)?;
+        let mut stat = FileStat {
+            kind,
+            mode: if kind == FileKind::Dir { 0o755 } else { 0o644 },
+            uid: 0,
+            gid: 0,
+            user: Some("root".into()),
+            group: Some("root".into()),
+            size: 0,
+        };
+        self.apply_rules(node_path, &mut stat);
+        Some(stat)
+    }
+
+    fn derived(&self) -> &Result<Vec<NodeProcess>, FactError> {
+        self.derived.get_or_init(|| {
+            let derived = derive_processes(self)?;
+            Ok(self.number_processes(derived))
+        })
+    }
+
+    /// Derived processes then the metadata's extra ones, with pids 1, 2, ... unless given.
+    fn number_processes(&self, derived: Vec<DerivedProcess>) -> Vec<NodeProcess> {
+        let derived = derived.into_iter().map(|p| (p.argv, None, None, p.image));
+        let extra = self
+            .metadata
+            .processes
+            .iter()
+            .map(|p| (p.argv.clone(), p.comm.clone(), p.pid, None));
+        let mut processes: Vec<NodeProcess> = derived
+            .chain(extra)
+            .filter(|(argv, ..)| !argv.is_empty())
+            .enumerate()
+            .map(|(index, (argv, comm, pid, image))| NodeProcess {
+                process: Process {
+                    pid: pid.unwrap_or(index as u32 + 1),
+                    comm: comm.unwrap_or_else(|| comm_of(&argv[0])),
+                    argv,
+                },
+                image,
+            })
+            .collect();
+        processes.sort_by_key(|node_process| node_process.process.pid);
+        processes
+    }
+
+    fn runs<'a>(&'a self, comm: &'a str) -> impl Iterator<Item = &'a NodeProcess> {
+        let processes = match self.derived() {
+            Ok(processes) => processes.as_slice(),
+            Err(_) => &[],
+        };
+        processes.iter().filter(move |p| p.process.comm == comm)
+    }
+
+    fn inferred_roles(&self) -> Vec<String> {
+        let role = if self.runs("kube-apiserver").next().is_some() {
+            "control-plane"
+        } else {
+            "worker"
+        };
+        vec![role.to_string()]
+    }
+
+    /// The version in the kube-apiserver image tag (`registry.k8s.io/kube-apiserver:v1.33.1`).
+    fn inferred_version(&self) -> Option<String> {
+        self.runs("kube-apiserver").find_map(|apiserver| {
+            let tag = apiserver.image.as_deref()?.rsplit_once(':')?.1;
+            let version = tag.strip_prefix('v')?;
+            version
+                .starts_with(|c: char| c.is_ascii_digit())
+                .then(|| version.to_string())
+        })
+    }
+
+    fn walk(&self, host: &Path, node: &str, out: &mut Vec<String>) -> Result<(), FactError> {
+        out.push(node.to_string());
+        let metadata =
+            std::fs::symlink_metadata(host).map_err(|error| io_fact_error(node, &error))?;
+        if !metadata.is_dir() {
+            return Ok(());
+        }
+        let entries = std::fs::read_dir(host).map_err(|error| io_fact_error(node, &error))?;
+        for entry in entries {
+            let entry = entry.map_err(|error| io_fact_error(node, &error))?;
+            let name = entry.file_name();
+            if host == self.root && name == METADATA_FILE {
+                continue;
+            }
+            let child = if node == "/" {
+                format!("/{}", name.to_string_lossy())
+            } else {
+                format!("{node}/{}", name.to_string_lossy())
+            };
+            self.walk(&entry.path(), &child, out)?;
+        }
+        Ok(())
+    }
+}
+
+fn resolve_account(
+    names: &BTreeMap<u32, String>,
+    text: &str,
+    what: &str,
+    file: &str,
+) -> Result<(u32, Option<String>), String> {
+    if let Ok(id) = text.parse::<u32>() {
+        return Ok((id, name_of(names, id)));
+    }
+    match id_of(names, text) {
+        Some(id) => Ok((id, Some(text.to_string()))),
+        None => Err(format!(
+            "{what} `{text}` is not in the snapshot's {file}: add {file} to the snapshot or write the numeric id"
+        )),
+    }
+}
+
+fn components(path: &Path) -> Vec<OsString> {
+    path.components()
+        .filter_map(|component| match component {
+            Component::Normal(name) => Some(name.to_os_string()),
+            Component::ParentDir => Some(OsString::from("..")),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
+        })
+        .collect()
+}
+
+fn is_missing(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+    )
+}
+
+fn io_fact_error(path: &str, error: &std::io::Error) -> FactError {
+    FactError::Unreadable {
+        path: path.to_string(),
+        reason: error.to_string(),
+    }
+}
+
+fn kind_of(file_type: std::fs::FileType) -> FileKind {
+    if file_type.is_file() {
+        FileKind::File
+    } else if file_type.is_dir() {
+        FileKind::Dir
+    } else if file_type.is_symlink() {
+        FileKind::Symlink
+    } else {
+        FileKind::Other
+    }
+}
+
+fn load_metadata(path: &Path) -> Result<Metadata, SnapshotError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut options = serde_saphyr::Options::default();
+    options.leading_zero_numbers_as_strings = true; // `mode: 0600` stays the text "0600"
+    serde_saphyr::from_str_with_options(&text, options).map_err(|error| {
+        let position = error.location().map(|l| (l.line(), l.column()));
+        let mut message = error.without_snippet().to_string();
+        // the position is already in the error's prefix
+        if let Some(index) = message.rfind(" at line ") {
+            message.truncate(index);
+        }
+        SnapshotError::Metadata {
+            path: path.to_path_buf(),
+            position,
+            message,
+        }
+    })
+}
+
+impl Facts for SnapshotDirFacts {
+    fn identity(&self) -> NodeIdentity {
+        let node = &self.metadata.node;
+        NodeIdentity {
+            name: node.name.clone().unwrap_or_else(|| {
+                self.root
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| self.root.display().to_string())
+            }),
+            roles: node.roles.clone().unwrap_or_else(|| self.inferred_roles()),
+            kubernetes_version: node
+                .kubernetes_version
+                .clone()
+                .or_else(|| self.inferred_version()),
+            platform: node.platform.clone(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("snapshot directory {}", self.root.display())
+    }
+
+    fn processes(&self) -> Result<Vec<Process>, FactError> {
+        self.derived()
+            .clone()
+            .map(|processes| processes.into_iter().map(|p| p.process).collect())
+    }
+
+    fn stat(&self, path: &str) -> Result<Option<FileStat>, FactError> {
+        let node_path = normalize_node_path(path);
+        let host = match self.resolve(&node_path, true)? {
+            Resolved::Found(host) => host,
+            Resolved::Missing => return Ok(self.declared_stat(&node_path)),
+        };
+        let metadata =
+            std::fs::symlink_metadata(&host).map_err(|error| io_fact_error(&node_path, &error))?;
+        let mut stat = FileStat {
+            kind: kind_of(metadata.file_type()),
+            mode: metadata.mode() & 0o7777,
+            uid: metadata.uid(),
+            gid: metadata.gid(),
+            user: self.accounts.user_name(metadata.uid()),
+            group: self.accounts.group_name(metadata.gid()),
+            size: metadata.len(),
+        };
+        self.apply_rules(&self.node_path_of(&host), &mut stat);
+        Ok(Some(stat))
+    }
+
+    fn read_file(&self, path: &str) -> Result<Option<String>, FactError> {
+        let node_path = normalize_node_path(path);
+        let host = match self.resolve(&node_path, true)? {
+            Resolved::Found(host) => host,
+            Resolved::Missing => {
+                return match self.declared.get(&node_path) {
+                    Some(FileKind::Dir) => Err(FactError::Unreadable {
+                        path: node_path,
+                        reason: "Is a directory".into(),
+                    }),
+                    Some(_) => Err(FactError::NotRecorded {
+                        what: format!(
+                        "the content of {node_path} (declared in {METADATA_FILE} without content)"
+                    ),
+                    }),
+                    None => Ok(None),
+                }
+            }
+        };
+        if host.is_dir() {
+            return Err(FactError::Unreadable {
+                path: node_path,
+                reason: "Is a directory".into(),
+            });
+        }
+        let bytes = std::fs::read(&host).map_err(|error| io_fact_error(&node_path, &error))?;
+        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    fn list_tree(&self, path: &str) -> Result<Vec<String>, FactError> {
+        let node_path = normalize_node_path(path);
+        let mut paths = Vec::new();
+        if let Resolved::Found(host) = self.resolve(&node_path, false)? {
+            self.walk(&host, &node_path, &mut paths)?;
+        }
+        let prefix = format!("{}/", node_path.trim_end_matches('/'));
+        paths.extend(
+            self.declared
+                .keys()
+                .filter(|declared| **declared == node_path || declared.starts_with(&prefix))
+                .cloned(),
+        );
+        let sorted: BTreeSet<String> = paths.into_iter().collect();
+        Ok(sorted.into_iter().collect())
+    }
+
+    fn run_shell(&self, command: &ShellCommand) -> Result<ShellOutput, FactError> {
+        match self.metadata.shell.get(&command.on_node) {
+            Some(record) => record.answer(),
+            None => Err(FactError::NotRecorded {
+                what: format!(
+                    "the output of `{}` (a snapshot directory records shell outputs only in {METADATA_FILE})",
+                    command.on_node
+                ),
+            }),
+        }
+    }
+
+    fn shell_path_prefix(&self) -> &str {
+        ""
+    }
+
+    fn api_objects(&self, kind: &str) -> Result<Vec<serde_json::Value>, FactError> {
+        Err(FactError::NotRecorded {
+            what: format!("API objects of kind {kind} (a snapshot directory holds none)"),
+        })
+    }
+
+    fn api_reachable(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let full = dir.path().join(path);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            std::fs::write(full, text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn modes_come_from_the_files_without_metadata() {
+        let dir = tree(&[("etc/kubernetes/admin.conf", "x")]);
+        let file = dir.path().join("etc/kubernetes/admin.conf");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let facts = SnapshotDirFacts::open(dir.path()).unwrap();
+        let stat = facts.stat("/etc/kubernetes/admin.conf").unwrap().unwrap();
+        assert_eq!(stat.mode, 0o640);
+        assert_eq!(stat.kind, FileKind::File);
+        assert_eq!(facts.stat("/etc/kubernetes/none.conf").unwrap(), None);
+    }
+
+    #[test]
+    fn metadata_rules_apply_in_order_and_later_ones_win() {
+        let dir = tree(&[
+            ("etc/kubernetes/manifests/etcd.yaml", "x"),
+            ("etc/kubernetes/pki/ca.crt", "x"),
+            ("etc/passwd", "root:x:0:0::/root:/bin/sh\netcd:x:998:998::/var/lib/etcd:/usr/sbin/nologin\n"),
+            ("etc/group", "root:x:0:\netcd:x:998:\n"),
+            (
+                METADATA_FILE,
+                "files:\n  - path: /etc/kubernetes/**\n    mode: 0644\n    owner: root:root\n  - path: /etc/kubernetes/manifests/*.yaml\n    mode: \"0600\"\n  - path: /var/lib/etcd\n    kind: dir\n    mode: 700\n    owner: etcd:etcd\n",
+            ),
+        ]);
+        let facts = SnapshotDirFacts::open(dir.path()).unwrap();
+        let manifest = facts
+            .stat("/etc/kubernetes/manifests/etcd.yaml")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (manifest.mode_text(), manifest.owner_text()),
+            ("600".into(), "root:root".into())
+        );
+        let cert = facts.stat("/etc/kubernetes/pki/ca.crt").unwrap().unwrap();
+        assert_eq!(cert.mode_text(), "644");
+        let etcd = facts.stat("/var/lib/etcd").unwrap().unwrap();
+        assert_eq!(etcd.kind, FileKind::Dir);
+        assert_eq!(
+            (etcd.mode_text(), etcd.owner_text(), etcd.uid),
+            ("700".into(), "etcd:etcd".into(), 998)
+        );
+        assert_eq!(facts.list_tree("/var/lib").unwrap(), vec!["/var/lib/etcd"]);
+    }
+
+    #[test]
+    fn a_bad_mode_in_the_metadata_names_file_and_line() {
+        let dir = tree(&[(
+            METADATA_FILE,
+            "files:\n  - path: /etc/kubernetes/admin.conf\n    mode: \"0999\"\n",
+        )]);
+        let error = SnapshotDirFacts::open(dir.path())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains(METADATA_FILE), "{error}");
+        assert!(error.contains(&format!("{METADATA_FILE}:3:")), "{error}");
+        assert!(error.contains("`0999`"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_owner_names_file_and_line() {
+        let dir = tree(&[(
+            METADATA_FILE,
+            "files:\n  - path: /var/lib/etcd\n    owner: etcd:etcd\n",
+        )]);
+        let error = SnapshotDirFacts::open(dir.path())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            error.contains(&format!("{METADATA_FILE}:3:")) && error.contains("`etcd`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn absolute_links_resolve_inside_the_root() {
+        let dir = tree(&[("etc/kubernetes/pki/real.crt", "inside")]);
+        symlink(
+            "/etc/kubernetes/pki/real.crt",
+            dir.path().join("etc/kubernetes/current.crt"),
+        )
+        .unwrap();
+        let facts = SnapshotDirFacts::open(dir.path()).unwrap();
+        assert_eq!(
+            facts
+                .read_file("/etc/kubernetes/current.crt")
+                .unwrap()
+                .as_deref(),
+            Some("inside")
+        );
+    }
+
+    #[test]
+    fn list_tree_lists_like_find_without_following_links() {
+        let dir = tree(&[("etc/kubernetes/pki/ca.crt", "x"), ("other/x", "y")]);
+        symlink("/other", dir.path().join("etc/kubernetes/pki/link")).unwrap();
+        let facts = SnapshotDirFacts::open(dir.path()).unwrap();
+        assert_eq!(
+            facts.list_tree("/etc/kubernetes/pki/").unwrap(),
+            vec![
+                "/etc/kubernetes/pki",
+                "/etc/kubernetes/pki/ca.crt",
+                "/etc/kubernetes/pki/link"
+            ]
+        );
+        assert!(facts.list_tree("/nothing").unwrap().is_empty());
+    }
+
+    #[test]
+    fn shell_audits_are_not_recorded_unless_the_metadata_has_them() {
+        let dir = tree(&[(METADATA_FILE, "shell:\n  \"systemctl is-enabled kubelet\":\n    output: \"enabled\\n\"\n    exit_code: 0\n")]);
+        let facts = SnapshotDirFacts::open(dir.path()).unwrap();
+        let recorded = ShellCommand {
+            on_node: "systemctl is-enabled kubelet".into(),
+            to_run: String::new(),
+        };
+        assert_eq!(facts.run_shell(&recorded).unwrap().output, "enabled\n");
+        let other = ShellCommand {
+            on_node: "ps -ef".into(),
+            to_run: String::new(),
+        };
+        assert!(matches!(
+            facts.run_shell(&other),
+            Err(FactError::NotRecorded { .. })
+        ));
+    }
+
+    #[test]
+    fn identity_is_inferred_from_the_apiserver_manifest() {
+        let dir = tree(&[(
+            "etc/kubernetes/manifests/kube-apiserver.yaml",
+            "kind: Pod\nspec:\n  containers:\n  - name: kube-apiserver\n    image: registry.k8s.io/kube-apiserver:v1.33.1\n    command: [kube-apiserver, --profiling=false]\n",
+        )]);
+        let facts = SnapshotDirFacts::open(dir.path()).unwrap();
+        let identity = facts.identity();
+        assert_eq!(identity.roles, vec!["control-plane"]);
+        assert_eq!(identity.kubernetes_version.as_deref(), Some("1.33.1"));
+        let processes = facts.processes().unwrap();
+        assert_eq!(processes[0].pid, 1);
+        assert_eq!(processes[0].comm, "kube-apiserver");
+    }
+}
