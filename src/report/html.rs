@@ -184,6 +184,9 @@ struct Drift {
 
 #[derive(Serialize)]
 struct RegressionGroup {
+    /// Among groups of equal size: FAIL before WARN before ERROR (could not evaluate).
+    #[serde(skip)]
+    order: State,
     id: String,
     text: String,
     section: String,
@@ -673,6 +676,7 @@ fn regression_groups(results: &RunResults) -> Vec<RegressionGroup> {
         let group = groups
             .entry(check.id.as_str())
             .or_insert_with(|| RegressionGroup {
+                order: check.state,
                 id: check.id.clone(),
                 text: check.text.clone(),
                 section: format!("{} {}", section.id, section.text),
@@ -722,6 +726,7 @@ fn regression_groups(results: &RunResults) -> Vec<RegressionGroup> {
         b.rows
             .len()
             .cmp(&a.rows.len())
+            .then_with(|| a.order.cmp(&b.order))
             .then_with(|| compare_ids(&a.id, &b.id))
     });
     list
