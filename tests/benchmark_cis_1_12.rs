@@ -11,13 +11,18 @@
 //!   /etc/default/kubelet override its config file, with kube-proxy run from a unit.
 //!
 //! Section 5 runs on recorded API objects (`tests/fixtures/cis-1.12/api/{good,bad}/`, as
-//! `kubectl get KIND -A -o json` prints them) through a stand-in for kubectl.
+//! `kubectl get KIND -A -o json` prints them) through the real kubectl talking to a loopback
+//! API server that serves those lists (`tests/support/api_server.rs`), and through a
+//! snapshot `cisgate collect` recorded from it.
 //!
 //! Every automated check must pass on at least one node and fail (FAIL, or WARN when it is
 //! unscored) on another.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+#[path = "support/api_server.rs"]
+mod api_server;
 
 use assert_cmd::Command;
 use cisgate::definitions::config::BenchmarkConfig;
@@ -384,51 +389,95 @@ fn stock_kubeadm_streaming_timeout_of_0s_in_the_file_is_the_4h_default() {
     assert_eq!(actual["4.2.5"].0, "PASS", "{}", actual["4.2.5"].1);
 }
 
-fn fake_kubectl(dir: &Path) -> PathBuf {
-    let script = dir.join("kubectl");
-    std::fs::write(
-        &script,
-        r#"#!/bin/sh
-# Stands in for kubectl: answers `get KIND ... -o json` from $FAKE_API_DIR/KIND.json.
-kind=""
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --kubeconfig|--context|--cache-dir) shift 2 ;;
-    get) kind="$2"; shift 2 ;;
-    version) echo '{"serverVersion":{"major":"1","minor":"32","gitVersion":"v1.32.2"}}'; exit 0 ;;
-    *) shift ;;
-  esac
-done
-if [ -f "$FAKE_API_DIR/$kind.json" ]; then cat "$FAKE_API_DIR/$kind.json"; exit 0; fi
-echo "error: the server doesn't have a resource type \"$kind\"" >&2
-exit 1
-"#,
-    )
-    .expect("write fake kubectl");
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    script
-}
-
-fn scan_cluster(cluster: &str) -> BTreeMap<String, (String, String)> {
+/// Scans a recorded cluster's policies through the real kubectl, talking to a loopback
+/// API server that serves the recorded lists; each kind must be listed once.
+fn scan_cluster(cluster: &str) -> Option<BTreeMap<String, (String, String)>> {
+    if !api_server::kubectl_installed() {
+        println!("skipped: kubectl is not installed");
+        return None;
+    }
     let temp = TempDir::new().expect("temp dir");
-    let kubectl = fake_kubectl(temp.path());
-    let api = fixtures().join("api").join(cluster);
-    states_of(&scan(
+    let server =
+        api_server::RecordedApiServer::for_recorded_lists(&fixtures().join("api").join(cluster));
+    let kubeconfig = server.kubeconfig(temp.path());
+    let results = scan(
         &[
             "--targets",
             "policies",
-            "--kubectl",
-            kubectl.to_str().expect("utf-8"),
+            "--kubeconfig",
+            kubeconfig.to_str().expect("utf-8"),
         ],
-        &[("FAKE_API_DIR", &api)],
-    ))
+        &[("KUBECACHEDIR", &temp.path().join("cache"))],
+    );
+    for (kind, requests) in server.list_requests() {
+        assert!(requests <= 1, "{kind} was listed {requests} times");
+    }
+    Some(states_of(&results))
+}
+
+/// The same cluster through a snapshot: `collect` records the API objects (through the
+/// real kubectl and the loopback server), and the snapshot file is scanned offline.
+fn scan_cluster_snapshot(cluster: &str) -> Option<BTreeMap<String, (String, String)>> {
+    if !api_server::kubectl_installed() {
+        println!("skipped: kubectl is not installed");
+        return None;
+    }
+    let temp = TempDir::new().expect("temp dir");
+    let server =
+        api_server::RecordedApiServer::for_recorded_lists(&fixtures().join("api").join(cluster));
+    let kubeconfig = server.kubeconfig(temp.path());
+    let snapshot = temp.path().join("cluster.json.gz");
+    let collected = Command::cargo_bin("cisgate")
+        .expect("binary")
+        .args(["collect", "--no-timestamp", "--config-dir"])
+        .arg(repo_root().join("cfg"))
+        .args([
+            "--benchmark",
+            "cis-1.12",
+            "--targets",
+            "policies",
+            "--kubeconfig",
+        ])
+        .arg(&kubeconfig)
+        .arg("-o")
+        .arg(&snapshot)
+        .env("KUBECACHEDIR", temp.path().join("cache"))
+        .output()
+        .expect("cisgate runs");
+    assert!(
+        collected.status.success(),
+        "{}",
+        String::from_utf8_lossy(&collected.stderr)
+    );
+    drop(server);
+    let results = scan(
+        &[
+            "--targets",
+            "policies",
+            "--snapshot",
+            snapshot.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    Some(states_of(&results))
+}
+
+#[test]
+fn policy_checks_decide_the_same_through_a_snapshot_as_through_kubectl() {
+    for cluster in ["good", "bad"] {
+        let (Some(live), Some(replayed)) = (scan_cluster(cluster), scan_cluster_snapshot(cluster))
+        else {
+            return;
+        };
+        assert_eq!(live, replayed, "{cluster} cluster");
+    }
 }
 
 #[test]
 fn policy_checks_pass_on_the_good_cluster_and_name_each_offender_on_the_bad_one() {
-    let good = scan_cluster("good");
-    let bad = scan_cluster("bad");
+    let (Some(good), Some(bad)) = (scan_cluster("good"), scan_cluster("bad")) else {
+        return;
+    };
     let mut wrong = Vec::new();
     for (id, on_good, on_bad, offender) in EXPECTED_ON_CLUSTERS {
         let (good_state, good_evidence) = &good[*id];
@@ -454,7 +503,9 @@ fn policy_checks_pass_on_the_good_cluster_and_name_each_offender_on_the_bad_one(
 
 #[test]
 fn manual_policy_checks_warn_with_guidance() {
-    let good = scan_cluster("good");
+    let Some(good) = scan_cluster("good") else {
+        return;
+    };
     for id in [
         "5.1.7", "5.2.1", "5.3.1", "5.4.2", "5.5.1", "5.6.1", "5.6.2", "5.6.3",
     ] {
