@@ -26,7 +26,10 @@ pub fn locate(
     let path = audits
         .iter()
         .find_map(|audit| file_of_audit(audit, variables, facts))?;
-    let line = decisive.and_then(|item| line_of_key(facts, &path, item.source, &item.key));
+    let line = decisive.and_then(|item| {
+        line_of_key(facts, &path, item.source, &item.key)
+            .or_else(|| line_of_program(facts, &path, check, variables))
+    });
     let source_file = facts
         .source_file(&path)
         .map(|file| file.display().to_string());
@@ -118,6 +121,27 @@ fn line_of_key(facts: &dyn Facts, path: &str, source: SourceKind, key: &str) -> 
         SourceKind::Config => line_of_path(&lines, key),
     };
     found.map(|index| index as u32 + 1)
+}
+
+/// Where a missing flag belongs: the line that starts the component's command in its
+/// static pod manifest (`- kube-apiserver`).
+fn line_of_program(facts: &dyn Facts, path: &str, check: &Check, variables: &Variables) -> Option<u32> {
+    let bin = [&check.audit, &check.audit_config]
+        .iter()
+        .find_map(|audit| match audit {
+            Audit::Probe(Probe::Process { bin }) => Some(bin.trim_matches('\'').to_owned()),
+            Audit::Shell(command) => variables
+                .entries
+                .iter()
+                .find(|v| v.is_bin && command.contains(&v.on_node))
+                .map(|v| v.on_node.trim_matches('\'').to_owned()),
+            _ => None,
+        })?;
+    let text = facts.read_file(path).ok()??;
+    let program_line = format!("- {bin}");
+    text.lines()
+        .position(|line| line.trim_start().starts_with(&program_line))
+        .map(|index| index as u32 + 1)
 }
 
 /// Follows `{.a.b.c}` through indented YAML (or JSON) keys, one segment after another.

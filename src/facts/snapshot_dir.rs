@@ -187,6 +187,8 @@ fn parse_id_file(text: &str) -> BTreeMap<u32, String> {
 
 pub struct SnapshotDirFacts {
     root: PathBuf,
+    /// The root as the user named it, for the source files reports point at.
+    named_root: PathBuf,
     metadata: Metadata,
     rules: Vec<CompiledRule>,
     declared: BTreeMap<String, FileKind>,
@@ -209,6 +211,7 @@ enum Resolved {
 impl SnapshotDirFacts {
     /// Opens a snapshot directory and reads its metadata file, if any.
     pub fn open(root: &Path) -> Result<Self, SnapshotError> {
+        let named_root = root.to_path_buf();
         let root = root.canonicalize().map_err(|source| SnapshotError::Io {
             path: root.to_path_buf(),
             source,
@@ -221,6 +224,7 @@ impl SnapshotDirFacts {
         }
         let mut facts = Self {
             root,
+            named_root,
             metadata: Metadata::default(),
             rules: Vec::new(),
             declared: BTreeMap::new(),
@@ -655,7 +659,11 @@ impl Facts for SnapshotDirFacts {
 
     fn source_file(&self, path: &str) -> Option<PathBuf> {
         match self.resolve(&normalize_node_path(path), true) {
-            Ok(Resolved::Found(host)) if host.is_file() => Some(host),
+            Ok(Resolved::Found(host)) if host.is_file() => Some(
+                host.strip_prefix(&self.root)
+                    .map(|inside| self.named_root.join(inside))
+                    .unwrap_or(host),
+            ),
             _ => None,
         }
     }
