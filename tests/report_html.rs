@@ -257,14 +257,48 @@ fn chromium_loads_the_1000_node_page_quickly() {
     assert_eq!(shown, errors);
 }
 
+/// A run where everything passes, with no baseline, no previous run and nothing unreadable.
+fn clean_fixture() -> RunResults {
+    let mut results = small_fixture();
+    for node in &mut results.nodes {
+        for check in node
+            .sections
+            .iter_mut()
+            .flat_map(|s| s.groups.iter_mut())
+            .flat_map(|g| g.checks.iter_mut())
+        {
+            check.state = State::Pass;
+            check.baseline = None;
+            check.change = None;
+        }
+    }
+    results.baseline = None;
+    results.previous = None;
+    results.unreadable.clear();
+    cisgate::report::merge::recompute_totals(&mut results);
+    results.gate.passed = true;
+    results.gate.exit_code = 0;
+    results.gate.regressions = 0;
+    results
+}
+
 #[test]
-#[ignore]
-fn dump_scale_page() {
-    let results = generated_fleet(1000, 130);
-    std::fs::write("/tmp/scale.html", render(&HtmlEmitter, &results)).unwrap();
-    std::fs::write(
-        "/tmp/hostile.html",
-        render(&HtmlEmitter, &hostile_fixture()),
-    )
-    .unwrap();
+fn html_for_a_clean_run_says_passed_and_passes_the_nu_checker() {
+    let html = render(&HtmlEmitter, &clean_fixture());
+    let text = String::from_utf8(html.clone()).unwrap();
+    assert!(text.contains("Gate passed"));
+    assert!(text.contains("No regressions."));
+    assert!(!text.contains("id=\"baseline\""));
+    nu_check(&html);
+}
+
+#[test]
+fn html_for_a_run_with_no_nodes_renders_and_passes_the_nu_checker() {
+    let mut results = clean_fixture();
+    results.nodes.clear();
+    results.unreadable = small_fixture().unreadable;
+    cisgate::report::merge::recompute_totals(&mut results);
+    let html = render(&HtmlEmitter, &results);
+    assert!(String::from_utf8_lossy(&html).contains("could not be evaluated"));
+    nu_check(&html);
 }

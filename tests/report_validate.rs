@@ -10,9 +10,12 @@ use std::process::Command;
 use cisgate::report::codequality::CodeQualityEmitter;
 use cisgate::report::findings::{disposition, Disposition};
 use cisgate::report::junit::JunitEmitter;
+use cisgate::report::markdown::MarkdownEmitter;
 use cisgate::report::sarif::SarifEmitter;
 use cisgate::results::{RunResults, State};
-use support::{render, repo_root, shared_file, small_fixture, tool_available, write_temp};
+use support::{
+    generated_fleet, render, repo_root, shared_file, small_fixture, tool_available, write_temp,
+};
 
 fn run_validator(command: &mut Command) {
     let output = command.output().expect("validator runs");
@@ -359,4 +362,34 @@ fn codequality_lists_each_regression_once_with_a_unique_fingerprint() {
     );
     assert_eq!(anonymous["location"]["lines"]["begin"], 14);
     assert_eq!(anonymous["severity"], "critical");
+}
+
+#[test]
+fn markdown_summary_for_1000_nodes_stays_under_githubs_step_summary_limit() {
+    let results = generated_fleet(1000, 130);
+    let summary = String::from_utf8(render(&MarkdownEmitter, &results)).unwrap();
+    assert!(summary.len() < 1024 * 1024, "{} bytes", summary.len());
+    assert!(summary.contains("gate failed"));
+    assert!(summary.contains("more node(s)"));
+    assert!(summary.contains("[remediation](#fix-"));
+}
+
+#[test]
+fn sarif_for_1000_nodes_validates_and_keeps_fingerprints_unique() {
+    let results = generated_fleet(1000, 130);
+    let bytes = render(&SarifEmitter, &results);
+    let log: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let sarif_results = log["runs"][0]["results"].as_array().unwrap();
+    let prints: HashSet<&str> = sarif_results
+        .iter()
+        .map(|r| r["partialFingerprints"]["cisgate/v1"].as_str().unwrap())
+        .collect();
+    assert_eq!(prints.len(), sarif_results.len());
+    assert_eq!(
+        log["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        130
+    );
 }

@@ -84,12 +84,12 @@ fn identity_comes_from_the_metadata_file() {
         .unwrap()
         .identity();
     assert_eq!(identity.name, "control-plane-1");
-    assert_eq!(identity.roles, ["control-plane"]);
     assert_eq!(identity.kubernetes_version.as_deref(), Some("1.33.1"));
+    assert_eq!(identity.platform.as_deref(), Some("linux/amd64"));
     let worker = SnapshotDirFacts::open(&example("worker-1"))
         .unwrap()
         .identity();
-    assert_eq!(worker.roles, ["worker"]);
+    assert_eq!(worker.name, "worker-1");
 }
 
 #[test]

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 
 use crate::report::args::{write_reports, ReportArgs};
+use crate::report::json::Json;
 use crate::report::merge::merge;
-use crate::report::RenderOptions;
+use crate::report::{write_output, Emitter, RenderOptions};
 use crate::results::{RunResults, RESULTS_VERSION};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -20,6 +21,9 @@ pub struct ReportCommand {
     /// An earlier run's JSON results: marks each result new, unchanged or fixed.
     #[arg(long, value_name = "RESULTS.json")]
     pub previous: Option<PathBuf>,
+    /// Also write the merged (and `--previous`-marked) JSON results to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
     #[command(flatten)]
     pub reports: ReportArgs,
 }
@@ -27,8 +31,8 @@ pub struct ReportCommand {
 /// Reads, merges and renders. Returns the exit code: 0 once the reports are written (the gate
 /// belongs to `cisgate scan`; re-rendering never fails a pipeline for regressions).
 pub fn run(cmd: ReportCommand) -> anyhow::Result<i32> {
-    if !cmd.reports.any() {
-        bail!("nothing to write: give at least one of --sarif, --junit, --html, --codequality or --summary-md");
+    if !cmd.reports.any() && cmd.json.is_none() {
+        bail!("nothing to write: give at least one of --sarif, --junit, --html, --codequality, --summary-md or --json");
     }
     let mut inputs = Vec::with_capacity(cmd.from.len());
     for path in &cmd.from {
@@ -37,25 +41,31 @@ pub fn run(cmd: ReportCommand) -> anyhow::Result<i32> {
     let mut results = merge(inputs)?;
     if let Some(previous_path) = &cmd.previous {
         let previous = read_results(previous_path)?;
-        mark_previous(
+        crate::baseline::previous::mark(
             &mut results,
             &previous,
             &previous_path.display().to_string(),
-        )?;
+        );
     }
-    write_reports(&results, &cmd.reports, &RenderOptions::default())?;
+    let options = RenderOptions::default();
+    // Rendered before any report is written, like the others.
+    let merged_json = match &cmd.json {
+        Some(path) => Some((path, Json.render(&results, &options)?)),
+        None => None,
+    };
+    if merged_json
+        .as_ref()
+        .is_some_and(|(path, _)| path.as_path() == Path::new("-"))
+        && cmd.reports.uses_stdout()
+    {
+        bail!("only one output can go to stdout (`-`): --json and a report both ask for it");
+    }
+    write_reports(&results, &cmd.reports, &options)?;
+    if let Some((path, bytes)) = merged_json {
+        write_output(path, &bytes)
+            .with_context(|| format!("writing the merged results to {}", path.display()))?;
+    }
     Ok(0)
-}
-
-/// TODO(lead): connect the baseline helper's comparison here:
-/// `crate::baseline::previous::mark(results, previous, file); Ok(())`.
-/// Until then `--previous` is refused rather than silently ignored.
-fn mark_previous(
-    _results: &mut RunResults,
-    _previous: &RunResults,
-    file: &str,
-) -> anyhow::Result<()> {
-    bail!("--previous {file}: comparing with a previous run is not available in this build yet")
 }
 
 /// Reads one results file with an error that names the file and says what was expected.

@@ -208,6 +208,8 @@ pub fn effective_config(
     if !found_anything {
         return Ok(String::new());
     }
+    normalize_durations(&mut config)?;
+    default_zero_durations(&mut config);
     apply_flags(&mut config, &flags)?;
     normalize_durations(&mut config)?;
     serde_json::to_string(&config).map_err(|e| e.to_string())
@@ -404,6 +406,38 @@ fn normalize_durations(config: &mut Value) -> Result<(), String> {
     Ok(())
 }
 
+/// Durations the kubelet's `v1beta1` defaulting replaces when a config file sets them to
+/// zero (`0s` in a file means "the default"; only a flag can really set zero).
+const DURATION_DEFAULTS: &[(&str, &str)] = &[
+    ("authentication.webhook.cacheTTL", "2m0s"),
+    ("authorization.webhook.cacheAuthorizedTTL", "5m0s"),
+    ("authorization.webhook.cacheUnauthorizedTTL", "30s"),
+    ("cpuManagerReconcilePeriod", "10s"),
+    ("evictionPressureTransitionPeriod", "5m0s"),
+    ("fileCheckFrequency", "20s"),
+    ("httpCheckFrequency", "20s"),
+    ("imageMinimumGCAge", "2m0s"),
+    ("nodeStatusReportFrequency", "5m0s"),
+    ("nodeStatusUpdateFrequency", "10s"),
+    ("runtimeRequestTimeout", "2m0s"),
+    ("streamingConnectionIdleTimeout", "4h0m0s"),
+    ("syncFrequency", "1m0s"),
+];
+
+fn default_zero_durations(config: &mut Value) {
+    for (field, default) in DURATION_DEFAULTS {
+        let mut slot = Some(&mut *config);
+        for part in field.split('.') {
+            slot = slot.and_then(|v| v.get_mut(part));
+        }
+        if let Some(value) = slot {
+            if value.as_str() == Some("0s") {
+                *value = Value::String((*default).to_owned());
+            }
+        }
+    }
+}
+
 /// Parses a Go duration (`5m`, `4h0m0s`, `1.5h`, `300ms`, `0`) and prints it the way Go's
 /// `time.Duration.String` does.
 pub fn canonical_duration(text: &str) -> Result<String, String> {
@@ -567,6 +601,25 @@ mod tests {
                 "tlsCipherSuites": ["X", "Y"]
             })
         );
+    }
+
+    #[test]
+    fn a_zero_duration_in_the_file_means_the_kubelet_default() {
+        let mut config = serde_json::json!({"streamingConnectionIdleTimeout": "0s"});
+        default_zero_durations(&mut config);
+        assert_eq!(config["streamingConnectionIdleTimeout"], "4h0m0s");
+    }
+
+    #[test]
+    fn a_zero_duration_flag_really_means_zero() {
+        let mut config = serde_json::json!({"streamingConnectionIdleTimeout": "4h0m0s"});
+        let flags = vec![(
+            "streaming-connection-idle-timeout".to_string(),
+            "0".to_string(),
+        )];
+        apply_flags(&mut config, &flags).unwrap();
+        normalize_durations(&mut config).unwrap();
+        assert_eq!(config["streamingConnectionIdleTimeout"], "0s");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! from the facts, `lookup`/`compare`/`evaluate` are kube-bench's test semantics, and
 //! `run` decides each check's state with its evidence.
 
+pub mod choose;
 pub mod compare;
 pub mod detect;
 pub mod document;

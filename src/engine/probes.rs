@@ -88,7 +88,7 @@ fn process_lines(facts: &dyn Facts, bin: &str) -> Result<String, ProbeError> {
         .processes()?
         .iter()
         .filter(|p| runs_binary(p, bin))
-        .map(|p| p.command_line())
+        .map(|p| joined_flag_values(&p.argv))
         .collect::<Vec<_>>()
         .join("\n"))
 }
@@ -119,6 +119,28 @@ fn api_query_lines(facts: &dyn Facts, kinds: &[String], jq: &str) -> Result<Stri
     }
     let program = JqProgram::compile(jq)?;
     Ok(program.run(&Value::Object(input))?.join("\n"))
+}
+
+/// The command line with `--flag value` written as `--flag=value`, the way the component's
+/// flag parser reads it: kube-bench's flag lookup never reads a space-separated value
+/// (it would see `--secure-port 0` as `true`).
+fn joined_flag_values(argv: &[String]) -> String {
+    let mut words: Vec<String> = Vec::with_capacity(argv.len());
+    let mut args = argv.iter().peekable();
+    if let Some(program) = args.next() {
+        words.push(program.clone());
+    }
+    while let Some(arg) = args.next() {
+        let is_bare_flag = arg.starts_with("--") && arg.len() > 2 && !arg.contains('=');
+        match args.peek() {
+            Some(value) if is_bare_flag && !value.starts_with('-') => {
+                words.push(format!("{arg}={value}"));
+                args.next();
+            }
+            _ => words.push(arg.clone()),
+        }
+    }
+    words.join(" ")
 }
 
 /// `namespace/name`, or `name` for a cluster-scoped object.
@@ -178,5 +200,59 @@ impl JqProgram {
             });
         }
         Ok(lines)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn space_separated_flag_values_are_joined_to_their_flag() {
+        assert_eq!(
+            joined_flag_values(&argv(&[
+                "kube-apiserver",
+                "--secure-port",
+                "0",
+                "--profiling",
+                "--x=1"
+            ])),
+            "kube-apiserver --secure-port=0 --profiling --x=1"
+        );
+    }
+
+    #[test]
+    fn a_flag_followed_by_a_flag_stays_bare() {
+        assert_eq!(
+            joined_flag_values(&argv(&["etcd", "--a", "--b", "v"])),
+            "etcd --a --b=v"
+        );
+    }
+
+    #[test]
+    fn object_keys_are_namespace_and_name() {
+        let pod = serde_json::json!({"metadata": {"name": "p", "namespace": "ns"}});
+        let node = serde_json::json!({"metadata": {"name": "n"}});
+        assert_eq!(object_key(&pod), "ns/p");
+        assert_eq!(object_key(&node), "n");
+    }
+
+    #[test]
+    fn jq_prints_strings_raw_and_other_values_as_json() {
+        let program = JqProgram::compile(r#".metadata.name, .spec, empty"#).unwrap();
+        let object = serde_json::json!({"metadata": {"name": "a"}, "spec": {"x": [1, 2]}});
+        assert_eq!(
+            program.run(&object).unwrap(),
+            vec!["a".to_owned(), r#"{"x":[1,2]}"#.to_owned()]
+        );
+    }
+
+    #[test]
+    fn a_jq_filter_that_does_not_parse_is_an_error() {
+        assert!(JqProgram::compile(".[").is_err());
     }
 }

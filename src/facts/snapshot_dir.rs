@@ -433,15 +433,6 @@ impl SnapshotDirFacts {
         processes.iter().filter(move |p| p.process.comm == comm)
     }
 
-    fn inferred_roles(&self) -> Vec<String> {
-        let role = if self.runs("kube-apiserver").next().is_some() {
-            "control-plane"
-        } else {
-            "worker"
-        };
-        vec![role.to_string()]
-    }
-
     /// The version in the kube-apiserver image tag (`registry.k8s.io/kube-apiserver:v1.33.1`).
     fn inferred_version(&self) -> Option<String> {
         self.runs("kube-apiserver").find_map(|apiserver| {
@@ -563,7 +554,7 @@ impl Facts for SnapshotDirFacts {
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_else(|| self.root.display().to_string())
             }),
-            roles: node.roles.clone().unwrap_or_else(|| self.inferred_roles()),
+            roles: node.roles.clone().unwrap_or_default(),
             kubernetes_version: node
                 .kubernetes_version
                 .clone()
@@ -653,10 +644,7 @@ impl Facts for SnapshotDirFacts {
         match self.metadata.shell.get(&command.on_node) {
             Some(record) => record.answer(),
             None => Err(FactError::NotRecorded {
-                what: format!(
-                    "the output of `{}` (a snapshot directory records shell outputs only in {METADATA_FILE})",
-                    command.on_node
-                ),
+                what: format!("the output of `{}`", command.on_node),
             }),
         }
     }
@@ -667,7 +655,7 @@ impl Facts for SnapshotDirFacts {
 
     fn api_objects(&self, kind: &str) -> Result<Vec<serde_json::Value>, FactError> {
         Err(FactError::NotRecorded {
-            what: format!("API objects of kind {kind} (a snapshot directory holds none)"),
+            what: format!("API objects of kind {kind}"),
         })
     }
 
@@ -827,7 +815,7 @@ mod tests {
         )]);
         let facts = SnapshotDirFacts::open(dir.path()).unwrap();
         let identity = facts.identity();
-        assert_eq!(identity.roles, vec!["control-plane"]);
+        assert!(identity.roles.is_empty(), "roles are left to the engine");
         assert_eq!(identity.kubernetes_version.as_deref(), Some("1.33.1"));
         let processes = facts.processes().unwrap();
         assert_eq!(processes[0].pid, 1);

@@ -14,6 +14,7 @@ use super::{write_output, Emitter, RenderOptions};
 use crate::results::RunResults;
 
 #[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Reports")]
 pub struct ReportArgs {
     /// Write a SARIF 2.1.0 report (GitHub code scanning) to FILE (`-` for stdout).
     #[arg(long, value_name = "FILE")]

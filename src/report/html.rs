@@ -184,6 +184,9 @@ struct Drift {
 
 #[derive(Serialize)]
 struct RegressionGroup {
+    /// Among groups of equal size: FAIL before WARN before ERROR (could not evaluate).
+    #[serde(skip)]
+    order: State,
     id: String,
     text: String,
     section: String,
@@ -262,16 +265,8 @@ fn location_text(check: &CheckResult) -> String {
     }
 }
 
-/// An exception with how many results it accepted, on which nodes, for which checks.
-type AcceptedTally = (ExceptionRef, usize, BTreeSet<String>, Vec<String>);
-
-/// A check whose state differs among nodes of the same roles.
-type DriftTally<'a> = (&'a str, Vec<String>, usize);
-
 fn rate(pass: usize, checks: usize) -> u32 {
-    (pass * 100)
-        .checked_div(checks)
-        .map_or(100, |rate| rate as u32)
+    (pass * 100).checked_div(checks).map_or(100, |r| r as u32)
 }
 
 fn names_with_more(names: &[String]) -> (Vec<String>, usize) {
@@ -443,6 +438,11 @@ fn histogram(results: &RunResults) -> Vec<HistogramBar> {
         })
         .collect()
 }
+
+/// An exception, how many results it accepted, which checks, on which nodes.
+type AcceptedTally = (ExceptionRef, usize, BTreeSet<String>, Vec<String>);
+/// A check's title, the nodes it fails on, and how many nodes ran it.
+type CheckSpread<'a> = (&'a str, Vec<String>, usize);
 
 fn baseline_view(results: &RunResults) -> Option<BaselineView> {
     let baseline = results.baseline.as_ref()?;
@@ -625,7 +625,7 @@ fn drift(results: &RunResults) -> (Vec<Drift>, usize) {
             continue;
         }
         // check id → (title, failing nodes, nodes that ran it)
-        let mut per_check: HashMap<&str, (&str, Vec<String>, usize)> = HashMap::new();
+        let mut per_check: HashMap<&str, CheckSpread<'_>> = HashMap::new();
         for node in &nodes {
             for (_, check) in node_checks(node) {
                 let entry = per_check.entry(check.id.as_str()).or_insert((
@@ -639,7 +639,7 @@ fn drift(results: &RunResults) -> (Vec<Drift>, usize) {
                 }
             }
         }
-        let mut drifting: Vec<(&str, DriftTally)> = per_check
+        let mut drifting: Vec<(&str, CheckSpread<'_>)> = per_check
             .into_iter()
             .filter(|(_, (_, failing, ran))| !failing.is_empty() && failing.len() < *ran)
             .collect();
@@ -676,6 +676,7 @@ fn regression_groups(results: &RunResults) -> Vec<RegressionGroup> {
         let group = groups
             .entry(check.id.as_str())
             .or_insert_with(|| RegressionGroup {
+                order: check.state,
                 id: check.id.clone(),
                 text: check.text.clone(),
                 section: format!("{} {}", section.id, section.text),
@@ -725,6 +726,7 @@ fn regression_groups(results: &RunResults) -> Vec<RegressionGroup> {
         b.rows
             .len()
             .cmp(&a.rows.len())
+            .then_with(|| a.order.cmp(&b.order))
             .then_with(|| compare_ids(&a.id, &b.id))
     });
     list

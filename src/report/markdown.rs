@@ -24,7 +24,7 @@ impl Emitter for MarkdownEmitter {
         totals_table(&mut out, results);
         nodes_table(&mut out, results);
         let regressions = regressions_by_check(results);
-        regressions_table(&mut out, &regressions);
+        regressions_table(&mut out, &regressions, results.previous.is_some());
         baseline_notes(&mut out, results);
         remediations(&mut out, &regressions);
         Ok(within_limit(out).into_bytes())
@@ -176,30 +176,41 @@ fn regressions_by_check(results: &RunResults) -> Vec<CheckRegressions<'_>> {
         }
     }
     let mut list: Vec<CheckRegressions<'_>> = by_id.into_values().collect();
+    // Most nodes first; among equals, FAIL before WARN before ERROR (could not evaluate).
     list.sort_by(|a, b| {
         b.nodes
             .len()
             .cmp(&a.nodes.len())
+            .then_with(|| a.check.state.cmp(&b.check.state))
             .then_with(|| compare_ids(&a.check.id, &b.check.id))
     });
     list
 }
 
-fn regressions_table(out: &mut String, regressions: &[CheckRegressions<'_>]) {
+fn regressions_table(out: &mut String, regressions: &[CheckRegressions<'_>], with_new: bool) {
     if regressions.is_empty() {
         return;
     }
     let _ = writeln!(out, "\n### Top regressions\n");
-    let _ = writeln!(out, "| Check | State | Nodes | New | Title | Fix |");
-    let _ = writeln!(out, "|---|---|---|---:|---|---|");
+    if with_new {
+        let _ = writeln!(out, "| Check | State | Nodes | New | Title | Fix |");
+        let _ = writeln!(out, "|---|---|---|---:|---|---|");
+    } else {
+        let _ = writeln!(out, "| Check | State | Nodes | Title | Fix |");
+        let _ = writeln!(out, "|---|---|---|---|---|");
+    }
     for entry in regressions.iter().take(TOP_REGRESSIONS) {
+        let new = if with_new {
+            format!(" {} |", entry.new)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | [remediation](#{}) |",
+            "| {} | {} | {} |{new} {} | [remediation](#{}) |",
             cell(&entry.check.id),
             entry.check.state.as_str(),
             node_list(&entry.nodes),
-            entry.new,
             cell(&entry.check.text),
             anchor(&entry.check.id)
         );

@@ -266,11 +266,13 @@ pub fn generated_fleet(nodes: usize, checks: usize) -> RunResults {
     results
 }
 
-/// The Nu HTML checker's jar: `$VNU_JAR`, or where `npm install -g vnu-jar` puts it.
+/// The Nu HTML checker's jar: `$CISGATE_VNU_JAR` (set by `.ci/run`), `$VNU_JAR`, or where
+/// `npm install -g vnu-jar` puts it.
 pub fn vnu_jar() -> Option<PathBuf> {
-    let candidates = std::env::var_os("VNU_JAR")
-        .map(PathBuf::from)
+    let candidates = ["CISGATE_VNU_JAR", "VNU_JAR"]
         .into_iter()
+        .filter_map(std::env::var_os)
+        .map(PathBuf::from)
         .chain(
             Command::new("npm")
                 .args(["root", "-g"])
@@ -287,7 +289,7 @@ pub fn vnu_jar() -> Option<PathBuf> {
             return tool_available("java", &["-version"]).then_some(candidate);
         }
     }
-    eprintln!("SKIPPED: vnu.jar not found (npm install -g vnu-jar, or set VNU_JAR)");
+    eprintln!("SKIPPED: vnu.jar not found (npm install -g vnu-jar, or set CISGATE_VNU_JAR)");
     None
 }
 
