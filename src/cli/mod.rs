@@ -1,9 +1,12 @@
 //! The command line: parses arguments, runs a command, turns its outcome into an exit
 //! code (0 no regressions · 1 regressions · 2 could not run as asked · 3 partial).
 
+mod args;
 pub mod baseline_cmd;
 mod benchmarks;
+mod collect;
 mod completions;
+mod nodes;
 pub mod report_cmd;
 mod scan;
 
@@ -32,6 +35,8 @@ pub struct Cli {
 pub enum Command {
     /// Evaluate a live node (or snapshots) against a benchmark, write reports, gate.
     Scan(Box<scan::ScanCommand>),
+    /// On a node: record what the benchmark asks for into a snapshot to scan anywhere.
+    Collect(Box<collect::CollectCommand>),
     /// List and inspect the benchmarks a tree holds.
     #[command(subcommand)]
     Benchmarks(benchmarks::BenchmarksCommand),
@@ -51,6 +56,7 @@ pub fn main() -> ExitCode {
     let cli = completions::parse();
     let outcome = match cli.command {
         Command::Scan(cmd) => scan::run(*cmd),
+        Command::Collect(cmd) => collect::run(*cmd),
         Command::Benchmarks(cmd) => benchmarks::run(cmd),
         Command::Explain(cmd) => benchmarks::explain(cmd),
         Command::Baseline(cmd) => baseline_cmd::run(cmd),

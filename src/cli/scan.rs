@@ -2,25 +2,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use rayon::prelude::*;
+use std::sync::Mutex;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use rayon::prelude::*;
 
+use super::args::{LiveArgs, SelectionArgs};
+use super::nodes::{api_server_version, Evaluated, NodeFailure, NodeRunner};
 use crate::baseline::{self, args::BaselineArgs};
-use crate::definitions::config::BenchmarkConfig;
-use crate::definitions::select::{KubernetesVersion, Selection};
 use crate::definitions::tree::BenchmarkTree;
-use crate::engine::choose::{self, ChooseError, Request};
-use crate::engine::detect;
 use crate::engine::run::CheckFilter;
-use crate::engine::scan::{scan_node, ScanError, ScanPlan};
 use crate::facts::discover::discover;
-use crate::facts::kubectl::KubectlOptions;
-use crate::facts::live::{LiveFacts, LiveOptions};
+use crate::facts::live::LiveFacts;
 use crate::facts::Facts;
 use crate::gate::{self, FailOn, GatePolicy};
 use crate::report::args::{write_reports, ReportArgs};
@@ -33,32 +27,14 @@ use crate::results::{
 #[derive(Debug, Args)]
 pub struct ScanCommand {
     /// Scan the node this runs on (the default without --snapshot).
-    #[arg(long, conflicts_with = "snapshots")]
+    #[arg(long)]
     live: bool,
-    /// Where the node's filesystem is mounted (`/host` in a pod with the host mounted).
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = "/",
-        conflicts_with = "snapshots"
-    )]
-    root: PathBuf,
     /// Evaluate snapshots instead of this node: a snapshot file (.json, .json.gz), a
     /// snapshot directory (a node's root tree), or a folder holding many (repeatable).
-    #[arg(long = "snapshot", value_name = "PATH")]
+    #[arg(long = "snapshot", value_name = "PATH", conflicts_with_all = ["live", "root"])]
     snapshots: Vec<PathBuf>,
-    /// A kube-bench-format benchmark tree to use instead of the embedded one.
-    #[arg(long, value_name = "DIR", env = "CISGATE_CONFIG_DIR")]
-    config_dir: Option<PathBuf>,
-    /// The benchmark to run (e.g. cis-1.12); default: chosen from the Kubernetes version.
-    #[arg(long, value_name = "NAME", conflicts_with = "k8s_version")]
-    benchmark: Option<String>,
-    /// The Kubernetes version (X.Y) that chooses the benchmark through the version mapping.
-    #[arg(long = "k8s-version", value_name = "X.Y")]
-    k8s_version: Option<String>,
-    /// Targets to run (master, node, etcd, controlplane, policies); default: what the node is.
-    #[arg(long, value_delimiter = ',', value_name = "TARGET,...")]
-    targets: Vec<String>,
+    #[command(flatten)]
+    selection: SelectionArgs,
     /// Run only these checks.
     #[arg(long = "check", value_delimiter = ',', value_name = "ID,...")]
     checks: Vec<String>,
@@ -95,18 +71,8 @@ pub struct ScanCommand {
     /// Print each failing check's audit output in the console report.
     #[arg(long)]
     include_test_output: bool,
-    /// The node's name in reports (default: its hostname).
-    #[arg(long, value_name = "NAME")]
-    node_name: Option<String>,
-    /// Seconds one shell audit may run before it is stopped (the check is then ERROR).
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-    shell_timeout: u64,
-    /// The kubeconfig kubectl uses for API objects (default: kubectl's own resolution).
-    #[arg(long, value_name = "FILE")]
-    kubeconfig: Option<PathBuf>,
-    /// The kubectl program.
-    #[arg(long, value_name = "PATH", default_value = "kubectl")]
-    kubectl: PathBuf,
+    #[command(flatten)]
+    node: LiveArgs,
     #[command(flatten)]
     baseline: BaselineArgs,
     #[command(flatten)]
@@ -114,17 +80,10 @@ pub struct ScanCommand {
 }
 
 pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
-    let tree = match &cmd.config_dir {
-        Some(dir) => BenchmarkTree::directory(dir)?,
-        None => BenchmarkTree::Embedded,
-    };
+    let tree = cmd.selection.tree()?;
     let runner = NodeRunner {
         tree: &tree,
-        request: Request {
-            benchmark: cmd.benchmark.clone(),
-            k8s_version: cmd.k8s_version.clone(),
-            targets: cmd.targets.clone(),
-        },
+        request: cmd.selection.request(),
         filter: CheckFilter {
             only_checks: cmd.checks.clone(),
             only_groups: cmd.groups.clone(),
@@ -136,13 +95,9 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
         warnings: Mutex::new(BTreeSet::new()),
     };
     let outcomes = if cmd.snapshots.is_empty() {
-        let facts = LiveFacts::new(live_options(&cmd));
+        let facts = LiveFacts::new(cmd.node.options());
         let source = facts.describe();
-        let outcome = runner.evaluate(&facts, &source, || {
-            facts.api_server_version().and_then(|v| {
-                KubernetesVersion::parse(&v, "the API server's version (kubectl version)")
-            })
-        });
+        let outcome = runner.evaluate(&facts, &source, || api_server_version(&facts));
         vec![(source, outcome)]
     } else {
         evaluate_snapshots(&runner, &cmd.snapshots)
@@ -165,90 +120,6 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
     results.gate = gate::decide(&results, &policy);
     emit(&cmd, &results)?;
     Ok(results.gate.exit_code)
-}
-
-/// Evaluates one node after another, sharing what all nodes share.
-struct NodeRunner<'a> {
-    tree: &'a BenchmarkTree,
-    request: Request,
-    filter: CheckFilter,
-    /// Each benchmark's merged config.yaml, read once however many nodes use it.
-    configs: Mutex<BTreeMap<String, Arc<BenchmarkConfig>>>,
-    /// Notes such as unknown keys, said once for the whole run.
-    warnings: Mutex<BTreeSet<String>>,
-}
-
-/// One node's results with the benchmark and targets chosen for it.
-struct Evaluated {
-    node: NodeResults,
-    selection: Selection,
-    targets: Vec<String>,
-}
-
-/// Why a node has no results: the whole run cannot go on, or only this node cannot.
-enum NodeFailure {
-    Fatal(anyhow::Error),
-    Unreadable(String),
-}
-
-impl NodeRunner<'_> {
-    fn evaluate(
-        &self,
-        facts: &dyn Facts,
-        source: &str,
-        ask_api: impl FnOnce() -> Option<KubernetesVersion>,
-    ) -> Result<Evaluated, NodeFailure> {
-        let selection =
-            choose::benchmark(self.tree, &self.request, facts, ask_api).map_err(choose_failure)?;
-        let config = self.config(&selection.benchmark)?;
-        let targets = choose::targets(&config, &selection.benchmark, &self.request, facts)
-            .map_err(choose_failure)?;
-        let plan = ScanPlan {
-            tree: self.tree,
-            config: &config,
-            benchmark: &selection.benchmark,
-            targets: &targets,
-            filter: &self.filter,
-        };
-        let mut notes = Vec::new();
-        let node = scan_node(
-            &plan,
-            facts,
-            source,
-            detect::roles_of(&targets),
-            &mut |note| notes.push(note),
-        )
-        .map_err(|error| match error {
-            ScanError::Fact(fact) => NodeFailure::Unreadable(fact.to_string()),
-            other => NodeFailure::Fatal(other.into()),
-        })?;
-        self.warnings.lock().expect("warnings").extend(notes);
-        Ok(Evaluated {
-            node,
-            selection,
-            targets,
-        })
-    }
-
-    fn config(&self, benchmark: &str) -> Result<Arc<BenchmarkConfig>, NodeFailure> {
-        let mut configs = self.configs.lock().expect("configs");
-        if let Some(config) = configs.get(benchmark) {
-            return Ok(Arc::clone(config));
-        }
-        let config = Arc::new(
-            BenchmarkConfig::load(self.tree, Some(benchmark))
-                .map_err(|e| NodeFailure::Fatal(e.into()))?,
-        );
-        configs.insert(benchmark.to_owned(), Arc::clone(&config));
-        Ok(config)
-    }
-}
-
-fn choose_failure(error: ChooseError) -> NodeFailure {
-    match error {
-        ChooseError::Request(message) => NodeFailure::Fatal(anyhow::anyhow!(message)),
-        ChooseError::Node(message) => NodeFailure::Unreadable(message),
-    }
 }
 
 /// Every snapshot, in parallel; each is loaded, evaluated and dropped, so memory grows
@@ -366,20 +237,6 @@ fn assemble(
         baseline: None,
         previous: None,
     })
-}
-
-fn live_options(cmd: &ScanCommand) -> LiveOptions {
-    LiveOptions {
-        root: cmd.root.clone(),
-        shell_timeout: Duration::from_secs(cmd.shell_timeout),
-        kubectl: KubectlOptions {
-            binary: cmd.kubectl.clone(),
-            kubeconfig: cmd.kubeconfig.clone(),
-            ..KubectlOptions::default()
-        },
-        node_name: cmd.node_name.clone(),
-        ..LiveOptions::default()
-    }
 }
 
 fn ensure_checks_exist(asked: &[String], results: &RunResults) -> anyhow::Result<()> {

@@ -27,10 +27,13 @@ pub fn locate(
         .iter()
         .find_map(|audit| file_of_audit(audit, variables, facts))?;
     let line = decisive.and_then(|item| line_of_key(facts, &path, item.source, &item.key));
+    let source_file = facts
+        .source_file(&path)
+        .map(|file| file.display().to_string());
     Some(Location {
         path,
         line,
-        source_file: None,
+        source_file,
     })
 }
 

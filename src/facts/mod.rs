@@ -146,4 +146,10 @@ pub trait Facts: Send + Sync {
 
     /// Whether API objects can be read at all (decides whether `policies` runs by default).
     fn api_reachable(&self) -> bool;
+
+    /// The file on this machine that holds a node file, where that is a file a user edits
+    /// in place of the node's (a snapshot directory kept in git); `None` otherwise.
+    fn source_file(&self, _path: &str) -> Option<std::path::PathBuf> {
+        None
+    }
 }

@@ -17,7 +17,7 @@ pub const RULES: &[&str] = &[
     "process argv and shell output: the value of a flag whose name ends the same way (--token=..., --password ..., --oidc-client-secret=...) is replaced by <redacted>; flags such as --token-auth-file keep their values",
     "API objects: string fields whose name ends the same way are replaced; Secrets keep metadata only (data and stringData values replaced, the last-applied-configuration annotation removed)",
     "file content is stored only for files a check read; every other file has stat facts only",
-    "all processes are recorded, with argv redacted as above",
+    "only the processes of the benchmark's components are recorded (cisgate collect), with argv redacted as above",
 ];
 
 const SECRET_NAME_ENDINGS: &[&str] = &[

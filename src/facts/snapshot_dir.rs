@@ -653,6 +653,13 @@ impl Facts for SnapshotDirFacts {
         ""
     }
 
+    fn source_file(&self, path: &str) -> Option<PathBuf> {
+        match self.resolve(&normalize_node_path(path), true) {
+            Ok(Resolved::Found(host)) if host.is_file() => Some(host),
+            _ => None,
+        }
+    }
+
     fn api_objects(&self, kind: &str) -> Result<Vec<serde_json::Value>, FactError> {
         Err(FactError::NotRecorded {
             what: format!("API objects of kind {kind}"),

@@ -761,8 +761,8 @@ impl FakeNodeBuilder {
                 Component::Kubelet | Component::Proxy => unreachable!("no static pod"),
             };
         let image = match component {
-            Component::Etcd => "registry.k8s.io/etcd:3.5.12-0".to_string(),
-            _ => format!("registry.k8s.io/{name}:v1.30.2"),
+            Component::Etcd => "registry.k8s.io/etcd:3.5.21-0".to_string(),
+            _ => format!("registry.k8s.io/{name}:v1.33.1"),
         };
         let label = if component == Component::Etcd {
             "etcd"

@@ -1,0 +1,107 @@
+//! `cisgate collect`: on a node, record exactly the facts the selected benchmark asks
+//! for — probes and shell audits alike — into a snapshot that scans offline with the
+//! same verdicts. Secrets are redacted before anything is stored.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::args::{LiveArgs, SelectionArgs};
+use super::nodes::{api_server_version, NodeFailure, NodeRunner};
+use crate::definitions::config::BenchmarkConfig;
+use crate::engine::detect;
+use crate::engine::run::CheckFilter;
+use crate::facts::live::LiveFacts;
+use crate::facts::recording::RecordingFacts;
+use crate::facts::Facts;
+use crate::facts::Process;
+use crate::report::write_output;
+
+#[derive(Debug, Args)]
+pub struct CollectCommand {
+    /// Where to write the snapshot (`.json`, or `.json.gz` compressed; `-` for stdout).
+    #[arg(long, short, value_name = "FILE")]
+    output: PathBuf,
+    /// Leave out the collection time, for snapshots that are byte-identical run to run.
+    #[arg(long)]
+    no_timestamp: bool,
+    #[command(flatten)]
+    selection: SelectionArgs,
+    #[command(flatten)]
+    node: LiveArgs,
+}
+
+pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
+    let tree = cmd.selection.tree()?;
+    let live = LiveFacts::new(cmd.node.options());
+    let recording = RecordingFacts::new(live);
+    let runner = NodeRunner {
+        tree: &tree,
+        request: cmd.selection.request(),
+        filter: CheckFilter::default(),
+        configs: Mutex::new(BTreeMap::new()),
+        warnings: Mutex::new(BTreeSet::new()),
+    };
+    let source = recording.describe();
+    let evaluated = runner
+        .evaluate(&recording, &source, || {
+            api_server_version(recording.inner())
+        })
+        .map_err(|failure| match failure {
+            NodeFailure::Fatal(error) => error,
+            NodeFailure::Unreadable(reason) => anyhow::anyhow!(reason),
+        })?;
+    let version = detect::kubernetes_version(&recording)
+        .map(|v| v.major_minor)
+        .or(cmd.selection.k8s_version.clone());
+    let timestamp = (!cmd.no_timestamp).then(|| jiff::Timestamp::now().to_string());
+    let mut snapshot = recording.into_snapshot(timestamp);
+    if snapshot.node.kubernetes_version.is_none() {
+        snapshot.node.kubernetes_version = version;
+    }
+    if snapshot.node.roles.is_empty() {
+        snapshot.node.roles = detect::roles_of(&evaluated.targets);
+    }
+    if let Some(processes) = snapshot.processes.as_mut() {
+        let config = BenchmarkConfig::load(&tree, Some(&evaluated.selection.benchmark))?;
+        keep_component_processes(processes, &config, &evaluated.targets);
+    }
+    let bytes = snapshot.bytes_for_path(&cmd.output);
+    write_output(&cmd.output, &bytes)
+        .with_context(|| format!("cannot write {}", cmd.output.display()))?;
+    for fact in snapshot.unreadable_facts() {
+        eprintln!("cisgate: could not read {fact}");
+    }
+    eprintln!(
+        "cisgate: collected {} for {} ({}; targets {})",
+        cmd.output.display(),
+        snapshot.node.name,
+        evaluated.selection.benchmark,
+        evaluated.targets.join(", ")
+    );
+    Ok(0)
+}
+
+/// Keeps only the processes a check can ask about: those whose kernel command name is
+/// the program of some component's candidate binaries. Everything else running on the
+/// node (and its command line) stays out of the snapshot. Shell audits are recorded with
+/// their own output, so they do not need the process list.
+fn keep_component_processes(
+    processes: &mut Vec<Process>,
+    config: &BenchmarkConfig,
+    targets: &[String],
+) {
+    let programs: BTreeSet<String> = targets
+        .iter()
+        .flat_map(|target| config.components(target))
+        .flat_map(|component| component.bins)
+        .filter_map(|bin| {
+            let unquoted: String = bin.chars().filter(|c| *c != '\'' && *c != '"').collect();
+            unquoted.split_whitespace().next().map(str::to_owned)
+        })
+        .collect();
+    processes.retain(|process| programs.contains(&process.comm));
+}
