@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use pipeline_common::*;
+use serde_json::Value;
 
 struct FakeGithub {
     dir: tempfile::TempDir,
@@ -395,4 +396,198 @@ fn the_install_script_names_the_release_asset_for_the_runner_machine() {
     let (code, _, err) = url(&["0.1.0", "acme/cisgate", "riscv64"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("leave 'version' empty"), "{err}");
+}
+
+/// The `uses: OWNER/cisgate@…` step of an example workflow, and the workflow's steps.
+fn cisgate_step(workflow: &Value) -> (Value, Vec<Value>) {
+    let jobs = workflow["jobs"].as_object().unwrap();
+    let steps = jobs.values().next().unwrap()["steps"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let step = steps
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("OWNER/cisgate@"))
+        })
+        .expect("a step using the cisgate action")
+        .clone();
+    (step, steps)
+}
+
+/// The action's environment for a step's `with:`: action.yml's defaults, then the step's
+/// values (expressions, which only GitHub evaluates, are left out).
+fn inputs_for(step: &Value, overrides: &[(&str, &str)]) -> Vec<(String, String)> {
+    let action = yaml(&repo_root().join("action.yml"));
+    let mut values: std::collections::BTreeMap<String, String> = action["inputs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v["default"].as_str().unwrap_or("").to_string()))
+        .collect();
+    for (key, value) in step["with"].as_object().unwrap() {
+        assert!(values.contains_key(key), "the action has no input {key}");
+        let value = value
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or(value.to_string());
+        if !value.contains("${{") {
+            values.insert(key.clone(), value);
+        }
+    }
+    for (key, value) in overrides {
+        values.insert(key.to_string(), value.to_string());
+    }
+    values
+        .into_iter()
+        .filter(|(k, _)| k != "version" && k != "working-directory")
+        .map(|(k, v)| (format!("INPUT_{}", k.replace('-', "_").to_uppercase()), v))
+        .collect()
+}
+
+/// Every `steps.cisgate.outputs.X` a workflow reads is an output of action.yml.
+fn assert_outputs_exist(steps: &[Value]) {
+    let action = yaml(&repo_root().join("action.yml"));
+    let text = serde_json::to_string(steps).unwrap();
+    let used = regex::Regex::new(r"steps\.cisgate\.outputs\.([a-z-]+)").unwrap();
+    for capture in used.captures_iter(&text) {
+        assert!(
+            action["outputs"].get(&capture[1]).is_some(),
+            "no output {}",
+            &capture[1]
+        );
+    }
+}
+
+fn example_repository(layout: &str) -> tempfile::TempDir {
+    let repo = tempfile::tempdir().unwrap();
+    let dir = repo.path().join(layout);
+    std::fs::create_dir_all(&dir).unwrap();
+    for node in ["control-plane-1", "worker-1"] {
+        let status = Command::new("cp")
+            .arg("-R")
+            .arg(repo_root().join("examples/snapshots").join(node))
+            .arg(dir.join(node))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    repo
+}
+
+fn run_in(gh: &FakeGithub, repo: &Path, inputs: &[(String, String)]) -> Output {
+    let mut command = Command::new("bash");
+    command
+        .arg(repo_root().join("scripts/github-action.sh"))
+        .current_dir(repo)
+        .env("CISGATE", cisgate_bin())
+        .env("GITHUB_STEP_SUMMARY", &gh.summary)
+        .env("GITHUB_OUTPUT", &gh.output)
+        .env("GITHUB_WORKSPACE", repo)
+        .env("RUNNER_TEMP", gh.dir.path());
+    for (name, _) in std::env::vars() {
+        if name.starts_with("INPUT_") || name.starts_with("CISGATE_") {
+            command.env_remove(name);
+        }
+    }
+    command.envs(inputs.iter().map(|(k, v)| (k, v)));
+    command.output().unwrap()
+}
+
+#[test]
+fn the_pull_request_gate_example_fails_on_regressions_and_passes_with_its_baseline() {
+    let workflow = yaml(&repo_root().join("examples/github/pull-request-gate.yml"));
+    let (step, steps) = cisgate_step(&workflow);
+    assert_outputs_exist(&steps);
+    assert!(steps.iter().any(|s| s["uses"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("github/codeql-action/upload-sarif@"))));
+    let repo = example_repository("nodes");
+    let baseline = step["with"]["baseline"].as_str().unwrap();
+
+    // the baseline named in the example does not exist yet: the run cannot be done as asked
+    let gh = FakeGithub::new();
+    let run = run_in(&gh, repo.path(), &inputs_for(&step, &[]));
+    assert_eq!(run.status.code(), Some(2), "{}", describe(&run));
+
+    let gh = FakeGithub::new();
+    let run = run_in(&gh, repo.path(), &inputs_for(&step, &[("baseline", "")]));
+    assert_eq!(run.status.code(), Some(1), "{}", describe(&run));
+    let sarif = PathBuf::from(gh.output("sarif-file").unwrap());
+    assert!(sarif.starts_with(repo.path()) && sarif.is_file());
+    assert!(repo.path().join("cisgate-junit.xml").is_file());
+
+    let results = gh.path("results.json");
+    let gh2 = FakeGithub::new();
+    let first = run_in(
+        &gh2,
+        repo.path(),
+        &inputs_for(
+            &step,
+            &[("baseline", ""), ("json", results.to_str().unwrap())],
+        ),
+    );
+    assert_eq!(first.status.code(), Some(1));
+    let create = Command::new(cisgate_bin())
+        .current_dir(repo.path())
+        .args(["baseline", "create", "--output", baseline, "--from"])
+        .arg(&results)
+        .output()
+        .unwrap();
+    assert!(create.status.success(), "{}", describe(&create));
+    let gh = FakeGithub::new();
+    let run = run_in(&gh, repo.path(), &inputs_for(&step, &[]));
+    assert_eq!(run.status.code(), Some(0), "{}", describe(&run));
+    assert_ne!(gh.output("accepted").as_deref(), Some("0"));
+}
+
+#[test]
+fn the_nightly_example_reports_without_failing_and_writes_the_html_it_uploads() {
+    let workflow = yaml(&repo_root().join("examples/github/nightly-report.yml"));
+    let (step, steps) = cisgate_step(&workflow);
+    assert_outputs_exist(&steps);
+    let uploaded: Vec<&str> = steps
+        .iter()
+        .filter(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/upload-artifact@"))
+        })
+        .map(|s| s["with"]["path"].as_str().unwrap())
+        .collect();
+    let html = step["with"]["html"].as_str().unwrap();
+    assert!(uploaded.contains(&html), "the HTML report is uploaded");
+
+    let repo = example_repository(step["with"]["snapshots"].as_str().unwrap());
+    let gh = FakeGithub::new();
+    let run = run_in(&gh, repo.path(), &inputs_for(&step, &[]));
+    assert_eq!(run.status.code(), Some(0), "{}", describe(&run));
+    assert_eq!(gh.output("exit-code").as_deref(), Some("1"));
+    for path in uploaded {
+        assert!(repo.path().join(path).is_file(), "{path}");
+    }
+    let page = std::fs::read_to_string(repo.path().join(html)).unwrap();
+    assert!(page.contains("control-plane-1") && page.contains("worker-1"));
+
+    // the next night, with the previous results as the workflow passes them
+    std::fs::create_dir_all(repo.path().join("previous")).unwrap();
+    std::fs::copy(
+        repo.path().join("cisgate-results.json"),
+        repo.path().join("previous/cisgate-results.json"),
+    )
+    .unwrap();
+    let gh = FakeGithub::new();
+    let run = run_in(
+        &gh,
+        repo.path(),
+        &inputs_for(
+            &step,
+            &[("args", "--previous previous/cisgate-results.json")],
+        ),
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", describe(&run));
+    let results = json_of(&repo.path().join("cisgate-results.json"));
+    assert_eq!(results["previous"]["new"], 0);
 }
