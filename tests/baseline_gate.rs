@@ -428,3 +428,41 @@ mod through_the_binary {
         assert!(String::from_utf8_lossy(&output.stderr).contains(".cisgate/baseline.yaml:"));
     }
 }
+
+mod from_snapshots {
+    use assert_cmd::Command;
+    use std::path::Path;
+
+    fn cisgate(dir: &Path) -> Command {
+        let mut cmd = Command::cargo_bin("cisgate").unwrap();
+        cmd.current_dir(dir);
+        cmd
+    }
+
+    #[test]
+    fn a_baseline_created_from_snapshots_accepts_their_findings_until_reasons_are_required() {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/snapshots");
+        let dir = tempfile::TempDir::new().unwrap();
+        cisgate(dir.path())
+            .args(["scan", "--quiet", "--snapshot"])
+            .arg(&examples)
+            .assert()
+            .code(1);
+        cisgate(dir.path())
+            .args(["baseline", "create", "--snapshot"])
+            .arg(&examples)
+            .assert()
+            .success();
+        assert!(dir.path().join(".cisgate/baseline.yaml").is_file());
+        cisgate(dir.path())
+            .args(["scan", "--quiet", "--snapshot"])
+            .arg(&examples)
+            .assert()
+            .code(0);
+        cisgate(dir.path())
+            .args(["scan", "--quiet", "--require-reasons", "--snapshot"])
+            .arg(&examples)
+            .assert()
+            .code(1);
+    }
+}

@@ -4,8 +4,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
+use super::args::SelectionArgs;
+use super::nodes::{assemble, evaluate_snapshots, NodeRunner};
 use crate::baseline::update::{self, Updated};
 use crate::baseline::{read_results, BaselineFile, DEFAULT_PATH};
+use crate::engine::run::CheckFilter;
 use crate::gate::{FailOn, GatePolicy, EXIT_OK};
 use crate::results::RunResults;
 
@@ -38,8 +41,21 @@ pub enum BaselineAction {
 #[derive(Debug, Clone, clap::Args)]
 pub struct FromRun {
     /// A JSON results file written by `cisgate scan --json`
-    #[arg(long, value_name = "RESULTS.json")]
-    pub from: PathBuf,
+    #[arg(
+        long,
+        value_name = "RESULTS.json",
+        required_unless_present = "snapshots",
+        conflicts_with = "snapshots"
+    )]
+    pub from: Option<PathBuf>,
+
+    /// Scan these snapshots (files, node trees, or folders of them) instead of reading a
+    /// results file (repeatable)
+    #[arg(long = "snapshot", value_name = "PATH")]
+    pub snapshots: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub selection: SelectionArgs,
 
     /// The baseline file to write (`-` = stdout, `create` only)
     #[arg(short, long, value_name = "FILE", default_value = DEFAULT_PATH)]
@@ -52,11 +68,29 @@ pub struct FromRun {
 }
 
 pub fn run(cmd: BaselineCommand) -> anyhow::Result<i32> {
-    let from = match &cmd.action {
-        BaselineAction::Create { run, .. } | BaselineAction::Update { run, .. } => &run.from,
+    let run = match &cmd.action {
+        BaselineAction::Create { run, .. } | BaselineAction::Update { run, .. } => run,
     };
-    let results = read_results(from)?;
+    let results = match &run.from {
+        Some(from) => read_results(from)?,
+        None => scan_snapshots(run)?,
+    };
     run_with_results(&cmd, &results)
+}
+
+/// The `--snapshot` form: evaluates the snapshots as `cisgate scan` would, gated as asked.
+fn scan_snapshots(run: &FromRun) -> anyhow::Result<RunResults> {
+    let tree = run.selection.tree()?;
+    let runner = NodeRunner::new(&tree, run.selection.request(), CheckFilter::default());
+    let outcomes = evaluate_snapshots(&runner, &run.snapshots);
+    let mut results = assemble(&tree, outcomes)?;
+    let policy = GatePolicy {
+        fail_on: run.fail_on.unwrap_or_default(),
+        allow_errors: false,
+        strict: false,
+    };
+    results.gate = crate::gate::decide(&results, &policy);
+    Ok(results)
 }
 
 /// Writes the baseline from results already in memory (the `--snapshot` form scans first).

@@ -2,9 +2,8 @@
 //! for — probes and shell audits alike — into a snapshot that scans offline with the
 //! same verdicts. Secrets are redacted before anything is stored.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use anyhow::Context;
 use clap::Args;
@@ -38,13 +37,7 @@ pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
     let tree = cmd.selection.tree()?;
     let live = LiveFacts::new(cmd.node.options());
     let recording = RecordingFacts::new(live);
-    let runner = NodeRunner {
-        tree: &tree,
-        request: cmd.selection.request(),
-        filter: CheckFilter::default(),
-        configs: Mutex::new(BTreeMap::new()),
-        warnings: Mutex::new(BTreeSet::new()),
-    };
+    let runner = NodeRunner::new(&tree, cmd.selection.request(), CheckFilter::default());
     let source = recording.describe();
     let evaluated = runner
         .evaluate(&recording, &source, || {

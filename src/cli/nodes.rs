@@ -11,8 +11,18 @@ use crate::engine::choose::{self, ChooseError, Request};
 use crate::engine::detect;
 use crate::engine::run::CheckFilter;
 use crate::engine::scan::{scan_node, ScanError, ScanPlan};
+use std::path::PathBuf;
+
+use anyhow::bail;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::facts::discover::discover;
 use crate::facts::Facts;
-use crate::results::NodeResults;
+use crate::results::{
+    BenchmarkInfo, GateOutcome, NodeResults, RunResults, ToolInfo, Totals, UnreadableNode,
+    RESULTS_VERSION,
+};
 
 /// Evaluates one node after another, sharing what all nodes share.
 pub struct NodeRunner<'a> {
@@ -39,6 +49,26 @@ pub enum NodeFailure {
 }
 
 impl NodeRunner<'_> {
+    /// A runner for a tree and request, with nothing cached yet.
+    pub fn new(tree: &BenchmarkTree, request: Request, filter: CheckFilter) -> NodeRunner<'_> {
+        NodeRunner {
+            tree,
+            request,
+            filter,
+            configs: Mutex::new(BTreeMap::new()),
+            warnings: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// Prints the run's notes (unknown keys and the like) once, when asked to.
+    pub fn say_warnings(&self, verbose: bool) {
+        if verbose {
+            for warning in self.warnings.lock().expect("warnings").iter() {
+                eprintln!("cisgate: warning: {warning}");
+            }
+        }
+    }
+
     pub fn evaluate(
         &self,
         facts: &dyn Facts,
@@ -104,4 +134,139 @@ pub fn api_server_version(facts: &crate::facts::live::LiveFacts) -> Option<Kuber
     facts
         .api_server_version()
         .and_then(|v| KubernetesVersion::parse(&v, "the API server's version (kubectl version)"))
+}
+
+/// Every snapshot, in parallel; each is loaded, evaluated and dropped, so memory grows
+/// with results, not with snapshots.
+pub fn evaluate_snapshots(
+    runner: &NodeRunner,
+    paths: &[PathBuf],
+) -> Vec<(String, Result<Evaluated, NodeFailure>)> {
+    let discovery = discover(paths);
+    let mut outcomes: Vec<(String, Result<Evaluated, NodeFailure>)> = discovery
+        .errors
+        .into_iter()
+        .map(|error| {
+            (
+                error.path.display().to_string(),
+                Err(NodeFailure::Unreadable(error.reason)),
+            )
+        })
+        .collect();
+    let progress = progress_bar(discovery.sources.len());
+    outcomes.par_extend(discovery.sources.par_iter().map(|source| {
+        let name = source.path.display().to_string();
+        let outcome = match source.open() {
+            Ok(facts) => runner.evaluate(facts.as_ref(), &name, || None),
+            Err(error) => Err(NodeFailure::Unreadable(error.to_string())),
+        };
+        progress.inc(1);
+        (name, outcome)
+    }));
+    progress.finish_and_clear();
+    outcomes
+}
+
+/// One results document from every node's outcome: nodes sorted by name, unreadable
+/// ones listed with their reason. All nodes must have run the same benchmark.
+pub fn assemble(
+    tree: &BenchmarkTree,
+    outcomes: Vec<(String, Result<Evaluated, NodeFailure>)>,
+) -> anyhow::Result<RunResults> {
+    let mut evaluated = Vec::new();
+    let mut unreadable = Vec::new();
+    for (source, outcome) in outcomes {
+        match outcome {
+            Ok(node) => evaluated.push(node),
+            Err(NodeFailure::Fatal(error)) => return Err(error),
+            Err(NodeFailure::Unreadable(reason)) => {
+                unreadable.push(UnreadableNode { source, reason })
+            }
+        }
+    }
+    unreadable.sort_by(|a, b| a.source.cmp(&b.source));
+    if evaluated.is_empty() {
+        match unreadable.as_slice() {
+            [] => bail!("no snapshot found under the --snapshot paths"),
+            [only] if only.source.starts_with("live node") => bail!("{}", only.reason),
+            _ => bail!(
+                "no node could be evaluated:\n{}",
+                unreadable
+                    .iter()
+                    .map(|u| format!("  {}: {}", u.source, u.reason))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+        }
+    }
+    evaluated.sort_by(|a, b| {
+        (&a.node.node.name, &a.node.node.source).cmp(&(&b.node.node.name, &b.node.node.source))
+    });
+    let benchmarks: BTreeSet<&str> = evaluated
+        .iter()
+        .map(|e| e.selection.benchmark.as_str())
+        .collect();
+    if benchmarks.len() > 1 {
+        bail!(
+            "the nodes map to different benchmarks ({}); scan them separately or choose one with --benchmark",
+            evaluated
+                .iter()
+                .map(|e| format!("{}: {}", e.node.node.name, e.selection.benchmark))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let because: BTreeSet<&str> = evaluated
+        .iter()
+        .map(|e| e.selection.because.as_str())
+        .collect();
+    let mut targets: Vec<String> = Vec::new();
+    for target in evaluated.iter().flat_map(|e| &e.targets) {
+        if !targets.contains(target) {
+            targets.push(target.clone());
+        }
+    }
+    let benchmark = BenchmarkInfo {
+        name: evaluated[0].selection.benchmark.clone(),
+        source: tree.describe(),
+        selected_because: because.into_iter().collect::<Vec<_>>().join("; "),
+        targets,
+    };
+    let nodes: Vec<NodeResults> = evaluated.into_iter().map(|e| e.node).collect();
+    let mut totals = Totals::default();
+    for node in &nodes {
+        totals.merge(&node.totals);
+    }
+    Ok(RunResults {
+        results_version: RESULTS_VERSION,
+        tool: ToolInfo::current(),
+        benchmark,
+        nodes,
+        unreadable,
+        totals,
+        gate: GateOutcome {
+            fail_on: String::new(),
+            allow_errors: false,
+            passed: true,
+            exit_code: 0,
+            regressions: 0,
+        },
+        baseline: None,
+        previous: None,
+    })
+}
+
+/// Fleets of this many snapshots or more show their progress on a terminal.
+const PROGRESS_FROM: usize = 50;
+
+/// A progress bar on stderr for long runs; hidden when stderr is not a terminal (CI logs).
+fn progress_bar(nodes: usize) -> ProgressBar {
+    if nodes < PROGRESS_FROM {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(nodes as u64);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} nodes, {eta} left") {
+        bar.set_style(style);
+    }
+    bar
 }

@@ -1,28 +1,21 @@
 //! `cisgate scan`: definitions → facts → engine → results → gate → reports.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use rayon::prelude::*;
 
 use super::args::{LiveArgs, SelectionArgs};
-use super::nodes::{api_server_version, Evaluated, NodeFailure, NodeRunner};
+use super::nodes::{api_server_version, assemble, evaluate_snapshots, NodeRunner};
 use crate::baseline::{self, args::BaselineArgs};
-use crate::definitions::tree::BenchmarkTree;
 use crate::engine::run::CheckFilter;
-use crate::facts::discover::discover;
 use crate::facts::live::LiveFacts;
 use crate::facts::Facts;
 use crate::gate::{self, FailOn, GatePolicy};
 use crate::report::args::{write_reports, ReportArgs};
 use crate::report::{self, Emitter, RenderOptions};
-use crate::results::{
-    BenchmarkInfo, GateOutcome, NodeResults, RunResults, ToolInfo, Totals, UnreadableNode,
-    RESULTS_VERSION,
-};
+use crate::results::RunResults;
 
 #[derive(Debug, Args)]
 pub struct ScanCommand {
@@ -81,19 +74,14 @@ pub struct ScanCommand {
 
 pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
     let tree = cmd.selection.tree()?;
-    let runner = NodeRunner {
-        tree: &tree,
-        request: cmd.selection.request(),
-        filter: CheckFilter {
-            only_checks: cmd.checks.clone(),
-            only_groups: cmd.groups.clone(),
-            skip: cmd.skip.clone(),
-            scored_only: cmd.scored,
-            unscored_only: cmd.unscored,
-        },
-        configs: Mutex::new(BTreeMap::new()),
-        warnings: Mutex::new(BTreeSet::new()),
+    let filter = CheckFilter {
+        only_checks: cmd.checks.clone(),
+        only_groups: cmd.groups.clone(),
+        skip: cmd.skip.clone(),
+        scored_only: cmd.scored,
+        unscored_only: cmd.unscored,
     };
+    let runner = NodeRunner::new(&tree, cmd.selection.request(), filter);
     let outcomes = if cmd.snapshots.is_empty() {
         let facts = LiveFacts::new(cmd.node.options());
         let source = facts.describe();
@@ -102,11 +90,7 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
     } else {
         evaluate_snapshots(&runner, &cmd.snapshots)
     };
-    if cmd.verbose {
-        for warning in runner.warnings.lock().expect("warnings").iter() {
-            eprintln!("cisgate: warning: {warning}");
-        }
-    }
+    runner.say_warnings(cmd.verbose);
     let mut results = assemble(&tree, outcomes)?;
     if !cmd.checks.is_empty() {
         ensure_checks_exist(&cmd.checks, &results)?;
@@ -120,123 +104,6 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
     results.gate = gate::decide(&results, &policy);
     emit(&cmd, &results)?;
     Ok(results.gate.exit_code)
-}
-
-/// Every snapshot, in parallel; each is loaded, evaluated and dropped, so memory grows
-/// with results, not with snapshots.
-fn evaluate_snapshots(
-    runner: &NodeRunner,
-    paths: &[PathBuf],
-) -> Vec<(String, Result<Evaluated, NodeFailure>)> {
-    let discovery = discover(paths);
-    let mut outcomes: Vec<(String, Result<Evaluated, NodeFailure>)> = discovery
-        .errors
-        .into_iter()
-        .map(|error| {
-            (
-                error.path.display().to_string(),
-                Err(NodeFailure::Unreadable(error.reason)),
-            )
-        })
-        .collect();
-    outcomes.par_extend(discovery.sources.par_iter().map(|source| {
-        let name = source.path.display().to_string();
-        let outcome = match source.open() {
-            Ok(facts) => runner.evaluate(facts.as_ref(), &name, || None),
-            Err(error) => Err(NodeFailure::Unreadable(error.to_string())),
-        };
-        (name, outcome)
-    }));
-    outcomes
-}
-
-/// One results document from every node's outcome: nodes sorted by name, unreadable
-/// ones listed with their reason. All nodes must have run the same benchmark.
-fn assemble(
-    tree: &BenchmarkTree,
-    outcomes: Vec<(String, Result<Evaluated, NodeFailure>)>,
-) -> anyhow::Result<RunResults> {
-    let mut evaluated = Vec::new();
-    let mut unreadable = Vec::new();
-    for (source, outcome) in outcomes {
-        match outcome {
-            Ok(node) => evaluated.push(node),
-            Err(NodeFailure::Fatal(error)) => return Err(error),
-            Err(NodeFailure::Unreadable(reason)) => {
-                unreadable.push(UnreadableNode { source, reason })
-            }
-        }
-    }
-    unreadable.sort_by(|a, b| a.source.cmp(&b.source));
-    if evaluated.is_empty() {
-        match unreadable.as_slice() {
-            [] => bail!("no snapshot found under the --snapshot paths"),
-            [only] if only.source.starts_with("live node") => bail!("{}", only.reason),
-            _ => bail!(
-                "no node could be evaluated:\n{}",
-                unreadable
-                    .iter()
-                    .map(|u| format!("  {}: {}", u.source, u.reason))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            ),
-        }
-    }
-    evaluated.sort_by(|a, b| {
-        (&a.node.node.name, &a.node.node.source).cmp(&(&b.node.node.name, &b.node.node.source))
-    });
-    let benchmarks: BTreeSet<&str> = evaluated
-        .iter()
-        .map(|e| e.selection.benchmark.as_str())
-        .collect();
-    if benchmarks.len() > 1 {
-        bail!(
-            "the nodes map to different benchmarks ({}); scan them separately or choose one with --benchmark",
-            evaluated
-                .iter()
-                .map(|e| format!("{}: {}", e.node.node.name, e.selection.benchmark))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    let because: BTreeSet<&str> = evaluated
-        .iter()
-        .map(|e| e.selection.because.as_str())
-        .collect();
-    let mut targets: Vec<String> = Vec::new();
-    for target in evaluated.iter().flat_map(|e| &e.targets) {
-        if !targets.contains(target) {
-            targets.push(target.clone());
-        }
-    }
-    let benchmark = BenchmarkInfo {
-        name: evaluated[0].selection.benchmark.clone(),
-        source: tree.describe(),
-        selected_because: because.into_iter().collect::<Vec<_>>().join("; "),
-        targets,
-    };
-    let nodes: Vec<NodeResults> = evaluated.into_iter().map(|e| e.node).collect();
-    let mut totals = Totals::default();
-    for node in &nodes {
-        totals.merge(&node.totals);
-    }
-    Ok(RunResults {
-        results_version: RESULTS_VERSION,
-        tool: ToolInfo::current(),
-        benchmark,
-        nodes,
-        unreadable,
-        totals,
-        gate: GateOutcome {
-            fail_on: String::new(),
-            allow_errors: false,
-            passed: true,
-            exit_code: 0,
-            regressions: 0,
-        },
-        baseline: None,
-        previous: None,
-    })
 }
 
 fn ensure_checks_exist(asked: &[String], results: &RunResults) -> anyhow::Result<()> {
