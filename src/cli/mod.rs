@@ -5,6 +5,7 @@ mod args;
 pub mod baseline_cmd;
 mod benchmarks;
 mod collect;
+mod completions;
 mod nodes;
 pub mod report_cmd;
 mod scan;
@@ -45,10 +46,14 @@ pub enum Command {
     Baseline(baseline_cmd::BaselineCommand),
     /// Re-render reports from saved JSON results (merging several nodes' files).
     Report(report_cmd::ReportCommand),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completions(completions::CompletionsCommand),
+    /// Print the man page (or write one page per command with --dir).
+    Man(completions::ManCommand),
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = completions::parse();
     let outcome = match cli.command {
         Command::Scan(cmd) => scan::run(*cmd),
         Command::Collect(cmd) => collect::run(*cmd),
@@ -56,6 +61,8 @@ pub fn main() -> ExitCode {
         Command::Explain(cmd) => benchmarks::explain(cmd),
         Command::Baseline(cmd) => baseline_cmd::run(cmd),
         Command::Report(cmd) => report_cmd::run(cmd),
+        Command::Completions(cmd) => completions::completions(cmd),
+        Command::Man(cmd) => completions::man(cmd),
     };
     match outcome {
         Ok(code) => ExitCode::from(code as u8),

@@ -1,0 +1,107 @@
+//! `cisgate completions SHELL`, `cisgate man`, and the `--version` text: all generated from the
+//! clap definitions, so they cannot drift from the flags that exist.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use anyhow::Context;
+use clap::{Args, CommandFactory, FromArgMatches, ValueEnum};
+
+use super::Cli;
+use crate::definitions::tree::BenchmarkTree;
+
+#[derive(Debug, Args)]
+pub struct CompletionsCommand {
+    /// The shell to write a completion script for.
+    #[arg(value_enum)]
+    shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Args)]
+pub struct ManCommand {
+    /// Write one page per command (cisgate.1, cisgate-scan.1, …) into DIR instead of printing
+    /// cisgate(1) to stdout.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+/// Parses the command line with `--version` listing the embedded benchmarks.
+pub fn parse() -> Cli {
+    let matches = command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+}
+
+/// The full clap command, as the binary presents it (with the long version text).
+pub fn command() -> clap::Command {
+    static LONG_VERSION: OnceLock<String> = OnceLock::new();
+    Cli::command().long_version(LONG_VERSION.get_or_init(long_version).as_str())
+}
+
+/// `0.1.0` followed by the benchmarks embedded in this binary, one a line.
+fn long_version() -> String {
+    let names = BenchmarkTree::Embedded.benchmark_names();
+    let mut text = String::from(env!("CARGO_PKG_VERSION"));
+    text.push_str("\nembedded benchmarks:");
+    for name in names {
+        text.push_str("\n  ");
+        text.push_str(&name);
+    }
+    text
+}
+
+pub fn completions(cmd: CompletionsCommand) -> anyhow::Result<i32> {
+    let mut command = command();
+    let mut out = std::io::stdout().lock();
+    let shell = match cmd.shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut command, "cisgate", &mut out);
+    out.flush().context("writing the completion script")?;
+    Ok(0)
+}
+
+pub fn man(cmd: ManCommand) -> anyhow::Result<i32> {
+    let command = command();
+    match cmd.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            clap_mangen::generate_to(command, &dir)
+                .with_context(|| format!("writing man pages into {}", dir.display()))?;
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(command)
+                .render(&mut out)
+                .context("writing the man page")?;
+            out.flush().context("writing the man page")?;
+        }
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_version_starts_with_the_crate_version_and_lists_the_embedded_benchmark() {
+        let text = long_version();
+        assert!(text.starts_with(env!("CARGO_PKG_VERSION")));
+        assert!(text.lines().any(|line| line.trim() == "cis-1.12"), "{text}");
+    }
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        command().debug_assert();
+    }
+}
