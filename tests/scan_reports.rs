@@ -24,9 +24,14 @@ const REPORTS: [(&str, &str); 6] = [
 /// Scans the examples from the repository root, writing every report into `out`.
 fn scan_examples(out: &Path) -> i32 {
     let mut command = Command::cargo_bin("cisgate").unwrap();
-    command
-        .current_dir(repo_root())
-        .args(["scan", "--quiet", "--snapshot", "examples/snapshots", "--snapshot", "examples/collected"]);
+    command.current_dir(repo_root()).args([
+        "scan",
+        "--quiet",
+        "--snapshot",
+        "examples/snapshots",
+        "--snapshot",
+        "examples/collected",
+    ]);
     for (flag, file) in REPORTS {
         command.arg(flag).arg(out.join(file));
     }
@@ -41,7 +46,11 @@ fn report(out: &Path, name: &str) -> PathBuf {
 fn every_report_of_a_scan_is_written_and_identical_on_a_second_run() {
     let first = TempDir::new().unwrap();
     let second = TempDir::new().unwrap();
-    assert_eq!(scan_examples(first.path()), 1, "kubeadm defaults have findings");
+    assert_eq!(
+        scan_examples(first.path()),
+        1,
+        "kubeadm defaults have findings"
+    );
     assert_eq!(scan_examples(second.path()), 1);
     for (_, file) in REPORTS {
         let a = std::fs::read(report(first.path(), file)).unwrap();
@@ -53,7 +62,9 @@ fn every_report_of_a_scan_is_written_and_identical_on_a_second_run() {
 
 #[test]
 fn the_sarif_of_a_scan_is_valid_sarif_2_1_0() {
-    let Some(schema) = shared_file("schemas/sarif-schema-2.1.0.json") else { return };
+    let Some(schema) = shared_file("schemas/sarif-schema-2.1.0.json") else {
+        return;
+    };
     if !tool_available("check-jsonschema", &["--version"]) {
         return;
     }
@@ -70,7 +81,9 @@ fn the_sarif_of_a_scan_is_valid_sarif_2_1_0() {
 
 #[test]
 fn the_junit_of_a_scan_is_valid_against_the_junit_schema() {
-    let Some(xsd) = shared_file("schemas/junit-10.xsd") else { return };
+    let Some(xsd) = shared_file("schemas/junit-10.xsd") else {
+        return;
+    };
     if !tool_available("xmllint", &["--version"]) {
         return;
     }
@@ -94,7 +107,8 @@ fn sarif_points_at_the_files_in_the_snapshot_directory() {
     let out = TempDir::new().unwrap();
     scan_examples(out.path());
     let sarif: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(report(out.path(), "results.sarif")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(report(out.path(), "results.sarif")).unwrap())
+            .unwrap();
     let results = sarif["runs"][0]["results"].as_array().unwrap();
     let profiling = results
         .iter()
@@ -105,5 +119,8 @@ fn sarif_points_at_the_files_in_the_snapshot_directory() {
         location["artifactLocation"]["uri"],
         "examples/snapshots/control-plane-1/etc/kubernetes/manifests/kube-apiserver.yaml"
     );
-    assert!(location["region"]["startLine"].as_u64().is_some(), "{location}");
+    assert!(
+        location["region"]["startLine"].as_u64().is_some(),
+        "{location}"
+    );
 }

@@ -63,6 +63,10 @@ pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
         keep_component_processes(processes, &config, &evaluated.targets);
     }
     let bytes = snapshot.bytes_for_path(&cmd.output);
+    if let Some(dir) = cmd.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the directory {}", dir.display()))?;
+    }
     write_output(&cmd.output, &bytes)
         .with_context(|| format!("cannot write {}", cmd.output.display()))?;
     for fact in snapshot.unreadable_facts() {

@@ -40,11 +40,23 @@ pub fn applicable_targets(
     targets: &[String],
     facts: &dyn Facts,
 ) -> Vec<String> {
+    let roles = facts.identity().roles;
     targets
         .iter()
-        .filter(|target| target_applies(config, target, facts))
+        .filter(|target| role_names_target(&roles, target) || target_applies(config, target, facts))
         .cloned()
         .collect()
+}
+
+/// Whether the node's recorded roles (a snapshot's metadata, or what `collect` ran) name
+/// a target: `control-plane` the control-plane targets, `etcd` etcd, `worker` node.
+fn role_names_target(roles: &[String], target: &str) -> bool {
+    roles.iter().any(|role| match role.as_str() {
+        "control-plane" | "master" => target == "master" || target == "controlplane",
+        "etcd" => target == "etcd",
+        "worker" | "node" => target == "node",
+        _ => false,
+    })
 }
 
 fn target_applies(config: &BenchmarkConfig, target: &str, facts: &dyn Facts) -> bool {

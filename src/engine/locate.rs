@@ -125,7 +125,12 @@ fn line_of_key(facts: &dyn Facts, path: &str, source: SourceKind, key: &str) -> 
 
 /// Where a missing flag belongs: the line that starts the component's command in its
 /// static pod manifest (`- kube-apiserver`).
-fn line_of_program(facts: &dyn Facts, path: &str, check: &Check, variables: &Variables) -> Option<u32> {
+fn line_of_program(
+    facts: &dyn Facts,
+    path: &str,
+    check: &Check,
+    variables: &Variables,
+) -> Option<u32> {
     let bin = [&check.audit, &check.audit_config]
         .iter()
         .find_map(|audit| match audit {
