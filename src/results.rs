@@ -234,6 +234,19 @@ pub struct GateOutcome {
     pub regressions: usize,
 }
 
+impl GateOutcome {
+    /// Before the gate has decided: passed, nothing counted.
+    pub fn undecided() -> Self {
+        GateOutcome {
+            fail_on: String::new(),
+            allow_errors: false,
+            passed: true,
+            exit_code: 0,
+            regressions: 0,
+        }
+    }
+}
+
 // ---- baseline (see src/baseline) ----
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -317,5 +330,43 @@ impl RunResults {
                     .flat_map(move |group| group.checks.iter().map(move |c| (node, section, c)))
             })
         })
+    }
+}
+
+/// Orders check ids the way a reader expects: `1.2.9` before `1.2.10`, numbers before
+/// words within a part.
+pub fn compare_check_ids(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let mut left = a.split('.');
+    let mut right = b.split('.');
+    loop {
+        match (left.next(), right.next()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) => {
+                let order = match (x.parse::<u64>(), y.parse::<u64>()) {
+                    (Ok(x), Ok(y)) => x.cmp(&y),
+                    (Ok(_), Err(_)) => Ordering::Less,
+                    (Err(_), Ok(_)) => Ordering::Greater,
+                    (Err(_), Err(_)) => x.cmp(y),
+                };
+                if order != Ordering::Equal {
+                    return order;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_ids_order_numerically_part_by_part() {
+        let mut ids = vec!["1.2.10", "1.2.9", "1.10", "1.2", "2", "1.2.a"];
+        ids.sort_by(|a, b| compare_check_ids(a, b));
+        assert_eq!(ids, ["1.2", "1.2.9", "1.2.10", "1.2.a", "1.10", "2"]);
     }
 }

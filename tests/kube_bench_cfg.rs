@@ -3,27 +3,16 @@
 
 #[path = "support/fake_node.rs"]
 mod fake_node;
+mod support;
 
-use std::path::{Path, PathBuf};
+use support::kube_bench_cfg;
+
 
 use assert_cmd::Command;
 use cisgate::definitions::config::BenchmarkConfig;
 use cisgate::definitions::load::parse_controls;
 use cisgate::definitions::tree::BenchmarkTree;
 use fake_node::{FakeNode, NodeKind};
-
-fn kube_bench_cfg() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/kube-bench-cfg");
-    if path.join("config.yaml").is_file() {
-        Some(path)
-    } else {
-        println!(
-            "skipped: {} is absent (it is present in CI)",
-            path.display()
-        );
-        None
-    }
-}
 
 #[test]
 fn every_kube_bench_benchmark_file_parses() {

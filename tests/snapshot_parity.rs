@@ -5,9 +5,12 @@
 
 #[path = "support/fake_node.rs"]
 mod fake_node;
+mod support;
+
+use support::kube_bench_cfg;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
 use fake_node::{FakeNode, NodeKind, SECRET_MARKER};
@@ -15,19 +18,6 @@ use tempfile::TempDir;
 
 fn cisgate() -> Command {
     Command::cargo_bin("cisgate").unwrap()
-}
-
-fn kube_bench_cfg() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/kube-bench-cfg");
-    if path.join("config.yaml").is_file() {
-        Some(path)
-    } else {
-        println!(
-            "skipped kube-bench definitions: {} is absent (present in CI)",
-            path.display()
-        );
-        None
-    }
 }
 
 fn read_json(path: &Path) -> serde_json::Value {

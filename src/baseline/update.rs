@@ -107,30 +107,8 @@ fn new_entries(existing: &BaselineFile, results: &RunResults, policy: &GatePolic
 /// Check ids compare numerically part by part (`1.2.9` < `1.2.10`, numbers before
 /// globs); then the scope.
 fn compare_entries(a: &Entry, b: &Entry) -> Ordering {
-    compare_ids(&a.check, &b.check).then_with(|| a.identity().cmp(&b.identity()))
-}
-
-fn compare_ids(a: &str, b: &str) -> Ordering {
-    let mut left = a.split('.');
-    let mut right = b.split('.');
-    loop {
-        match (left.next(), right.next()) {
-            (None, None) => return a.cmp(b),
-            (None, Some(_)) => return Ordering::Less,
-            (Some(_), None) => return Ordering::Greater,
-            (Some(x), Some(y)) => {
-                let order = match (x.parse::<u64>(), y.parse::<u64>()) {
-                    (Ok(x), Ok(y)) => x.cmp(&y),
-                    (Ok(_), Err(_)) => Ordering::Less,
-                    (Err(_), Ok(_)) => Ordering::Greater,
-                    (Err(_), Err(_)) => x.cmp(y),
-                };
-                if order != Ordering::Equal {
-                    return order;
-                }
-            }
-        }
-    }
+    crate::results::compare_check_ids(&a.check, &b.check)
+        .then_with(|| a.identity().cmp(&b.identity()))
 }
 
 const HEADER: &str = "\
@@ -356,7 +334,7 @@ mod tests {
     #[test]
     fn ids_sort_numerically() {
         let mut ids = vec!["1.2.10", "1.10.1", "1.2.9", "1.2.*", "4.1", "1.2"];
-        ids.sort_by(|a, b| compare_ids(a, b));
+        ids.sort_by(|a, b| crate::results::compare_check_ids(a, b));
         assert_eq!(
             ids,
             vec!["1.2", "1.2.9", "1.2.10", "1.2.*", "1.10.1", "4.1"]

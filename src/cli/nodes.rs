@@ -244,13 +244,7 @@ pub fn assemble(
         nodes,
         unreadable,
         totals,
-        gate: GateOutcome {
-            fail_on: String::new(),
-            allow_errors: false,
-            passed: true,
-            exit_code: 0,
-            regressions: 0,
-        },
+        gate: GateOutcome::undecided(),
         baseline: None,
         previous: None,
     })

@@ -4,12 +4,11 @@
 //! `hostPID: true` sees the host's processes there, whatever the root); shell audits run
 //! with `/bin/sh`; API objects come from kubectl.
 
-use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::OnceLock;
@@ -20,6 +19,7 @@ use wait_timeout::ChildExt;
 
 use super::kubectl::{Kubectl, KubectlOptions};
 use super::passwd::NodeAccounts;
+use super::rooted::{self, Resolved};
 use super::{
     FactError, Facts, FileKind, FileStat, NodeIdentity, Process, ShellCommand, ShellOutput,
 };
@@ -99,7 +99,10 @@ impl LiveFacts {
         if self.root_is_slash() {
             Ok(PathBuf::from(node_path))
         } else {
-            resolve_in_root(&self.options.root, node_path)
+            match rooted::resolve(&self.options.root, node_path, true)? {
+                Resolved::Found(path) => Ok(path),
+                Resolved::Missing => Err(io::ErrorKind::NotFound.into()),
+            }
         }
     }
 
@@ -259,58 +262,6 @@ fn go_platform() -> String {
 
 // ---------------------------------------------------------------------------------------
 // Files
-
-const MAX_SYMLINK_HOPS: usize = 40;
-
-/// Follows symlinks the way the node's kernel would: an absolute link target starts again
-/// at the node's root, not at this machine's `/`, and `..` never climbs above the root.
-fn resolve_in_root(root: &Path, node_path: &str) -> io::Result<PathBuf> {
-    let mut pending: Vec<OsString> = components_of(Path::new(node_path));
-    pending.reverse();
-    let mut resolved: Vec<OsString> = Vec::new();
-    let mut hops = 0;
-    while let Some(part) = pending.pop() {
-        if part == ".." {
-            resolved.pop();
-            continue;
-        }
-        resolved.push(part);
-        let local = join_under(root, &resolved);
-        if !fs::symlink_metadata(&local)?.file_type().is_symlink() {
-            continue;
-        }
-        hops += 1;
-        if hops > MAX_SYMLINK_HOPS {
-            return Err(io::Error::other("too many levels of symbolic links"));
-        }
-        let target = fs::read_link(&local)?;
-        resolved.pop();
-        if target.is_absolute() {
-            resolved.clear();
-        }
-        let mut target_parts = components_of(&target);
-        target_parts.reverse();
-        pending.extend(target_parts);
-    }
-    Ok(join_under(root, &resolved))
-}
-
-/// Normal and `..` components; the root and `.` say nothing here.
-fn components_of(path: &Path) -> Vec<OsString> {
-    path.components()
-        .filter_map(|component| match component {
-            Component::Normal(name) => Some(name.to_os_string()),
-            Component::ParentDir => Some(OsString::from("..")),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
-        })
-        .collect()
-}
-
-fn join_under(root: &Path, parts: &[OsString]) -> PathBuf {
-    let mut path = root.to_path_buf();
-    path.extend(parts);
-    path
-}
 
 fn walk(local: &Path, node_path: &str, found: &mut Vec<String>) -> Result<(), FactError> {
     found.push(node_path.to_string());

@@ -10,6 +10,7 @@ pub mod live;
 pub mod passwd;
 pub mod recording;
 pub mod redact;
+pub mod rooted;
 pub mod snapshot;
 pub mod snapshot_dir;
 

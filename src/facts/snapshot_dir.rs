@@ -10,15 +10,15 @@
 //! - Processes are derived from static pod manifests and the kubelet unit (`derive`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
 
 use super::derive::{comm_of, derive_processes, DerivedProcess};
+use super::rooted::{self, Resolved};
 use super::snapshot::{normalize_node_path, parse_octal_mode, ShellRecord, SnapshotError};
 use super::{
     FactError, Facts, FileKind, FileStat, NodeIdentity, Process, ShellCommand, ShellOutput,
@@ -28,7 +28,6 @@ use super::{
 pub const METADATA_FILE: &str = "cisgate-node.yaml";
 
 /// Symlinks followed while resolving one path before giving up (Linux's limit).
-const MAX_SYMLINK_HOPS: usize = 40;
 
 // ---------------------------------------------------------------------------------------
 // The metadata file
@@ -203,11 +202,6 @@ struct NodeProcess {
     image: Option<String>,
 }
 
-enum Resolved {
-    Found(PathBuf),
-    Missing,
-}
-
 impl SnapshotDirFacts {
     /// Opens a snapshot directory and reads its metadata file, if any.
     pub fn open(root: &Path) -> Result<Self, SnapshotError> {
@@ -310,52 +304,8 @@ impl SnapshotDirFacts {
     /// Resolves a node path to a path under the root, following symlinks as a chroot
     /// would. `follow_last` = false leaves a final symlink itself (as `find` lists it).
     fn resolve(&self, node_path: &str, follow_last: bool) -> Result<Resolved, FactError> {
-        let mut pending: Vec<OsString> = components(Path::new(node_path));
-        pending.reverse();
-        let mut resolved: Vec<OsString> = Vec::new();
-        let mut hops = 0;
-        while let Some(component) = pending.pop() {
-            if component == ".." {
-                resolved.pop(); // `..` at the root stays at the root
-                continue;
-            }
-            let candidate = self.host_path(&resolved).join(&component);
-            let metadata = match std::fs::symlink_metadata(&candidate) {
-                Ok(metadata) => metadata,
-                Err(error) if is_missing(&error) => return Ok(Resolved::Missing),
-                Err(error) => return Err(io_fact_error(node_path, &error)),
-            };
-            let is_last = pending.is_empty();
-            if metadata.file_type().is_symlink() && (follow_last || !is_last) {
-                hops += 1;
-                if hops > MAX_SYMLINK_HOPS {
-                    return Err(FactError::Unreadable {
-                        path: node_path.to_string(),
-                        reason: "too many levels of symbolic links".into(),
-                    });
-                }
-                let target = std::fs::read_link(&candidate)
-                    .map_err(|error| io_fact_error(node_path, &error))?;
-                if target.is_absolute() {
-                    resolved.clear();
-                }
-                let mut target_components = components(&target);
-                target_components.reverse();
-                pending.extend(target_components);
-                continue;
-            }
-            if !is_last && !metadata.is_dir() {
-                return Ok(Resolved::Missing); // ENOTDIR: `test -e` says no
-            }
-            resolved.push(component);
-        }
-        Ok(Resolved::Found(self.host_path(&resolved)))
-    }
-
-    fn host_path(&self, components: &[OsString]) -> PathBuf {
-        let mut path = self.root.clone();
-        path.extend(components);
-        path
+        rooted::resolve(&self.root, node_path, follow_last)
+            .map_err(|error| io_fact_error(node_path, &error))
     }
 
     /// The node path of a resolved host path under the root.
@@ -488,23 +438,6 @@ fn resolve_account(
             "{what} `{text}` is not in the snapshot's {file}: add {file} to the snapshot or write the numeric id"
         )),
     }
-}
-
-fn components(path: &Path) -> Vec<OsString> {
-    path.components()
-        .filter_map(|component| match component {
-            Component::Normal(name) => Some(name.to_os_string()),
-            Component::ParentDir => Some(OsString::from("..")),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
-        })
-        .collect()
-}
-
-fn is_missing(error: &std::io::Error) -> bool {
-    matches!(
-        error.kind(),
-        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-    )
 }
 
 fn io_fact_error(path: &str, error: &std::io::Error) -> FactError {

@@ -1,7 +1,6 @@
 //! What every report format needs to agree on: how a result is classified for the reader,
 //! where it points to in the repository, and the fingerprint that identifies it across runs.
 
-use std::cmp::Ordering;
 use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -238,27 +237,7 @@ pub fn fingerprint(check_id: &str, node_name: &str, path: &ReportPath) -> String
         .collect()
 }
 
-/// Orders check ids the way a reader expects: `1.2.9` before `1.2.10`.
-pub fn compare_ids(a: &str, b: &str) -> Ordering {
-    let mut left = a.split('.');
-    let mut right = b.split('.');
-    loop {
-        match (left.next(), right.next()) {
-            (None, None) => return a.cmp(b),
-            (None, Some(_)) => return Ordering::Less,
-            (Some(_), None) => return Ordering::Greater,
-            (Some(x), Some(y)) => {
-                let order = match (x.parse::<u64>(), y.parse::<u64>()) {
-                    (Ok(x), Ok(y)) => x.cmp(&y),
-                    _ => x.cmp(y),
-                };
-                if order != Ordering::Equal {
-                    return order;
-                }
-            }
-        }
-    }
-}
+pub use crate::results::compare_check_ids as compare_ids;
 
 #[cfg(test)]
 mod tests {

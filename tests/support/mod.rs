@@ -1,4 +1,4 @@
-//! Shared by the report tests: fixtures, the shared folder, external tools.
+//! Shared by the tests: fixtures, the shared folder, external tools.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -37,6 +37,21 @@ pub fn shared_file(relative: &str) -> Option<PathBuf> {
         Some(path)
     } else {
         eprintln!("SKIPPED: {} is absent", path.display());
+        None
+    }
+}
+
+/// kube-bench's published cfg/ tree at `<repo>/../shared/kube-bench-cfg`; `None` (and a
+/// printed reason) where it is absent, as in a user's clone.
+pub fn kube_bench_cfg() -> Option<PathBuf> {
+    let path = repo_root().join("../shared/kube-bench-cfg");
+    if path.join("config.yaml").is_file() {
+        Some(path)
+    } else {
+        println!(
+            "skipped: {} is absent (it is present in CI)",
+            path.display()
+        );
         None
     }
 }
