@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use cisgate::definitions::config::BenchmarkConfig;
 use cisgate::definitions::tree::BenchmarkTree;
 use cisgate::engine::detect;
-use cisgate::engine::run::CheckFilter;
+use cisgate::definitions::load::load_controls;
+use cisgate::engine::run::{run_controls, CheckFilter, TargetContext};
+use cisgate::engine::substitute::resolve;
 use cisgate::engine::scan::{scan_node, ScanPlan};
 use cisgate::facts::live::{LiveFacts, LiveOptions};
 use cisgate::facts::{
@@ -92,6 +94,7 @@ fn main() {
     for reason in &missed {
         println!("  missed: {reason}");
     }
+    profile_phases(node.root(), &targets, 20);
     drop(node);
     if !missed.is_empty() {
         std::process::exit(1);
@@ -199,6 +202,67 @@ fn kube_bench_cfg() -> Option<PathBuf> {
         .chain([repo.join("../shared"), repo.join("../../shared")])
         .map(|shared| shared.join("kube-bench-cfg"))
         .find(|dir| dir.join(BENCHMARK).is_dir())
+}
+
+/// Where the probe scan's time goes, over `count` scans: a fresh `LiveFacts` and the
+/// config, resolving variables (the first target reads every process in /proc),
+/// loading the definitions (YAML), running the checks.
+fn profile_phases(root: &Path, targets: &[String], count: usize) {
+    let tree = BenchmarkTree::Embedded;
+    let filter = CheckFilter::default();
+    let mut phases = [Duration::ZERO; 4];
+    for _ in 0..count {
+        let mut clock = Instant::now();
+        let mut lap = |phase: usize| {
+            let now = Instant::now();
+            phases[phase] += now - clock;
+            clock = now;
+        };
+        let facts = LiveFacts::new(LiveOptions {
+            root: root.to_path_buf(),
+            ..LiveOptions::default()
+        });
+        let config = BenchmarkConfig::load(&tree, Some(BENCHMARK)).expect("config.yaml loads");
+        lap(0);
+        for target in targets {
+            let resolution = resolve(&config, target, &facts).expect("resolve");
+            lap(1);
+            let loaded = load_controls(&tree, BENCHMARK, target, &resolution.variables, &mut |_| {})
+                .expect("controls load");
+            lap(2);
+            let ctx = TargetContext {
+                facts: &facts,
+                variables: &resolution.variables,
+                missing: &resolution.missing,
+                filter: &filter,
+            };
+            std::hint::black_box(run_controls(&loaded, &ctx));
+            lap(3);
+        }
+    }
+    let total: Duration = phases.iter().sum();
+    println!("where the probe scan's time goes (mean of {count} scans):");
+    for (name, spent) in [
+        "load config.yaml",
+        "resolve variables (reads /proc)",
+        "load the definitions (YAML)",
+        "run the checks",
+    ]
+    .iter()
+    .zip(phases)
+    {
+        println!(
+            "  {:<34} {:>8.2} ms {:>5.1}%",
+            name,
+            spent.as_secs_f64() * 1000.0 / count as f64,
+            100.0 * spent.as_secs_f64() / total.as_secs_f64()
+        );
+    }
+    println!(
+        "  {:<34} {:>8.2} ms",
+        "total",
+        total.as_secs_f64() * 1000.0 / count as f64
+    );
 }
 
 fn ms(duration: Duration) -> String {
