@@ -16,12 +16,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use cisgate::definitions::config::BenchmarkConfig;
+use cisgate::definitions::load::load_controls;
 use cisgate::definitions::tree::BenchmarkTree;
 use cisgate::engine::detect;
-use cisgate::definitions::load::load_controls;
 use cisgate::engine::run::{run_controls, CheckFilter, TargetContext};
-use cisgate::engine::substitute::resolve;
 use cisgate::engine::scan::{scan_node, ScanPlan};
+use cisgate::engine::substitute::resolve;
 use cisgate::facts::live::{LiveFacts, LiveOptions};
 use cisgate::facts::{
     FactError, Facts, FileStat, NodeIdentity, Process, ShellCommand, ShellOutput,
@@ -71,7 +71,10 @@ fn main() {
     };
 
     println!();
-    println!("live scan of the fake control-plane node, sections 1-4 ({}), {BENCHMARK}", TARGETS.join(", "));
+    println!(
+        "live scan of the fake control-plane node, sections 1-4 ({}), {BENCHMARK}",
+        TARGETS.join(", ")
+    );
     println!(
         "{:<34} {:>5} {:>10} {:>10} {:>7} {:>24}",
         "definitions", "runs", "median", "min", "spawns", "pass/fail/warn/info/err"
@@ -227,8 +230,9 @@ fn profile_phases(root: &Path, targets: &[String], count: usize) {
         for target in targets {
             let resolution = resolve(&config, target, &facts).expect("resolve");
             lap(1);
-            let loaded = load_controls(&tree, BENCHMARK, target, &resolution.variables, &mut |_| {})
-                .expect("controls load");
+            let loaded =
+                load_controls(&tree, BENCHMARK, target, &resolution.variables, &mut |_| {})
+                    .expect("controls load");
             lap(2);
             let ctx = TargetContext {
                 facts: &facts,

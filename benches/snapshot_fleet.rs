@@ -13,8 +13,8 @@
 //! Run: `cargo bench --bench snapshot_fleet`. Exits 1 when a target is missed.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -91,7 +91,11 @@ fn main() {
         let dir = if goal.files == largest {
             all.clone()
         } else {
-            link_subset(&all, &work.path().join(format!("fleet-{}", goal.files)), goal.files)
+            link_subset(
+                &all,
+                &work.path().join(format!("fleet-{}", goal.files)),
+                goal.files,
+            )
         };
         let row = measure(&binary, &dir, goal);
         missed.extend(row.misses(goal));
@@ -151,7 +155,8 @@ fn cores() -> usize {
 /// holds exactly what a `--benchmark cis-1.12` scan of it asks.
 fn record_snapshot() -> Snapshot {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/snapshots/control-plane-1");
-    let facts = RecordingFacts::new(SnapshotDirFacts::open(&example).expect("example snapshot opens"));
+    let facts =
+        RecordingFacts::new(SnapshotDirFacts::open(&example).expect("example snapshot opens"));
     let tree = BenchmarkTree::Embedded;
     let request = Request {
         benchmark: Some(BENCHMARK.into()),
@@ -159,7 +164,8 @@ fn record_snapshot() -> Snapshot {
     };
     let selection = choose::benchmark(&tree, &request, &facts, || None).expect("benchmark");
     let config = BenchmarkConfig::load(&tree, Some(&selection.benchmark)).expect("config");
-    let targets = choose::targets(&config, &selection.benchmark, &request, &facts).expect("targets");
+    let targets =
+        choose::targets(&config, &selection.benchmark, &request, &facts).expect("targets");
     let filter = CheckFilter::default();
     let plan = ScanPlan {
         tree: &tree,
@@ -168,8 +174,14 @@ fn record_snapshot() -> Snapshot {
         targets: &targets,
         filter: &filter,
     };
-    scan_node(&plan, &facts, "recording", detect::roles_of(&targets), &mut |_| {})
-        .expect("the example scans");
+    scan_node(
+        &plan,
+        &facts,
+        "recording",
+        detect::roles_of(&targets),
+        &mut |_| {},
+    )
+    .expect("the example scans");
     let mut snapshot = facts.into_snapshot(None);
     snapshot.node.name = NAME_PLACEHOLDER.into();
     snapshot
@@ -302,13 +314,16 @@ impl Row {
             format!("{over}{}", secs(median.elapsed)),
             format!("{over}{}", secs(self.runs[0].elapsed)),
             goal.time.map_or("-".into(), |t| format!("< {}", secs(t))),
-            median.cpu.map_or("?".into(), |c| format!("{over}{}", secs(c))),
+            median
+                .cpu
+                .map_or("?".into(), |c| format!("{over}{}", secs(c))),
             self.peak_rss().map_or("?".into(), |p| format!(
                 "{}{:.1} MB",
                 if median.stopped { ">= " } else { "" },
                 p as f64 / MB as f64
             )),
-            goal.memory.map_or("-".into(), |m| format!("< {} MB", m / MB))
+            goal.memory
+                .map_or("-".into(), |m| format!("< {} MB", m / MB))
         );
     }
 }
@@ -460,7 +475,9 @@ fn vm_hwm(status: &str) -> Option<u64> {
 }
 
 fn kilobytes_after(text: &str, label: &str) -> Option<u64> {
-    let line = text.lines().find_map(|line| line.trim().strip_prefix(label))?;
+    let line = text
+        .lines()
+        .find_map(|line| line.trim().strip_prefix(label))?;
     let number = line.split_whitespace().next()?;
     Some(number.parse::<u64>().ok()? * 1024)
 }
@@ -491,8 +508,9 @@ fn profile_phases(dir: &Path, count: usize) {
         for target in &targets {
             let resolution = resolve(&config, target, &facts).expect("resolve");
             lap(2);
-            let loaded = load_controls(&tree, BENCHMARK, target, &resolution.variables, &mut |_| {})
-                .expect("controls load");
+            let loaded =
+                load_controls(&tree, BENCHMARK, target, &resolution.variables, &mut |_| {})
+                    .expect("controls load");
             lap(3);
             let ctx = TargetContext {
                 facts: &facts as &dyn Facts,
