@@ -1,0 +1,331 @@
+//! Issue 2: a live scan of the fake kubeadm control-plane node, sections 1–4 (targets
+//! master, etcd, controlplane, node), with kube-bench's cis-1.12 definitions (shell
+//! audits, `../shared/kube-bench-cfg`) and with the same checks written as probes (the
+//! embedded cis-1.12). Target: the probe scan spawns no process and takes under 20 ms.
+//!
+//! Run: `cargo bench --bench live_scan`. Each scan is timed in-process the way
+//! `cisgate scan --root <fake root> --benchmark cis-1.12 --targets ...` does it: a fresh
+//! `LiveFacts`, the benchmark's config loaded, every target's controls loaded and
+//! evaluated. Exits 1 when a target is missed.
+
+#[path = "../tests/support/fake_node.rs"]
+mod fake_node;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use cisgate::definitions::config::BenchmarkConfig;
+use cisgate::definitions::load::load_controls;
+use cisgate::definitions::tree::BenchmarkTree;
+use cisgate::engine::detect;
+use cisgate::engine::run::{run_controls, CheckFilter, TargetContext};
+use cisgate::engine::scan::{scan_node, ScanPlan};
+use cisgate::engine::substitute::resolve;
+use cisgate::facts::live::{LiveFacts, LiveOptions};
+use cisgate::facts::{
+    FactError, Facts, FileStat, NodeIdentity, Process, ShellCommand, ShellOutput,
+};
+use cisgate::results::Totals;
+use fake_node::{FakeNode, NodeKind};
+
+const BENCHMARK: &str = "cis-1.12";
+const TARGETS: [&str; 4] = ["master", "etcd", "controlplane", "node"];
+const PROBE_TARGET: Duration = Duration::from_millis(20);
+const SHELL_RUNS: usize = 5;
+const PROBE_RUNS: usize = 50;
+
+fn main() {
+    let node = FakeNode::start(NodeKind::ControlPlane);
+    let targets: Vec<String> = TARGETS.iter().map(|t| t.to_string()).collect();
+    let mut missed = Vec::new();
+
+    let probes = measure(&BenchmarkTree::Embedded, node.root(), &targets, PROBE_RUNS);
+    if probes.spawning_calls > 0 {
+        missed.push(format!(
+            "the probe scan asked for {} process-spawning facts (run_shell / API); expected 0",
+            probes.spawning_calls
+        ));
+    }
+    if probes.median >= PROBE_TARGET {
+        missed.push(format!(
+            "the probe scan took {} (median), over the {} target by {}",
+            ms(probes.median),
+            ms(PROBE_TARGET),
+            ms(probes.median - PROBE_TARGET)
+        ));
+    }
+
+    let shell = match kube_bench_cfg() {
+        Some(dir) => {
+            let tree = BenchmarkTree::directory(&dir).expect("kube-bench's cfg/ loads");
+            Some(measure(&tree, node.root(), &targets, SHELL_RUNS))
+        }
+        None => {
+            println!(
+                "skipped the kube-bench run: no kube-bench-cfg/ in $CISGATE_SHARED, \
+                 <repo>/../shared or <repo>/../../shared"
+            );
+            None
+        }
+    };
+
+    println!();
+    println!(
+        "live scan of the fake control-plane node, sections 1-4 ({}), {BENCHMARK}",
+        TARGETS.join(", ")
+    );
+    println!(
+        "{:<34} {:>5} {:>10} {:>10} {:>7} {:>24}",
+        "definitions", "runs", "median", "min", "spawns", "pass/fail/warn/info/err"
+    );
+    if let Some(shell) = &shell {
+        shell.print_row("kube-bench cis-1.12 (shell audits)");
+    }
+    probes.print_row("embedded cis-1.12 (probes)");
+    if let Some(shell) = &shell {
+        println!(
+            "ratio shell / probes (median): {:.0}x",
+            shell.median.as_secs_f64() / probes.median.as_secs_f64()
+        );
+    }
+    println!(
+        "target: probe scan under {} with 0 spawns: {}",
+        ms(PROBE_TARGET),
+        if missed.is_empty() { "met" } else { "MISSED" }
+    );
+    for reason in &missed {
+        println!("  missed: {reason}");
+    }
+    profile_phases(node.root(), &targets, 20);
+    drop(node);
+    if !missed.is_empty() {
+        std::process::exit(1);
+    }
+}
+
+struct Measurement {
+    runs: usize,
+    median: Duration,
+    min: Duration,
+    /// run_shell + api_objects + api_reachable calls in one scan: each would start a process.
+    spawning_calls: usize,
+    totals: Totals,
+}
+
+impl Measurement {
+    fn print_row(&self, name: &str) {
+        let t = &self.totals;
+        println!(
+            "{:<34} {:>5} {:>10} {:>10} {:>7} {:>24}",
+            name,
+            self.runs,
+            ms(self.median),
+            ms(self.min),
+            self.spawning_calls,
+            format!("{}/{}/{}/{}/{}", t.pass, t.fail, t.warn, t.info, t.error)
+        );
+    }
+}
+
+/// One untimed warm-up scan, then `runs` timed scans, each with a fresh `LiveFacts`.
+fn measure(tree: &BenchmarkTree, root: &Path, targets: &[String], runs: usize) -> Measurement {
+    let (_, warm) = scan_once(tree, root, targets);
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let (elapsed, scan) = scan_once(tree, root, targets);
+            assert_eq!(
+                scan.spawning_calls, warm.spawning_calls,
+                "every scan asks the same"
+            );
+            elapsed
+        })
+        .collect();
+    times.sort();
+    Measurement {
+        runs,
+        median: times[times.len() / 2],
+        min: times[0],
+        spawning_calls: warm.spawning_calls,
+        totals: warm.totals,
+    }
+}
+
+struct Scan {
+    spawning_calls: usize,
+    totals: Totals,
+}
+
+fn scan_once(tree: &BenchmarkTree, root: &Path, targets: &[String]) -> (Duration, Scan) {
+    let start = Instant::now();
+    let facts = Counting::new(LiveFacts::new(LiveOptions {
+        root: root.to_path_buf(),
+        ..LiveOptions::default()
+    }));
+    let config = BenchmarkConfig::load(tree, Some(BENCHMARK)).expect("config.yaml loads");
+    let filter = CheckFilter::default();
+    let plan = ScanPlan {
+        tree,
+        config: &config,
+        benchmark: BENCHMARK,
+        targets,
+        filter: &filter,
+    };
+    let results = scan_node(
+        &plan,
+        &facts,
+        "live node (bench)",
+        detect::roles_of(targets),
+        &mut |_| {},
+    )
+    .expect("the scan runs");
+    let elapsed = start.elapsed();
+    let checks = results.totals.pass
+        + results.totals.fail
+        + results.totals.warn
+        + results.totals.info
+        + results.totals.error;
+    assert!(checks > 50, "sections 1-4 ran only {checks} checks");
+    (
+        elapsed,
+        Scan {
+            spawning_calls: facts.spawning_calls(),
+            totals: results.totals,
+        },
+    )
+}
+
+/// kube-bench's benchmark tree: `$CISGATE_SHARED/kube-bench-cfg`, else `shared/` next to
+/// the repository (or two levels up, for a git worktree under `<project>/wt/`).
+fn kube_bench_cfg() -> Option<PathBuf> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::env::var_os("CISGATE_SHARED")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([repo.join("../shared"), repo.join("../../shared")])
+        .map(|shared| shared.join("kube-bench-cfg"))
+        .find(|dir| dir.join(BENCHMARK).is_dir())
+}
+
+/// Where the probe scan's time goes, over `count` scans: a fresh `LiveFacts` and the
+/// config, resolving variables (the first target reads every process in /proc),
+/// loading the definitions (YAML), running the checks.
+fn profile_phases(root: &Path, targets: &[String], count: usize) {
+    let tree = BenchmarkTree::Embedded;
+    let filter = CheckFilter::default();
+    let mut phases = [Duration::ZERO; 4];
+    for _ in 0..count {
+        let mut clock = Instant::now();
+        let mut lap = |phase: usize| {
+            let now = Instant::now();
+            phases[phase] += now - clock;
+            clock = now;
+        };
+        let facts = LiveFacts::new(LiveOptions {
+            root: root.to_path_buf(),
+            ..LiveOptions::default()
+        });
+        let config = BenchmarkConfig::load(&tree, Some(BENCHMARK)).expect("config.yaml loads");
+        lap(0);
+        for target in targets {
+            let resolution = resolve(&config, target, &facts).expect("resolve");
+            lap(1);
+            let loaded =
+                load_controls(&tree, BENCHMARK, target, &resolution.variables, &mut |_| {})
+                    .expect("controls load");
+            lap(2);
+            let ctx = TargetContext {
+                facts: &facts,
+                variables: &resolution.variables,
+                missing: &resolution.missing,
+                filter: &filter,
+            };
+            std::hint::black_box(run_controls(&loaded, &ctx));
+            lap(3);
+        }
+    }
+    let total: Duration = phases.iter().sum();
+    println!("where the probe scan's time goes (mean of {count} scans):");
+    for (name, spent) in [
+        "load config.yaml",
+        "resolve variables (reads /proc)",
+        "load the definitions (YAML)",
+        "run the checks",
+    ]
+    .iter()
+    .zip(phases)
+    {
+        println!(
+            "  {:<34} {:>8.2} ms {:>5.1}%",
+            name,
+            spent.as_secs_f64() * 1000.0 / count as f64,
+            100.0 * spent.as_secs_f64() / total.as_secs_f64()
+        );
+    }
+    println!(
+        "  {:<34} {:>8.2} ms",
+        "total",
+        total.as_secs_f64() * 1000.0 / count as f64
+    );
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
+
+/// Forwards every question and counts the ones that start a process on a live node.
+struct Counting<F> {
+    inner: F,
+    shell: AtomicUsize,
+    api: AtomicUsize,
+}
+
+impl<F: Facts> Counting<F> {
+    fn new(inner: F) -> Self {
+        Counting {
+            inner,
+            shell: AtomicUsize::new(0),
+            api: AtomicUsize::new(0),
+        }
+    }
+
+    fn spawning_calls(&self) -> usize {
+        self.shell.load(Ordering::Relaxed) + self.api.load(Ordering::Relaxed)
+    }
+}
+
+impl<F: Facts> Facts for Counting<F> {
+    fn identity(&self) -> NodeIdentity {
+        self.inner.identity()
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn processes(&self) -> Result<Vec<Process>, FactError> {
+        self.inner.processes()
+    }
+    fn stat(&self, path: &str) -> Result<Option<FileStat>, FactError> {
+        self.inner.stat(path)
+    }
+    fn read_file(&self, path: &str) -> Result<Option<String>, FactError> {
+        self.inner.read_file(path)
+    }
+    fn list_tree(&self, path: &str) -> Result<Vec<String>, FactError> {
+        self.inner.list_tree(path)
+    }
+    fn run_shell(&self, command: &ShellCommand) -> Result<ShellOutput, FactError> {
+        self.shell.fetch_add(1, Ordering::Relaxed);
+        self.inner.run_shell(command)
+    }
+    fn shell_path_prefix(&self) -> &str {
+        self.inner.shell_path_prefix()
+    }
+    fn api_objects(&self, kind: &str) -> Result<Vec<serde_json::Value>, FactError> {
+        self.api.fetch_add(1, Ordering::Relaxed);
+        self.inner.api_objects(kind)
+    }
+    fn api_reachable(&self) -> bool {
+        self.api.fetch_add(1, Ordering::Relaxed);
+        self.inner.api_reachable()
+    }
+}
