@@ -170,6 +170,7 @@ fn scan_once(tree: &BenchmarkTree, root: &Path, targets: &[String]) -> (Duration
         benchmark: BENCHMARK,
         targets,
         filter: &filter,
+        loaded: &Default::default(),
     };
     let results = scan_node(
         &plan,
@@ -239,6 +240,7 @@ fn profile_phases(root: &Path, targets: &[String], count: usize) {
                 variables: &resolution.variables,
                 missing: &resolution.missing,
                 filter: &filter,
+                answers: &Default::default(),
             };
             std::hint::black_box(run_controls(&loaded, &ctx));
             lap(3);

@@ -235,6 +235,7 @@ fn scan_checks(facts: &dyn Facts, filter: CheckFilter) -> NodeResults {
         benchmark: BENCHMARK,
         targets: &targets,
         filter: &filter,
+        loaded: &Default::default(),
     };
     let results = scan_node(&plan, facts, "bench", Vec::new(), &mut |_| {})
         .expect("the policies target runs");

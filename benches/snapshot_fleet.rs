@@ -173,6 +173,7 @@ fn record_snapshot() -> Snapshot {
         benchmark: &selection.benchmark,
         targets: &targets,
         filter: &filter,
+        loaded: &Default::default(),
     };
     scan_node(
         &plan,
@@ -517,6 +518,7 @@ fn profile_phases(dir: &Path, count: usize) {
                 variables: &resolution.variables,
                 missing: &resolution.missing,
                 filter: &filter,
+                answers: &Default::default(),
             };
             std::hint::black_box(run_controls(&loaded, &ctx));
             lap(4);

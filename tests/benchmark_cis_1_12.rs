@@ -339,6 +339,7 @@ fn scan_node_in_process(dir: &Path, targets: &str) -> Value {
         benchmark: "cis-1.12",
         targets: &targets,
         filter: &filter,
+        loaded: &Default::default(),
     };
     let facts = SnapshotDirFacts::open(dir)
         .unwrap_or_else(|e| panic!("snapshot directory {}: {e}", dir.display()));

@@ -7,7 +7,6 @@ mod support;
 
 use support::kube_bench_cfg;
 
-
 use assert_cmd::Command;
 use cisgate::definitions::config::BenchmarkConfig;
 use cisgate::definitions::load::parse_controls;

@@ -31,6 +31,7 @@ fn scan(facts: &dyn Facts) -> NodeResults {
         benchmark: "cis-1.12",
         targets: &targets,
         filter: &filter,
+        loaded: &Default::default(),
     };
     scan_node(
         &plan,

@@ -10,7 +10,7 @@ use crate::definitions::tree::BenchmarkTree;
 use crate::engine::choose::{self, ChooseError, Request};
 use crate::engine::detect;
 use crate::engine::run::CheckFilter;
-use crate::engine::scan::{scan_node, ScanError, ScanPlan};
+use crate::engine::scan::{scan_node, LoadedCache, ScanError, ScanPlan};
 use std::path::PathBuf;
 
 use anyhow::bail;
@@ -33,6 +33,8 @@ pub struct NodeRunner<'a> {
     pub configs: Mutex<BTreeMap<String, Arc<BenchmarkConfig>>>,
     /// Notes such as unknown keys, said once for the whole run.
     pub warnings: Mutex<BTreeSet<String>>,
+    /// Controls files parsed once for all nodes laid out alike.
+    pub loaded: LoadedCache,
 }
 
 /// One node's results with the benchmark and targets chosen for it.
@@ -57,6 +59,7 @@ impl NodeRunner<'_> {
             filter,
             configs: Mutex::new(BTreeMap::new()),
             warnings: Mutex::new(BTreeSet::new()),
+            loaded: LoadedCache::default(),
         }
     }
 
@@ -86,6 +89,7 @@ impl NodeRunner<'_> {
             benchmark: &selection.benchmark,
             targets: &targets,
             filter: &self.filter,
+            loaded: &self.loaded,
         };
         let mut notes = Vec::new();
         let node = scan_node(

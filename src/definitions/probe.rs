@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 /// A probe as written in a benchmark file. Values have had `$variables` substituted.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
 #[serde(tag = "probe", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Probe {
     /// `permissions=600` for the path (or for each path under it matching `glob`).

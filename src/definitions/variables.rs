@@ -3,7 +3,7 @@
 
 /// One `$<component><suffix>` variable with its value as the node sees it and as a shell
 /// on this machine must see it (under `--root`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Variable {
     /// With the `$`, e.g. `$apiserverconf`.
     pub name: String,
@@ -17,7 +17,7 @@ pub struct Variable {
 
 /// The variables of one target, in substitution order (bin, conf, svc, kubeconfig,
 /// cafile, datadir; components in their configured order within each kind).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Variables {
     pub entries: Vec<Variable>,
 }

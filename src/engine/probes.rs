@@ -1,6 +1,10 @@
 //! Answers typed probes from the facts, printing what the equivalent kube-bench shell
 //! idiom prints (see `docs/probes.md`). No process is spawned and no shell is involved.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use globset::{Glob, GlobMatcher};
 use serde_json::Value;
 
@@ -19,8 +23,51 @@ pub enum ProbeError {
     Invalid(String),
 }
 
+/// API objects of each kind, sorted and converted for jq once per node: a benchmark asks
+/// a dozen questions of the same pods.
+#[derive(Default)]
+pub struct ApiCache {
+    kinds: RefCell<HashMap<String, Rc<SortedKind>>>,
+}
+
+/// One kind's objects in `namespace/name` order, as JSON and as jq values.
+struct SortedKind {
+    keys: Vec<String>,
+    objects: Vec<Value>,
+    jq_values: Vec<jaq_json::Val>,
+}
+
+impl std::fmt::Debug for ApiCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiCache")
+            .field("kinds", &self.kinds.borrow().keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl ApiCache {
+    fn kind(&self, facts: &dyn Facts, kind: &str) -> Result<Rc<SortedKind>, ProbeError> {
+        if let Some(known) = self.kinds.borrow().get(kind) {
+            return Ok(Rc::clone(known));
+        }
+        let mut objects = facts.api_objects(kind)?;
+        objects.sort_by_cached_key(object_key);
+        let keys = objects.iter().map(object_key).collect();
+        let jq_values = objects.iter().map(to_jq).collect::<Result<_, _>>()?;
+        let sorted = Rc::new(SortedKind {
+            keys,
+            objects,
+            jq_values,
+        });
+        self.kinds
+            .borrow_mut()
+            .insert(kind.to_owned(), Rc::clone(&sorted));
+        Ok(sorted)
+    }
+}
+
 /// Runs a probe and returns its output text.
-pub fn answer(probe: &Probe, facts: &dyn Facts) -> Result<String, ProbeError> {
+pub fn answer(probe: &Probe, facts: &dyn Facts, api: &ApiCache) -> Result<String, ProbeError> {
     match probe {
         Probe::FileMode {
             path,
@@ -42,8 +89,8 @@ pub fn answer(probe: &Probe, facts: &dyn Facts) -> Result<String, ProbeError> {
             kubelet::effective_config(facts, bin.as_deref(), config.as_deref())
                 .map_err(ProbeError::Invalid)
         }
-        Probe::ApiObjects { kind, jq } => api_object_lines(facts, kind, jq.as_deref()),
-        Probe::ApiQuery { kinds, jq } => api_query_lines(facts, kinds, jq),
+        Probe::ApiObjects { kind, jq } => api_object_lines(api.kind(facts, kind)?, jq.as_deref()),
+        Probe::ApiQuery { kinds, jq } => api_query_lines(facts, api, kinds, jq),
     }
 }
 
@@ -93,16 +140,14 @@ fn process_lines(facts: &dyn Facts, bin: &str) -> Result<String, ProbeError> {
         .join("\n"))
 }
 
-fn api_object_lines(facts: &dyn Facts, kind: &str, jq: Option<&str>) -> Result<String, ProbeError> {
-    let mut objects = facts.api_objects(kind)?;
-    objects.sort_by_key(object_key);
+fn api_object_lines(objects: Rc<SortedKind>, jq: Option<&str>) -> Result<String, ProbeError> {
     let lines = match jq {
-        None => objects.iter().map(object_key).collect(),
+        None => objects.keys.clone(),
         Some(filter) => {
             let program = JqProgram::compile(filter)?;
             let mut lines = Vec::new();
-            for object in &objects {
-                lines.extend(program.run(object)?);
+            for value in &objects.jq_values {
+                lines.extend(program.run_on(value.clone())?);
             }
             lines
         }
@@ -110,15 +155,25 @@ fn api_object_lines(facts: &dyn Facts, kind: &str, jq: Option<&str>) -> Result<S
     Ok(lines.join("\n"))
 }
 
-fn api_query_lines(facts: &dyn Facts, kinds: &[String], jq: &str) -> Result<String, ProbeError> {
+fn api_query_lines(
+    facts: &dyn Facts,
+    api: &ApiCache,
+    kinds: &[String],
+    jq: &str,
+) -> Result<String, ProbeError> {
     let mut input = serde_json::Map::new();
     for kind in kinds {
-        let mut objects = facts.api_objects(kind)?;
-        objects.sort_by_key(object_key);
-        input.insert(kind.clone(), Value::Array(objects));
+        let objects = api.kind(facts, kind)?;
+        input.insert(kind.clone(), Value::Array(objects.objects.clone()));
     }
     let program = JqProgram::compile(jq)?;
     Ok(program.run(&Value::Object(input))?.join("\n"))
+}
+
+/// A JSON value as jq sees it.
+fn to_jq(value: &Value) -> Result<jaq_json::Val, ProbeError> {
+    let text = serde_json::to_vec(value).map_err(|e| ProbeError::Invalid(e.to_string()))?;
+    jaq_json::read::parse_single(&text).map_err(|e| ProbeError::Invalid(format!("jq input: {e:?}")))
 }
 
 /// The command line with `--flag value` written as `--flag=value`, the way the component's
@@ -185,10 +240,11 @@ impl JqProgram {
 
     /// Each output as one line: strings raw (`jq -r`), other values as compact JSON.
     fn run(&self, input: &Value) -> Result<Vec<String>, ProbeError> {
+        self.run_on(to_jq(input)?)
+    }
+
+    fn run_on(&self, input: jaq_json::Val) -> Result<Vec<String>, ProbeError> {
         use jaq_core::{Ctx, Vars};
-        let text = serde_json::to_vec(input).map_err(|e| ProbeError::Invalid(e.to_string()))?;
-        let input = jaq_json::read::parse_single(&text)
-            .map_err(|e| ProbeError::Invalid(format!("jq input: {e:?}")))?;
         let ctx =
             Ctx::<jaq_core::data::JustLut<jaq_json::Val>>::new(&self.filter.lut, Vars::new([]));
         let mut lines = Vec::new();

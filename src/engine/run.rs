@@ -1,8 +1,12 @@
 //! Deciding each check's state with its evidence (KUBE_BENCH_FORMAT.md §3.1–3.2), plus
 //! ERROR for checks that could not be evaluated at all.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use crate::definitions::load::LoadedControls;
 use crate::definitions::model::{Audit, Check, Controls};
+use crate::definitions::probe::Probe;
 use crate::definitions::variables::Variables;
 use crate::facts::{Facts, ShellCommand};
 use crate::results::{
@@ -56,6 +60,29 @@ pub struct TargetContext<'a> {
     pub variables: &'a Variables,
     pub missing: &'a [MissingComponent],
     pub filter: &'a CheckFilter,
+    pub answers: &'a ProbeAnswers,
+}
+
+/// Probes already answered on this node. A probe has no side effects and the facts of a
+/// node do not change during its scan, so forty checks on the API server's flags ask the
+/// process list once.
+#[derive(Debug, Default)]
+pub struct ProbeAnswers {
+    answers: RefCell<HashMap<Probe, Result<String, probes::ProbeError>>>,
+    api: probes::ApiCache,
+}
+
+impl ProbeAnswers {
+    fn answer(&self, probe: &Probe, facts: &dyn Facts) -> Result<String, probes::ProbeError> {
+        if let Some(known) = self.answers.borrow().get(probe) {
+            return known.clone();
+        }
+        let answer = probes::answer(probe, facts, &self.api);
+        self.answers
+            .borrow_mut()
+            .insert(probe.clone(), answer.clone());
+        answer
+    }
 }
 
 /// Runs every included check of one controls file.
@@ -256,7 +283,7 @@ fn run_audit(
             evidence.command = probe.describe();
             match unresolved_component(&evidence.command, ctx) {
                 Some(reason) => AuditRun::Broken(reason),
-                None => match probes::answer(probe, ctx.facts) {
+                None => match ctx.answers.answer(probe, ctx.facts) {
                     Ok(output) => {
                         evidence.output = bounded(&output);
                         AuditRun::Output(output)

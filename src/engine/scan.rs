@@ -3,12 +3,16 @@
 
 use crate::definitions::config::BenchmarkConfig;
 use crate::definitions::error::DefinitionError;
-use crate::definitions::load::load_controls;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::definitions::load::{load_controls, LoadedControls};
 use crate::definitions::tree::BenchmarkTree;
+use crate::definitions::variables::Variables;
 use crate::facts::{FactError, Facts};
 use crate::results::{NodeInfo, NodeResults, SectionResult, Totals};
 
-use super::run::{run_controls, CheckFilter, TargetContext};
+use super::run::{run_controls, CheckFilter, ProbeAnswers, TargetContext};
 use super::substitute::resolve;
 
 /// What to run on every node.
@@ -18,6 +22,51 @@ pub struct ScanPlan<'a> {
     pub benchmark: &'a str,
     pub targets: &'a [String],
     pub filter: &'a CheckFilter,
+    /// Controls already loaded for other nodes; share one across a fleet.
+    pub loaded: &'a LoadedCache,
+}
+
+/// Controls files loaded once per target and set of variables: nodes laid out alike
+/// resolve to the same variables and share one parse.
+#[derive(Debug, Default)]
+pub struct LoadedCache {
+    entries: Mutex<HashMap<(String, String, Variables), Arc<LoadedControls>>>,
+}
+
+impl LoadedCache {
+    fn get_or_load(
+        &self,
+        plan: &ScanPlan,
+        target: &str,
+        variables: &Variables,
+        warn: &mut dyn FnMut(String),
+    ) -> Result<Arc<LoadedControls>, DefinitionError> {
+        let key = (
+            plan.benchmark.to_owned(),
+            target.to_owned(),
+            variables.clone(),
+        );
+        if let Some(hit) = self.lock().get(&key) {
+            return Ok(Arc::clone(hit));
+        }
+        let loaded = Arc::new(load_controls(
+            plan.tree,
+            plan.benchmark,
+            target,
+            variables,
+            warn,
+        )?);
+        self.lock().insert(key, Arc::clone(&loaded));
+        Ok(loaded)
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String, Variables), Arc<LoadedControls>>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +88,7 @@ pub fn scan_node(
     warn: &mut dyn FnMut(String),
 ) -> Result<NodeResults, ScanError> {
     let mut sections = Vec::new();
+    let answers = ProbeAnswers::default();
     for target in plan.targets {
         if !plan.config.has_target(target) {
             return Err(ScanError::NoTargetConfig {
@@ -46,18 +96,15 @@ pub fn scan_node(
             });
         }
         let resolution = resolve(plan.config, target, facts)?;
-        let loaded = load_controls(
-            plan.tree,
-            plan.benchmark,
-            target,
-            &resolution.variables,
-            warn,
-        )?;
+        let loaded = plan
+            .loaded
+            .get_or_load(plan, target, &resolution.variables, warn)?;
         let ctx = TargetContext {
             facts,
             variables: &resolution.variables,
             missing: &resolution.missing,
             filter: plan.filter,
+            answers: &answers,
         };
         let section = run_controls(&loaded, &ctx);
         if !section.groups.is_empty() {

@@ -1,8 +1,7 @@
 //! Component resolution: which binary runs and which files exist for each component of
 //! a target, giving the `$variables` (KUBE_BENCH_FORMAT.md §5.2–5.4).
 
-use regex::Regex;
-
+use super::compare::go_regex;
 use crate::definitions::config::{BenchmarkConfig, ComponentConfig};
 use crate::definitions::variables::{Variable, Variables};
 use crate::facts::{FactError, Facts, Process};
@@ -116,7 +115,8 @@ pub fn runs_binary(process: &Process, candidate: &str) -> bool {
     if process.comm != first_word {
         return false;
     }
-    match Regex::new(&format!(r"^(\S*/)*{unquoted}")) {
+    // kube-bench inserts the candidate into a Go regular expression unescaped.
+    match go_regex::compile(&format!(r"^(\S*/)*{unquoted}")) {
         Ok(pattern) => pattern.is_match(&process.command_line()),
         Err(_) => false,
     }
