@@ -36,6 +36,11 @@ const SHELL_RUNS: usize = 5;
 const PROBE_RUNS: usize = 50;
 
 fn main() {
+    // `cargo test --benches` / `--all-targets` runs this binary without `--bench`.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        println!("live_scan is a benchmark: run it with `cargo bench --bench live_scan`");
+        return;
+    }
     let node = FakeNode::start(NodeKind::ControlPlane);
     let targets: Vec<String> = TARGETS.iter().map(|t| t.to_string()).collect();
     let mut missed = Vec::new();

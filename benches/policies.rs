@@ -53,6 +53,11 @@ const MIX: [(&str, usize); 9] = [
 ];
 
 fn main() {
+    // `cargo test --benches` / `--all-targets` runs this binary without `--bench`.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        println!("policies is a benchmark: run it with `cargo bench --bench policies`");
+        return;
+    }
     let mut missed = Vec::new();
     let small = generate(10);
     let large = generate(1);

@@ -68,6 +68,11 @@ const REPEAT_WITHIN: Duration = Duration::from_secs(15);
 const DEADLINE: Duration = Duration::from_secs(30);
 
 fn main() {
+    // `cargo test --benches` / `--all-targets` runs this binary without `--bench`.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        println!("snapshot_fleet is a benchmark: run it with `cargo bench --bench snapshot_fleet`");
+        return;
+    }
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_cisgate"));
     let work = tempfile::TempDir::new().expect("temp dir");
     let snapshot = record_snapshot();
