@@ -8,14 +8,17 @@ use crate::facts::Facts;
 use crate::results::Location;
 
 use super::evaluate::{SourceKind, TestsOutcome};
+use super::run::TargetContext;
 
 /// The location of a check, from its probes or shell audit and the item that decided it.
+/// The line is pinned only when `pin_line` (a finding), since that reads the file.
 pub fn locate(
     check: &Check,
-    variables: &Variables,
     outcome: Option<&TestsOutcome>,
-    facts: &dyn Facts,
+    ctx: &TargetContext,
+    pin_line: bool,
 ) -> Option<Location> {
+    let (variables, facts) = (ctx.variables, ctx.facts);
     let decisive = outcome.and_then(|o| o.items.iter().find(|i| !i.passed).or(o.items.first()));
     let from_config = decisive.is_some_and(|i| i.source == SourceKind::Config);
     let audits: [&Audit; 2] = if from_config {
@@ -26,9 +29,10 @@ pub fn locate(
     let path = audits
         .iter()
         .find_map(|audit| file_of_audit(audit, variables, facts))?;
-    let line = decisive.and_then(|item| {
-        line_of_key(facts, &path, item.source, &item.key)
-            .or_else(|| line_of_program(facts, &path, check, variables))
+    let line = decisive.filter(|_| pin_line).and_then(|item| {
+        let text = ctx.answers.file_text(facts, &path)?;
+        line_of_key(&text, item.source, &item.key)
+            .or_else(|| line_of_program(&text, check, variables))
     });
     let source_file = facts
         .source_file(&path)
@@ -107,8 +111,7 @@ fn file_named_in(command: &str, variables: &Variables) -> Option<String> {
 }
 
 /// The 1-based line of a flag (`--profiling`) or a config key path (`{.a.b}`) in a file.
-fn line_of_key(facts: &dyn Facts, path: &str, source: SourceKind, key: &str) -> Option<u32> {
-    let text = facts.read_file(path).ok()??;
+fn line_of_key(text: &str, source: SourceKind, key: &str) -> Option<u32> {
     let lines: Vec<&str> = text.lines().collect();
     let found = match source {
         SourceKind::Command | SourceKind::Env => {
@@ -125,12 +128,7 @@ fn line_of_key(facts: &dyn Facts, path: &str, source: SourceKind, key: &str) -> 
 
 /// Where a missing flag belongs: the line that starts the component's command in its
 /// static pod manifest (`- kube-apiserver`).
-fn line_of_program(
-    facts: &dyn Facts,
-    path: &str,
-    check: &Check,
-    variables: &Variables,
-) -> Option<u32> {
+fn line_of_program(text: &str, check: &Check, variables: &Variables) -> Option<u32> {
     let bin = [&check.audit, &check.audit_config]
         .iter()
         .find_map(|audit| match audit {
@@ -142,7 +140,6 @@ fn line_of_program(
                 .map(|v| v.on_node.trim_matches('\'').to_owned()),
             _ => None,
         })?;
-    let text = facts.read_file(path).ok()??;
     let program_line = format!("- {bin}");
     text.lines()
         .position(|line| line.trim_start().starts_with(&program_line))

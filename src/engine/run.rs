@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use crate::definitions::load::LoadedControls;
 use crate::definitions::model::{Audit, Check, Controls};
@@ -70,6 +71,8 @@ pub struct TargetContext<'a> {
 pub struct ProbeAnswers {
     answers: RefCell<HashMap<Probe, Result<String, probes::ProbeError>>>,
     api: probes::ApiCache,
+    /// File texts read to pin a finding's line, by node path.
+    texts: RefCell<HashMap<String, Option<Rc<str>>>>,
 }
 
 impl ProbeAnswers {
@@ -82,6 +85,18 @@ impl ProbeAnswers {
             .borrow_mut()
             .insert(probe.clone(), answer.clone());
         answer
+    }
+
+    /// A file's text, read once per node; `None` when it cannot be read.
+    pub fn file_text(&self, facts: &dyn Facts, path: &str) -> Option<Rc<str>> {
+        if let Some(known) = self.texts.borrow().get(path) {
+            return known.clone();
+        }
+        let text: Option<Rc<str>> = facts.read_file(path).ok().flatten().map(Rc::from);
+        self.texts
+            .borrow_mut()
+            .insert(path.to_owned(), text.clone());
+        text
     }
 }
 
@@ -165,7 +180,7 @@ pub fn run_check(check: &Check, shell: &Check, ctx: &TargetContext) -> CheckResu
         result.state = state;
         result.reason = reason.into();
         result.evidence.audits = describe_unrun(check);
-        result.location = locate(check, ctx.variables, None, ctx.facts);
+        result.location = locate(check, None, ctx, state != State::Pass);
         return result;
     }
     let mut outputs = [String::new(), String::new(), String::new()];
@@ -220,7 +235,6 @@ pub fn run_check(check: &Check, shell: &Check, ctx: &TargetContext) -> CheckResu
     );
     result.evidence.actual = bounded(&outcome.actual);
     result.evidence.expected = outcome.expected.clone();
-    result.location = locate(check, ctx.variables, Some(&outcome), ctx.facts);
     if let Some(op) = &outcome.unknown_bin_op {
         result.state = fail_or_warn;
         result.reason = format!("unknown binary operator for tests {op}");
@@ -229,6 +243,7 @@ pub fn run_check(check: &Check, shell: &Check, ctx: &TargetContext) -> CheckResu
     } else {
         result.state = fail_or_warn;
     }
+    result.location = locate(check, Some(&outcome), ctx, result.state != State::Pass);
     result
 }
 
