@@ -33,8 +33,7 @@ pub struct ApiCache {
 /// One kind's objects in `namespace/name` order, as JSON and as jq values.
 struct SortedKind {
     keys: Vec<String>,
-    objects: Vec<Value>,
-    jq_values: Vec<jaq_json::Val>,
+    jq_values: Rc<Vec<jaq_json::Val>>,
 }
 
 impl std::fmt::Debug for ApiCache {
@@ -53,12 +52,8 @@ impl ApiCache {
         let mut objects = facts.api_objects(kind)?;
         objects.sort_by_cached_key(object_key);
         let keys = objects.iter().map(object_key).collect();
-        let jq_values = objects.iter().map(to_jq).collect::<Result<_, _>>()?;
-        let sorted = Rc::new(SortedKind {
-            keys,
-            objects,
-            jq_values,
-        });
+        let jq_values = Rc::new(objects.iter().map(to_jq).collect::<Result<_, _>>()?);
+        let sorted = Rc::new(SortedKind { keys, jq_values });
         self.kinds
             .borrow_mut()
             .insert(kind.to_owned(), Rc::clone(&sorted));
@@ -144,9 +139,9 @@ fn api_object_lines(objects: Rc<SortedKind>, jq: Option<&str>) -> Result<String,
     let lines = match jq {
         None => objects.keys.clone(),
         Some(filter) => {
-            let program = JqProgram::compile(filter)?;
+            let program = JqProgram::cached(filter)?;
             let mut lines = Vec::new();
-            for value in &objects.jq_values {
+            for value in objects.jq_values.iter() {
                 lines.extend(program.run_on(value.clone())?);
             }
             lines
@@ -161,13 +156,16 @@ fn api_query_lines(
     kinds: &[String],
     jq: &str,
 ) -> Result<String, ProbeError> {
-    let mut input = serde_json::Map::new();
+    let mut input = jaq_json::Map::default();
     for kind in kinds {
         let objects = api.kind(facts, kind)?;
-        input.insert(kind.clone(), Value::Array(objects.objects.clone()));
+        input.insert(
+            jaq_json::Val::from(kind.clone()),
+            jaq_json::Val::Arr(Rc::clone(&objects.jq_values)),
+        );
     }
-    let program = JqProgram::compile(jq)?;
-    Ok(program.run(&Value::Object(input))?.join("\n"))
+    let program = JqProgram::cached(jq)?;
+    Ok(program.run_on(jaq_json::Val::obj(input))?.join("\n"))
 }
 
 /// A JSON value as jq sees it.
@@ -214,6 +212,24 @@ struct JqProgram {
 }
 
 impl JqProgram {
+    /// The compiled filter, compiled once per thread: a fleet scan asks the same
+    /// filters of every node, and compiling loads jq's standard library each time.
+    fn cached(code: &str) -> Result<Rc<Self>, ProbeError> {
+        thread_local! {
+            static PROGRAMS: RefCell<HashMap<String, Rc<JqProgram>>> = RefCell::new(HashMap::new());
+        }
+        if let Some(program) = PROGRAMS.with(|programs| programs.borrow().get(code).cloned()) {
+            return Ok(program);
+        }
+        let program = Rc::new(Self::compile(code)?);
+        PROGRAMS.with(|programs| {
+            programs
+                .borrow_mut()
+                .insert(code.to_owned(), Rc::clone(&program))
+        });
+        Ok(program)
+    }
+
     fn compile(code: &str) -> Result<Self, ProbeError> {
         use jaq_core::load::{Arena, File, Loader};
         let defs = jaq_core::defs()
@@ -239,6 +255,7 @@ impl JqProgram {
     }
 
     /// Each output as one line: strings raw (`jq -r`), other values as compact JSON.
+    #[cfg(test)]
     fn run(&self, input: &Value) -> Result<Vec<String>, ProbeError> {
         self.run_on(to_jq(input)?)
     }
