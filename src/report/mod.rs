@@ -36,8 +36,12 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     if path == Path::new("-") {
         let mut out = std::io::stdout().lock();
-        out.write_all(bytes)?;
-        return out.flush();
+        let written = out.write_all(bytes).and_then(|()| out.flush());
+        // A reader that stopped early (`| head`) wanted no more; that is not a failure.
+        return match written {
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other,
+        };
     }
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
