@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use globset::{Glob, GlobMatcher};
 use serde_json::Value;
@@ -27,37 +28,44 @@ pub enum ProbeError {
 /// a dozen questions of the same pods.
 #[derive(Default)]
 pub struct ApiCache {
-    kinds: RefCell<HashMap<String, Rc<SortedKind>>>,
+    kinds: Mutex<HashMap<String, Arc<SortedKind>>>,
 }
 
 /// One kind's objects in `namespace/name` order, as JSON and as jq values.
 struct SortedKind {
     keys: Vec<String>,
-    jq_values: Rc<Vec<jaq_json::Val>>,
+    jq_values: jaq_json::Rc<Vec<jaq_json::Val>>,
 }
 
 impl std::fmt::Debug for ApiCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiCache")
-            .field("kinds", &self.kinds.borrow().keys().collect::<Vec<_>>())
+            .field("kinds", &self.lock().keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
 impl ApiCache {
-    fn kind(&self, facts: &dyn Facts, kind: &str) -> Result<Rc<SortedKind>, ProbeError> {
-        if let Some(known) = self.kinds.borrow().get(kind) {
-            return Ok(Rc::clone(known));
+    /// The kind's objects, fetched and converted once. The lock is held while fetching, so
+    /// checks running in parallel never list the same kind twice.
+    fn kind(&self, facts: &dyn Facts, kind: &str) -> Result<Arc<SortedKind>, ProbeError> {
+        let mut kinds = self.lock();
+        if let Some(known) = kinds.get(kind) {
+            return Ok(Arc::clone(known));
         }
         let mut objects = facts.api_objects(kind)?;
         objects.sort_by_cached_key(object_key);
         let keys = objects.iter().map(object_key).collect();
-        let jq_values = Rc::new(objects.iter().map(to_jq).collect::<Result<_, _>>()?);
-        let sorted = Rc::new(SortedKind { keys, jq_values });
-        self.kinds
-            .borrow_mut()
-            .insert(kind.to_owned(), Rc::clone(&sorted));
+        let jq_values = jaq_json::Rc::new(objects.iter().map(to_jq).collect::<Result<_, _>>()?);
+        let sorted = Arc::new(SortedKind { keys, jq_values });
+        kinds.insert(kind.to_owned(), Arc::clone(&sorted));
         Ok(sorted)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<SortedKind>>> {
+        self.kinds
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -135,7 +143,7 @@ fn process_lines(facts: &dyn Facts, bin: &str) -> Result<String, ProbeError> {
         .join("\n"))
 }
 
-fn api_object_lines(objects: Rc<SortedKind>, jq: Option<&str>) -> Result<String, ProbeError> {
+fn api_object_lines(objects: Arc<SortedKind>, jq: Option<&str>) -> Result<String, ProbeError> {
     let lines = match jq {
         None => objects.keys.clone(),
         Some(filter) => {
@@ -161,7 +169,7 @@ fn api_query_lines(
         let objects = api.kind(facts, kind)?;
         input.insert(
             jaq_json::Val::from(kind.clone()),
-            jaq_json::Val::Arr(Rc::clone(&objects.jq_values)),
+            jaq_json::Val::Arr(jaq_json::Rc::clone(&objects.jq_values)),
         );
     }
     let program = JqProgram::cached(jq)?;

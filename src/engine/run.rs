@@ -1,9 +1,10 @@
 //! Deciding each check's state with its evidence (KUBE_BENCH_FORMAT.md §3.1–3.2), plus
 //! ERROR for checks that could not be evaluated at all.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rayon::prelude::*;
 
 use crate::definitions::load::LoadedControls;
 use crate::definitions::model::{Audit, Check, Controls};
@@ -69,33 +70,29 @@ pub struct TargetContext<'a> {
 /// process list once.
 #[derive(Debug, Default)]
 pub struct ProbeAnswers {
-    answers: RefCell<HashMap<Probe, Result<String, probes::ProbeError>>>,
+    answers: Mutex<HashMap<Probe, Result<String, probes::ProbeError>>>,
     api: probes::ApiCache,
     /// File texts read to pin a finding's line, by node path.
-    texts: RefCell<HashMap<String, Option<Rc<str>>>>,
+    texts: Mutex<HashMap<String, Option<Arc<str>>>>,
 }
 
 impl ProbeAnswers {
     fn answer(&self, probe: &Probe, facts: &dyn Facts) -> Result<String, probes::ProbeError> {
-        if let Some(known) = self.answers.borrow().get(probe) {
+        if let Some(known) = locked(&self.answers).get(probe) {
             return known.clone();
         }
         let answer = probes::answer(probe, facts, &self.api);
-        self.answers
-            .borrow_mut()
-            .insert(probe.clone(), answer.clone());
+        locked(&self.answers).insert(probe.clone(), answer.clone());
         answer
     }
 
     /// A file's text, read once per node; `None` when it cannot be read.
-    pub fn file_text(&self, facts: &dyn Facts, path: &str) -> Option<Rc<str>> {
-        if let Some(known) = self.texts.borrow().get(path) {
+    pub fn file_text(&self, facts: &dyn Facts, path: &str) -> Option<Arc<str>> {
+        if let Some(known) = locked(&self.texts).get(path) {
             return known.clone();
         }
-        let text: Option<Rc<str>> = facts.read_file(path).ok().flatten().map(Rc::from);
-        self.texts
-            .borrow_mut()
-            .insert(path.to_owned(), text.clone());
+        let text: Option<Arc<str>> = facts.read_file(path).ok().flatten().map(Arc::from);
+        locked(&self.texts).insert(path.to_owned(), text.clone());
         text
     }
 }
@@ -106,20 +103,25 @@ pub fn run_controls(loaded: &LoadedControls, ctx: &TargetContext) -> SectionResu
     let mut groups = Vec::new();
     let mut totals = Totals::default();
     for (group_index, group) in controls.groups.iter().enumerate() {
-        let mut checks = Vec::new();
+        // Checks are independent questions to the same facts: they run on every core, and
+        // their results keep the benchmark's order.
+        let checks: Vec<CheckResult> = group
+            .checks
+            .par_iter()
+            .enumerate()
+            .filter(|(_, check)| ctx.filter.includes(&group.id, check))
+            .map(|(check_index, check)| {
+                let shell_form = shell_form_of(loaded.to_run.as_ref(), group_index, check_index);
+                let mut effective = check.clone();
+                if group.group_type == "skip" || ctx.filter.skips(&group.id, &check.id) {
+                    effective.check_type = "skip".into();
+                }
+                run_check(&effective, shell_form.unwrap_or(check), ctx)
+            })
+            .collect();
         let mut group_totals = Totals::default();
-        for (check_index, check) in group.checks.iter().enumerate() {
-            if !ctx.filter.includes(&group.id, check) {
-                continue;
-            }
-            let shell_form = shell_form_of(loaded.to_run.as_ref(), group_index, check_index);
-            let mut effective = check.clone();
-            if group.group_type == "skip" || ctx.filter.skips(&group.id, &check.id) {
-                effective.check_type = "skip".into();
-            }
-            let result = run_check(&effective, shell_form.unwrap_or(check), ctx);
-            group_totals.add(result.state);
-            checks.push(result);
+        for check in &checks {
+            group_totals.add(check.state);
         }
         if checks.is_empty() {
             continue;
@@ -324,7 +326,14 @@ fn run_shell(
         on_node: on_node.to_owned(),
         to_run,
     };
-    match ctx.facts.run_shell(&command) {
+    // Checks run in parallel, but shell audits one at a time: kube-bench's `ps -ef | grep`
+    // idioms would otherwise see each other's processes.
+    static ONE_SHELL_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let ran = {
+        let _turn = locked(&ONE_SHELL_AT_A_TIME);
+        ctx.facts.run_shell(&command)
+    };
+    match ran {
         Ok(out) => {
             evidence.output = bounded(&out.output);
             evidence.exit_code = Some(out.exit_code);
@@ -388,6 +397,13 @@ pub fn bounded(text: &str) -> String {
         &text[..end],
         text.len() - end
     )
+}
+
+/// A poisoned memo is still a valid memo: entries are inserted whole.
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
