@@ -182,8 +182,9 @@ fn parse_config(
     Ok(merged)
 }
 
-/// viper's merge: mappings key by key, everything else replaced.
-fn merge(base: &mut Value, overrides: Value) {
+/// viper's merge: mappings key by key, everything else replaced. (The kubelet merges its
+/// config file and drop-ins the same way.)
+pub fn merge(base: &mut Value, overrides: Value) {
     match (base, overrides) {
         (Value::Object(base), Value::Object(overrides)) => {
             for (key, value) in overrides {

@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::definitions::config::merge;
 use crate::facts::{FactError, Facts, Process};
 
 use super::substitute::runs_binary;
@@ -293,24 +294,6 @@ fn drop_in_files(facts: &dyn Facts, dir: &str) -> Result<Vec<String>, FactError>
         .collect();
     files.sort();
     Ok(files)
-}
-
-fn merge(base: &mut Value, overlay: Value) {
-    match (base, overlay) {
-        (Value::Object(base), Value::Object(overlay)) => {
-            for (key, value) in overlay {
-                match base.get_mut(&key) {
-                    Some(existing) if existing.is_object() && value.is_object() => {
-                        merge(existing, value)
-                    }
-                    _ => {
-                        base.insert(key, value);
-                    }
-                }
-            }
-        }
-        (base, overlay) => *base = overlay,
-    }
 }
 
 fn apply_flags(config: &mut Value, flags: &[(String, String)]) -> Result<(), String> {

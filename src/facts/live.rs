@@ -153,7 +153,7 @@ impl Facts for LiveFacts {
         Ok(metadata.map(|metadata| {
             let accounts = self.accounts();
             FileStat {
-                kind: kind_of(&metadata.file_type()),
+                kind: FileKind::from(metadata.file_type()),
                 mode: metadata.mode() & 0o7777,
                 uid: metadata.uid(),
                 gid: metadata.gid(),
@@ -277,18 +277,6 @@ fn walk(local: &Path, node_path: &str, found: &mut Vec<String>) -> Result<(), Fa
         walk(&entry.path(), &child, found)?;
     }
     Ok(())
-}
-
-fn kind_of(file_type: &fs::FileType) -> FileKind {
-    if file_type.is_file() {
-        FileKind::File
-    } else if file_type.is_dir() {
-        FileKind::Dir
-    } else if file_type.is_symlink() {
-        FileKind::Symlink
-    } else {
-        FileKind::Other
-    }
 }
 
 /// `stat` and kube-bench's file detection treat "not there" and "a parent is not a

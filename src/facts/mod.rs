@@ -41,6 +41,20 @@ pub enum FileKind {
     Other,
 }
 
+impl From<std::fs::FileType> for FileKind {
+    fn from(file_type: std::fs::FileType) -> Self {
+        if file_type.is_file() {
+            FileKind::File
+        } else if file_type.is_dir() {
+            FileKind::Dir
+        } else if file_type.is_symlink() {
+            FileKind::Symlink
+        } else {
+            FileKind::Other
+        }
+    }
+}
+
 /// What `stat` says about a path (symlinks followed, as `stat` and `test -e` do).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileStat {

@@ -447,18 +447,6 @@ fn io_fact_error(path: &str, error: &std::io::Error) -> FactError {
     }
 }
 
-fn kind_of(file_type: std::fs::FileType) -> FileKind {
-    if file_type.is_file() {
-        FileKind::File
-    } else if file_type.is_dir() {
-        FileKind::Dir
-    } else if file_type.is_symlink() {
-        FileKind::Symlink
-    } else {
-        FileKind::Other
-    }
-}
-
 fn load_metadata(path: &Path) -> Result<Metadata, SnapshotError> {
     let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Io {
         path: path.to_path_buf(),
@@ -519,7 +507,7 @@ impl Facts for SnapshotDirFacts {
         let metadata =
             std::fs::symlink_metadata(&host).map_err(|error| io_fact_error(&node_path, &error))?;
         let mut stat = FileStat {
-            kind: kind_of(metadata.file_type()),
+            kind: FileKind::from(metadata.file_type()),
             mode: metadata.mode() & 0o7777,
             uid: metadata.uid(),
             gid: metadata.gid(),
