@@ -167,7 +167,14 @@ fn record_snapshot() -> Snapshot {
         benchmark: Some(BENCHMARK.into()),
         ..Request::default()
     };
-    let selection = choose::benchmark(&tree, &request, &facts, || None).expect("benchmark");
+    let selection = choose::benchmark(
+        &tree,
+        &request,
+        &facts,
+        || BenchmarkConfig::load(&tree, None).map(std::sync::Arc::new),
+        || None,
+    )
+    .expect("benchmark");
     let config = BenchmarkConfig::load(&tree, Some(&selection.benchmark)).expect("config");
     let targets =
         choose::targets(&config, &selection.benchmark, &request, &facts).expect("targets");

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use crate::definitions::config::BenchmarkConfig;
+use crate::definitions::error::DefinitionError;
 use crate::definitions::select::{KubernetesVersion, Selection};
 use crate::definitions::tree::BenchmarkTree;
 use crate::engine::choose::{self, ChooseError, Request};
@@ -78,9 +79,17 @@ impl NodeRunner<'_> {
         source: &str,
         ask_api: impl FnOnce() -> Option<KubernetesVersion>,
     ) -> Result<Evaluated, NodeFailure> {
-        let selection =
-            choose::benchmark(self.tree, &self.request, facts, ask_api).map_err(choose_failure)?;
-        let config = self.config(&selection.benchmark)?;
+        let selection = choose::benchmark(
+            self.tree,
+            &self.request,
+            facts,
+            || self.config(None),
+            ask_api,
+        )
+        .map_err(choose_failure)?;
+        let config = self
+            .config(Some(&selection.benchmark))
+            .map_err(|e| NodeFailure::Fatal(e.into()))?;
         let targets = choose::targets(&config, &selection.benchmark, &self.request, facts)
             .map_err(choose_failure)?;
         let plan = ScanPlan {
@@ -111,16 +120,15 @@ impl NodeRunner<'_> {
         })
     }
 
-    fn config(&self, benchmark: &str) -> Result<Arc<BenchmarkConfig>, NodeFailure> {
+    /// A benchmark's merged config.yaml, or the top one alone (`None`), read once per run.
+    fn config(&self, benchmark: Option<&str>) -> Result<Arc<BenchmarkConfig>, DefinitionError> {
+        let key = benchmark.unwrap_or_default(); // no benchmark directory has an empty name
         let mut configs = self.configs.lock().expect("configs");
-        if let Some(config) = configs.get(benchmark) {
+        if let Some(config) = configs.get(key) {
             return Ok(Arc::clone(config));
         }
-        let config = Arc::new(
-            BenchmarkConfig::load(self.tree, Some(benchmark))
-                .map_err(|e| NodeFailure::Fatal(e.into()))?,
-        );
-        configs.insert(benchmark.to_owned(), Arc::clone(&config));
+        let config = Arc::new(BenchmarkConfig::load(self.tree, benchmark)?);
+        configs.insert(key.to_owned(), Arc::clone(&config));
         Ok(config)
     }
 }

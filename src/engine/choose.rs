@@ -1,7 +1,10 @@
 //! Choosing, for one node, the benchmark (`--benchmark`, or the Kubernetes version
 //! through the version mapping) and the targets (`--targets`, or what the node is).
 
+use std::sync::Arc;
+
 use crate::definitions::config::BenchmarkConfig;
+use crate::definitions::error::DefinitionError;
 use crate::definitions::select::{self, KubernetesVersion, Selection};
 use crate::definitions::tree::BenchmarkTree;
 use crate::facts::Facts;
@@ -28,10 +31,13 @@ pub enum ChooseError {
 
 /// The benchmark for a node. `ask_api` is consulted last for the version (live only).
 /// An undeterminable version stops: no silent fallback to an old benchmark.
+/// `top_config` gives the tree's top `config.yaml` (with the version mapping); it is asked
+/// only when the version decides, so a fleet can read it once for all nodes.
 pub fn benchmark(
     tree: &BenchmarkTree,
     request: &Request,
     facts: &dyn Facts,
+    top_config: impl FnOnce() -> Result<Arc<BenchmarkConfig>, DefinitionError>,
     ask_api: impl FnOnce() -> Option<KubernetesVersion>,
 ) -> Result<Selection, ChooseError> {
     if let Some(name) = &request.benchmark {
@@ -51,8 +57,7 @@ pub fn benchmark(
             )
         })?,
     };
-    let config =
-        BenchmarkConfig::load(tree, None).map_err(|e| ChooseError::Request(e.to_string()))?;
+    let config = top_config().map_err(|e| ChooseError::Request(e.to_string()))?;
     select::by_version(tree, &config, &version).map_err(|e| ChooseError::Request(e.to_string()))
 }
 
