@@ -13,6 +13,7 @@ use super::nodes::{api_server_version, NodeFailure, NodeRunner};
 use crate::definitions::config::BenchmarkConfig;
 use crate::engine::detect;
 use crate::engine::run::CheckFilter;
+use crate::engine::substitute::program_of;
 use crate::facts::live::LiveFacts;
 use crate::facts::recording::RecordingFacts;
 use crate::facts::Facts;
@@ -95,10 +96,7 @@ fn keep_component_processes(
         .iter()
         .flat_map(|target| config.components(target))
         .flat_map(|component| component.bins)
-        .filter_map(|bin| {
-            let unquoted: String = bin.chars().filter(|c| *c != '\'' && *c != '"').collect();
-            unquoted.split_whitespace().next().map(str::to_owned)
-        })
+        .filter_map(|bin| program_of(&bin))
         .collect();
     processes.retain(|process| programs.contains(&process.comm));
 }

@@ -105,21 +105,32 @@ pub fn running_binary(candidates: &[String], processes: &[Process]) -> Option<St
 /// command name, which holds at most 15 bytes, so `kube-controller-manager` never matches
 /// and benchmark files list `kube-controller` too), and its command line matches `^(\S*/)*<candidate>`.
 pub fn runs_binary(process: &Process, candidate: &str) -> bool {
-    let unquoted: String = candidate
-        .chars()
-        .filter(|c| *c != '\'' && *c != '"')
-        .collect();
-    let Some(first_word) = unquoted.split_whitespace().next() else {
-        return false;
-    };
-    if process.comm != first_word {
+    if program_of(candidate).is_none_or(|program| process.comm != program) {
         return false;
     }
+    let unquoted = unquote(candidate);
     // kube-bench inserts the candidate into a Go regular expression unescaped.
     match go_regex::compile(&format!(r"^(\S*/)*{unquoted}")) {
         Ok(pattern) => pattern.is_match(&process.command_line()),
         Err(_) => false,
     }
+}
+
+/// The program a candidate binary names (`hyperkube` for `"hyperkube kubelet"`): what
+/// `ps -C` compares with the kernel's command name.
+pub fn program_of(candidate: &str) -> Option<String> {
+    unquote(candidate)
+        .split_whitespace()
+        .next()
+        .map(str::to_owned)
+}
+
+/// kube-bench strips `'` and `"` from a candidate before using it.
+fn unquote(candidate: &str) -> String {
+    candidate
+        .chars()
+        .filter(|c| *c != '\'' && *c != '"')
+        .collect()
 }
 
 fn existing_file(candidates: &[String], facts: &dyn Facts) -> Result<Option<String>, FactError> {
