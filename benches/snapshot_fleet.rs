@@ -78,6 +78,12 @@ fn main() {
     let snapshot = record_snapshot();
     let template = serde_json::to_string(&snapshot).expect("snapshot serializes");
     let largest = GOALS.iter().map(|g| g.files).max().unwrap();
+    // For profiling the binary on exactly this work (docs/performance.md).
+    if let Some(out) = std::env::var_os("CISGATE_BENCH_FLEET_OUT") {
+        write_fleet(Path::new(&out), &template, largest);
+        println!("wrote {largest} snapshot files to {}", Path::new(&out).display());
+        return;
+    }
     let all = work.path().join(format!("fleet-{largest}"));
     let started = Instant::now();
     write_fleet(&all, &template, largest);
