@@ -24,7 +24,7 @@ use cisgate::engine::scan::{scan_node, ScanPlan};
 use cisgate::engine::substitute::resolve;
 use cisgate::facts::live::{LiveFacts, LiveOptions};
 use cisgate::facts::{
-    FactError, Facts, FileStat, NodeIdentity, Process, ShellCommand, ShellOutput,
+    FactError, Facts, FileStat, NodeIdentity, ProcessList, ShellCommand, ShellOutput,
 };
 use cisgate::results::Totals;
 use fake_node::{FakeNode, NodeKind};
@@ -308,7 +308,7 @@ impl<F: Facts> Facts for Counting<F> {
     fn describe(&self) -> String {
         self.inner.describe()
     }
-    fn processes(&self) -> Result<Vec<Process>, FactError> {
+    fn processes(&self) -> Result<ProcessList, FactError> {
         self.inner.processes()
     }
     fn stat(&self, path: &str) -> Result<Option<FileStat>, FactError> {

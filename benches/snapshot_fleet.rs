@@ -81,7 +81,10 @@ fn main() {
     // For profiling the binary on exactly this work (docs/performance.md).
     if let Some(out) = std::env::var_os("CISGATE_BENCH_FLEET_OUT") {
         write_fleet(Path::new(&out), &template, largest);
-        println!("wrote {largest} snapshot files to {}", Path::new(&out).display());
+        println!(
+            "wrote {largest} snapshot files to {}",
+            Path::new(&out).display()
+        );
         return;
     }
     let all = work.path().join(format!("fleet-{largest}"));

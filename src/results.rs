@@ -5,6 +5,7 @@
 //! `--previous` compares against it. Add fields; never rename or remove them
 //! without bumping [`RESULTS_VERSION`].
 
+use arcstr::ArcStr;
 use serde::{Deserialize, Serialize};
 
 pub const RESULTS_VERSION: u32 = 1;
@@ -136,44 +137,44 @@ pub struct NodeInfo {
 /// One controls file's results (kube-bench calls it a section).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SectionResult {
-    pub id: String,
-    pub text: String,
+    pub id: ArcStr,
+    pub text: ArcStr,
     /// The controls file's `version` field.
-    pub version: String,
+    pub version: ArcStr,
     /// The node type (target): `master`, `node`, `etcd`, `controlplane`, `policies`, ...
-    pub target: String,
+    pub target: ArcStr,
     pub groups: Vec<GroupResult>,
     pub totals: Totals,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupResult {
-    pub id: String,
-    pub text: String,
+    pub id: ArcStr,
+    pub text: ArcStr,
     pub checks: Vec<CheckResult>,
     pub totals: Totals,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
-    pub id: String,
-    pub text: String,
+    pub id: ArcStr,
+    pub text: ArcStr,
     pub state: State,
     pub scored: bool,
     /// The check's `type` as written (`manual`, `skip`, or empty).
     #[serde(rename = "type")]
-    pub check_type: String,
+    pub check_type: ArcStr,
     /// Why the state was decided without a test (`Test marked as a manual test`, the error, ...).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub reason: String,
-    pub remediation: String,
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    pub reason: ArcStr,
+    pub remediation: ArcStr,
     pub evidence: Evidence,
     /// The file (and line) a user must edit, where it can be pinned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<Location>,
+    pub location: Option<Box<Location>>,
     /// Set when a baseline allowlist was applied and the check did not pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<BaselineMark>,
+    pub baseline: Option<Box<BaselineMark>>,
     /// Set when `--previous` was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<Change>,
@@ -184,21 +185,21 @@ pub struct Evidence {
     /// What was asked, in order: audit_env, audit, audit_config.
     pub audits: Vec<AuditEvidence>,
     /// The text the tests looked at (kube-bench's `actual_value`), bounded in size.
-    pub actual: String,
+    pub actual: ArcStr,
     /// The expected condition in words (kube-bench's `expected_result`).
-    pub expected: String,
+    pub expected: ArcStr,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvidence {
     /// `audit`, `audit_config` or `audit_env`.
-    pub role: String,
+    pub role: ArcStr,
     /// `shell` or `probe`.
-    pub kind: String,
+    pub kind: ArcStr,
     /// The command (as on the node) or the probe's description.
-    pub command: String,
+    pub command: ArcStr,
     /// What it printed, bounded in size (`…[truncated]` marks a cut).
-    pub output: String,
+    pub output: ArcStr,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
 }
@@ -206,7 +207,7 @@ pub struct AuditEvidence {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Location {
     /// The node path to edit, e.g. `/etc/kubernetes/manifests/kube-apiserver.yaml`.
-    pub path: String,
+    pub path: ArcStr,
     /// 1-based line of the flag or key, or of where it belongs, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,

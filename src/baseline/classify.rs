@@ -84,7 +84,7 @@ pub fn classify(results: &mut RunResults, baseline: &BaselineFile, options: &Cla
                     Some(Classification::Regression) => regressions += 1,
                     None => {}
                 }
-                check.baseline = mark;
+                check.baseline = mark.map(Box::new);
             }
         }
     }

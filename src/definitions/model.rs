@@ -4,6 +4,7 @@
 //! `"1.10"`), a null-like scalar is `""`, and unknown keys are ignored, as kube-bench
 //! reads them (see `../shared/KUBE_BENCH_FORMAT.md` §2).
 
+use arcstr::ArcStr;
 use serde::{Deserialize, Deserializer};
 
 use super::probe::Probe;
@@ -11,41 +12,41 @@ use super::probe::Probe;
 /// One controls file (`master.yaml`, `node.yaml`, ...): a section of the benchmark.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct Controls {
-    #[serde(default, deserialize_with = "raw_text")]
-    pub version: String,
-    #[serde(default, deserialize_with = "raw_text")]
-    pub id: String,
-    #[serde(default, deserialize_with = "raw_text")]
-    pub text: String,
+    #[serde(default, deserialize_with = "shared_text")]
+    pub version: ArcStr,
+    #[serde(default, deserialize_with = "shared_text")]
+    pub id: ArcStr,
+    #[serde(default, deserialize_with = "shared_text")]
+    pub text: ArcStr,
     /// The node type (target) this file is for: `master`, `node`, `etcd`, ...
-    #[serde(default, rename = "type", deserialize_with = "raw_text")]
-    pub node_type: String,
+    #[serde(default, rename = "type", deserialize_with = "shared_text")]
+    pub node_type: ArcStr,
     #[serde(default, deserialize_with = "null_as_default")]
     pub groups: Vec<Group>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct Group {
-    #[serde(default, deserialize_with = "raw_text")]
-    pub id: String,
-    #[serde(default, deserialize_with = "raw_text")]
-    pub text: String,
+    #[serde(default, deserialize_with = "shared_text")]
+    pub id: ArcStr,
+    #[serde(default, deserialize_with = "shared_text")]
+    pub text: ArcStr,
     /// `skip` turns every check of the group into INFO.
-    #[serde(default, rename = "type", deserialize_with = "raw_text")]
-    pub group_type: String,
+    #[serde(default, rename = "type", deserialize_with = "shared_text")]
+    pub group_type: ArcStr,
     #[serde(default, deserialize_with = "null_as_default")]
     pub checks: Vec<Check>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct Check {
-    #[serde(default, deserialize_with = "raw_text")]
-    pub id: String,
-    #[serde(default, deserialize_with = "raw_text")]
-    pub text: String,
+    #[serde(default, deserialize_with = "shared_text")]
+    pub id: ArcStr,
+    #[serde(default, deserialize_with = "shared_text")]
+    pub text: ArcStr,
     /// `manual`, `skip`, or anything else (evaluated normally).
-    #[serde(default, rename = "type", deserialize_with = "raw_text")]
-    pub check_type: String,
+    #[serde(default, rename = "type", deserialize_with = "shared_text")]
+    pub check_type: ArcStr,
     #[serde(default)]
     pub audit: Audit,
     #[serde(default)]
@@ -56,8 +57,8 @@ pub struct Check {
     /// from `tests: {}` (see §3.1).
     #[serde(default)]
     pub tests: Option<Tests>,
-    #[serde(default, deserialize_with = "raw_text")]
-    pub remediation: String,
+    #[serde(default, deserialize_with = "shared_text")]
+    pub remediation: ArcStr,
     #[serde(default)]
     pub scored: bool,
     #[serde(default)]
@@ -148,6 +149,11 @@ fn raw_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Err
     Ok(Option::<RawText>::deserialize(deserializer)?
         .map(|raw| raw.0)
         .unwrap_or_default())
+}
+
+/// [`raw_text`], shared: results point at the check's texts instead of copying them.
+fn shared_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ArcStr, D::Error> {
+    raw_text(deserializer).map(ArcStr::from)
 }
 
 /// A scalar read as its source text: asks the YAML reader for a string, so `0644`,

@@ -9,6 +9,9 @@
 //! - an index out of range is an error, not a missing key;
 //! - several matches of one `{...}` are joined by a space, `range` iterations are not.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -22,9 +25,37 @@ use super::document::{
 /// Evaluates `template` on `source` (the audit output) and renders the result as kube-bench
 /// does. `Ok("")` means "not found"; `Err` means the test item fails with that message.
 pub fn lookup_path(source: &str, template: &str) -> Result<String, String> {
-    let document = parse_document(source)
-        .map_err(|err| format!("failed to load YAML or JSON from input: {err}"))?;
+    let document = parsed(source)?;
     evaluate_template(&document, template)
+}
+
+/// The parsed audit output. A node's kubelet checks look a dozen keys up in the same
+/// output, so the last few parses are kept per thread and reused for an identical text.
+fn parsed(source: &str) -> Result<Rc<Document>, String> {
+    const KEPT: usize = 4;
+    thread_local! {
+        static RECENT: RefCell<VecDeque<(String, Rc<Document>)>> = const { RefCell::new(VecDeque::new()) };
+    }
+    let known = RECENT.with_borrow(|recent| {
+        recent
+            .iter()
+            .find(|(text, _)| text == source)
+            .map(|(_, document)| Rc::clone(document))
+    });
+    if let Some(document) = known {
+        return Ok(document);
+    }
+    let document = Rc::new(
+        parse_document(source)
+            .map_err(|err| format!("failed to load YAML or JSON from input: {err}"))?,
+    );
+    RECENT.with_borrow_mut(|recent| {
+        if recent.len() == KEPT {
+            recent.pop_back();
+        }
+        recent.push_front((source.to_owned(), Rc::clone(&document)));
+    });
+    Ok(document)
 }
 
 /// Checks that `template` parses, for load-time validation of benchmark files.

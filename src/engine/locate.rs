@@ -9,6 +9,7 @@ use crate::results::Location;
 
 use super::evaluate::{SourceKind, TestsOutcome};
 use super::run::TargetContext;
+use super::shared_text::shared;
 
 /// The location of a check, from its probes or shell audit and the item that decided it.
 /// The line is pinned only when `pin_line` (a finding), since that reads the file.
@@ -38,7 +39,7 @@ pub fn locate(
         .source_file(&path)
         .map(|file| file.display().to_string());
     Some(Location {
-        path,
+        path: shared(&path),
         line,
         source_file,
     })

@@ -4,6 +4,8 @@
 //! not, and `Err` when the item cannot be evaluated (the item then fails). A present key
 //! always has a non-empty value, so comparisons never see `""`.
 
+use std::sync::Arc;
+
 use regex::Regex;
 
 use super::compare::go_regex;
@@ -45,7 +47,7 @@ pub fn validate_flag(flag: &str) -> Result<(), String> {
 
 /// The lookup pattern for `flag`. It must compile and keep its third group: a flag such as
 /// `--a[` swallows the rest of the pattern into a class, and kube-bench then panics.
-fn flag_regex(flag: &str) -> Result<Regex, String> {
+fn flag_regex(flag: &str) -> Result<Arc<Regex>, String> {
     let pattern = go_regex::compile(&format!(r"({flag})(=|: *)*([^\s]*) *")).map_err(|error| {
         format!("invalid flag {flag:?}: not a valid regular expression: {error}")
     })?;

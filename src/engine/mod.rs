@@ -2,7 +2,8 @@
 //!
 //! `substitute` resolves components and `$variables`, `probes` answers typed probes
 //! from the facts, `lookup`/`compare`/`evaluate` are kube-bench's test semantics, and
-//! `run` decides each check's state with its evidence.
+//! `run` decides each check's state with its evidence; `shared_text` keeps the texts
+//! every node's results repeat once.
 
 pub mod choose;
 pub mod compare;
@@ -16,4 +17,5 @@ pub mod lookup;
 pub mod probes;
 pub mod run;
 pub mod scan;
+pub mod shared_text;
 pub mod substitute;

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use arcstr::ArcStr;
 use rayon::prelude::*;
 
 use crate::definitions::load::LoadedControls;
@@ -18,6 +19,7 @@ use crate::results::{
 use super::evaluate::{evaluate_tests, AuditOutputs};
 use super::locate::locate;
 use super::probes;
+use super::shared_text::shared;
 use super::substitute::MissingComponent;
 
 /// Evidence texts are cut to this many bytes.
@@ -40,7 +42,8 @@ pub struct CheckFilter {
 
 impl CheckFilter {
     fn includes(&self, group_id: &str, check: &Check) -> bool {
-        let listed = self.only_checks.is_empty() || self.only_checks.contains(&check.id);
+        let listed =
+            self.only_checks.is_empty() || self.only_checks.iter().any(|id| *id == *check.id);
         let in_group =
             self.only_groups.is_empty() || self.only_groups.iter().any(|g| g == group_id);
         let scored_as_asked = if check.scored {
@@ -67,21 +70,31 @@ pub struct TargetContext<'a> {
 
 /// Probes already answered on this node. A probe has no side effects and the facts of a
 /// node do not change during its scan, so forty checks on the API server's flags ask the
-/// process list once.
+/// process list once, and share one copy of its answer in their evidence.
 #[derive(Debug, Default)]
 pub struct ProbeAnswers {
-    answers: Mutex<HashMap<Probe, Result<String, probes::ProbeError>>>,
+    answers: Mutex<HashMap<Probe, Result<ProbeAnswer, probes::ProbeError>>>,
     api: probes::ApiCache,
     /// File texts read to pin a finding's line, by node path.
     texts: Mutex<HashMap<String, Option<Arc<str>>>>,
 }
 
+/// A probe's output, whole (what the tests read) and as evidence shows it (bounded).
+#[derive(Debug, Clone)]
+struct ProbeAnswer {
+    output: ArcStr,
+    shown: ArcStr,
+}
+
 impl ProbeAnswers {
-    fn answer(&self, probe: &Probe, facts: &dyn Facts) -> Result<String, probes::ProbeError> {
+    fn answer(&self, probe: &Probe, facts: &dyn Facts) -> Result<ProbeAnswer, probes::ProbeError> {
         if let Some(known) = locked(&self.answers).get(probe) {
             return known.clone();
         }
-        let answer = probes::answer(probe, facts, &self.api);
+        let answer = probes::answer(probe, facts, &self.api).map(|output| ProbeAnswer {
+            shown: bounded_shared(&output),
+            output: output.into(),
+        });
         locked(&self.answers).insert(probe.clone(), answer.clone());
         answer
     }
@@ -112,11 +125,8 @@ pub fn run_controls(loaded: &LoadedControls, ctx: &TargetContext) -> SectionResu
             .filter(|(_, check)| ctx.filter.includes(&group.id, check))
             .map(|(check_index, check)| {
                 let shell_form = shell_form_of(loaded.to_run.as_ref(), group_index, check_index);
-                let mut effective = check.clone();
-                if group.group_type == "skip" || ctx.filter.skips(&group.id, &check.id) {
-                    effective.check_type = "skip".into();
-                }
-                run_check(&effective, shell_form.unwrap_or(check), ctx)
+                let skipped = group.group_type == "skip" || ctx.filter.skips(&group.id, &check.id);
+                run_check(check, shell_form.unwrap_or(check), skipped, ctx)
             })
             .collect();
         let mut group_totals = Totals::default();
@@ -126,6 +136,7 @@ pub fn run_controls(loaded: &LoadedControls, ctx: &TargetContext) -> SectionResu
         if checks.is_empty() {
             continue;
         }
+        groups.reserve_exact(controls.groups.len() - group_index);
         totals.merge(&group_totals);
         groups.push(GroupResult {
             id: group.id.clone(),
@@ -150,22 +161,29 @@ fn shell_form_of(to_run: Option<&Controls>, group: usize, check: usize) -> Optio
 
 /// What running one audit gave.
 enum AuditRun {
-    Output(String),
+    /// The whole output, and the evidence's bounded copy of it.
+    Output(ArcStr, ArcStr),
     /// Non-zero exit: kube-bench fails (or warns) the check with this text.
     Failed(String),
     /// Could not be evaluated at all: the check is ERROR.
     Broken(String),
 }
 
-/// Decides one check. `shell` is the same check substituted for running here.
-pub fn run_check(check: &Check, shell: &Check, ctx: &TargetContext) -> CheckResult {
+/// Decides one check. `shell` is the same check substituted for running here; a `skipped`
+/// check (`--skip`, or in a group of type skip) counts as type skip.
+pub fn run_check(check: &Check, shell: &Check, skipped: bool, ctx: &TargetContext) -> CheckResult {
+    let written_type = if skipped { "skip" } else { &check.check_type };
     let mut result = CheckResult {
         id: check.id.clone(),
         text: check.text.clone(),
         state: State::Pass,
         scored: check.scored,
-        check_type: check.check_type.clone(),
-        reason: String::new(),
+        check_type: if skipped {
+            arcstr::literal!("skip")
+        } else {
+            check.check_type.clone()
+        },
+        reason: ArcStr::new(),
         remediation: check.remediation.clone(),
         evidence: Evidence::default(),
         location: None,
@@ -177,20 +195,25 @@ pub fn run_check(check: &Check, shell: &Check, ctx: &TargetContext) -> CheckResu
     } else {
         State::Warn
     };
-    let check_type = check.check_type.trim();
-    if let Some((state, reason)) = decided_without_audits(check, check_type, fail_or_warn) {
+    if let Some((state, reason)) = decided_without_audits(check, written_type, fail_or_warn) {
         result.state = state;
-        result.reason = reason.into();
+        result.reason = reason;
         result.evidence.audits = describe_unrun(check);
-        result.location = locate(check, None, ctx, state != State::Pass);
+        result.location = locate(check, None, ctx, state != State::Pass).map(Box::new);
         return result;
     }
-    let mut outputs = [String::new(), String::new(), String::new()];
+    let mut outputs: [(ArcStr, ArcStr); 3] = Default::default();
     let roles = [
         ("audit_env", &check.audit_env, &shell.audit_env),
         ("audit", &check.audit, &shell.audit),
         ("audit_config", &check.audit_config, &shell.audit_config),
     ];
+    // Kept for every node of a fleet: no spare capacity.
+    let audits = roles
+        .iter()
+        .filter(|(_, audit, _)| !audit.is_empty())
+        .count();
+    result.evidence.audits.reserve_exact(audits);
     for (index, (role, audit, audit_to_run)) in roles.into_iter().enumerate() {
         if audit.is_empty() {
             continue;
@@ -198,25 +221,25 @@ pub fn run_check(check: &Check, shell: &Check, ctx: &TargetContext) -> CheckResu
         let (run, evidence) = run_audit(role, audit, audit_to_run, ctx);
         result.evidence.audits.push(evidence);
         match run {
-            AuditRun::Output(text) => outputs[index] = text,
+            AuditRun::Output(whole, shown) => outputs[index] = (whole, shown),
             AuditRun::Broken(reason) => {
                 result.state = State::Error;
-                result.reason = reason;
+                result.reason = reason.into();
                 return result;
             }
             AuditRun::Failed(text) if role == "audit_config" => {
                 let tolerated = (text.contains("exit status 127")
                     || text.contains("No such file or directory"))
-                    && (!outputs[0].is_empty() || !outputs[1].is_empty());
+                    && (!outputs[0].0.is_empty() || !outputs[1].0.is_empty());
                 if !tolerated {
                     result.state = fail_or_warn;
-                    result.reason = text;
+                    result.reason = text.into();
                     return result;
                 }
             }
             AuditRun::Failed(text) => {
                 result.state = fail_or_warn;
-                result.reason = text;
+                result.reason = text.into();
                 return result;
             }
         }
@@ -229,43 +252,54 @@ pub fn run_check(check: &Check, shell: &Check, ctx: &TargetContext) -> CheckResu
         tests,
         check.use_multiple_values,
         &AuditOutputs {
-            command: &outputs[1],
-            config: &outputs[2],
-            env: &outputs[0],
+            command: &outputs[1].0,
+            config: &outputs[2].0,
+            env: &outputs[0].0,
             has_config_command: !check.audit_config.is_empty(),
         },
     );
-    result.evidence.actual = bounded(&outcome.actual);
-    result.evidence.expected = outcome.expected.clone();
+    // `actual` is usually an audit's whole output: point at its evidence copy.
+    result.evidence.actual = outputs
+        .iter()
+        .find(|(whole, _)| **whole == *outcome.actual)
+        .map_or_else(
+            || bounded_shared(&outcome.actual),
+            |(_, shown)| shown.clone(),
+        );
+    result.evidence.expected = shared(&outcome.expected);
     if let Some(op) = &outcome.unknown_bin_op {
         result.state = fail_or_warn;
-        result.reason = format!("unknown binary operator for tests {op}");
+        result.reason = format!("unknown binary operator for tests {op}").into();
     } else if outcome.passed {
         result.state = State::Pass;
     } else {
         result.state = fail_or_warn;
     }
-    result.location = locate(check, Some(&outcome), ctx, result.state != State::Pass);
+    result.location = locate(check, Some(&outcome), ctx, result.state != State::Pass).map(Box::new);
     result
 }
 
-/// Rows 1–4 of the state table: decided before any command runs.
+/// Rows 1–4 of the state table: decided before any command runs. `written_type` is the
+/// check's type as written (kube-bench compares it untrimmed), or `skip` when skipped.
 fn decided_without_audits(
     check: &Check,
-    check_type: &str,
+    written_type: &str,
     fail_or_warn: State,
-) -> Option<(State, &'static str)> {
-    if check.scored && check_type.is_empty() && check.tests.is_none() {
-        return Some((State::Warn, "There are no tests"));
+) -> Option<(State, ArcStr)> {
+    if check.scored && written_type.trim().is_empty() && check.tests.is_none() {
+        return Some((State::Warn, arcstr::literal!("There are no tests")));
     }
-    if check.check_type == "skip" {
-        return Some((State::Info, "Test marked as skip"));
+    if written_type == "skip" {
+        return Some((State::Info, arcstr::literal!("Test marked as skip")));
     }
-    if check.check_type == "manual" {
-        return Some((State::Warn, "Test marked as a manual test"));
+    if written_type == "manual" {
+        return Some((
+            State::Warn,
+            arcstr::literal!("Test marked as a manual test"),
+        ));
     }
     if check.tests.as_ref().is_none_or(|t| t.test_items.is_empty()) {
-        return Some((fail_or_warn, "No tests defined"));
+        return Some((fail_or_warn, arcstr::literal!("No tests defined")));
     }
     None
 }
@@ -277,17 +311,17 @@ fn run_audit(
     ctx: &TargetContext,
 ) -> (AuditRun, AuditEvidence) {
     let mut evidence = AuditEvidence {
-        role: role.into(),
-        kind: String::new(),
-        command: String::new(),
-        output: String::new(),
+        role: audit_role(role),
+        kind: ArcStr::new(),
+        command: ArcStr::new(),
+        output: ArcStr::new(),
         exit_code: None,
     };
     let run = match audit {
-        Audit::None => AuditRun::Output(String::new()),
+        Audit::None => AuditRun::Output(ArcStr::new(), ArcStr::new()),
         Audit::Shell(command) => {
-            evidence.kind = "shell".into();
-            evidence.command = command.trim().to_owned();
+            evidence.kind = arcstr::literal!("shell");
+            evidence.command = shared(command.trim());
             let to_run = match audit_to_run {
                 Audit::Shell(c) => c.trim().to_owned(),
                 _ => command.trim().to_owned(),
@@ -296,14 +330,14 @@ fn run_audit(
             run_shell(&on_node, to_run, ctx, &mut evidence)
         }
         Audit::Probe(probe) => {
-            evidence.kind = "probe".into();
-            evidence.command = probe.describe();
+            evidence.kind = arcstr::literal!("probe");
+            evidence.command = shared(&probe.describe());
             match unresolved_component(&evidence.command, ctx) {
                 Some(reason) => AuditRun::Broken(reason),
                 None => match ctx.answers.answer(probe, ctx.facts) {
-                    Ok(output) => {
-                        evidence.output = bounded(&output);
-                        AuditRun::Output(output)
+                    Ok(answer) => {
+                        evidence.output = answer.shown.clone();
+                        AuditRun::Output(answer.output, answer.shown)
                     }
                     Err(e) => AuditRun::Broken(e.to_string()),
                 },
@@ -335,10 +369,10 @@ fn run_shell(
     };
     match ran {
         Ok(out) => {
-            evidence.output = bounded(&out.output);
+            evidence.output = bounded_shared(&out.output);
             evidence.exit_code = Some(out.exit_code);
             if out.exit_code == 0 {
-                AuditRun::Output(out.output)
+                AuditRun::Output(out.output.into(), evidence.output.clone())
             } else {
                 AuditRun::Failed(format!(
                     "failed to run: \"{on_node}\", output: \"{}\", error: exit status {}",
@@ -368,19 +402,40 @@ fn describe_unrun(check: &Check) -> Vec<AuditEvidence> {
     .into_iter()
     .filter_map(|(role, audit)| {
         let (kind, command) = match audit {
-            Audit::Shell(c) if !c.trim().is_empty() => ("shell", c.trim().to_owned()),
-            Audit::Probe(p) => ("probe", p.describe()),
+            Audit::Shell(c) if !c.trim().is_empty() => {
+                (arcstr::literal!("shell"), shared(c.trim()))
+            }
+            Audit::Probe(p) => (arcstr::literal!("probe"), shared(&p.describe())),
             _ => return None,
         };
         Some(AuditEvidence {
-            role: role.into(),
-            kind: kind.into(),
+            role: audit_role(role),
+            kind,
             command,
-            output: String::new(),
+            output: ArcStr::new(),
             exit_code: None,
         })
     })
     .collect()
+}
+
+/// The role names, shared rather than allocated per result.
+fn audit_role(role: &str) -> ArcStr {
+    match role {
+        "audit" => arcstr::literal!("audit"),
+        "audit_config" => arcstr::literal!("audit_config"),
+        "audit_env" => arcstr::literal!("audit_env"),
+        other => other.into(),
+    }
+}
+
+/// [`bounded`], as a shared string for evidence.
+fn bounded_shared(text: &str) -> ArcStr {
+    if text.len() <= EVIDENCE_LIMIT {
+        text.into()
+    } else {
+        bounded(text).into()
+    }
 }
 
 /// Cuts evidence text to [`EVIDENCE_LIMIT`] bytes, saying how much was left out.

@@ -21,7 +21,8 @@ use super::kubectl::{Kubectl, KubectlOptions};
 use super::passwd::NodeAccounts;
 use super::rooted::{self, Resolved};
 use super::{
-    FactError, Facts, FileKind, FileStat, NodeIdentity, Process, ShellCommand, ShellOutput,
+    FactError, Facts, FileKind, FileStat, NodeIdentity, Process, ProcessList, ShellCommand,
+    ShellOutput,
 };
 
 /// How to reach the node.
@@ -58,7 +59,7 @@ impl Default for LiveOptions {
 pub struct LiveFacts {
     options: LiveOptions,
     path_prefix: String,
-    processes: OnceLock<Result<Vec<Process>, FactError>>,
+    processes: OnceLock<Result<ProcessList, FactError>>,
     accounts: OnceLock<NodeAccounts>,
     kubectl: Kubectl,
 }
@@ -142,9 +143,9 @@ impl Facts for LiveFacts {
         }
     }
 
-    fn processes(&self) -> Result<Vec<Process>, FactError> {
+    fn processes(&self) -> Result<ProcessList, FactError> {
         self.processes
-            .get_or_init(|| read_processes(&self.options.proc_dir))
+            .get_or_init(|| read_processes(&self.options.proc_dir).map(ProcessList::from))
             .clone()
     }
 

@@ -25,6 +25,9 @@ pub struct Process {
     pub argv: Vec<String>,
 }
 
+/// A node's processes, ordered by pid.
+pub type ProcessList = std::sync::Arc<[Process]>;
+
 impl Process {
     /// The command line as `ps -o cmd` prints it: argv joined by single spaces.
     pub fn command_line(&self) -> String {
@@ -135,8 +138,9 @@ pub trait Facts: Send + Sync {
     /// Describes the source for report headers, e.g. `live node (root /host)`.
     fn describe(&self) -> String;
 
-    /// Every process running on the node, ordered by pid.
-    fn processes(&self) -> Result<Vec<Process>, FactError>;
+    /// Every process running on the node, ordered by pid. Shared, not copied: a node's
+    /// checks ask for it many times.
+    fn processes(&self) -> Result<ProcessList, FactError>;
 
     /// `stat` of a path, following symlinks; `None` when it does not exist.
     fn stat(&self, path: &str) -> Result<Option<FileStat>, FactError>;

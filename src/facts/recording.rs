@@ -12,7 +12,9 @@ use super::snapshot::{
     normalize_node_path, ApiKindRecord, RecordedError, Redactions, ShellRecord, Snapshot,
     SnapshotNode, StatRecord, TreeRecord,
 };
-use super::{FactError, Facts, FileStat, NodeIdentity, Process, ShellCommand, ShellOutput};
+use super::{
+    FactError, Facts, FileStat, NodeIdentity, Process, ProcessList, ShellCommand, ShellOutput,
+};
 
 pub struct RecordingFacts<F: Facts> {
     inner: F,
@@ -95,7 +97,7 @@ impl<F: Facts> Facts for RecordingFacts<F> {
         self.inner.describe()
     }
 
-    fn processes(&self) -> Result<Vec<Process>, FactError> {
+    fn processes(&self) -> Result<ProcessList, FactError> {
         let answer = self.inner.processes();
         self.record(|snapshot| match &answer {
             Ok(processes) => {

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    FactError, Facts, FileKind, FileStat, NodeIdentity, Process, ShellCommand, ShellOutput,
+    FactError, Facts, FileKind, FileStat, NodeIdentity, Process, ProcessList, ShellCommand,
+    ShellOutput,
 };
 
 /// The only snapshot format version this build reads and writes.
@@ -525,6 +526,7 @@ fn message_without_position(error: &serde_json::Error) -> String {
 pub struct SnapshotFacts {
     path: PathBuf,
     snapshot: Snapshot,
+    processes: std::sync::OnceLock<ProcessList>,
 }
 
 impl SnapshotFacts {
@@ -533,7 +535,11 @@ impl SnapshotFacts {
     }
 
     pub fn new(path: PathBuf, snapshot: Snapshot) -> Self {
-        Self { path, snapshot }
+        Self {
+            path,
+            snapshot,
+            processes: std::sync::OnceLock::new(),
+        }
     }
 
     pub fn snapshot(&self) -> &Snapshot {
@@ -577,14 +583,19 @@ impl Facts for SnapshotFacts {
         }
     }
 
-    fn processes(&self) -> Result<Vec<Process>, FactError> {
+    fn processes(&self) -> Result<ProcessList, FactError> {
         if let Some(error) = &self.snapshot.processes_error {
             return Err(error.to_fact_error());
         }
-        self.snapshot
+        let recorded = self
+            .snapshot
             .processes
-            .clone()
-            .ok_or_else(|| Snapshot::not_recorded("the process list".into()))
+            .as_deref()
+            .ok_or_else(|| Snapshot::not_recorded("the process list".into()))?;
+        Ok(self
+            .processes
+            .get_or_init(|| ProcessList::from(recorded))
+            .clone())
     }
 
     fn stat(&self, path: &str) -> Result<Option<FileStat>, FactError> {

@@ -21,7 +21,8 @@ use super::derive::{comm_of, derive_processes, DerivedProcess};
 use super::rooted::{self, Resolved};
 use super::snapshot::{normalize_node_path, parse_octal_mode, ShellRecord, SnapshotError};
 use super::{
-    FactError, Facts, FileKind, FileStat, NodeIdentity, Process, ShellCommand, ShellOutput,
+    FactError, Facts, FileKind, FileStat, NodeIdentity, Process, ProcessList, ShellCommand,
+    ShellOutput,
 };
 
 /// The metadata file at the top of a snapshot directory.
@@ -193,6 +194,7 @@ pub struct SnapshotDirFacts {
     declared: BTreeMap<String, FileKind>,
     accounts: Accounts,
     derived: OnceLock<Result<Vec<NodeProcess>, FactError>>,
+    processes: OnceLock<Result<ProcessList, FactError>>,
 }
 
 /// A process of the node, with the container image it runs from (static pods).
@@ -224,6 +226,7 @@ impl SnapshotDirFacts {
             declared: BTreeMap::new(),
             accounts: Accounts::default(),
             derived: OnceLock::new(),
+            processes: OnceLock::new(),
         };
         let read = |path: &str| facts.read_file(path).ok().flatten();
         facts.accounts = Accounts::parse(
@@ -492,10 +495,15 @@ impl Facts for SnapshotDirFacts {
         format!("snapshot directory {}", self.root.display())
     }
 
-    fn processes(&self) -> Result<Vec<Process>, FactError> {
-        self.derived()
+    fn processes(&self) -> Result<ProcessList, FactError> {
+        self.processes
+            .get_or_init(|| {
+                self.derived()
+                    .as_ref()
+                    .map(|derived| derived.iter().map(|p| p.process.clone()).collect())
+                    .map_err(Clone::clone)
+            })
             .clone()
-            .map(|processes| processes.into_iter().map(|p| p.process).collect())
     }
 
     fn stat(&self, path: &str) -> Result<Option<FileStat>, FactError> {

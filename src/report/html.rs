@@ -259,7 +259,7 @@ fn location_text(check: &CheckResult) -> String {
     match &check.location {
         Some(location) => match location.line {
             Some(line) => format!("{}:{line}", location.path),
-            None => location.path.clone(),
+            None => location.path.to_string(),
         },
         None => String::new(),
     }
@@ -373,8 +373,8 @@ fn section_heads(results: &RunResults) -> Vec<SectionHead> {
     for node in &results.nodes {
         for section in &node.sections {
             by_id
-                .entry(section.id.clone())
-                .or_insert_with(|| section.text.clone());
+                .entry(section.id.to_string())
+                .or_insert_with(|| section.text.to_string());
         }
     }
     let mut heads: Vec<SectionHead> = by_id
@@ -463,7 +463,7 @@ fn baseline_view(results: &RunResults) -> Option<BaselineView> {
             .entry((exception.line, exception.check.clone()))
             .or_insert_with(|| (exception.clone(), 0, BTreeSet::new(), Vec::new()));
         entry.1 += 1;
-        entry.2.insert(check.id.clone());
+        entry.2.insert(check.id.to_string());
         if entry.3.last() != Some(&node.node.name) {
             entry.3.push(node.node.name.clone());
         }
@@ -570,7 +570,7 @@ fn level(rate: u32, failing: usize) -> &'static str {
 fn failing_set(node: &NodeResults) -> Vec<String> {
     let mut ids: Vec<String> = node_checks(node)
         .filter(|(_, c)| is_failing(c))
-        .map(|(_, c)| c.id.clone())
+        .map(|(_, c)| c.id.to_string())
         .collect();
     ids.sort_by(|a, b| compare_ids(a, b));
     ids.dedup();
@@ -677,11 +677,11 @@ fn regression_groups(results: &RunResults) -> Vec<RegressionGroup> {
             .entry(check.id.as_str())
             .or_insert_with(|| RegressionGroup {
                 order: check.state,
-                id: check.id.clone(),
-                text: check.text.clone(),
+                id: check.id.to_string(),
+                text: check.text.to_string(),
                 section: format!("{} {}", section.id, section.text),
                 state: check.state.as_str(),
-                expected: check.evidence.expected.clone(),
+                expected: check.evidence.expected.to_string(),
                 remediation: check.remediation.trim().to_string(),
                 new: 0,
                 rows: Vec::new(),
@@ -704,8 +704,8 @@ fn regression_groups(results: &RunResults) -> Vec<RegressionGroup> {
             node: node.node.name.clone(),
             state: check.state.as_str(),
             location: location_text(check),
-            found: check.evidence.actual.clone(),
-            reason: check.reason.clone(),
+            found: check.evidence.actual.to_string(),
+            reason: check.reason.to_string(),
             change: change_str(check.change),
             expired,
             audits: check
@@ -713,10 +713,10 @@ fn regression_groups(results: &RunResults) -> Vec<RegressionGroup> {
                 .audits
                 .iter()
                 .map(|a| AuditView {
-                    role: a.role.clone(),
-                    kind: a.kind.clone(),
-                    command: a.command.clone(),
-                    output: a.output.clone(),
+                    role: a.role.to_string(),
+                    kind: a.kind.to_string(),
+                    command: a.command.to_string(),
+                    output: a.output.to_string(),
                 })
                 .collect(),
         });
@@ -765,9 +765,9 @@ fn matrix(results: &RunResults) -> Vec<MatrixRow> {
     let mut rows: BTreeMap<&str, MatrixRow> = BTreeMap::new();
     for (_, section, check) in results.checks() {
         let row = rows.entry(check.id.as_str()).or_insert_with(|| MatrixRow {
-            id: check.id.clone(),
-            text: check.text.clone(),
-            section: section.id.clone(),
+            id: check.id.to_string(),
+            text: check.text.to_string(),
+            section: section.id.to_string(),
             totals: Totals::default(),
             nodes: 0,
         });
@@ -797,9 +797,9 @@ fn check_rows(results: &RunResults, aggregated: bool) -> Vec<CheckRow> {
             }
             Some(CheckRow {
                 node: node.node.name.clone(),
-                section: section.id.clone(),
-                id: check.id.clone(),
-                text: check.text.clone(),
+                section: section.id.to_string(),
+                id: check.id.to_string(),
+                text: check.text.to_string(),
                 state: check.state.as_str(),
                 disposition: disposition.as_str(),
                 change: change_str(check.change),

@@ -161,7 +161,7 @@ fn rule(
         check.remediation.trim().to_string()
     };
     sarif::ReportingDescriptor::builder()
-        .id(check.id.clone())
+        .id(check.id.to_string())
         .name(rule_name(&check.text))
         .short_description(message_string(format!("{} {}", check.id, check.text)))
         .full_description(message_string(format!(
@@ -248,7 +248,7 @@ fn result(
             .build(),
     };
     let logical = sarif::LogicalLocation::builder()
-        .name(section.target.clone())
+        .name(section.target.to_string())
         .fully_qualified_name(format!("{}/{}", node.node.name, section.target))
         .kind("resource")
         .build();
@@ -271,7 +271,7 @@ fn result(
         properties.insert("nodePath".into(), serde_json::json!(location.path));
     }
     let builder = sarif::Result::builder()
-        .rule_id(check.id.clone())
+        .rule_id(check.id.to_string())
         .rule_index(rule_index)
         .level(level)
         .kind(sarif::ResultKind::Fail)

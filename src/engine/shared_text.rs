@@ -1,0 +1,36 @@
+//! Texts that every node's results repeat — expected results and probe descriptions,
+//! which come from the definitions — kept once for the whole run. A fleet's results then
+//! grow by what differs per node, not by a copy of the same sentence per node and check.
+
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
+
+use arcstr::ArcStr;
+
+/// The run's one copy of `text`.
+pub fn shared(text: &str) -> ArcStr {
+    static TEXTS: OnceLock<Mutex<HashSet<ArcStr>>> = OnceLock::new();
+    let mut texts = TEXTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(known) = texts.get(text) {
+        return known.clone();
+    }
+    let text = ArcStr::from(text);
+    texts.insert(text.clone());
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_texts_share_one_allocation() {
+        let first = shared("'--profiling' is equal to 'false'");
+        let second = shared(&String::from("'--profiling' is equal to 'false'"));
+        assert!(ArcStr::ptr_eq(&first, &second));
+        assert!(!ArcStr::ptr_eq(&first, &shared("something else")));
+    }
+}
