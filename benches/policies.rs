@@ -27,7 +27,7 @@ use cisgate::engine::scan::{scan_node, ScanPlan};
 use cisgate::facts::kubectl::KubectlOptions;
 use cisgate::facts::live::{LiveFacts, LiveOptions};
 use cisgate::facts::{
-    FactError, Facts, FileStat, NodeIdentity, Process, ShellCommand, ShellOutput,
+    FactError, Facts, FileStat, NodeIdentity, ProcessList, ShellCommand, ShellOutput,
 };
 use cisgate::results::{NodeResults, Totals};
 use serde_json::{json, Value};
@@ -266,11 +266,11 @@ fn slowest_checks(objects: &Objects, shown: usize) {
             scan_checks(
                 &facts,
                 CheckFilter {
-                    only_checks: vec![check.id.clone()],
+                    only_checks: vec![check.id.to_string()],
                     ..CheckFilter::default()
                 },
             );
-            (start.elapsed(), check.id.clone(), check.text.clone())
+            (start.elapsed(), check.id.to_string(), check.text.to_string())
         })
         .collect();
     times.sort_by_key(|t| std::cmp::Reverse(t.0));
@@ -420,8 +420,8 @@ impl Facts for ServedApi<'_> {
     fn describe(&self) -> String {
         "generated API objects".into()
     }
-    fn processes(&self) -> Result<Vec<Process>, FactError> {
-        Ok(Vec::new())
+    fn processes(&self) -> Result<ProcessList, FactError> {
+        Ok(ProcessList::default())
     }
     fn stat(&self, _path: &str) -> Result<Option<FileStat>, FactError> {
         Ok(None)

@@ -539,7 +539,7 @@ fn every_automated_check_has_a_passing_and_a_failing_fixture() {
                 continue;
             }
             let failing = if check.scored { "FAIL" } else { "WARN" };
-            let states: Vec<String> = match expected.get(&check.id) {
+            let states: Vec<String> = match expected.get(check.id.as_str()) {
                 Some(states) => states.values().cloned().collect(),
                 None => EXPECTED_ON_CLUSTERS
                     .iter()

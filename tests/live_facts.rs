@@ -65,10 +65,9 @@ fn a_worker_runs_only_the_kubelet_and_kube_proxy() {
     assert_eq!(facts.stat(fake_node::APISERVER_MANIFEST).unwrap(), None);
     let manifests = facts.list_tree("/etc/kubernetes/manifests").unwrap();
     assert_eq!(manifests, vec!["/etc/kubernetes/manifests"]);
-    let kubelet = facts
-        .processes()
-        .unwrap()
-        .into_iter()
+    let processes = facts.processes().unwrap();
+    let kubelet = processes
+        .iter()
         .find(|process| Some(process.pid) == node.pid(Component::Kubelet))
         .unwrap();
     assert_eq!(

@@ -178,7 +178,7 @@ fn sarif_fingerprints_survive_line_moves_and_evidence_changes() {
                     if let Some(location) = &mut check.location {
                         location.line = location.line.map(|l| l + 7);
                     }
-                    check.evidence.actual.push_str(" (changed)");
+                    check.evidence.actual = format!("{} (changed)", check.evidence.actual).into();
                 }
             }
         }

@@ -55,7 +55,7 @@ fn control_plane_static_pods_yield_kubeadm_command_lines() {
         .processes()
         .unwrap()
         .into_iter()
-        .map(|p| p.comm)
+        .map(|p| p.comm.clone())
         .collect();
     assert_eq!(
         comms,

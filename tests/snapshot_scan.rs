@@ -48,7 +48,7 @@ fn states(node: &NodeResults) -> BTreeMap<String, State> {
         .iter()
         .flat_map(|s| &s.groups)
         .flat_map(|g| &g.checks)
-        .map(|c| (c.id.clone(), c.state))
+        .map(|c| (c.id.to_string(), c.state))
         .collect()
 }
 

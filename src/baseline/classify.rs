@@ -239,7 +239,7 @@ mod tests {
         results
             .checks()
             .find(|(n, _, c)| n.node.name == node_name && c.id == id)
-            .map(|(_, _, c)| c.baseline.clone())
+            .map(|(_, _, c)| c.baseline.as_deref().cloned())
             .expect("the check is in the run")
     }
 

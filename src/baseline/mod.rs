@@ -109,12 +109,12 @@ pub(crate) mod testing {
     pub fn check(id: &str, state: State) -> CheckResult {
         CheckResult {
             id: id.into(),
-            text: format!("Check {id}"),
+            text: format!("Check {id}").into(),
             state,
             scored: true,
-            check_type: String::new(),
-            reason: String::new(),
-            remediation: String::new(),
+            check_type: Default::default(),
+            reason: Default::default(),
+            remediation: Default::default(),
             evidence: Evidence::default(),
             location: None,
             baseline: None,

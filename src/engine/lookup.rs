@@ -21,20 +21,63 @@ pub fn flag(source: &str, flag: &str) -> Lookup {
     if source.is_empty() || flag.is_empty() || !source.contains(flag) {
         return Ok(None);
     }
+    if is_plain(flag) {
+        let value = value_after_literal_flag(source, flag);
+        return Ok(non_empty(flag_value(flag, flag, value)));
+    }
     let pattern = flag_regex(flag)?;
     let Some(captures) = pattern.captures(source) else {
         return Err(format!("invalid flag in testItem definition: {flag}"));
     };
     // Group numbers as Go counts them: a group inside the flag shifts them, as in kube-bench.
     let group = |index: usize| captures.get(index).map_or("", |m| m.as_str());
-    let value = if !group(3).is_empty() {
-        group(3).to_owned()
+    Ok(non_empty(flag_value(flag, group(1), group(3))))
+}
+
+/// The value kube-bench reads: the text after the flag, else `true` for a `--` flag, else
+/// the flag as matched.
+fn flag_value(flag: &str, matched_flag: &str, after: &str) -> String {
+    if !after.is_empty() {
+        after.to_owned()
     } else if flag.starts_with("--") {
         "true".to_owned()
     } else {
-        group(1).to_owned()
-    };
-    Ok(non_empty(value))
+        matched_flag.to_owned()
+    }
+}
+
+/// A flag with no regex syntax in it (`--profiling`, `authorization-mode`): the lookup
+/// pattern then matches at the flag's first occurrence, which plain text search finds
+/// without running the regex.
+fn is_plain(flag: &str) -> bool {
+    flag.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// What `(F)(=|: *)*([^\s]*) *` captures as its third group for a plain `flag` present in
+/// `source`: separators (`=`, or `:` and spaces) are skipped greedily, then the value runs
+/// to the next ASCII white space (Go's `\s`).
+fn value_after_literal_flag<'a>(source: &'a str, flag: &str) -> &'a str {
+    let start = source.find(flag).expect("the caller checked presence") + flag.len();
+    let rest = source[start..].as_bytes();
+    let mut at = 0;
+    loop {
+        match rest.get(at) {
+            Some(b'=') => at += 1,
+            Some(b':') => {
+                at += 1;
+                while rest.get(at) == Some(&b' ') {
+                    at += 1;
+                }
+            }
+            _ => break,
+        }
+    }
+    let value = &source[start + at..];
+    let end = value
+        .find(['\t', '\n', '\x0c', '\r', ' '])
+        .unwrap_or(value.len());
+    &value[..end]
 }
 
 /// Checks at load time that a flag makes a valid lookup pattern (kube-bench would panic).
@@ -175,6 +218,34 @@ mod tests {
                 Ok(expected.map(str::to_owned)),
                 "flag {flag_name:?} in {source:?}"
             );
+        }
+    }
+
+    #[test]
+    fn plain_flags_read_the_same_value_as_the_lookup_regex() {
+        let sources = [
+            "kubelet --anonymous-auth=false --port 0 --a=1 --a=2",
+            "authorization-mode:   Webhook\nx: y",
+            "x --f=:=v --f==w --f: :x",
+            "x --f=a\tb --g=a\u{a0}b --h=\r",
+            "--profiling-x=1 --profiling --profiling=false",
+            "permissions=600\npermissions=644",
+        ];
+        let flags = ["--anonymous-auth", "--port", "--a", "authorization-mode", "x", "--f"];
+        let more = ["--g", "--h", "--profiling", "permissions", "600", "a"];
+        for source in sources {
+            for flag in flags.iter().chain(&more) {
+                if !source.contains(flag) {
+                    continue;
+                }
+                let pattern = flag_regex(flag).unwrap();
+                let by_regex = pattern.captures(source).unwrap().get(3).unwrap().as_str();
+                assert_eq!(
+                    value_after_literal_flag(source, flag),
+                    by_regex,
+                    "{flag:?} in {source:?}"
+                );
+            }
         }
     }
 

@@ -123,10 +123,22 @@ fn file_lines(
     Ok(lines.join("\n"))
 }
 
-fn compile_glob(pattern: &str) -> Result<GlobMatcher, ProbeError> {
-    Glob::new(pattern)
-        .map(|g| g.compile_matcher())
-        .map_err(|e| ProbeError::Invalid(format!("glob `{pattern}`: {e}")))
+/// A compiled glob, shared by every node that asks for it: compiling it and warming its
+/// regex's search cache cost more than the match itself.
+fn compile_glob(pattern: &str) -> Result<Arc<GlobMatcher>, ProbeError> {
+    type Compiled = Result<Arc<GlobMatcher>, ProbeError>;
+    static CACHE: std::sync::OnceLock<Mutex<HashMap<String, Compiled>>> =
+        std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut cache = cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    cache
+        .entry(pattern.to_owned())
+        .or_insert_with(|| {
+            Glob::new(pattern)
+                .map(|g| Arc::new(g.compile_matcher()))
+                .map_err(|e| ProbeError::Invalid(format!("glob `{pattern}`: {e}")))
+        })
+        .clone()
 }
 
 fn file_name(path: &str) -> &str {

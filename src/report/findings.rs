@@ -260,15 +260,15 @@ mod tests {
             text: "Ensure that the --anonymous-auth argument is set to false".into(),
             state,
             scored: true,
-            check_type: String::new(),
-            reason: String::new(),
-            remediation: String::new(),
+            check_type: Default::default(),
+            reason: Default::default(),
+            remediation: Default::default(),
             evidence: Evidence {
                 audits: vec![],
                 actual: "--anonymous-auth=true".into(),
                 expected: "'--anonymous-auth' is equal to 'false'".into(),
             },
-            location,
+            location: location.map(Box::new),
             baseline: None,
             change: None,
         }
@@ -324,10 +324,10 @@ mod tests {
     #[test]
     fn accepted_mark_wins_over_a_gating_state() {
         let mut fail = check(State::Fail, None);
-        fail.baseline = Some(BaselineMark {
+        fail.baseline = Some(Box::new(BaselineMark {
             classification: Classification::Accepted,
             exception: None,
-        });
+        }));
         assert_eq!(
             disposition(&fail, &gate("fail", false)),
             Disposition::Accepted

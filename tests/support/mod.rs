@@ -167,42 +167,42 @@ pub fn generated_fleet(nodes: usize, checks: usize) -> RunResults {
                 };
                 totals.add(state);
                 group_checks.push(CheckResult {
-                    id: check_id.clone(),
-                    text: format!("Ensure that the --setting-{id}-{c} argument is set as appropriate"),
+                    id: check_id.as_str().into(),
+                    text: format!("Ensure that the --setting-{id}-{c} argument is set as appropriate").into(),
                     state,
                     scored: !manual,
-                    check_type: if manual { "manual".into() } else { String::new() },
-                    reason: if manual { "Test marked as a manual test".into() } else { String::new() },
-                    remediation: format!("Edit the {target} configuration and set --setting-{id}-{c}=true, then restart the component."),
+                    check_type: if manual { "manual".into() } else { Default::default() },
+                    reason: if manual { "Test marked as a manual test".into() } else { Default::default() },
+                    remediation: format!("Edit the {target} configuration and set --setting-{id}-{c}=true, then restart the component.").into(),
                     evidence: Evidence {
                         audits: vec![AuditEvidence {
                             role: "audit".into(),
                             kind: "probe".into(),
-                            command: format!("process kube-{target}"),
-                            output: format!("kube-{target} --setting-{id}-{c}=false --other-flag=value"),
+                            command: format!("process kube-{target}").into(),
+                            output: format!("kube-{target} --setting-{id}-{c}=false --other-flag=value").into(),
                             exit_code: None,
                         }],
-                        actual: format!("--setting-{id}-{c}=false"),
-                        expected: format!("'--setting-{id}-{c}' is equal to 'true'"),
+                        actual: format!("--setting-{id}-{c}=false").into(),
+                        expected: format!("'--setting-{id}-{c}' is equal to 'true'").into(),
                     },
-                    location: Some(Location {
-                        path: format!("/etc/kubernetes/manifests/kube-{target}.yaml"),
+                    location: Some(Box::new(Location {
+                        path: format!("/etc/kubernetes/manifests/kube-{target}.yaml").into(),
                         line: Some(10 + c as u32),
                         source_file: None,
-                    }),
-                    baseline,
+                    })),
+                    baseline: baseline.map(Box::new),
                     change,
                 });
             }
             node_totals.merge(&totals);
             node_sections.push(SectionResult {
-                id: id.to_string(),
-                text: text.to_string(),
+                id: (*id).into(),
+                text: (*text).into(),
                 version: "cis-1.12".into(),
-                target: target.to_string(),
+                target: (*target).into(),
                 groups: vec![GroupResult {
-                    id: format!("{id}.1"),
-                    text: format!("{text} checks"),
+                    id: format!("{id}.1").into(),
+                    text: format!("{text} checks").into(),
                     checks: group_checks,
                     totals,
                 }],
