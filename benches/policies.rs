@@ -270,7 +270,11 @@ fn slowest_checks(objects: &Objects, shown: usize) {
                     ..CheckFilter::default()
                 },
             );
-            (start.elapsed(), check.id.to_string(), check.text.to_string())
+            (
+                start.elapsed(),
+                check.id.to_string(),
+                check.text.to_string(),
+            )
         })
         .collect();
     times.sort_by_key(|t| std::cmp::Reverse(t.0));

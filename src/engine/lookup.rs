@@ -59,7 +59,7 @@ fn is_plain(flag: &str) -> bool {
 /// to the next ASCII white space (Go's `\s`).
 fn value_after_literal_flag<'a>(source: &'a str, flag: &str) -> &'a str {
     let start = source.find(flag).expect("the caller checked presence") + flag.len();
-    let rest = source[start..].as_bytes();
+    let rest = &source.as_bytes()[start..];
     let mut at = 0;
     loop {
         match rest.get(at) {
@@ -231,7 +231,14 @@ mod tests {
             "--profiling-x=1 --profiling --profiling=false",
             "permissions=600\npermissions=644",
         ];
-        let flags = ["--anonymous-auth", "--port", "--a", "authorization-mode", "x", "--f"];
+        let flags = [
+            "--anonymous-auth",
+            "--port",
+            "--a",
+            "authorization-mode",
+            "x",
+            "--f",
+        ];
         let more = ["--g", "--h", "--profiling", "permissions", "600", "a"];
         for source in sources {
             for flag in flags.iter().chain(&more) {

@@ -130,7 +130,9 @@ fn compile_glob(pattern: &str) -> Result<Arc<GlobMatcher>, ProbeError> {
     static CACHE: std::sync::OnceLock<Mutex<HashMap<String, Compiled>>> =
         std::sync::OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    let mut cache = cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut cache = cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     cache
         .entry(pattern.to_owned())
         .or_insert_with(|| {
