@@ -54,7 +54,7 @@ fn control_plane_static_pods_yield_kubeadm_command_lines() {
     let comms: Vec<String> = facts
         .processes()
         .unwrap()
-        .into_iter()
+        .iter()
         .map(|p| p.comm.clone())
         .collect();
     assert_eq!(
