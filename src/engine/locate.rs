@@ -113,16 +113,17 @@ fn file_named_in(command: &str, variables: &Variables) -> Option<String> {
 
 /// The 1-based line of a flag (`--profiling`) or a config key path (`{.a.b}`) in a file.
 fn line_of_key(text: &str, source: SourceKind, key: &str) -> Option<u32> {
-    let lines: Vec<&str> = text.lines().collect();
     let found = match source {
         SourceKind::Command | SourceKind::Env => {
             let needle = key.trim();
-            if needle.is_empty() {
+            if needle.is_empty() || needle.contains('\n') {
                 return None;
             }
-            lines.iter().position(|line| line.contains(needle))
+            // The first line holding the flag is the line of its first occurrence.
+            let at = text.find(needle)?;
+            Some(text.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count())
         }
-        SourceKind::Config => line_of_path(&lines, key),
+        SourceKind::Config => line_of_path(text, key),
     };
     found.map(|index| index as u32 + 1)
 }
@@ -147,8 +148,9 @@ fn line_of_program(text: &str, check: &Check, variables: &Variables) -> Option<u
         .map(|index| index as u32 + 1)
 }
 
-/// Follows `{.a.b.c}` through indented YAML (or JSON) keys, one segment after another.
-fn line_of_path(lines: &[&str], template: &str) -> Option<usize> {
+/// Follows `{.a.b.c}` through indented YAML (or JSON) keys, one segment after another;
+/// the 0-based index of the last segment's line.
+fn line_of_path(text: &str, template: &str) -> Option<usize> {
     let inner = template
         .trim()
         .trim_start_matches('{')
@@ -161,18 +163,16 @@ fn line_of_path(lines: &[&str], template: &str) -> Option<usize> {
     if segments.is_empty() {
         return None;
     }
-    let mut from = 0;
+    let mut lines = text.lines().enumerate();
     let mut found = None;
     for segment in segments {
         let yaml_key = format!("{segment}:");
         let json_key = format!("\"{segment}\"");
-        let offset = lines[from..].iter().position(|line| {
+        let (index, _) = lines.find(|(_, line)| {
             let trimmed = line.trim_start().trim_start_matches("- ");
             trimmed.starts_with(&yaml_key) || trimmed.starts_with(&json_key)
         })?;
-        from += offset;
-        found = Some(from);
-        from += 1;
+        found = Some(index);
     }
     found
 }
@@ -184,15 +184,23 @@ mod tests {
     #[test]
     fn follows_a_key_path_through_nested_yaml() {
         let text = "apiVersion: v1\nauthentication:\n  anonymous:\n    enabled: false\n  webhook:\n    enabled: true\n";
-        let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
-            line_of_path(&lines, "{.authentication.webhook.enabled}"),
+            line_of_path(text, "{.authentication.webhook.enabled}"),
             Some(5)
         );
         assert_eq!(
-            line_of_path(&lines, "{.authentication.anonymous.enabled}"),
+            line_of_path(text, "{.authentication.anonymous.enabled}"),
             Some(3)
         );
-        assert_eq!(line_of_path(&lines, "{.missing}"), None);
+        assert_eq!(line_of_path(text, "{.missing}"), None);
+    }
+
+    #[test]
+    fn a_flag_is_pinned_to_the_line_of_its_first_occurrence() {
+        let text = "spec:\n  containers:\n  - command:\n    - kube-apiserver\n    - --profiling=true\n    - --profiling-x\n";
+        assert_eq!(line_of_key(text, SourceKind::Command, "--profiling"), Some(5));
+        assert_eq!(line_of_key(text, SourceKind::Command, "spec"), Some(1));
+        assert_eq!(line_of_key(text, SourceKind::Command, "--missing"), None);
+        assert_eq!(line_of_key(text, SourceKind::Command, "  "), None);
     }
 }

@@ -294,6 +294,15 @@ pub struct ApiKindRecord {
 /// Node paths as keys: `//` collapsed, `.` segments and a trailing `/` dropped.
 /// `..` is kept: only the node can say where it leads.
 pub fn normalize_node_path(path: &str) -> String {
+    let already_normal = path == "/"
+        || (path.starts_with('/')
+            && !path.ends_with('/')
+            && !path.contains("//")
+            && !path.contains("/./")
+            && !path.ends_with("/."));
+    if already_normal {
+        return path.to_owned();
+    }
     let parts: Vec<&str> = path
         .split('/')
         .filter(|part| !part.is_empty() && *part != ".")
@@ -686,6 +695,21 @@ impl Facts for SnapshotFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_paths_are_normalized_to_one_spelling() {
+        for (path, normal) in [
+            ("/etc/kubernetes/admin.conf", "/etc/kubernetes/admin.conf"),
+            ("/", "/"),
+            ("", "/"),
+            ("etc/kubernetes", "/etc/kubernetes"),
+            ("/etc//kubernetes/", "/etc/kubernetes"),
+            ("/etc/./kubernetes/.", "/etc/kubernetes"),
+            ("/etc/../kubernetes", "/etc/../kubernetes"),
+        ] {
+            assert_eq!(normalize_node_path(path), normal, "{path:?}");
+        }
+    }
 
     fn stat_record(kind: FileKind, mode: u32) -> StatRecord {
         StatRecord {
