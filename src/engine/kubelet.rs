@@ -267,12 +267,7 @@ fn read_config(facts: &dyn Facts, path: &str) -> Result<Option<Value>, String> {
     if text.trim().is_empty() {
         return Ok(Some(Value::Object(Map::new())));
     }
-    let value: Value = serde_saphyr::from_str(&text).map_err(|e| {
-        format!(
-            "{path}: not a kubelet configuration: {}",
-            e.without_snippet()
-        )
-    })?;
+    let value = parsed_yaml(&text).map_err(|e| format!("{path}: not a kubelet configuration: {e}"))?;
     match value {
         Value::Object(_) => Ok(Some(value)),
         Value::Null => Ok(Some(Value::Object(Map::new()))),
@@ -280,6 +275,34 @@ fn read_config(facts: &dyn Facts, path: &str) -> Result<Option<Value>, String> {
             "{path}: not a kubelet configuration: expected a mapping"
         )),
     }
+}
+
+/// The YAML text as a value. The nodes of a cluster share one kubelet configuration (kubeadm
+/// writes it from one ConfigMap), so a fleet scan keeps the last few parses per thread and
+/// reuses them for an identical text: parsing is most of the kubelet probe's time.
+fn parsed_yaml(text: &str) -> Result<Value, String> {
+    const KEPT: usize = 4;
+    thread_local! {
+        static RECENT: std::cell::RefCell<std::collections::VecDeque<(String, Value)>> =
+            const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+    }
+    let known = RECENT.with_borrow(|recent| {
+        recent
+            .iter()
+            .find(|(seen, _)| seen == text)
+            .map(|(_, value)| value.clone())
+    });
+    if let Some(value) = known {
+        return Ok(value);
+    }
+    let value: Value = serde_saphyr::from_str(text).map_err(|e| e.without_snippet().to_string())?;
+    RECENT.with_borrow_mut(|recent| {
+        if recent.len() == KEPT {
+            recent.pop_back();
+        }
+        recent.push_front((text.to_owned(), value.clone()));
+    });
+    Ok(value)
 }
 
 fn drop_in_files(facts: &dyn Facts, dir: &str) -> Result<Vec<String>, FactError> {
