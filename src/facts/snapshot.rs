@@ -473,7 +473,7 @@ fn is_below(path: &str, ancestor: &str) -> bool {
 
 fn gunzip(bytes: &[u8], path: &Path) -> Result<Vec<u8>, SnapshotError> {
     let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(uncompressed_size_hint(bytes));
     decoder
         .read_to_end(&mut out)
         .map_err(|error| SnapshotError::Gzip {
@@ -481,6 +481,18 @@ fn gunzip(bytes: &[u8], path: &Path) -> Result<Vec<u8>, SnapshotError> {
             reason: error.to_string(),
         })?;
     Ok(out)
+}
+
+/// The size gzip's trailer records (modulo 4 GiB, of the last member only), as a first
+/// capacity: the decoder then fills one buffer instead of growing it step by step. Only a
+/// hint, so it is capped.
+fn uncompressed_size_hint(gzip: &[u8]) -> usize {
+    const CAP: usize = 64 << 20;
+    gzip.len()
+        .checked_sub(4)
+        .and_then(|at| gzip.get(at..))
+        .and_then(|tail| <[u8; 4]>::try_from(tail).ok())
+        .map_or(0, |tail| (u32::from_le_bytes(tail) as usize).min(CAP))
 }
 
 /// A parse failure is a version problem when the document names another version;
