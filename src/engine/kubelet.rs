@@ -267,7 +267,8 @@ fn read_config(facts: &dyn Facts, path: &str) -> Result<Option<Value>, String> {
     if text.trim().is_empty() {
         return Ok(Some(Value::Object(Map::new())));
     }
-    let value = parsed_yaml(&text).map_err(|e| format!("{path}: not a kubelet configuration: {e}"))?;
+    let value =
+        parsed_yaml(&text).map_err(|e| format!("{path}: not a kubelet configuration: {e}"))?;
     match value {
         Value::Object(_) => Ok(Some(value)),
         Value::Null => Ok(Some(Value::Object(Map::new()))),

@@ -121,7 +121,12 @@ fn line_of_key(text: &str, source: SourceKind, key: &str) -> Option<u32> {
             }
             // The first line holding the flag is the line of its first occurrence.
             let at = text.find(needle)?;
-            Some(text.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count())
+            Some(
+                text.as_bytes()[..at]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count(),
+            )
         }
         SourceKind::Config => line_of_path(text, key),
     };
@@ -198,7 +203,10 @@ mod tests {
     #[test]
     fn a_flag_is_pinned_to_the_line_of_its_first_occurrence() {
         let text = "spec:\n  containers:\n  - command:\n    - kube-apiserver\n    - --profiling=true\n    - --profiling-x\n";
-        assert_eq!(line_of_key(text, SourceKind::Command, "--profiling"), Some(5));
+        assert_eq!(
+            line_of_key(text, SourceKind::Command, "--profiling"),
+            Some(5)
+        );
         assert_eq!(line_of_key(text, SourceKind::Command, "spec"), Some(1));
         assert_eq!(line_of_key(text, SourceKind::Command, "--missing"), None);
         assert_eq!(line_of_key(text, SourceKind::Command, "  "), None);

@@ -21,7 +21,7 @@ pub fn flag(source: &str, flag: &str) -> Lookup {
     if source.is_empty() || flag.is_empty() || !source.contains(flag) {
         return Ok(None);
     }
-    if is_plain(flag) {
+    if go_regex::is_literal(flag) {
         let value = value_after_literal_flag(source, flag);
         return Ok(non_empty(flag_value(flag, flag, value)));
     }
@@ -46,17 +46,11 @@ fn flag_value(flag: &str, matched_flag: &str, after: &str) -> String {
     }
 }
 
-/// A flag with no regex syntax in it (`--profiling`, `authorization-mode`): the lookup
-/// pattern then matches at the flag's first occurrence, which plain text search finds
-/// without running the regex.
-fn is_plain(flag: &str) -> bool {
-    flag.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// What `(F)(=|: *)*([^\s]*) *` captures as its third group for a plain `flag` present in
-/// `source`: separators (`=`, or `:` and spaces) are skipped greedily, then the value runs
-/// to the next ASCII white space (Go's `\s`).
+/// What `(F)(=|: *)*([^\s]*) *` captures as its third group for a `flag` without regex
+/// syntax (`--profiling`, `root:root`) present in `source`. The pattern then matches at the
+/// flag's first occurrence, found by plain text search; separators (`=`, or `:` and
+/// spaces) are skipped greedily, then the value runs to the next ASCII white space (Go's
+/// `\s`).
 fn value_after_literal_flag<'a>(source: &'a str, flag: &str) -> &'a str {
     let start = source.find(flag).expect("the caller checked presence") + flag.len();
     let rest = &source.as_bytes()[start..];

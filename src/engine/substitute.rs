@@ -105,15 +105,33 @@ pub fn running_binary(candidates: &[String], processes: &[Process]) -> Option<St
 /// command name, which holds at most 15 bytes, so `kube-controller-manager` never matches
 /// and benchmark files list `kube-controller` too), and its command line matches `^(\S*/)*<candidate>`.
 pub fn runs_binary(process: &Process, candidate: &str) -> bool {
-    if program_of(candidate).is_none_or(|program| process.comm != program) {
+    let unquoted = unquote(candidate);
+    if unquoted.split_whitespace().next() != Some(process.comm.as_str()) {
         return false;
     }
-    let unquoted = unquote(candidate);
+    if go_regex::is_literal(&unquoted) {
+        return starts_after_a_path(&process.command_line(), &unquoted);
+    }
     // kube-bench inserts the candidate into a Go regular expression unescaped.
     match go_regex::compile(&format!(r"^(\S*/)*{unquoted}")) {
         Ok(pattern) => pattern.is_match(&process.command_line()),
         Err(_) => false,
     }
+}
+
+/// What `^(\S*/)*<literal>` decides: the literal starts the line, or follows a first
+/// word's `/` (Go's `\S` is anything but ASCII white space).
+fn starts_after_a_path(line: &str, literal: &str) -> bool {
+    let first_word_end = line
+        .find(['\t', '\n', '\x0c', '\r', ' '])
+        .unwrap_or(line.len());
+    std::iter::once(0)
+        .chain(
+            line[..first_word_end]
+                .match_indices('/')
+                .map(|(at, _)| at + 1),
+        )
+        .any(|start| line[start..].starts_with(literal))
 }
 
 /// The program a candidate binary names (`hyperkube` for `"hyperkube kubelet"`): what
@@ -126,11 +144,15 @@ pub fn program_of(candidate: &str) -> Option<String> {
 }
 
 /// kube-bench strips `'` and `"` from a candidate before using it.
-fn unquote(candidate: &str) -> String {
+fn unquote(candidate: &str) -> std::borrow::Cow<'_, str> {
+    if !candidate.contains(['\'', '"']) {
+        return candidate.into();
+    }
     candidate
         .chars()
         .filter(|c| *c != '\'' && *c != '"')
-        .collect()
+        .collect::<String>()
+        .into()
 }
 
 fn existing_file(candidates: &[String], facts: &dyn Facts) -> Result<Option<String>, FactError> {
@@ -183,6 +205,31 @@ mod tests {
         assert!(runs_binary(&p, "hyperkube kubelet"));
         assert!(runs_binary(&p, "\"hyperkube kubelet\""));
         assert!(!runs_binary(&p, "hyperkube apiserver"));
+    }
+
+    #[test]
+    fn plain_candidates_match_where_the_regex_matches() {
+        let lines = [
+            "kubelet --config=/x",
+            "/usr/bin/kubelet --x",
+            "/usr/bin/xkubelet --x",
+            "./kubelet",
+            "/opt/bin//kubelet",
+            "/hyperkube kubelet --x",
+            "sh -c /usr/bin/kubelet",
+            "kube-apiserver-x",
+            "a/b\u{b}/kubelet",
+        ];
+        for line in lines {
+            for literal in ["kubelet", "hyperkube kubelet", "kube-apiserver"] {
+                let pattern = go_regex::compile(&format!(r"^(\S*/)*{literal}")).unwrap();
+                assert_eq!(
+                    starts_after_a_path(line, literal),
+                    pattern.is_match(line),
+                    "{literal:?} in {line:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -44,6 +44,14 @@ pub fn compile(go_pattern: &str) -> Result<Arc<Regex>, String> {
     compiled
 }
 
+/// True when a Go pattern has no regular-expression syntax: it matches only its own text,
+/// so callers can search for it as plain text.
+pub fn is_literal(go_pattern: &str) -> bool {
+    !go_pattern.contains([
+        '\\', '.', '+', '*', '?', '(', ')', '|', '[', ']', '{', '}', '^', '$',
+    ])
+}
+
 /// A poisoned cache is still a valid cache: entries are inserted whole.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
