@@ -56,7 +56,7 @@ impl ApiCache {
         let mut objects = facts.api_objects(kind)?;
         objects.sort_by_cached_key(object_key);
         let keys = objects.iter().map(object_key).collect();
-        let jq_values = jaq_json::Rc::new(objects.iter().map(to_jq).collect::<Result<_, _>>()?);
+        let jq_values = jaq_json::Rc::new(objects.into_iter().map(into_jq).collect());
         let sorted = Arc::new(SortedKind { keys, jq_values });
         kinds.insert(kind.to_owned(), Arc::clone(&sorted));
         Ok(sorted)
@@ -176,10 +176,37 @@ fn api_query_lines(
     Ok(program.run_on(jaq_json::Val::obj(input))?.join("\n"))
 }
 
-/// A JSON value as jq sees it.
-fn to_jq(value: &Value) -> Result<jaq_json::Val, ProbeError> {
-    let text = serde_json::to_vec(value).map_err(|e| ProbeError::Invalid(e.to_string()))?;
-    jaq_json::read::parse_single(&text).map_err(|e| ProbeError::Invalid(format!("jq input: {e:?}")))
+/// A JSON value as jq sees it: the value jq would read from its JSON text, built
+/// directly (printing and re-parsing every object cost more than the checks themselves).
+fn into_jq(value: Value) -> jaq_json::Val {
+    use jaq_json::Val;
+    match value {
+        Value::Null => Val::Null,
+        Value::Bool(b) => Val::Bool(b),
+        Value::Number(n) => Val::Num(jq_number(&n)),
+        Value::String(s) => Val::utf8_str(s.into_bytes()),
+        Value::Array(items) => Val::Arr(jaq_json::Rc::new(
+            items.into_iter().map(into_jq).collect(),
+        )),
+        Value::Object(fields) => Val::obj(
+            fields
+                .into_iter()
+                .map(|(key, value)| (Val::utf8_str(key.into_bytes()), into_jq(value)))
+                .collect(),
+        ),
+    }
+}
+
+/// What jq reads from the number's JSON text: an integer, or the decimal text itself.
+fn jq_number(number: &serde_json::Number) -> jaq_json::Num {
+    use jaq_json::Num;
+    if let Some(i) = number.as_i64() {
+        Num::from_integral(i)
+    } else if let Some(u) = number.as_u64() {
+        Num::from_integral(u)
+    } else {
+        Num::Dec(jaq_json::Rc::new(number.to_string()))
+    }
 }
 
 /// The command line with `--flag value` written as `--flag=value`, the way the component's
@@ -265,7 +292,7 @@ impl JqProgram {
     /// Each output as one line: strings raw (`jq -r`), other values as compact JSON.
     #[cfg(test)]
     fn run(&self, input: &Value) -> Result<Vec<String>, ProbeError> {
-        self.run_on(to_jq(input)?)
+        self.run_on(into_jq(input.clone()))
     }
 
     fn run_on(&self, input: jaq_json::Val) -> Result<Vec<String>, ProbeError> {
@@ -330,6 +357,21 @@ mod tests {
             program.run(&object).unwrap(),
             vec!["a".to_owned(), r#"{"x":[1,2]}"#.to_owned()]
         );
+    }
+
+    #[test]
+    fn objects_reach_jq_as_jq_would_read_their_json_text() {
+        let object = serde_json::json!({
+            "metadata": {"name": "p\u{e9}\n\"q\"", "namespace": null, "labels": {}},
+            "numbers": [0, -7, 65535, i64::MIN, u64::MAX, 1.5, -0.0, 1e300, 2.0],
+            "flags": [true, false],
+            "nested": [[], {"b": {"c": [1, {"d": "e"}]}, "a": null}]
+        });
+        let text = serde_json::to_vec(&object).unwrap();
+        let parsed = jaq_json::read::parse_single(&text).unwrap();
+        let direct = into_jq(object);
+        assert_eq!(format!("{direct:?}"), format!("{parsed:?}"));
+        assert_eq!(direct.to_string(), parsed.to_string());
     }
 
     #[test]
