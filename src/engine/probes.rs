@@ -179,9 +179,9 @@ fn into_jq(value: Value) -> jaq_json::Val {
         Value::Bool(b) => Val::Bool(b),
         Value::Number(n) => Val::Num(jq_number(&n)),
         Value::String(s) => Val::utf8_str(s.into_bytes()),
-        Value::Array(items) => Val::Arr(jaq_json::Rc::new(
-            items.into_iter().map(into_jq).collect(),
-        )),
+        Value::Array(items) => {
+            Val::Arr(jaq_json::Rc::new(items.into_iter().map(into_jq).collect()))
+        }
         Value::Object(fields) => Val::obj(
             fields
                 .into_iter()
@@ -397,7 +397,9 @@ mod tests {
     fn a_filter_run_over_each_object_is_named_as_written_in_its_error() {
         let error = JqProgram::cached_for_each("select(").err().unwrap();
         assert!(
-            error.to_string().starts_with("jq filter `select(` does not parse"),
+            error
+                .to_string()
+                .starts_with("jq filter `select(` does not parse"),
             "{error}"
         );
     }
