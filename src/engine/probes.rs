@@ -28,8 +28,12 @@ pub enum ProbeError {
 /// a dozen questions of the same pods.
 #[derive(Default)]
 pub struct ApiCache {
-    kinds: Mutex<HashMap<String, Arc<SortedKind>>>,
+    kinds: Mutex<HashMap<String, KindSlot>>,
 }
+
+/// One kind's objects once fetched. A slot of its own per kind: checks asking for the
+/// same kind wait for one listing, while different kinds are listed side by side.
+type KindSlot = Arc<Mutex<Option<Arc<SortedKind>>>>;
 
 /// One kind's objects in `namespace/name` order, as JSON and as jq values.
 struct SortedKind {
@@ -39,18 +43,25 @@ struct SortedKind {
 
 impl std::fmt::Debug for ApiCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiCache")
-            .field("kinds", &self.lock().keys().collect::<Vec<_>>())
-            .finish()
+        let kinds = self.slots();
+        let mut fetched: Vec<&String> = kinds
+            .iter()
+            .filter(|(_, slot)| lock(slot).is_some())
+            .map(|(kind, _)| kind)
+            .collect();
+        fetched.sort();
+        f.debug_struct("ApiCache").field("kinds", &fetched).finish()
     }
 }
 
 impl ApiCache {
-    /// The kind's objects, fetched and converted once. The lock is held while fetching, so
-    /// checks running in parallel never list the same kind twice.
+    /// The kind's objects, fetched and converted once. The kind's slot stays locked while
+    /// fetching, so checks running in parallel never list the same kind twice; a failed
+    /// listing is not kept, the next check asks again.
     fn kind(&self, facts: &dyn Facts, kind: &str) -> Result<Arc<SortedKind>, ProbeError> {
-        let mut kinds = self.lock();
-        if let Some(known) = kinds.get(kind) {
+        let slot = Arc::clone(self.slots().entry(kind.to_owned()).or_default());
+        let mut slot = lock(&slot);
+        if let Some(known) = slot.as_ref() {
             return Ok(Arc::clone(known));
         }
         let mut objects = facts.api_objects(kind)?;
@@ -58,15 +69,19 @@ impl ApiCache {
         let keys = objects.iter().map(object_key).collect();
         let jq_values = jaq_json::Rc::new(objects.into_iter().map(into_jq).collect());
         let sorted = Arc::new(SortedKind { keys, jq_values });
-        kinds.insert(kind.to_owned(), Arc::clone(&sorted));
+        *slot = Some(Arc::clone(&sorted));
         Ok(sorted)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<SortedKind>>> {
-        self.kinds
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, KindSlot>> {
+        lock(&self.kinds)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Runs a probe and returns its output text.
