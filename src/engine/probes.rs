@@ -28,8 +28,12 @@ pub enum ProbeError {
 /// a dozen questions of the same pods.
 #[derive(Default)]
 pub struct ApiCache {
-    kinds: Mutex<HashMap<String, Arc<SortedKind>>>,
+    kinds: Mutex<HashMap<String, KindSlot>>,
 }
+
+/// One kind's objects once fetched. A slot of its own per kind: checks asking for the
+/// same kind wait for one listing, while different kinds are listed side by side.
+type KindSlot = Arc<Mutex<Option<Arc<SortedKind>>>>;
 
 /// One kind's objects in `namespace/name` order, as JSON and as jq values.
 struct SortedKind {
@@ -39,34 +43,45 @@ struct SortedKind {
 
 impl std::fmt::Debug for ApiCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiCache")
-            .field("kinds", &self.lock().keys().collect::<Vec<_>>())
-            .finish()
+        let kinds = self.slots();
+        let mut fetched: Vec<&String> = kinds
+            .iter()
+            .filter(|(_, slot)| lock(slot).is_some())
+            .map(|(kind, _)| kind)
+            .collect();
+        fetched.sort();
+        f.debug_struct("ApiCache").field("kinds", &fetched).finish()
     }
 }
 
 impl ApiCache {
-    /// The kind's objects, fetched and converted once. The lock is held while fetching, so
-    /// checks running in parallel never list the same kind twice.
+    /// The kind's objects, fetched and converted once. The kind's slot stays locked while
+    /// fetching, so checks running in parallel never list the same kind twice; a failed
+    /// listing is not kept, the next check asks again.
     fn kind(&self, facts: &dyn Facts, kind: &str) -> Result<Arc<SortedKind>, ProbeError> {
-        let mut kinds = self.lock();
-        if let Some(known) = kinds.get(kind) {
+        let slot = Arc::clone(self.slots().entry(kind.to_owned()).or_default());
+        let mut slot = lock(&slot);
+        if let Some(known) = slot.as_ref() {
             return Ok(Arc::clone(known));
         }
         let mut objects = facts.api_objects(kind)?;
         objects.sort_by_cached_key(object_key);
         let keys = objects.iter().map(object_key).collect();
-        let jq_values = jaq_json::Rc::new(objects.iter().map(to_jq).collect::<Result<_, _>>()?);
+        let jq_values = jaq_json::Rc::new(objects.into_iter().map(into_jq).collect());
         let sorted = Arc::new(SortedKind { keys, jq_values });
-        kinds.insert(kind.to_owned(), Arc::clone(&sorted));
+        *slot = Some(Arc::clone(&sorted));
         Ok(sorted)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<SortedKind>>> {
-        self.kinds
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, KindSlot>> {
+        lock(&self.kinds)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Runs a probe and returns its output text.
@@ -160,14 +175,8 @@ fn process_lines(facts: &dyn Facts, bin: &str) -> Result<String, ProbeError> {
 fn api_object_lines(objects: Arc<SortedKind>, jq: Option<&str>) -> Result<String, ProbeError> {
     let lines = match jq {
         None => objects.keys.clone(),
-        Some(filter) => {
-            let program = JqProgram::cached(filter)?;
-            let mut lines = Vec::new();
-            for value in objects.jq_values.iter() {
-                lines.extend(program.run_on(value.clone())?);
-            }
-            lines
-        }
+        Some(filter) => JqProgram::cached_for_each(filter)?
+            .run_on(jaq_json::Val::Arr(jaq_json::Rc::clone(&objects.jq_values)))?,
     };
     Ok(lines.join("\n"))
 }
@@ -190,10 +199,37 @@ fn api_query_lines(
     Ok(program.run_on(jaq_json::Val::obj(input))?.join("\n"))
 }
 
-/// A JSON value as jq sees it.
-fn to_jq(value: &Value) -> Result<jaq_json::Val, ProbeError> {
-    let text = serde_json::to_vec(value).map_err(|e| ProbeError::Invalid(e.to_string()))?;
-    jaq_json::read::parse_single(&text).map_err(|e| ProbeError::Invalid(format!("jq input: {e:?}")))
+/// A JSON value as jq sees it: the value jq would read from its JSON text, built
+/// directly (printing and re-parsing every object cost more than the checks themselves).
+fn into_jq(value: Value) -> jaq_json::Val {
+    use jaq_json::Val;
+    match value {
+        Value::Null => Val::Null,
+        Value::Bool(b) => Val::Bool(b),
+        Value::Number(n) => Val::Num(jq_number(&n)),
+        Value::String(s) => Val::utf8_str(s.into_bytes()),
+        Value::Array(items) => {
+            Val::Arr(jaq_json::Rc::new(items.into_iter().map(into_jq).collect()))
+        }
+        Value::Object(fields) => Val::obj(
+            fields
+                .into_iter()
+                .map(|(key, value)| (Val::utf8_str(key.into_bytes()), into_jq(value)))
+                .collect(),
+        ),
+    }
+}
+
+/// What jq reads from the number's JSON text: an integer, or the decimal text itself.
+fn jq_number(number: &serde_json::Number) -> jaq_json::Num {
+    use jaq_json::Num;
+    if let Some(i) = number.as_i64() {
+        Num::from_integral(i)
+    } else if let Some(u) = number.as_u64() {
+        Num::from_integral(u)
+    } else {
+        Num::Dec(jaq_json::Rc::new(number.to_string()))
+    }
 }
 
 /// The command line with `--flag value` written as `--flag=value`, the way the component's
@@ -237,22 +273,31 @@ impl JqProgram {
     /// The compiled filter, compiled once per thread: a fleet scan asks the same
     /// filters of every node, and compiling loads jq's standard library each time.
     fn cached(code: &str) -> Result<Rc<Self>, ProbeError> {
+        Self::cached_as(code.to_owned(), code)
+    }
+
+    /// `filter` applied to each element of the input array, in one run: starting jq once
+    /// per object costs more than a simple filter itself (4,500 pods, a dozen checks).
+    /// The outputs, their order and the first error are those of one run per object.
+    fn cached_for_each(filter: &str) -> Result<Rc<Self>, ProbeError> {
+        // The newline ends a trailing `# comment` of the filter before the parenthesis.
+        Self::cached_as(format!(".[] | (\n{filter}\n)"), filter)
+    }
+
+    /// `code` compiled once per thread; errors name `shown`, the filter as written.
+    fn cached_as(code: String, shown: &str) -> Result<Rc<Self>, ProbeError> {
         thread_local! {
             static PROGRAMS: RefCell<HashMap<String, Rc<JqProgram>>> = RefCell::new(HashMap::new());
         }
-        if let Some(program) = PROGRAMS.with(|programs| programs.borrow().get(code).cloned()) {
+        if let Some(program) = PROGRAMS.with(|programs| programs.borrow().get(&code).cloned()) {
             return Ok(program);
         }
-        let program = Rc::new(Self::compile(code)?);
-        PROGRAMS.with(|programs| {
-            programs
-                .borrow_mut()
-                .insert(code.to_owned(), Rc::clone(&program))
-        });
+        let program = Rc::new(Self::compile(&code, shown)?);
+        PROGRAMS.with(|programs| programs.borrow_mut().insert(code, Rc::clone(&program)));
         Ok(program)
     }
 
-    fn compile(code: &str) -> Result<Self, ProbeError> {
+    fn compile(code: &str, shown: &str) -> Result<Self, ProbeError> {
         use jaq_core::load::{Arena, File, Loader};
         let defs = jaq_core::defs()
             .chain(jaq_std::defs())
@@ -265,13 +310,13 @@ impl JqProgram {
         let modules = loader
             .load(&arena, File { code, path: () })
             .map_err(|errors| {
-                ProbeError::Invalid(format!("jq filter `{code}` does not parse: {errors:?}"))
+                ProbeError::Invalid(format!("jq filter `{shown}` does not parse: {errors:?}"))
             })?;
         let filter = jaq_core::Compiler::default()
             .with_funs(funs)
             .compile(modules)
             .map_err(|errors| {
-                ProbeError::Invalid(format!("jq filter `{code}` does not compile: {errors:?}"))
+                ProbeError::Invalid(format!("jq filter `{shown}` does not compile: {errors:?}"))
             })?;
         Ok(JqProgram { filter })
     }
@@ -279,7 +324,7 @@ impl JqProgram {
     /// Each output as one line: strings raw (`jq -r`), other values as compact JSON.
     #[cfg(test)]
     fn run(&self, input: &Value) -> Result<Vec<String>, ProbeError> {
-        self.run_on(to_jq(input)?)
+        self.run_on(into_jq(input.clone()))
     }
 
     fn run_on(&self, input: jaq_json::Val) -> Result<Vec<String>, ProbeError> {
@@ -338,7 +383,7 @@ mod tests {
 
     #[test]
     fn jq_prints_strings_raw_and_other_values_as_json() {
-        let program = JqProgram::compile(r#".metadata.name, .spec, empty"#).unwrap();
+        let program = JqProgram::cached(r#".metadata.name, .spec, empty"#).unwrap();
         let object = serde_json::json!({"metadata": {"name": "a"}, "spec": {"x": [1, 2]}});
         assert_eq!(
             program.run(&object).unwrap(),
@@ -347,7 +392,49 @@ mod tests {
     }
 
     #[test]
+    fn objects_reach_jq_as_jq_would_read_their_json_text() {
+        let object = serde_json::json!({
+            "metadata": {"name": "p\u{e9}\n\"q\"", "namespace": null, "labels": {}},
+            "numbers": [0, -7, 65535, i64::MIN, u64::MAX, 1.5, -0.0, 1e300, 2.0],
+            "flags": [true, false],
+            "nested": [[], {"b": {"c": [1, {"d": "e"}]}, "a": null}]
+        });
+        let text = serde_json::to_vec(&object).unwrap();
+        let parsed = jaq_json::read::parse_single(&text).unwrap();
+        let direct = into_jq(object);
+        assert_eq!(format!("{direct:?}"), format!("{parsed:?}"));
+        assert_eq!(direct.to_string(), parsed.to_string());
+    }
+
+    #[test]
+    fn one_run_over_all_objects_prints_what_one_run_per_object_prints() {
+        let filter = "def shown: \"\\(.n)!\"; select(.n > 1) | shown, .n # a comment";
+        let objects = [1, 2, 3].map(|n| serde_json::json!({ "n": n }));
+        let per_object: Vec<String> = objects
+            .iter()
+            .flat_map(|o| JqProgram::cached(filter).unwrap().run(o).unwrap())
+            .collect();
+        let all = JqProgram::cached_for_each(filter)
+            .unwrap()
+            .run(&Value::Array(objects.to_vec()))
+            .unwrap();
+        assert_eq!(all, per_object);
+        assert_eq!(all, ["2!", "2", "3!", "3"]);
+    }
+
+    #[test]
+    fn a_filter_run_over_each_object_is_named_as_written_in_its_error() {
+        let error = JqProgram::cached_for_each("select(").err().unwrap();
+        assert!(
+            error
+                .to_string()
+                .starts_with("jq filter `select(` does not parse"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn a_jq_filter_that_does_not_parse_is_an_error() {
-        assert!(JqProgram::compile(".[").is_err());
+        assert!(JqProgram::cached(".[").is_err());
     }
 }
