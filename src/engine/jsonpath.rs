@@ -21,6 +21,7 @@ use super::document::{
     format_float, format_go_value, format_number, marshal_go_json, parse_document, sorted_entries,
     Document, Origin,
 };
+use super::recent_parses::{parse_or_reuse, RecentParses};
 
 /// Evaluates `template` on `source` (the audit output) and renders the result as kube-bench
 /// does. `Ok("")` means "not found"; `Err` means the test item fails with that message.
@@ -29,33 +30,17 @@ pub fn lookup_path(source: &str, template: &str) -> Result<String, String> {
     evaluate_template(&document, template)
 }
 
-/// The parsed audit output. A node's kubelet checks look a dozen keys up in the same
-/// output, so the last few parses are kept per thread and reused for an identical text.
+/// The parsed audit output; a node's kubelet checks look a dozen keys up in the same one.
 fn parsed(source: &str) -> Result<Rc<Document>, String> {
-    const KEPT: usize = 4;
     thread_local! {
-        static RECENT: RefCell<VecDeque<(String, Rc<Document>)>> = const { RefCell::new(VecDeque::new()) };
+        static RECENT: RecentParses<Rc<Document>> =
+            const { RefCell::new(VecDeque::new()) };
     }
-    let known = RECENT.with_borrow(|recent| {
-        recent
-            .iter()
-            .find(|(text, _)| text == source)
-            .map(|(_, document)| Rc::clone(document))
-    });
-    if let Some(document) = known {
-        return Ok(document);
-    }
-    let document = Rc::new(
-        parse_document(source)
-            .map_err(|err| format!("failed to load YAML or JSON from input: {err}"))?,
-    );
-    RECENT.with_borrow_mut(|recent| {
-        if recent.len() == KEPT {
-            recent.pop_back();
-        }
-        recent.push_front((source.to_owned(), Rc::clone(&document)));
-    });
-    Ok(document)
+    parse_or_reuse(&RECENT, source, |text| {
+        parse_document(text)
+            .map(Rc::new)
+            .map_err(|err| format!("failed to load YAML or JSON from input: {err}"))
+    })
 }
 
 /// Checks that `template` parses, for load-time validation of benchmark files.

@@ -2,11 +2,15 @@
 //! `--config` file, then the `--config-dir` drop-ins in lexical order, then the
 //! command-line flags that have a `KubeletConfiguration` field (flags win).
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
 use serde_json::{Map, Value};
 
 use crate::definitions::config::merge;
 use crate::facts::{FactError, Facts, Process};
 
+use super::recent_parses::{parse_or_reuse, RecentParses};
 use super::substitute::runs_binary;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,32 +282,15 @@ fn read_config(facts: &dyn Facts, path: &str) -> Result<Option<Value>, String> {
     }
 }
 
-/// The YAML text as a value. The nodes of a cluster share one kubelet configuration (kubeadm
-/// writes it from one ConfigMap), so a fleet scan keeps the last few parses per thread and
-/// reuses them for an identical text: parsing is most of the kubelet probe's time.
+/// The YAML text as a value; parsing is most of the kubelet probe's time, and the nodes of
+/// a cluster share one configuration text.
 fn parsed_yaml(text: &str) -> Result<Value, String> {
-    const KEPT: usize = 4;
     thread_local! {
-        static RECENT: std::cell::RefCell<std::collections::VecDeque<(String, Value)>> =
-            const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+        static RECENT: RecentParses<Value> = const { RefCell::new(VecDeque::new()) };
     }
-    let known = RECENT.with_borrow(|recent| {
-        recent
-            .iter()
-            .find(|(seen, _)| seen == text)
-            .map(|(_, value)| value.clone())
-    });
-    if let Some(value) = known {
-        return Ok(value);
-    }
-    let value: Value = serde_saphyr::from_str(text).map_err(|e| e.without_snippet().to_string())?;
-    RECENT.with_borrow_mut(|recent| {
-        if recent.len() == KEPT {
-            recent.pop_back();
-        }
-        recent.push_front((text.to_owned(), value.clone()));
-    });
-    Ok(value)
+    parse_or_reuse(&RECENT, text, |text| {
+        serde_saphyr::from_str(text).map_err(|e| e.without_snippet().to_string())
+    })
 }
 
 fn drop_in_files(facts: &dyn Facts, dir: &str) -> Result<Vec<String>, FactError> {

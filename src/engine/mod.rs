@@ -15,6 +15,7 @@ pub mod kubelet;
 pub mod locate;
 pub mod lookup;
 pub mod probes;
+pub mod recent_parses;
 pub mod run;
 pub mod scan;
 pub mod shared_text;
