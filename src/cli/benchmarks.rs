@@ -1,6 +1,7 @@
 //! `cisgate benchmarks list|show` and `cisgate explain`.
 
-use std::path::PathBuf;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -9,6 +10,8 @@ use crate::definitions::config::BenchmarkConfig;
 use crate::definitions::load::{controls_file, parse_controls};
 use crate::definitions::model::{Audit, Check, Controls};
 use crate::definitions::tree::BenchmarkTree;
+use crate::engine::substitute::typical_variables;
+use crate::report::write_output;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchmarksCommand {
@@ -59,7 +62,8 @@ pub fn run(cmd: BenchmarksCommand) -> anyhow::Result<i32> {
 fn list(tree: &BenchmarkTree) -> anyhow::Result<i32> {
     let config = BenchmarkConfig::load(tree, None)?;
     let mapping = config.version_mapping();
-    println!("Benchmarks in the {} tree:", tree.describe());
+    let mut out = String::new();
+    writeln!(out, "Benchmarks in the {} tree:", tree.describe())?;
     for name in tree.benchmark_names() {
         let versions: Vec<&str> = mapping
             .iter()
@@ -67,16 +71,17 @@ fn list(tree: &BenchmarkTree) -> anyhow::Result<i32> {
             .map(|(v, _)| v.as_str())
             .collect();
         let targets = config.targets_of(&name).unwrap_or_default().join(", ");
-        println!(
+        writeln!(
+            out,
             "  {name:<22} Kubernetes {:<28} targets: {targets}",
             if versions.is_empty() {
                 "-".to_owned()
             } else {
                 versions.join(", ")
             }
-        );
+        )?;
     }
-    Ok(0)
+    print(&out)
 }
 
 fn targets_of(tree: &BenchmarkTree, name: &str) -> anyhow::Result<Vec<(String, Controls)>> {
@@ -117,29 +122,31 @@ fn is_automated(check: &Check) -> bool {
 }
 
 fn show(tree: &BenchmarkTree, name: &str) -> anyhow::Result<i32> {
+    let mut out = String::new();
     for (target, controls) in targets_of(tree, name)? {
         let checks: Vec<&Check> = controls.groups.iter().flat_map(|g| &g.checks).collect();
         let automated = checks.iter().filter(|c| is_automated(c)).count();
-        println!(
+        writeln!(
+            out,
             "{} {} [{target}]: {} checks, {automated} automated, {} manual",
             controls.id,
             controls.text,
             checks.len(),
             checks.len() - automated
-        );
+        )?;
         for group in &controls.groups {
-            println!("  {} {}", group.id, group.text);
+            writeln!(out, "  {} {}", group.id, group.text)?;
             for check in &group.checks {
                 let kind = if is_automated(check) {
                     "automated"
                 } else {
                     "manual"
                 };
-                println!("    {:<8} {:<9} {}", check.id, kind, check.text);
+                writeln!(out, "    {:<8} {:<9} {}", check.id, kind, check.text)?;
             }
         }
     }
-    Ok(0)
+    print(&out)
 }
 
 pub fn explain(cmd: ExplainCommand) -> anyhow::Result<i32> {
@@ -159,19 +166,25 @@ pub fn explain(cmd: ExplainCommand) -> anyhow::Result<i32> {
                 .map(|c| (target, c))
         })
         .with_context(|| format!("benchmark {benchmark} has no check `{}`", cmd.check))?;
-    println!("{} {}", check.id, check.text);
-    println!(
+    let typical = typical_variables(&BenchmarkConfig::load(&tree, Some(&benchmark))?, &target);
+    let resolved = |text: &str| typical.substitute_on_node(text);
+    let mut out = String::new();
+    writeln!(out, "{} {}", check.id, check.text)?;
+    writeln!(
+        out,
         "benchmark {benchmark}, target {target}, {}",
         if check.scored { "scored" } else { "not scored" }
-    );
+    )?;
     for (role, audit) in [
         ("audit_env", &check.audit_env),
         ("audit", &check.audit),
         ("audit_config", &check.audit_config),
     ] {
         match audit {
-            Audit::Shell(c) if !c.trim().is_empty() => println!("{role}: shell: {}", c.trim()),
-            Audit::Probe(p) => println!("{role}: {}", p.describe()),
+            Audit::Shell(c) if !c.trim().is_empty() => {
+                writeln!(out, "{role}: shell: {}", resolved(c.trim()))?
+            }
+            Audit::Probe(p) => writeln!(out, "{role}: {}", resolved(&p.describe()))?,
             _ => {}
         }
     }
@@ -182,10 +195,11 @@ pub fn explain(cmd: ExplainCommand) -> anyhow::Result<i32> {
             } else {
                 tests.bin_op.as_str()
             };
-            println!(
+            writeln!(
+                out,
                 "decides: {} test item(s) combined with `{op}`:",
                 tests.test_items.len()
-            );
+            )?;
             for item in &tests.test_items {
                 let key = [
                     ("flag", &item.flag),
@@ -202,19 +216,53 @@ pub fn explain(cmd: ExplainCommand) -> anyhow::Result<i32> {
                     (Some(c), true) if !c.op.is_empty() => format!("{} {}", c.op, c.value),
                     _ => "must be present".to_owned(),
                 };
-                println!("  - {key}: {condition}");
+                writeln!(out, "  - {key}: {condition}")?;
             }
         }
-        None => println!(
+        None => writeln!(
+            out,
             "decides: no tests ({})",
             if check.check_type == "manual" {
                 "manual check"
             } else {
                 "reported without evaluation"
             }
-        ),
+        )?,
     }
-    println!("remediation:\n{}", check.remediation.trim_end());
+    writeln!(
+        out,
+        "remediation:\n{}",
+        resolved(check.remediation.trim_end())
+    )?;
+    if typical
+        .entries
+        .iter()
+        .any(|v| check_mentions(&check, &v.name))
+    {
+        writeln!(
+            out,
+            "(paths and binaries are the benchmark's defaults; a scan names the node's own)"
+        )?;
+    }
+    print(&out)
+}
+
+/// Whether the check's audits or remediation name the `$variable`.
+fn check_mentions(check: &Check, variable: &str) -> bool {
+    let in_audit = |audit: &Audit| match audit {
+        Audit::Shell(command) => command.contains(variable),
+        Audit::Probe(probe) => probe.describe().contains(variable),
+        Audit::None => false,
+    };
+    check.remediation.contains(variable)
+        || [&check.audit, &check.audit_config, &check.audit_env]
+            .into_iter()
+            .any(in_audit)
+}
+
+/// Writes the command's output; a reader that stopped early (`| head`) is not an error.
+fn print(out: &str) -> anyhow::Result<i32> {
+    write_output(Path::new("-"), out.as_bytes())?;
     Ok(0)
 }
 

@@ -83,6 +83,38 @@ pub fn resolve(
     Ok(resolution)
 }
 
+/// The variables of a target without a node to look at, for explaining a check: each
+/// binary is its first candidate, each file the configured default or else the first
+/// candidate. A scan resolves them against the node instead.
+pub fn typical_variables(config: &BenchmarkConfig, target: &str) -> Variables {
+    let components = config.components(target);
+    let mut variables = Variables::default();
+    for component in &components {
+        let bin = component.bins.first().map(|bin| unquote(bin).into_owned());
+        variables.entries.push(bin_variable(
+            component,
+            bin.unwrap_or_else(|| component.name.clone()),
+        ));
+    }
+    for kind_index in 0..crate::definitions::config::FileKind::ALL.len() {
+        for component in &components {
+            let (kind, candidates, default) = &component.files[kind_index];
+            let value = default
+                .clone()
+                .or_else(|| candidates.first().cloned())
+                .unwrap_or_else(|| component.name.clone());
+            variables.entries.push(Variable {
+                name: format!("${}{}", component.name, kind.suffix()),
+                to_run: value.clone(),
+                on_node: value,
+                component: component.name.clone(),
+                is_bin: false,
+            });
+        }
+    }
+    variables
+}
+
 fn bin_variable(component: &ComponentConfig, value: String) -> Variable {
     Variable {
         name: format!("${}bin", component.name),
