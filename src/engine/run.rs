@@ -172,17 +172,17 @@ enum AuditRun {
 /// Decides one check. `shell` is the same check substituted for running here; a `skipped`
 /// check (`--skip`, or in a group of type skip) counts as type skip.
 pub fn run_check(check: &Check, shell: &Check, skipped: bool, ctx: &TargetContext) -> CheckResult {
-    let written_type = if skipped { "skip" } else { &check.check_type };
+    let check_type = if skipped {
+        arcstr::literal!("skip")
+    } else {
+        check.check_type.clone()
+    };
     let mut result = CheckResult {
         id: check.id.clone(),
         text: check.text.clone(),
         state: State::Pass,
         scored: check.scored,
-        check_type: if skipped {
-            arcstr::literal!("skip")
-        } else {
-            check.check_type.clone()
-        },
+        check_type: check_type.clone(),
         reason: ArcStr::new(),
         remediation: check.remediation.clone(),
         evidence: Evidence::default(),
@@ -195,7 +195,7 @@ pub fn run_check(check: &Check, shell: &Check, skipped: bool, ctx: &TargetContex
     } else {
         State::Warn
     };
-    if let Some((state, reason)) = decided_without_audits(check, written_type, fail_or_warn) {
+    if let Some((state, reason)) = decided_without_audits(check, &check_type, fail_or_warn) {
         result.state = state;
         result.reason = reason;
         result.evidence.audits = describe_unrun(check);
