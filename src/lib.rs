@@ -11,6 +11,7 @@ pub mod facts;
 pub mod gate;
 pub mod report;
 pub mod results;
+pub mod sync;
 
 /// mimalloc for every binary linking the library (cisgate, its tests and benchmarks): jq
 /// evaluation allocates and frees a small iterator per step, where glibc's malloc spent

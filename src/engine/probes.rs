@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::definitions::probe::Probe;
 use crate::facts::{FactError, Facts};
+use crate::sync::locked;
 
 use super::kubelet;
 use super::substitute::runs_binary;
@@ -46,7 +47,7 @@ impl std::fmt::Debug for ApiCache {
         let kinds = self.slots();
         let mut fetched: Vec<&String> = kinds
             .iter()
-            .filter(|(_, slot)| lock(slot).is_some())
+            .filter(|(_, slot)| locked(slot).is_some())
             .map(|(kind, _)| kind)
             .collect();
         fetched.sort();
@@ -60,7 +61,7 @@ impl ApiCache {
     /// listing is not kept, the next check asks again.
     fn kind(&self, facts: &dyn Facts, kind: &str) -> Result<Arc<SortedKind>, ProbeError> {
         let slot = Arc::clone(self.slots().entry(kind.to_owned()).or_default());
-        let mut slot = lock(&slot);
+        let mut slot = locked(&slot);
         if let Some(known) = slot.as_ref() {
             return Ok(Arc::clone(known));
         }
@@ -74,14 +75,8 @@ impl ApiCache {
     }
 
     fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, KindSlot>> {
-        lock(&self.kinds)
+        locked(&self.kinds)
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Runs a probe and returns its output text.
@@ -144,11 +139,7 @@ fn compile_glob(pattern: &str) -> Result<Arc<GlobMatcher>, ProbeError> {
     type Compiled = Result<Arc<GlobMatcher>, ProbeError>;
     static CACHE: std::sync::OnceLock<Mutex<HashMap<String, Compiled>>> =
         std::sync::OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    let mut cache = cache
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    cache
+    locked(CACHE.get_or_init(Default::default))
         .entry(pattern.to_owned())
         .or_insert_with(|| {
             Glob::new(pattern)

@@ -2,7 +2,7 @@
 //! ERROR for checks that could not be evaluated at all.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use arcstr::ArcStr;
 use rayon::prelude::*;
@@ -15,6 +15,7 @@ use crate::facts::{Facts, ShellCommand};
 use crate::results::{
     AuditEvidence, CheckResult, Evidence, GroupResult, SectionResult, State, Totals,
 };
+use crate::sync::locked;
 
 use super::evaluate::{evaluate_tests, AuditOutputs};
 use super::locate::locate;
@@ -452,13 +453,6 @@ pub fn bounded(text: &str) -> String {
         &text[..end],
         text.len() - end
     )
-}
-
-/// A poisoned memo is still a valid memo: entries are inserted whole.
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

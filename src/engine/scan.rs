@@ -11,6 +11,7 @@ use crate::definitions::tree::BenchmarkTree;
 use crate::definitions::variables::Variables;
 use crate::facts::{FactError, Facts};
 use crate::results::{NodeInfo, NodeResults, SectionResult, Totals};
+use crate::sync::locked;
 
 use super::run::{run_controls, CheckFilter, ProbeAnswers, TargetContext};
 use super::substitute::resolve;
@@ -63,9 +64,7 @@ impl LoadedCache {
     fn lock(
         &self,
     ) -> std::sync::MutexGuard<'_, HashMap<(String, String, Variables), Arc<LoadedControls>>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        locked(&self.entries)
     }
 }
 

@@ -7,13 +7,12 @@ use std::sync::{Mutex, OnceLock};
 
 use arcstr::ArcStr;
 
+use crate::sync::locked;
+
 /// The run's one copy of `text`.
 pub fn shared(text: &str) -> ArcStr {
     static TEXTS: OnceLock<Mutex<HashSet<ArcStr>>> = OnceLock::new();
-    let mut texts = TEXTS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut texts = locked(TEXTS.get_or_init(Default::default));
     if let Some(known) = texts.get(text) {
         return known.clone();
     }

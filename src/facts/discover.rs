@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use super::snapshot::{node_name_from_path, SnapshotError, SnapshotFacts};
 use super::snapshot_dir::{SnapshotDirFacts, METADATA_FILE};
 use super::Facts;
+use crate::sync::locked;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SnapshotKind {
@@ -129,10 +130,7 @@ fn walk_folder(folder: &Path, discovery: &mut Discovery) {
                 return false;
             }
             if is_snapshot_dir(entry.path()) {
-                found_roots
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .push(entry.path().to_path_buf());
+                locked(&found_roots).push(entry.path().to_path_buf());
                 return false; // one node: its files are not snapshots of their own
             }
             true

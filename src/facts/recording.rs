@@ -12,6 +12,8 @@ use super::snapshot::{
     normalize_node_path, ApiKindRecord, RecordedError, Redactions, ShellRecord, Snapshot,
     SnapshotNode, StatRecord, TreeRecord,
 };
+use crate::sync::locked;
+
 use super::{
     FactError, Facts, FileStat, NodeIdentity, Process, ProcessList, ShellCommand, ShellOutput,
 };
@@ -55,10 +57,7 @@ impl<F: Facts> RecordingFacts<F> {
     }
 
     fn record(&self, change: impl FnOnce(&mut Snapshot)) {
-        let mut snapshot = self
-            .recorded
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut snapshot = locked(&self.recorded);
         change(&mut snapshot);
     }
 }

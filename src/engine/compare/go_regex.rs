@@ -25,6 +25,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use regex::Regex;
 
+use crate::sync::locked;
+
 /// Compiles a Go regular expression, reusing an earlier compilation of the same pattern.
 /// The error is the `regex` crate's message for the translated pattern.
 ///
@@ -34,13 +36,13 @@ pub fn compile(go_pattern: &str) -> Result<Arc<Regex>, String> {
     type Compiled = Result<Arc<Regex>, String>;
     static CACHE: OnceLock<Mutex<HashMap<String, Compiled>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    if let Some(hit) = lock(cache).get(go_pattern) {
+    if let Some(hit) = locked(cache).get(go_pattern) {
         return hit.clone();
     }
     let compiled = Regex::new(&translate(go_pattern))
         .map(Arc::new)
         .map_err(|error| error.to_string());
-    lock(cache).insert(go_pattern.to_owned(), compiled.clone());
+    locked(cache).insert(go_pattern.to_owned(), compiled.clone());
     compiled
 }
 
@@ -50,13 +52,6 @@ pub fn is_literal(go_pattern: &str) -> bool {
     !go_pattern.contains([
         '\\', '.', '+', '*', '?', '(', ')', '|', '[', ']', '{', '}', '^', '$',
     ])
-}
-
-/// A poisoned cache is still a valid cache: entries are inserted whole.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 const ASCII_DIGIT: &str = "0-9";
