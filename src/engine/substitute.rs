@@ -2,7 +2,7 @@
 //! a target, giving the `$variables` (KUBE_BENCH_FORMAT.md §5.2–5.4).
 
 use super::compare::go_regex;
-use crate::definitions::config::{BenchmarkConfig, ComponentConfig};
+use crate::definitions::config::{BenchmarkConfig, ComponentConfig, FileKind};
 use crate::definitions::variables::{Variable, Variables};
 use crate::facts::{FactError, Facts, Process};
 
@@ -60,7 +60,7 @@ pub fn resolve(
     if resolution.missing.is_empty() {
         resolution.variables.entries.extend(bins);
     }
-    for kind_index in 0..crate::definitions::config::FileKind::ALL.len() {
+    for kind_index in 0..FileKind::ALL.len() {
         for component in &components {
             let (kind, candidates, default) = &component.files[kind_index];
             let value = existing_file(candidates, facts)?
@@ -71,13 +71,8 @@ pub fn resolve(
             } else {
                 value.clone()
             };
-            resolution.variables.entries.push(Variable {
-                name: format!("${}{}", component.name, kind.suffix()),
-                on_node: value,
-                to_run,
-                component: component.name.clone(),
-                is_bin: false,
-            });
+            let variable = file_variable(component, *kind, value, to_run);
+            resolution.variables.entries.push(variable);
         }
     }
     Ok(resolution)
@@ -96,23 +91,34 @@ pub fn typical_variables(config: &BenchmarkConfig, target: &str) -> Variables {
             bin.unwrap_or_else(|| component.name.clone()),
         ));
     }
-    for kind_index in 0..crate::definitions::config::FileKind::ALL.len() {
+    for kind_index in 0..FileKind::ALL.len() {
         for component in &components {
             let (kind, candidates, default) = &component.files[kind_index];
             let value = default
                 .clone()
                 .or_else(|| candidates.first().cloned())
                 .unwrap_or_else(|| component.name.clone());
-            variables.entries.push(Variable {
-                name: format!("${}{}", component.name, kind.suffix()),
-                to_run: value.clone(),
-                on_node: value,
-                component: component.name.clone(),
-                is_bin: false,
-            });
+            let variable = file_variable(component, *kind, value.clone(), value);
+            variables.entries.push(variable);
         }
     }
     variables
+}
+
+/// `$<component><kind suffix>`, e.g. `$apiserverconf`.
+fn file_variable(
+    component: &ComponentConfig,
+    kind: FileKind,
+    on_node: String,
+    to_run: String,
+) -> Variable {
+    Variable {
+        name: format!("${}{}", component.name, kind.suffix()),
+        on_node,
+        to_run,
+        component: component.name.clone(),
+        is_bin: false,
+    }
 }
 
 fn bin_variable(component: &ComponentConfig, value: String) -> Variable {
