@@ -30,33 +30,49 @@ pub fn render_string(emitter: &dyn Emitter, results: &RunResults) -> String {
     String::from_utf8(render(emitter, results)).expect("UTF-8")
 }
 
-/// `<repo>/../shared`, where CI keeps the schemas; `None` (and a printed reason) when absent.
+/// A test that cannot run here: under CI (`CI` set) that is a failure, since `.ci/run`
+/// installs everything the tests need; locally the reason is printed in the normal output
+/// (not only under `--nocapture`) and the test returns early.
+pub fn missing(what: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{what}, and CI is set: .ci/run must provide it");
+    }
+    // Written to the terminal directly: the test harness captures stdout and stderr.
+    let note = format!("NOT RUN (not a pass): {what}\n");
+    if std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/tty")
+        .and_then(|mut tty| std::io::Write::write_all(&mut tty, note.as_bytes()))
+        .is_err()
+    {
+        eprint!("{note}");
+    }
+}
+
+/// `<repo>/../shared`, where CI keeps the schemas; `None` where absent (see [`missing`]).
 pub fn shared_file(relative: &str) -> Option<PathBuf> {
     let path = repo_root().join("..").join("shared").join(relative);
     if path.is_file() {
         Some(path)
     } else {
-        eprintln!("SKIPPED: {} is absent", path.display());
+        missing(&format!("{} is absent", path.display()));
         None
     }
 }
 
-/// kube-bench's published cfg/ tree at `<repo>/../shared/kube-bench-cfg`; `None` (and a
-/// printed reason) where it is absent, as in a user's clone.
+/// kube-bench's published cfg/ tree at `<repo>/../shared/kube-bench-cfg`; `None` where it
+/// is absent, as in a user's clone (see [`missing`]).
 pub fn kube_bench_cfg() -> Option<PathBuf> {
     let path = repo_root().join("../shared/kube-bench-cfg");
     if path.join("config.yaml").is_file() {
         Some(path)
     } else {
-        println!(
-            "skipped: {} is absent (it is present in CI)",
-            path.display()
-        );
+        missing(&format!("{} is absent (it is present in CI)", path.display()));
         None
     }
 }
 
-/// Whether a program can be run; prints why the test is skipped when not.
+/// Whether a program can be run; when not, says so (see [`missing`]).
 pub fn tool_available(program: &str, probe_args: &[&str]) -> bool {
     let ok = Command::new(program)
         .args(probe_args)
@@ -64,7 +80,7 @@ pub fn tool_available(program: &str, probe_args: &[&str]) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !ok {
-        eprintln!("SKIPPED: `{program}` is not installed");
+        missing(&format!("`{program}` is not installed"));
     }
     ok
 }
