@@ -28,7 +28,22 @@ impl Emitter for SarifEmitter {
     }
 }
 
+/// The SARIF log: one run per benchmark (a fleet that mixes benchmarks gets several runs,
+/// each with its own rules and `automationDetails.id`).
 pub fn build_log(results: &RunResults, source_root: Option<&Path>) -> sarif::Sarif {
+    let runs: Vec<sarif::Run> = results
+        .by_benchmark()
+        .iter()
+        .map(|part| build_run(part, source_root))
+        .collect();
+    sarif::Sarif::builder()
+        .schema(SCHEMA_URI)
+        .version(serde_json::json!("2.1.0"))
+        .runs(runs)
+        .build()
+}
+
+fn build_run(results: &RunResults, source_root: Option<&Path>) -> sarif::Run {
     let rules = rules(results);
     let rule_index: BTreeMap<&str, i64> = rules
         .iter()
@@ -50,7 +65,7 @@ pub fn build_log(results: &RunResults, source_root: Option<&Path>) -> sarif::Sar
         .information_uri(INFORMATION_URI)
         .rules(rules)
         .build();
-    let run = sarif::Run::builder()
+    sarif::Run::builder()
         .tool(sarif::Tool::builder().driver(driver).build())
         .automation_details(
             sarif::RunAutomationDetails::builder()
@@ -61,11 +76,6 @@ pub fn build_log(results: &RunResults, source_root: Option<&Path>) -> sarif::Sar
         .column_kind(serde_json::json!("unicodeCodePoints"))
         .results(sarif_results)
         .properties(run_properties(results))
-        .build();
-    sarif::Sarif::builder()
-        .schema(SCHEMA_URI)
-        .version(serde_json::json!("2.1.0"))
-        .runs(vec![run])
         .build()
 }
 
