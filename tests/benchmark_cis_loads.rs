@@ -5,12 +5,17 @@
 //! `$variable` a check uses is defined for its node type (`cfg/config.yaml` merged with the
 //! benchmark's own `config.yaml`).
 
+#[path = "support/fake_node.rs"]
+mod fake_node;
+#[path = "support/live_tree.rs"]
+mod live_tree;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use cisgate::definitions::model::{Audit, Check, Controls};
+use live_tree::documented_differences;
 use serde_json::Value;
 
 /// One benchmark under test.
@@ -18,28 +23,22 @@ struct Benchmark {
     name: &'static str,
     /// The Kubernetes minor versions `version_mapping` sends to it.
     versions: &'static [&'static str],
-    /// Whether the differences doc has a `## <name>` section, whose check ids are the only
-    /// ones whose type (automated, manual) may differ from kube-bench's.
-    types_documented: bool,
 }
 
 const BENCHMARKS: &[Benchmark] = &[
     Benchmark {
         name: "cis-1.10",
         versions: &["1.28"],
-        types_documented: true,
     },
     Benchmark {
         name: "cis-1.11",
         versions: &["1.29", "1.30", "1.31"],
-        types_documented: true,
     },
     Benchmark {
         name: "cis-1.12",
         versions: &[
             "1.32", "1.33", "1.34", "1.35", "1.36", "1.37", "1.38", "1.39", "1.40",
         ],
-        types_documented: false,
     },
 ];
 
@@ -136,45 +135,6 @@ fn merged_config(benchmark: &str) -> Value {
     config
 }
 
-/// The check ids the bullets of `## <benchmark>` in docs/differences-from-kube-bench.md start
-/// with (`- 4.2.1, 4.2.3: ...`; `4.1.1–4.1.4` with an en dash is a range within one group).
-fn documented_differences(benchmark: &str) -> BTreeSet<String> {
-    let doc = std::fs::read_to_string(repo_root().join("docs/differences-from-kube-bench.md"))
-        .expect("docs/differences-from-kube-bench.md");
-    let heading = format!("## {benchmark}");
-    let mut ids = BTreeSet::new();
-    let mut inside = false;
-    for line in doc.lines() {
-        if line.starts_with("## ") {
-            inside = line.trim_end() == heading;
-            continue;
-        }
-        let Some(bullet) = line.strip_prefix("- ").filter(|_| inside) else {
-            continue;
-        };
-        let Some((head, _)) = bullet.split_once(':') else {
-            continue;
-        };
-        for item in head.split(',').map(str::trim) {
-            ids.extend(expand_range(item));
-        }
-    }
-    ids
-}
-
-fn expand_range(item: &str) -> Vec<String> {
-    let Some((first, last)) = item.split_once('–') else {
-        return vec![item.to_string()];
-    };
-    let (group, from) = first.rsplit_once('.').expect("range start has a group");
-    let (_, to) = last.rsplit_once('.').expect("range end has a group");
-    let (from, to): (u32, u32) = (
-        from.parse().expect("range start"),
-        to.parse().expect("range end"),
-    );
-    (from..=to).map(|n| format!("{group}.{n}")).collect()
-}
-
 #[test]
 fn every_file_under_cfg_parses() {
     let cfg = repo_root().join("cfg");
@@ -240,9 +200,10 @@ fn compare_with_kube_bench(benchmark: &Benchmark, reference: &Path) {
         .map(|(controls, check)| (check.id.as_str(), (controls, check)))
         .collect();
     let documented = documented_differences(name);
-    if benchmark.types_documented {
-        assert!(!documented.is_empty(), "no `## {name}` section in the doc");
-    }
+    assert!(
+        !documented.is_empty(),
+        "no `## {name}` section in docs/differences-from-kube-bench.md"
+    );
 
     let mut missing = Vec::new();
     let mut mismatched = Vec::new();
@@ -264,7 +225,7 @@ fn compare_with_kube_bench(benchmark: &Benchmark, reference: &Path) {
             ));
         }
         let same_type = is_automated(our_check) == is_automated(their_check);
-        if benchmark.types_documented && !same_type && !documented.contains(id) {
+        if !same_type && !documented.contains(id) {
             mismatched.push(format!(
                 "{id}: ours type={:?}, kube-bench type={:?}, and `## {name}` does not say why",
                 our_check.check_type, their_check.check_type
@@ -294,7 +255,7 @@ fn compare_with_kube_bench(benchmark: &Benchmark, reference: &Path) {
 
 #[test]
 fn documented_differences_name_checks_of_the_benchmark() {
-    for benchmark in BENCHMARKS.iter().filter(|b| b.types_documented) {
+    for benchmark in BENCHMARKS {
         let controls = ours(benchmark.name);
         let ids: BTreeSet<&str> = checks(&controls).map(|(_, c)| c.id.as_str()).collect();
         for id in documented_differences(benchmark.name) {
