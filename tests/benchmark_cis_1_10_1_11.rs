@@ -529,6 +529,53 @@ fn a_loose_super_admin_conf_fails_on_its_own() {
     }
 }
 
+/// CIS 1.10 and 1.11 still accept the ECDHE CBC suites on the API server and the two
+/// RSA-key-exchange GCM suites on the kubelet; CIS 1.12 accepts neither. The same node passes
+/// 1.2.29 and 4.2.12 under cis-1.10 and cis-1.11 and warns under cis-1.12.
+#[test]
+fn older_benchmarks_accept_the_cipher_suites_cis_1_12_dropped() {
+    let temp = TempDir::new().expect("temp dir");
+    let node = temp.path().join("cp");
+    copy_tree(&node_fixture("cis-1.11", "good-control-plane"), &node);
+    replace_in(
+        &node.join("etc/kubernetes/manifests/kube-apiserver.yaml"),
+        "--tls-cipher-suites=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,",
+        "--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,",
+    );
+    replace_in(
+        &node.join("var/lib/kubelet/config.yaml"),
+        "tlsCipherSuites:\n",
+        "tlsCipherSuites:\n- TLS_RSA_WITH_AES_128_GCM_SHA256\n",
+    );
+    let node = node.to_str().expect("utf-8");
+    for (benchmark, expected) in [
+        ("cis-1.10", "PASS"),
+        ("cis-1.11", "PASS"),
+        ("cis-1.12", "WARN"),
+    ] {
+        let states = states_of(&scan(
+            &[
+                "--benchmark",
+                benchmark,
+                "--snapshot",
+                node,
+                "--targets",
+                "master,node",
+            ],
+            &[],
+        ));
+        for id in ["1.2.29", "4.2.12"] {
+            assert_eq!(states[id].0, expected, "{benchmark} {id}: {}", states[id].1);
+        }
+    }
+}
+
+fn replace_in(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).expect("fixture file");
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).expect("fixture file written");
+}
+
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create dir");
     for entry in std::fs::read_dir(from).expect("read dir") {
