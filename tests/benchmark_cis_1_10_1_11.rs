@@ -12,7 +12,8 @@
 //!
 //! Section 5 runs on the recorded API objects of cis-1.12's tests
 //! (`tests/fixtures/cis-1.12/api/{good,bad}/`; the policy checks are the same, numbered as
-//! each version numbers them) through the real kubectl and a loopback API server.
+//! each version numbers them) through the real kubectl and a loopback API server, and
+//! through the snapshot `cisgate collect` records from it.
 //!
 //! Every automated check must pass on at least one node or cluster and fail (FAIL, or WARN
 //! when it is unscored) on another. Without `--benchmark`, a node's Kubernetes version picks
@@ -655,6 +656,64 @@ fn scan_cluster(benchmark: &str, cluster: &str) -> Option<BTreeMap<String, (Stri
         assert!(requests <= 1, "{kind} was listed {requests} times");
     }
     Some(states_of(&results))
+}
+
+/// The same cluster through a snapshot: `collect` records the API objects (through the
+/// real kubectl and the loopback server), and the snapshot file is scanned offline.
+fn scan_cluster_snapshot(
+    benchmark: &str,
+    cluster: &str,
+) -> Option<BTreeMap<String, (String, String)>> {
+    if !api_server::kubectl_installed() {
+        support::missing("kubectl is not installed");
+        return None;
+    }
+    let temp = TempDir::new().expect("temp dir");
+    let server = api_server::RecordedApiServer::for_recorded_lists(&recorded_cluster(cluster));
+    let kubeconfig = server.kubeconfig(temp.path());
+    let snapshot = temp.path().join("cluster.json.gz");
+    let collected = Command::cargo_bin("cisgate")
+        .expect("binary")
+        .args(["collect", "--no-timestamp", "--benchmark", benchmark])
+        .args(["--targets", "policies", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .arg("-o")
+        .arg(&snapshot)
+        .env("KUBECACHEDIR", temp.path().join("cache"))
+        .output()
+        .expect("cisgate runs");
+    assert!(
+        collected.status.success(),
+        "{}",
+        String::from_utf8_lossy(&collected.stderr)
+    );
+    drop(server);
+    let snapshot = snapshot.to_str().expect("utf-8");
+    let args = [
+        "--benchmark",
+        benchmark,
+        "--targets",
+        "policies",
+        "--snapshot",
+        snapshot,
+    ];
+    Some(states_of(&scan(&args, &[])))
+}
+
+#[test]
+fn policy_checks_decide_the_same_through_a_snapshot_as_through_kubectl() {
+    for benchmark in &BENCHMARKS {
+        for cluster in ["good", "bad"] {
+            let (Some(live), Some(replayed)) = (
+                scan_cluster(benchmark.name, cluster),
+                scan_cluster_snapshot(benchmark.name, cluster),
+            ) else {
+                return;
+            };
+            assert!(live.len() > 30, "{}: {live:?}", benchmark.name);
+            assert_eq!(live, replayed, "{} {cluster} cluster", benchmark.name);
+        }
+    }
 }
 
 fn policy_rows(
