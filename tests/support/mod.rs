@@ -244,6 +244,8 @@ pub fn generated_fleet(nodes: usize, checks: usize) -> RunResults {
                 kubernetes_version: Some("v1.32.4".into()),
                 platform: Some("kubeadm".into()),
                 source: "live".into(),
+                benchmark: None,
+                distribution: None,
             },
             sections: node_sections,
             totals: node_totals,
