@@ -16,9 +16,9 @@ use support::benchmark_fixture;
 
 const BENCHMARKS: [&str; 2] = ["cis-1.10", "cis-1.11"];
 const NODES: [(&str, &str); 6] = [
-    ("good-control-plane", "master,etcd,node"),
-    ("kubeadm-control-plane", "master,etcd,node"),
-    ("broken-control-plane", "master,etcd,node"),
+    ("good-control-plane", "master,etcd,controlplane,node"),
+    ("kubeadm-control-plane", "master,etcd,controlplane,node"),
+    ("broken-control-plane", "master,etcd,controlplane,node"),
     ("good-worker", "node"),
     ("kubeadm-worker", "node"),
     ("broken-worker", "node"),
