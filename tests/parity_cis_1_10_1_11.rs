@@ -84,3 +84,25 @@ fn kube_bench_reference_tree_agrees_except_documented_differences() {
         }
     }
 }
+
+/// On a live kubeadm control plane, without `--benchmark`, the kube-apiserver manifest's image
+/// tag chooses the benchmark, as it does for the snapshot directory.
+#[test]
+fn a_live_kubeadm_control_plane_chooses_its_benchmark_from_the_image_tag() {
+    for (benchmark, version) in [("cis-1.10", "1.28"), ("cis-1.11", "1.30")] {
+        let tree = LiveTree::start(&node_fixture(benchmark, "kubeadm-control-plane"));
+        let live = tree.scan(&["--targets", "master,etcd,controlplane,node"]);
+        assert_eq!(
+            live.results["benchmark"]["name"], benchmark,
+            "{}: {}",
+            live.stderr, live.results["benchmark"]
+        );
+        let because = live.results["benchmark"]["selected_because"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            because.contains(&format!("Kubernetes {version} (the image tag v{version}.")),
+            "{benchmark}: {because}"
+        );
+    }
+}
