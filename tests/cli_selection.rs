@@ -1,0 +1,57 @@
+//! Selections that gate: an id in `--check`, `--group` or `--skip` that the benchmark does not
+//! have is exit 2 naming it, and a selection that runs no check is exit 2 unless
+//! `--allow-empty` — never a passing gate that checked nothing. (Issue #13, item 2.)
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn scan(args: &[&str]) -> assert_cmd::assert::Assert {
+    Command::cargo_bin("cisgate")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["scan", "-q", "--snapshot", "examples/snapshots"])
+        .args(args)
+        .assert()
+}
+
+#[test]
+fn a_group_the_benchmark_does_not_have_is_exit_2_naming_it() {
+    scan(&["--group", "7.7"])
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--group: no group 7.7 in cis-1.12",
+        ));
+}
+
+#[test]
+fn a_skip_the_benchmark_does_not_have_is_exit_2_naming_it() {
+    scan(&["--skip", "9.9"])
+        .code(2)
+        .stderr(predicate::str::contains("--skip: no check or group 9.9"));
+}
+
+#[test]
+fn unknown_checks_are_all_named() {
+    scan(&["--check", "1.2.15,8.8.8,9.9.9"])
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--check: no check 8.8.8, 9.9.9 in cis-1.12",
+        ));
+}
+
+#[test]
+fn existing_ids_that_select_nothing_together_are_exit_2_unless_allowed() {
+    scan(&["--check", "1.2.15", "--group", "4.1"])
+        .code(2)
+        .stderr(predicate::str::contains(
+            "ran no check on 2 node(s) (--check 1.2.15, --group 4.1)",
+        ))
+        .stderr(predicate::str::contains("--allow-empty"));
+    scan(&["--check", "1.2.15", "--group", "4.1", "--allow-empty"]).code(0);
+}
+
+#[test]
+fn a_check_that_exists_runs_and_gates() {
+    scan(&["--check", "1.2.15"]).code(1);
+    scan(&["--skip", "1.2", "--check", "1.2.15"]).code(0);
+}
