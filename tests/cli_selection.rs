@@ -1,6 +1,7 @@
 //! Selections that gate: an id in `--check`, `--group` or `--skip` that the benchmark does not
 //! have is exit 2 naming it, and a selection that runs no check is exit 2 unless
-//! `--allow-empty` — never a passing gate that checked nothing. (Issue #13, item 2.)
+//! `--allow-empty` — never a passing gate that checked nothing (issue #13, item 2); and
+//! `collect` from a `--root` that is no node is exit 2 (item 11).
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -54,4 +55,27 @@ fn existing_ids_that_select_nothing_together_are_exit_2_unless_allowed() {
 fn a_check_that_exists_runs_and_gates() {
     scan(&["--check", "1.2.15"]).code(1);
     scan(&["--skip", "1.2", "--check", "1.2.15"]).code(0);
+}
+
+#[test]
+fn collect_from_a_root_that_is_not_a_node_is_exit_2_and_writes_nothing() {
+    let out = tempfile::TempDir::new().unwrap();
+    let snapshot = out.path().join("node.json.gz");
+    let empty = tempfile::TempDir::new().unwrap();
+    for (root, says) in [
+        ("/no/such/root", "no such directory"),
+        (
+            empty.path().to_str().unwrap(),
+            "not a node's root filesystem",
+        ),
+    ] {
+        Command::cargo_bin("cisgate")
+            .unwrap()
+            .args(["collect", "--benchmark", "cis-1.12", "--root", root, "-o"])
+            .arg(&snapshot)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
+        assert!(!snapshot.exists());
+    }
 }
