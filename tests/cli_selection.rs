@@ -79,3 +79,55 @@ fn collect_from_a_root_that_is_not_a_node_is_exit_2_and_writes_nothing() {
         assert!(!snapshot.exists());
     }
 }
+
+/// Issue #13, item 1: a report to `-` is all of stdout.
+#[test]
+fn a_report_on_stdout_is_the_whole_of_stdout() {
+    let output = Command::cargo_bin("cisgate")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["scan", "--snapshot", "examples/snapshots", "--sarif", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let log: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one SARIF document ({e})"));
+    assert_eq!(log["version"], "2.1.0");
+    let output = Command::cargo_bin("cisgate")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["scan", "--snapshot", "examples/snapshots", "--junit", "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.trim_end().ends_with("</testsuites>"), "{text}");
+    assert!(
+        !text.contains("[FAIL]"),
+        "console text mixed into the JUnit report"
+    );
+}
+
+#[test]
+fn two_reports_on_stdout_are_refused_before_anything_is_written() {
+    for pair in [["--json", "--sarif"], ["--html", "--sarif"]] {
+        let output = Command::cargo_bin("cisgate")
+            .unwrap()
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "scan",
+                "--snapshot",
+                "examples/snapshots",
+                pair[0],
+                "-",
+                pair[1],
+                "-",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{pair:?}");
+        assert!(output.stdout.is_empty(), "{pair:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("only one report can go to stdout")
+        );
+    }
+}

@@ -218,11 +218,18 @@ fn emit(cmd: &ScanCommand, results: &RunResults) -> anyhow::Result<()> {
         include_test_output: cmd.include_test_output,
         ..RenderOptions::default()
     };
+    let json_to_stdout = cmd.json.as_deref() == Some(std::path::Path::new("-"));
+    if json_to_stdout && cmd.reports.uses_stdout() {
+        bail!(
+            "only one report can go to stdout (`-`), but --json and another report both ask for it"
+        );
+    }
     let mut outputs: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     if let Some(path) = &cmd.json {
         outputs.push((path.clone(), report::json::Json.render(results, &options)?));
     }
-    let console = if cmd.quiet || cmd.json.as_deref() == Some(std::path::Path::new("-")) {
+    // A report on stdout is the whole of stdout: the console report would corrupt it.
+    let console = if cmd.quiet || json_to_stdout || cmd.reports.uses_stdout() {
         None
     } else {
         Some(report::text::Text.render(results, &options)?)
