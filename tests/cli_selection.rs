@@ -131,3 +131,40 @@ fn two_reports_on_stdout_are_refused_before_anything_is_written() {
         );
     }
 }
+
+/// Issue #13, item 3: an unreadable node is named on stderr even with `--quiet`, and exit 1
+/// (regressions) wins over exit 3 (partial) while the summary says both.
+#[test]
+fn unreadable_nodes_are_named_on_stderr_even_when_quiet() {
+    let fleet = tempfile::TempDir::new().unwrap();
+    std::fs::write(fleet.path().join("broken.json"), "{ not json").unwrap();
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/snapshots");
+    let output = Command::cargo_bin("cisgate")
+        .unwrap()
+        .args(["scan", "-q", "--snapshot"])
+        .arg(fleet.path())
+        .arg("--snapshot")
+        .arg(&examples)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("could not evaluate") && stderr.contains("broken.json"),
+        "{stderr}"
+    );
+    let loud = Command::cargo_bin("cisgate")
+        .unwrap()
+        .args(["scan", "--no-color", "--snapshot"])
+        .arg(fleet.path())
+        .arg("--snapshot")
+        .arg(&examples)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&loud.stdout);
+    let summary = stdout.lines().last().unwrap_or_default();
+    assert!(
+        summary.contains("regression(s)") && summary.contains("1 node(s) could not be evaluated"),
+        "{summary}"
+    );
+}

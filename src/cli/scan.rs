@@ -98,6 +98,13 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
     };
     runner.say_warnings(cmd.verbose);
     let mut results = assemble(&tree, outcomes)?;
+    // Errors go to stderr whatever the console settings (--quiet, a report on stdout).
+    for unreadable in &results.unreadable {
+        eprintln!(
+            "cisgate: could not evaluate {}: {}",
+            unreadable.source, unreadable.reason
+        );
+    }
     ensure_selection_exists(&tree, &cmd, &results)?;
     if results.totals.checks() == 0 && !cmd.allow_empty {
         bail!(
