@@ -168,3 +168,22 @@ fn unreadable_nodes_are_named_on_stderr_even_when_quiet() {
         "{summary}"
     );
 }
+
+/// Issue #13, item 10: one rule in `scan` and `report --from`: a node is in a run once.
+#[test]
+fn the_same_node_twice_in_one_scan_is_refused_naming_both_sources() {
+    let fleet = tempfile::TempDir::new().unwrap();
+    let collected =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/collected/cp-1.json.gz");
+    for name in ["cp-1.json.gz", "copy-of-cp-1.json.gz"] {
+        std::fs::copy(&collected, fleet.path().join(name)).unwrap();
+    }
+    Command::cargo_bin("cisgate")
+        .unwrap()
+        .args(["scan", "-q", "--snapshot"])
+        .arg(fleet.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("node cp-1 appears both in"))
+        .stderr(predicate::str::contains("copy-of-cp-1.json.gz"));
+}

@@ -221,6 +221,20 @@ pub fn assemble(
     evaluated.sort_by(|a, b| {
         (&a.node.node.name, &a.node.node.source).cmp(&(&b.node.node.name, &b.node.node.source))
     });
+    // One rule with `report --from`: a node is in a run once. Two snapshots of one name would
+    // count its findings twice and make baseline scopes and fingerprints ambiguous.
+    if let Some(pair) = evaluated
+        .windows(2)
+        .find(|pair| pair[0].node.node.name == pair[1].node.node.name)
+    {
+        bail!(
+            "node {} appears both in {} and in {}: a node is scanned once per run (give one of them \
+             another name, e.g. `node.name` in a snapshot directory's cisgate-node.yaml, or scan them separately)",
+            pair[0].node.node.name,
+            pair[0].node.node.source,
+            pair[1].node.node.source
+        );
+    }
     let mut infos: Vec<BenchmarkInfo> = Vec::new();
     for name in evaluated
         .iter()
