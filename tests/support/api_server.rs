@@ -47,6 +47,20 @@ const KINDS: &[(&str, &str, &str, bool)] = &[
         "NetworkPolicy",
         true,
     ),
+    ("ingresses", "/apis/networking.k8s.io/v1", "Ingress", true),
+    (
+        "certificatesigningrequests",
+        "/apis/certificates.k8s.io/v1",
+        "CertificateSigningRequest",
+        false,
+    ),
+    // GKE's ManagedCertificate custom resource.
+    (
+        "managedcertificates",
+        "/apis/networking.gke.io/v1",
+        "ManagedCertificate",
+        true,
+    ),
 ];
 
 const VERSION: &str =
@@ -166,7 +180,12 @@ fn discovery() -> BTreeMap<String, String> {
         "/api".into(),
         r#"{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[{"clientCIDR":"0.0.0.0/0","serverAddress":"127.0.0.1:6443"}]}"#.into(),
     );
-    let groups = ["rbac.authorization.k8s.io", "networking.k8s.io"]
+    let groups = [
+        "rbac.authorization.k8s.io",
+        "networking.k8s.io",
+        "certificates.k8s.io",
+        "networking.gke.io",
+    ]
         .iter()
         .map(|g| {
             format!(
