@@ -319,13 +319,22 @@ fn config_uses_gke_paths(benchmark: &str) {
         first("kubelet", "confs"),
         "/home/kubernetes/kubelet-config.yaml"
     );
-    assert_eq!(first("kubelet", "kubeconfig"), "/var/lib/kubelet/kubeconfig");
+    assert_eq!(
+        first("kubelet", "kubeconfig"),
+        "/var/lib/kubelet/kubeconfig"
+    );
     assert_eq!(
         first("kubelet", "cafile"),
         "/etc/srv/kubernetes/pki/ca-certificates.crt"
     );
-    assert_eq!(first("kubelet", "svc"), "/etc/systemd/system/kubelet.service");
-    assert_eq!(first("proxy", "kubeconfig"), "/var/lib/kube-proxy/kubeconfig");
+    assert_eq!(
+        first("kubelet", "svc"),
+        "/etc/systemd/system/kubelet.service"
+    );
+    assert_eq!(
+        first("proxy", "kubeconfig"),
+        "/var/lib/kube-proxy/kubeconfig"
+    );
     for target in ["master", "controlplane"] {
         assert_eq!(
             config[target]["components"],
@@ -341,7 +350,13 @@ fn config_uses_gke_paths(benchmark: &str) {
         .collect();
     assert_eq!(
         targets,
-        ["master", "node", "controlplane", "policies", "managedservices"]
+        [
+            "master",
+            "node",
+            "controlplane",
+            "policies",
+            "managedservices"
+        ]
     );
 }
 

@@ -14,7 +14,12 @@ use live_tree::{assert_same_verdicts, documented_differences, scan_snapshot, sta
 use support::benchmark_fixture;
 
 const BENCHMARKS: [&str; 2] = ["gke-1.9.0", "gke-1.8.0"];
-const NODES: [&str; 4] = ["cos-default", "ubuntu-default", "cos-hardened", "cos-broken"];
+const NODES: [&str; 4] = [
+    "cos-default",
+    "ubuntu-default",
+    "cos-hardened",
+    "cos-broken",
+];
 /// The managed control plane has nothing on a node: master and controlplane run no checks,
 /// and node runs all of section 3.
 const TARGETS: &str = "master,controlplane,node";
@@ -36,7 +41,11 @@ fn live_snapshot_directory_and_collected_snapshot_agree(benchmark: &str) {
         );
         let tree = LiveTree::start(&fixture);
         let live = tree.scan(&args);
-        assert_eq!(live.code, from_dir.code, "{benchmark} {name}: {}", live.stderr);
+        assert_eq!(
+            live.code, from_dir.code,
+            "{benchmark} {name}: {}",
+            live.stderr
+        );
         assert_eq!(
             states(&live.results),
             states(&from_dir.results),
