@@ -4,6 +4,8 @@
 //! - `cos-default`: a Container-Optimized OS node as GKE's node scripts leave it (kubelet
 //!   read-only port 10255 on, as on node pools created before GKE 1.32);
 //! - `ubuntu-default`: the same on GKE's Ubuntu image;
+//! - `cos-dataplane-v2`: a COS node of a GKE Dataplane V2 cluster (no kube-proxy, so no
+//!   kube-proxy kubeconfig: 3.1.1 and 3.1.2 have nothing to object to);
 //! - `cos-hardened`: a COS node of a pool created with the read-only port off;
 //! - `cos-broken`: a COS node loosened by hand (files opened up and given away, kubelet flags
 //!   that override its configuration file, no client CA).
@@ -28,9 +30,10 @@ use cisgate::definitions::model::Controls;
 use serde_json::Value;
 use tempfile::TempDir;
 
-const NODE_FIXTURES: [&str; 4] = [
+const NODE_FIXTURES: [&str; 5] = [
     "cos-default",
     "ubuntu-default",
+    "cos-dataplane-v2",
     "cos-hardened",
     "cos-broken",
 ];
@@ -38,20 +41,20 @@ const NODE_FIXTURES: [&str; 4] = [
 /// Expected state of each section 3 check per node, for both benchmarks (their node
 /// sections are the same).
 const EXPECTED_ON_NODES: &str = "
-# id   cos    ubuntu hardened broken
-3.1.1  PASS   PASS   PASS     FAIL
-3.1.2  PASS   PASS   PASS     FAIL
-3.1.3  PASS   PASS   PASS     FAIL
-3.1.4  PASS   PASS   PASS     FAIL
-3.2.1  PASS   PASS   PASS     FAIL
-3.2.2  PASS   PASS   PASS     FAIL
-3.2.3  PASS   PASS   PASS     FAIL
-3.2.4  FAIL   FAIL   PASS     FAIL
-3.2.5  PASS   PASS   PASS     FAIL
-3.2.6  PASS   PASS   PASS     FAIL
-3.2.7  PASS   PASS   PASS     FAIL
-3.2.8  PASS   PASS   PASS     FAIL
-3.2.9  PASS   PASS   PASS     FAIL
+# id   cos    ubuntu dpv2   hardened broken
+3.1.1  PASS   PASS   PASS   PASS     FAIL
+3.1.2  PASS   PASS   PASS   PASS     FAIL
+3.1.3  PASS   PASS   PASS   PASS     FAIL
+3.1.4  PASS   PASS   PASS   PASS     FAIL
+3.2.1  PASS   PASS   PASS   PASS     FAIL
+3.2.2  PASS   PASS   PASS   PASS     FAIL
+3.2.3  PASS   PASS   PASS   PASS     FAIL
+3.2.4  FAIL   FAIL   FAIL   PASS     FAIL
+3.2.5  PASS   PASS   PASS   PASS     FAIL
+3.2.6  PASS   PASS   PASS   PASS     FAIL
+3.2.7  PASS   PASS   PASS   PASS     FAIL
+3.2.8  PASS   PASS   PASS   PASS     FAIL
+3.2.9  PASS   PASS   PASS   PASS     FAIL
 ";
 
 /// Expected state of each section 4 and 5 check on the good and the bad cluster, per

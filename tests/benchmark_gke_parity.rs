@@ -14,12 +14,14 @@ use live_tree::{assert_same_verdicts, documented_differences, scan_snapshot, sta
 use support::benchmark_fixture;
 
 const BENCHMARKS: [&str; 2] = ["gke-1.9.0", "gke-1.8.0"];
-const NODES: [&str; 4] = [
+const NODES: [&str; 5] = [
     "cos-default",
     "ubuntu-default",
+    "cos-dataplane-v2",
     "cos-hardened",
     "cos-broken",
 ];
+
 /// The managed control plane has nothing on a node: master and controlplane run no checks,
 /// and node runs all of section 3.
 const TARGETS: &str = "master,controlplane,node";
