@@ -29,6 +29,9 @@ const NODES: &[(&str, &str, Option<&str>, bool)] = &[
         true,
     ),
     ("cis-1.12/nodes/good-worker", "cis-1.12", None, false),
+    ("gke-1.9.0/nodes/cos-default", "gke-1.9.0", Some("gke"), true),
+    ("gke-1.9.0/nodes/ubuntu-default", "gke-1.9.0", Some("gke"), true),
+    ("gke-1.8.0/nodes/cos-default", "gke-1.8.0", Some("gke"), true),
 ];
 
 fn chosen(outcome: &Outcome) -> (String, Option<String>) {
