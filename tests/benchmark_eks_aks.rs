@@ -133,12 +133,27 @@ const EKS_ON_CLUSTERS: &[(&str, &str, &str, &str)] = &[
     ("4.1.4", "PASS", "FAIL", "ClusterRole pod-launcher"),
     ("4.1.5", "PASS", "FAIL", "legacy/default"),
     ("4.1.6", "PASS", "FAIL", "legacy/debug-shell"),
-    ("4.2.1", "PASS", "FAIL", "legacy/debug-shell container shell"),
+    (
+        "4.2.1",
+        "PASS",
+        "FAIL",
+        "legacy/debug-shell container shell",
+    ),
     ("4.2.2", "PASS", "FAIL", "legacy/debug-shell"),
     ("4.2.3", "PASS", "FAIL", "legacy/debug-shell"),
     ("4.2.4", "PASS", "FAIL", "legacy/debug-shell"),
-    ("4.2.5", "PASS", "FAIL", "legacy/debug-shell container shell"),
-    ("4.3.2", "PASS", "FAIL", "namespace without NetworkPolicy: legacy"),
+    (
+        "4.2.5",
+        "PASS",
+        "FAIL",
+        "legacy/debug-shell container shell",
+    ),
+    (
+        "4.3.2",
+        "PASS",
+        "FAIL",
+        "namespace without NetworkPolicy: legacy",
+    ),
     ("4.4.1", "PASS", "FAIL", "API_TOKEN from secret legacy-api"),
     ("4.5.2", "PASS", "FAIL", "Pod nginx"),
 ];
@@ -244,13 +259,17 @@ fn aks_checks_get_their_expected_state_on_each_node() {
 fn eks_kubelet_evidence_names_nodeadms_files() {
     let default = scan_node("eks-1.8.0", "al2023-nodeadm");
     assert!(
-        default["3.2.9"].1.contains("\"RotateKubeletServerCertificate\":true"),
+        default["3.2.9"]
+            .1
+            .contains("\"RotateKubeletServerCertificate\":true"),
         "{}",
         default["3.2.9"].1
     );
     let broken = scan_node("eks-1.8.0", "al2023-broken");
     assert!(
-        broken["3.2.1"].1.contains("\"anonymous\":{\"enabled\":true}"),
+        broken["3.2.1"]
+            .1
+            .contains("\"anonymous\":{\"enabled\":true}"),
         "the drop-in should decide 3.2.1: {}",
         broken["3.2.1"].1
     );
@@ -369,7 +388,10 @@ fn every_automated_check_has_a_passing_and_a_failing_fixture() {
             if seen.iter().all(|s| s == "WARN" || s == "INFO") {
                 continue; // manual
             }
-            if CANNOT_FAIL.iter().any(|(b, i, _)| *b == benchmark && *i == id) {
+            if CANNOT_FAIL
+                .iter()
+                .any(|(b, i, _)| *b == benchmark && *i == id)
+            {
                 continue;
             }
             if !(seen.iter().any(|s| s == "PASS") && seen.iter().any(|s| s == "FAIL")) {

@@ -14,7 +14,13 @@ use serde_json::Value;
 use support::repo_root;
 
 const BENCHMARKS: [&str; 2] = ["eks-1.8.0", "aks-1.8"];
-const TARGETS: [&str; 5] = ["master", "controlplane", "node", "policies", "managedservices"];
+const TARGETS: [&str; 5] = [
+    "master",
+    "controlplane",
+    "node",
+    "policies",
+    "managedservices",
+];
 
 /// The controls files (every `*.yaml` but `config.yaml`) of a benchmark directory, sorted.
 fn controls_files(dir: &Path) -> Vec<PathBuf> {
@@ -71,7 +77,9 @@ fn kube_bench_reference(benchmark: &str) -> Option<PathBuf> {
         .map(|shared| shared.join("kube-bench-cfg").join(benchmark))
         .find(|dir| dir.is_dir());
     if found.is_none() {
-        support::missing(&format!("kube-bench's {benchmark} tree (shared/kube-bench-cfg)"));
+        support::missing(&format!(
+            "kube-bench's {benchmark} tree (shared/kube-bench-cfg)"
+        ));
     }
     found
 }
@@ -125,7 +133,12 @@ fn each_controls_file_is_for_the_node_type_it_is_named_after() {
         );
         for (path, controls) in files {
             let stem = path.file_stem().unwrap().to_string_lossy().to_string();
-            assert_eq!(controls.node_type, stem.as_str(), "{}: type", path.display());
+            assert_eq!(
+                controls.node_type,
+                stem.as_str(),
+                "{}: type",
+                path.display()
+            );
             assert_eq!(controls.version, benchmark, "{}: version", path.display());
         }
     }
@@ -308,7 +321,10 @@ fn node_paths_are_the_platforms_own() {
     let eks = merged_config("eks-1.8.0");
     let kubelet = &eks["node"]["kubelet"];
     assert_eq!(kubelet["confs"][0], "/etc/kubernetes/kubelet/config.json");
-    assert_eq!(kubelet["confs"][1], "/etc/kubernetes/kubelet/kubelet-config.json");
+    assert_eq!(
+        kubelet["confs"][1],
+        "/etc/kubernetes/kubelet/kubelet-config.json"
+    );
     assert_eq!(kubelet["kubeconfig"][0], "/var/lib/kubelet/kubeconfig");
     assert_eq!(kubelet["cafile"][0], "/etc/kubernetes/pki/ca.crt");
     assert_eq!(kubelet["svc"][0], "/etc/systemd/system/kubelet.service");
@@ -318,7 +334,10 @@ fn node_paths_are_the_platforms_own() {
     assert_eq!(kubelet["confs"][0], "/etc/default/kubeletconfig.json");
     assert_eq!(kubelet["kubeconfig"][0], "/var/lib/kubelet/kubeconfig");
     assert_eq!(kubelet["cafile"][0], "/etc/kubernetes/certs/ca.crt");
-    assert_eq!(aks["node"]["azure"]["confs"][0], "/etc/kubernetes/azure.json");
+    assert_eq!(
+        aks["node"]["azure"]["confs"][0],
+        "/etc/kubernetes/azure.json"
+    );
     // The top config's other node settings survive the merge.
     assert!(aks["node"]["proxy"]["kubeconfig"].is_array());
 }

@@ -99,7 +99,11 @@ fn documented_kubelet_differences_show_on_their_fixtures() {
         ("aks-1.8", "ubuntu-broken", &["3.2.2", "3.2.7"][..]),
     ] {
         let tree = LiveTree::start(&node_fixture(benchmark, name));
-        let ours = states(&tree.scan(&["--benchmark", benchmark, "--targets", "node"]).results);
+        let ours = states(
+            &tree
+                .scan(&["--benchmark", benchmark, "--targets", "node"])
+                .results,
+        );
         let Some(theirs) = tree.scan_kube_bench(benchmark, "node") else {
             return;
         };
