@@ -426,18 +426,20 @@ const DURATION_DEFAULTS: &[(&str, &str)] = &[
 /// while the flag default is not: a file that leaves them out gets these, so only a
 /// flag or an explicit file value can open them up (AKS, for one, omits them from its
 /// config file: `"anonymous": {}` and no `readOnlyPort`).
-const ABSENT_FIELD_DEFAULTS: &[(&str, fn() -> Value)] = &[
-    ("authentication.anonymous.enabled", || Value::Bool(false)),
-    ("authentication.webhook.enabled", || Value::Bool(true)),
-    ("authorization.mode", || Value::String("Webhook".to_owned())),
-    ("readOnlyPort", || Value::from(0)),
-];
+fn absent_field_defaults() -> [(&'static str, Value); 4] {
+    [
+        ("authentication.anonymous.enabled", Value::Bool(false)),
+        ("authentication.webhook.enabled", Value::Bool(true)),
+        ("authorization.mode", Value::String("Webhook".to_owned())),
+        ("readOnlyPort", Value::from(0)),
+    ]
+}
 
 fn default_absent_access_fields(config: &mut Value) {
-    for (field, default) in ABSENT_FIELD_DEFAULTS {
+    for (field, default) in absent_field_defaults() {
         let slot = field_slot(config, field);
         if slot.is_null() {
-            *slot = default();
+            *slot = default;
         }
     }
 }
