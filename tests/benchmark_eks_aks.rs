@@ -277,14 +277,7 @@ fn eks_kubelet_evidence_names_nodeadms_files() {
 
 /// Scans a recorded cluster's policies through the real kubectl and a loopback API server.
 fn scan_cluster(benchmark: &str, cluster: &str) -> Option<BTreeMap<String, (String, String)>> {
-    if !api_server::kubectl_installed() {
-        support::missing("kubectl is not installed");
-        return None;
-    }
-    let temp = TempDir::new().unwrap();
-    let lists: PathBuf = benchmark_fixture(&format!("{benchmark}/api/{cluster}"));
-    let server = api_server::RecordedApiServer::for_recorded_lists(&lists);
-    let kubeconfig = server.kubeconfig(temp.path());
+    let (temp, server, kubeconfig) = serve_cluster(benchmark, cluster)?;
     let json = temp.path().join("results.json");
     let output = Command::new(cisgate_binary())
         .args(["scan", "--quiet", "--benchmark", benchmark])
@@ -304,8 +297,74 @@ fn scan_cluster(benchmark: &str, cluster: &str) -> Option<BTreeMap<String, (Stri
     for (kind, requests) in server.list_requests() {
         assert!(requests <= 1, "{kind} was listed {requests} times");
     }
-    let results: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    Some(states_and_evidence(&results))
+    Some(results_of(&json))
+}
+
+/// The same cluster through a snapshot file: `cisgate collect` records the API objects
+/// (through kubectl and the loopback server), then the file is scanned offline.
+fn scan_cluster_snapshot(
+    benchmark: &str,
+    cluster: &str,
+) -> Option<BTreeMap<String, (String, String)>> {
+    let (temp, server, kubeconfig) = serve_cluster(benchmark, cluster)?;
+    let snapshot = temp.path().join("cluster.json.gz");
+    let collected = Command::new(cisgate_binary())
+        .args(["collect", "--no-timestamp", "--benchmark", benchmark])
+        .args(["--targets", "policies", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .arg("-o")
+        .arg(&snapshot)
+        .env("KUBECACHEDIR", temp.path().join("cache"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("cisgate runs");
+    assert!(
+        collected.status.success(),
+        "{benchmark} {cluster}: {}",
+        String::from_utf8_lossy(&collected.stderr)
+    );
+    drop(server);
+    let outcome = scan_snapshot(
+        &snapshot,
+        &["--benchmark", benchmark, "--targets", "policies"],
+    );
+    assert!(matches!(outcome.code, 0 | 1), "{}", outcome.stderr);
+    Some(states_and_evidence(&outcome.results))
+}
+
+fn serve_cluster(
+    benchmark: &str,
+    cluster: &str,
+) -> Option<(TempDir, api_server::RecordedApiServer, PathBuf)> {
+    if !api_server::kubectl_installed() {
+        support::missing("kubectl is not installed");
+        return None;
+    }
+    let temp = TempDir::new().unwrap();
+    let lists = benchmark_fixture(&format!("{benchmark}/api/{cluster}"));
+    let server = api_server::RecordedApiServer::for_recorded_lists(&lists);
+    let kubeconfig = server.kubeconfig(temp.path());
+    Some((temp, server, kubeconfig))
+}
+
+fn results_of(json: &std::path::Path) -> BTreeMap<String, (String, String)> {
+    let results: Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    states_and_evidence(&results)
+}
+
+#[test]
+fn policies_decide_the_same_through_a_collected_snapshot_as_through_kubectl() {
+    for benchmark in ["eks-1.8.0", "aks-1.8"] {
+        for cluster in ["good", "bad"] {
+            let (Some(live), Some(replayed)) = (
+                scan_cluster(benchmark, cluster),
+                scan_cluster_snapshot(benchmark, cluster),
+            ) else {
+                return;
+            };
+            assert_eq!(live, replayed, "{benchmark} {cluster} cluster");
+        }
+    }
 }
 
 fn assert_clusters(
