@@ -80,7 +80,11 @@ fn is_automated(check: &Check) -> bool {
 #[test]
 fn each_controls_file_is_for_the_node_type_it_is_named_after() {
     let benchmark = ours();
-    assert_eq!(benchmark.len(), 5, "master, etcd, controlplane, node, policies");
+    assert_eq!(
+        benchmark.len(),
+        5,
+        "master, etcd, controlplane, node, policies"
+    );
     for (path, controls) in benchmark {
         let stem = path.file_stem().unwrap().to_string_lossy().to_string();
         assert_eq!(controls.node_type, stem, "{}: type", path.display());
@@ -184,7 +188,10 @@ fn automated_checks_have_tests_and_use_typed_probes_only() {
             }
         }
     }
-    assert_eq!(automated, 89, "automated checks in rh-1.8 (kube-bench automates the same 89)");
+    assert_eq!(
+        automated, 89,
+        "automated checks in rh-1.8 (kube-bench automates the same 89)"
+    );
 }
 
 #[test]
@@ -240,14 +247,22 @@ fn every_variable_is_defined_for_its_node_type_with_the_openshift_paths() {
                 let component = components
                     .iter()
                     .find(|c| c.name == name)
-                    .unwrap_or_else(|| panic!("{}: ${name}{kind} is not a {} component", check.id, controls.node_type));
+                    .unwrap_or_else(|| {
+                        panic!(
+                            "{}: ${name}{kind} is not a {} component",
+                            check.id, controls.node_type
+                        )
+                    });
                 if kind == "bin" {
                     assert!(!component.bins.is_empty(), "{}: ${name}bin", check.id);
                     continue;
                 }
-                let defined = component.files.iter().any(|(file_kind, candidates, default)| {
-                    file_kind.suffix() == kind && (!candidates.is_empty() || default.is_some())
-                });
+                let defined = component
+                    .files
+                    .iter()
+                    .any(|(file_kind, candidates, default)| {
+                        file_kind.suffix() == kind && (!candidates.is_empty() || default.is_some())
+                    });
                 assert!(defined, "{}: ${name}{kind} has no candidates", check.id);
             }
         }

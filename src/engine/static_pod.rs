@@ -91,9 +91,8 @@ pub fn node_path(
     let Some(text) = facts.read_file(manifest)? else {
         return Ok(None);
     };
-    let pod: Manifest = serde_saphyr::from_str(&text).map_err(|e| {
-        ProbeError::Invalid(format!("{manifest} is not a valid pod manifest: {e}"))
-    })?;
+    let pod: Manifest = serde_saphyr::from_str(&text)
+        .map_err(|e| ProbeError::Invalid(format!("{manifest} is not a valid pod manifest: {e}")))?;
     if pod.kind != "Pod" {
         return Err(ProbeError::Invalid(format!("{manifest} is not a Pod")));
     }
@@ -125,7 +124,10 @@ fn resolve(pod: &Manifest, path: &str) -> Option<String> {
                 .find(|volume| volume.name == mount.name)?
                 .host_path
                 .as_ref()?;
-            Some((mount_path.len(), format!("{}{rest}", host.path.trim_end_matches('/'))))
+            Some((
+                mount_path.len(),
+                format!("{}{rest}", host.path.trim_end_matches('/')),
+            ))
         })
         .max_by_key(|(length, _)| *length)
         .map(|(_, node_path)| node_path)
@@ -192,7 +194,10 @@ spec:
             resolve(&pod(), "/etc/kubernetes/static-pod-resources/nested/x").as_deref(),
             Some("/srv/nested/x")
         );
-        assert_eq!(resolve(&pod(), "/etc/kubernetes/static-pod-resourcesX/y"), None);
+        assert_eq!(
+            resolve(&pod(), "/etc/kubernetes/static-pod-resourcesX/y"),
+            None
+        );
     }
 
     #[test]
