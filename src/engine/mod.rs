@@ -14,6 +14,7 @@ pub mod jsonpath;
 pub mod kubelet;
 pub mod locate;
 pub mod lookup;
+pub mod platform;
 pub mod probes;
 pub mod recent_parses;
 pub mod run;
