@@ -200,6 +200,75 @@ spec:
         );
     }
 
+    /// A snapshot holding the pod above as a manifest, its config file, and a JSON list.
+    fn facts() -> crate::facts::snapshot::SnapshotFacts {
+        let stat = |mode: &str, user: &str| {
+            serde_json::json!({"kind": "file", "mode": mode, "uid": 0, "gid": 0,
+                               "user": user, "group": "root", "size": 10})
+        };
+        let config = "/etc/kubernetes/static-pod-resources/kube-apiserver-pod-7/configmaps/config/config.yaml";
+        let document = serde_json::json!({
+            "snapshot_version": 1,
+            "node": {"name": "master-0"},
+            "files": {
+                "/etc/kubernetes/manifests/kube-apiserver-pod.yaml":
+                    {"stat": stat("0600", "root"), "content": POD},
+                "/etc/kubernetes/manifests/list.yaml":
+                    {"stat": stat("0600", "root"), "content": "kind: List\nitems: []\n"},
+                "/etc/kubernetes/manifests/absent-pod.yaml": {"absent": true},
+                config: {"stat": stat("0640", "core"), "content": "{\"a\":1}"},
+            },
+        });
+        let snapshot = crate::facts::snapshot::Snapshot::from_bytes(
+            document.to_string().as_bytes(),
+            std::path::Path::new("test.json"),
+        )
+        .expect("snapshot");
+        crate::facts::snapshot::SnapshotFacts::new("test.json".into(), snapshot)
+    }
+
+    const MANIFEST: &str = "/etc/kubernetes/manifests/kube-apiserver-pod.yaml";
+    const CONFIG: &str = "/etc/kubernetes/static-pod-resources/configmaps/config/config.yaml";
+
+    #[test]
+    fn the_probe_prints_the_content_mode_or_owner_of_the_file_behind_the_mount() {
+        let facts = facts();
+        let ask = |show| answer(&facts, MANIFEST, CONFIG, show).expect("answered");
+        assert_eq!(ask(StaticPodShow::Content), "{\"a\":1}");
+        assert_eq!(ask(StaticPodShow::Mode), "permissions=640");
+        assert_eq!(ask(StaticPodShow::Owner), "core:root");
+    }
+
+    #[test]
+    fn an_absent_manifest_prints_nothing_and_a_path_outside_the_volumes_is_an_error() {
+        let facts = facts();
+        let absent = "/etc/kubernetes/manifests/absent-pod.yaml";
+        assert_eq!(
+            answer(&facts, absent, CONFIG, StaticPodShow::Mode).expect("answered"),
+            ""
+        );
+        let outside = answer(
+            &facts,
+            MANIFEST,
+            "/usr/bin/kube-apiserver",
+            StaticPodShow::Mode,
+        );
+        assert!(
+            matches!(&outside, Err(ProbeError::Invalid(m)) if m.contains("not on a hostPath volume")),
+            "{outside:?}"
+        );
+        let not_a_pod = answer(
+            &facts,
+            "/etc/kubernetes/manifests/list.yaml",
+            CONFIG,
+            StaticPodShow::Content,
+        );
+        assert!(
+            matches!(&not_a_pod, Err(ProbeError::Invalid(m)) if m.contains("is not a Pod")),
+            "{not_a_pod:?}"
+        );
+    }
+
     #[test]
     fn paths_outside_hostpath_volumes_do_not_resolve() {
         assert_eq!(resolve(&pod(), "/tmp/x"), None);
