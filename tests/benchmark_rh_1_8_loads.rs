@@ -299,10 +299,9 @@ fn every_variable_is_defined_for_its_node_type_with_the_openshift_paths() {
 fn openshift_4_13_and_newer_map_to_rh_1_8_with_its_five_targets() {
     let tree = BenchmarkTree::directory(&repo_root().join("cfg")).expect("cfg/ loads");
     let config = BenchmarkConfig::load(&tree, Some(BENCHMARK)).expect("config merges");
-    assert_eq!(
-        config.raw()["platform_mapping"]["openshift"]["4.13"].as_str(),
-        Some(BENCHMARK)
-    );
+    let openshift = &config.raw()["platforms"]["openshift"];
+    assert_eq!(openshift["benchmarks"]["4.13"].as_str(), Some(BENCHMARK));
+    assert_eq!(openshift["versioned_by"].as_str(), Some("platform"));
     let mut targets = config.targets_of(BENCHMARK).expect("target_mapping");
     targets.sort();
     assert_eq!(
