@@ -263,6 +263,7 @@ pub fn generated_fleet(nodes: usize, checks: usize) -> RunResults {
             selected_because: "--benchmark cis-1.12".into(),
             targets: sections.iter().map(|s| s.2.to_string()).collect(),
         },
+        benchmarks: Vec::new(),
         nodes: all_nodes,
         unreadable: vec![],
         totals: Totals::default(),
