@@ -53,10 +53,19 @@ fn fleet() -> (tempfile::TempDir, PathBuf) {
     (dir, fleet)
 }
 
-fn scan(fleet: &Path, extra: &[&str]) -> (i32, Value, Value, String) {
+struct Scanned {
+    code: i32,
+    results: Value,
+    sarif: Value,
+    html: String,
+    console: String,
+}
+
+fn scan(fleet: &Path, extra: &[&str]) -> Scanned {
     let out = tempfile::TempDir::new().unwrap();
     let json = out.path().join("results.json");
     let sarif = out.path().join("results.sarif");
+    let html = out.path().join("report.html");
     let output = Command::new(env!("CARGO_BIN_EXE_cisgate"))
         .args(["scan", "--no-color", "--snapshot"])
         .arg(fleet)
@@ -64,6 +73,8 @@ fn scan(fleet: &Path, extra: &[&str]) -> (i32, Value, Value, String) {
         .arg(&json)
         .arg("--sarif")
         .arg(&sarif)
+        .arg("--html")
+        .arg(&html)
         .args(extra)
         .output()
         .unwrap();
@@ -77,18 +88,25 @@ fn scan(fleet: &Path, extra: &[&str]) -> (i32, Value, Value, String) {
         }))
         .unwrap()
     };
-    (
-        output.status.code().unwrap_or(-1),
-        read(&json),
-        read(&sarif),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
+    Scanned {
+        code: output.status.code().unwrap_or(-1),
+        results: read(&json),
+        sarif: read(&sarif),
+        html: std::fs::read_to_string(&html).unwrap(),
+        console: String::from_utf8_lossy(&output.stdout).into_owned(),
+    }
 }
 
 #[test]
 fn each_node_runs_its_own_benchmark_and_every_report_keeps_them_apart() {
     let (_dir, fleet) = fleet();
-    let (code, results, sarif, console) = scan(&fleet, &[]);
+    let Scanned {
+        code,
+        results,
+        sarif,
+        html,
+        console,
+    } = scan(&fleet, &[]);
     assert_eq!(code, 1, "kubeadm defaults have findings");
     let names: Vec<&str> = results["benchmarks"]
         .as_array()
@@ -132,6 +150,14 @@ fn each_node_runs_its_own_benchmark_and_every_report_keeps_them_apart() {
     }
     let violations = github_sarif::violations(&sarif);
     assert!(violations.is_empty(), "{}", violations.join("\n"));
+    for benchmark in ["cis-1.10", "cis-1.11", "cis-1.12"] {
+        assert_eq!(
+            html.matches(&format!("Benchmark {benchmark}<")).count(),
+            2,
+            "a fleet table and a check matrix for {benchmark}"
+        );
+    }
+    support::assert_valid_html(html.as_bytes());
 }
 
 #[test]
@@ -143,7 +169,7 @@ fn a_baseline_entry_that_names_a_benchmark_accepts_only_that_benchmarks_nodes() 
         "version: 1\nexceptions:\n  - check: \"1.2.15\"\n    benchmark: cis-1.10\n    reason: profiling stays on until the 1.29 upgrade\n",
     )
     .unwrap();
-    let (_, results, _, _) = scan(&fleet, &["--baseline", baseline.to_str().unwrap()]);
+    let results = scan(&fleet, &["--baseline", baseline.to_str().unwrap()]).results;
     for node in results["nodes"].as_array().unwrap() {
         let check = node["sections"]
             .as_array()

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use crate::definitions::config::BenchmarkConfig;
-use crate::definitions::load::{controls_file, parse_controls};
+use crate::definitions::load::benchmark_controls;
 use crate::definitions::model::{Audit, Check, Controls};
 use crate::definitions::platform::VersionedBy;
 use crate::definitions::tree::BenchmarkTree;
@@ -181,36 +181,7 @@ mod version_range_tests {
 }
 
 fn targets_of(tree: &BenchmarkTree, name: &str) -> anyhow::Result<Vec<(String, Controls)>> {
-    let config = BenchmarkConfig::load(tree, Some(name))?;
-    let targets = config.targets_of(name).unwrap_or_else(|| {
-        [
-            "master",
-            "controlplane",
-            "etcd",
-            "node",
-            "policies",
-            "managedservices",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    });
-    let mut loaded = Vec::new();
-    for target in targets {
-        let relative = controls_file(name, &target);
-        let Some(text) = tree.read(&relative)? else {
-            continue;
-        };
-        let controls = parse_controls(&tree.display_path(&relative), &text, &mut |_| {})?;
-        loaded.push((target, controls));
-    }
-    if loaded.is_empty() {
-        anyhow::bail!(
-            "unknown benchmark `{name}` (available: {})",
-            tree.benchmark_names().join(", ")
-        );
-    }
-    Ok(loaded)
+    Ok(benchmark_controls(tree, name)?)
 }
 
 fn is_automated(check: &Check) -> bool {
