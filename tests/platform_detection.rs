@@ -21,46 +21,21 @@ use support::benchmark_fixture;
 /// Fixture → the benchmark and platform a scan without `--benchmark` must choose, and whether
 /// the live node shows its version by itself (a kubeadm worker does not: its version comes
 /// from the API server or the snapshot's metadata).
+#[rustfmt::skip]
 const NODES: &[(&str, &str, Option<&str>, bool)] = &[
-    (
-        "cis-1.12/nodes/kubeadm-control-plane",
-        "cis-1.12",
-        None,
-        true,
-    ),
+    ("cis-1.10/nodes/kubeadm-control-plane", "cis-1.10", None, true),
+    ("cis-1.11/nodes/kubeadm-control-plane", "cis-1.11", None, true),
+    ("cis-1.12/nodes/kubeadm-control-plane", "cis-1.12", None, true),
     ("cis-1.12/nodes/good-worker", "cis-1.12", None, false),
-    (
-        "eks-1.8.0/nodes/al2023-nodeadm",
-        "eks-1.8.0",
-        Some("eks"),
-        true,
-    ),
-    (
-        "eks-1.8.0/nodes/al2-bootstrap",
-        "eks-1.8.0",
-        Some("eks"),
-        false,
-    ),
+    ("eks-1.8.0/nodes/al2023-nodeadm", "eks-1.8.0", Some("eks"), true),
+    ("eks-1.8.0/nodes/al2-bootstrap", "eks-1.8.0", Some("eks"), false),
     ("aks-1.8/nodes/ubuntu", "aks-1.8", Some("aks"), false),
     ("aks-1.8/nodes/azurelinux", "aks-1.8", Some("aks"), false),
-    (
-        "gke-1.9.0/nodes/cos-default",
-        "gke-1.9.0",
-        Some("gke"),
-        true,
-    ),
-    (
-        "gke-1.9.0/nodes/ubuntu-default",
-        "gke-1.9.0",
-        Some("gke"),
-        true,
-    ),
-    (
-        "gke-1.8.0/nodes/cos-default",
-        "gke-1.8.0",
-        Some("gke"),
-        true,
-    ),
+    ("gke-1.9.0/nodes/cos-default", "gke-1.9.0", Some("gke"), true),
+    ("gke-1.9.0/nodes/ubuntu-default", "gke-1.9.0", Some("gke"), true),
+    ("gke-1.8.0/nodes/cos-default", "gke-1.8.0", Some("gke"), true),
+    ("rh-1.8/nodes/ocp-master", "rh-1.8", Some("openshift"), true),
+    ("rh-1.8/nodes/ocp-worker", "rh-1.8", Some("openshift"), true),
 ];
 
 fn chosen(outcome: &Outcome) -> (String, Option<String>) {
