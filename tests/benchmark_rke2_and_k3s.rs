@@ -31,8 +31,8 @@ const RKE2_EXPECTED: &str = "
 1.1.6    PASS   PASS   FAIL   -     
 1.1.7    FAIL   PASS   FAIL   -     
 1.1.8    PASS   PASS   FAIL   -     
-1.1.9    WARN   WARN   WARN   -     
-1.1.10   PASS   PASS   PASS   -     
+1.1.9    WARN   PASS   WARN   -     
+1.1.10   PASS   PASS   WARN   -     
 1.1.11   PASS   PASS   FAIL   -     
 1.1.12   INFO   INFO   INFO   -     
 1.1.13   PASS   PASS   FAIL   -     
@@ -42,22 +42,22 @@ const RKE2_EXPECTED: &str = "
 1.1.17   PASS   PASS   FAIL   -     
 1.1.18   PASS   PASS   FAIL   -     
 1.1.19   PASS   FAIL   FAIL   -     
-1.1.20   WARN   WARN   WARN   -     
+1.1.20   WARN   PASS   WARN   -     
 1.1.21   PASS   PASS   WARN   -     
 1.2.1    PASS   PASS   FAIL   -     
 1.2.2    PASS   PASS   FAIL   -     
-1.2.3    WARN   WARN   WARN   -     
-1.2.4    PASS   PASS   PASS   -     
+1.2.3    WARN   PASS   WARN   -     
+1.2.4    PASS   PASS   FAIL   -     
 1.2.5    PASS   PASS   FAIL   -     
 1.2.6    PASS   PASS   FAIL   -     
 1.2.7    PASS   PASS   FAIL   -     
 1.2.8    PASS   PASS   FAIL   -     
-1.2.9    WARN   WARN   WARN   -     
+1.2.9    WARN   PASS   WARN   -     
 1.2.10   PASS   PASS   FAIL   -     
-1.2.11   WARN   WARN   WARN   -     
-1.2.12   WARN   WARN   WARN   -     
-1.2.13   PASS   PASS   PASS   -     
-1.2.14   PASS   PASS   PASS   -     
+1.2.11   WARN   PASS   WARN   -     
+1.2.12   WARN   PASS   WARN   -     
+1.2.13   PASS   PASS   FAIL   -     
+1.2.14   PASS   PASS   FAIL   -     
 1.2.15   PASS   PASS   FAIL   -     
 1.2.16   PASS   PASS   FAIL   -     
 1.2.17   FAIL   PASS   PASS   -     
@@ -66,30 +66,30 @@ const RKE2_EXPECTED: &str = "
 1.2.20   FAIL   PASS   PASS   -     
 1.2.21   WARN   WARN   WARN   -     
 1.2.22   PASS   PASS   FAIL   -     
-1.2.23   PASS   PASS   PASS   -     
-1.2.24   PASS   PASS   PASS   -     
-1.2.25   PASS   PASS   PASS   -     
-1.2.26   PASS   PASS   PASS   -     
+1.2.23   PASS   PASS   FAIL   -     
+1.2.24   PASS   PASS   FAIL   -     
+1.2.25   PASS   PASS   FAIL   -     
+1.2.26   PASS   PASS   FAIL   -     
 1.2.27   PASS   PASS   FAIL   -     
-1.2.28   PASS   PASS   PASS   -     
-1.2.29   WARN   WARN   WARN   -     
-1.2.30   WARN   WARN   WARN   -     
-1.3.1    PASS   PASS   PASS   -     
+1.2.28   PASS   PASS   WARN   -     
+1.2.29   PASS   PASS   WARN   -     
+1.2.30   WARN   PASS   WARN   -     
+1.3.1    PASS   PASS   FAIL   -     
 1.3.2    PASS   PASS   FAIL   -     
 1.3.3    PASS   PASS   FAIL   -     
-1.3.4    PASS   PASS   PASS   -     
-1.3.5    PASS   PASS   PASS   -     
-1.3.6    PASS   PASS   PASS   -     
+1.3.4    PASS   PASS   FAIL   -     
+1.3.5    PASS   PASS   FAIL   -     
+1.3.6    PASS   PASS   FAIL   -     
 1.3.7    PASS   PASS   FAIL   -     
 1.4.1    PASS   PASS   FAIL   -     
 1.4.2    PASS   PASS   FAIL   -     
-2.1      PASS   PASS   PASS   -     
-2.2      PASS   PASS   PASS   -     
-2.3      PASS   PASS   PASS   -     
-2.4      PASS   PASS   PASS   -     
-2.5      PASS   PASS   PASS   -     
-2.6      PASS   PASS   PASS   -     
-2.7      PASS   PASS   PASS   -     
+2.1      PASS   PASS   FAIL   -     
+2.2      PASS   PASS   FAIL   -     
+2.3      PASS   PASS   FAIL   -     
+2.4      PASS   PASS   FAIL   -     
+2.5      PASS   PASS   FAIL   -     
+2.6      PASS   PASS   FAIL   -     
+2.7      PASS   PASS   FAIL   -     
 3.1.1    WARN   WARN   WARN   -     
 3.1.2    WARN   WARN   WARN   -     
 3.1.3    WARN   WARN   WARN   -     
@@ -109,15 +109,15 @@ const RKE2_EXPECTED: &str = "
 4.2.2    PASS   PASS   FAIL   PASS  
 4.2.3    PASS   PASS   FAIL   PASS  
 4.2.4    PASS   PASS   FAIL   PASS  
-4.2.5    PASS   PASS   PASS   PASS  
+4.2.5    PASS   PASS   WARN   PASS  
 4.2.6    PASS   PASS   FAIL   PASS  
 4.2.7    WARN   WARN   WARN   WARN  
 4.2.8    PASS   PASS   PASS   PASS  
-4.2.9    PASS   PASS   PASS   PASS  
+4.2.9    PASS   PASS   WARN   PASS  
 4.2.10   PASS   PASS   FAIL   PASS  
-4.2.11   PASS   PASS   PASS   PASS  
-4.2.12   FAIL   FAIL   FAIL   FAIL  
-4.2.13   WARN   WARN   WARN   WARN  
+4.2.11   PASS   PASS   WARN   PASS  
+4.2.12   FAIL   PASS   FAIL   FAIL  
+4.2.13   WARN   PASS   WARN   WARN  
 ";
 
 const K3S_NODES: [&str; 4] = [
@@ -147,57 +147,57 @@ const K3S_EXPECTED: &str = "
 1.1.17   PASS   PASS   FAIL   -     
 1.1.18   PASS   PASS   FAIL   -     
 1.1.19   PASS   PASS   FAIL   -     
-1.1.20   FAIL   FAIL   FAIL   -     
+1.1.20   FAIL   PASS   FAIL   -     
 1.1.21   PASS   PASS   FAIL   -     
 1.2.1    PASS   PASS   FAIL   -     
 1.2.2    PASS   PASS   FAIL   -     
-1.2.3    WARN   WARN   WARN   -     
+1.2.3    WARN   PASS   WARN   -     
 1.2.4    PASS   PASS   PASS   -     
 1.2.5    PASS   PASS   PASS   -     
 1.2.6    PASS   PASS   FAIL   -     
 1.2.7    PASS   PASS   FAIL   -     
 1.2.8    PASS   PASS   FAIL   -     
-1.2.9    WARN   PASS   PASS   -     
-1.2.10   PASS   PASS   PASS   -     
-1.2.11   WARN   WARN   WARN   -     
-1.2.12   PASS   PASS   PASS   -     
-1.2.13   PASS   PASS   PASS   -     
-1.2.14   PASS   PASS   PASS   -     
+1.2.9    WARN   PASS   WARN   -     
+1.2.10   PASS   PASS   FAIL   -     
+1.2.11   WARN   PASS   WARN   -     
+1.2.12   PASS   PASS   FAIL   -     
+1.2.13   PASS   PASS   FAIL   -     
+1.2.14   PASS   PASS   FAIL   -     
 1.2.15   PASS   PASS   FAIL   -     
-1.2.16   WARN   PASS   PASS   -     
-1.2.17   WARN   PASS   PASS   -     
-1.2.18   WARN   PASS   PASS   -     
-1.2.19   WARN   PASS   PASS   -     
-1.2.20   WARN   WARN   WARN   -     
+1.2.16   WARN   PASS   WARN   -     
+1.2.17   WARN   PASS   WARN   -     
+1.2.18   WARN   PASS   WARN   -     
+1.2.19   WARN   PASS   WARN   -     
+1.2.20   WARN   PASS   WARN   -     
 1.2.21   PASS   PASS   FAIL   -     
 1.2.22   PASS   PASS   PASS   -     
 1.2.23   FAIL   PASS   PASS   -     
 1.2.24   PASS   PASS   PASS   -     
 1.2.25   PASS   PASS   PASS   -     
 1.2.26   FAIL   PASS   PASS   -     
-1.2.27   WARN   PASS   PASS   -     
-1.2.28   WARN   WARN   WARN   -     
-1.2.29   FAIL   FAIL   FAIL   -     
-1.3.1    WARN   PASS   PASS   -     
+1.2.27   WARN   PASS   WARN   -     
+1.2.28   WARN   PASS   WARN   -     
+1.2.29   FAIL   PASS   FAIL   -     
+1.3.1    WARN   PASS   WARN   -     
 1.3.2    PASS   PASS   FAIL   -     
 1.3.3    PASS   PASS   FAIL   -     
 1.3.4    PASS   PASS   PASS   -     
 1.3.5    PASS   PASS   PASS   -     
-1.3.6    PASS   PASS   PASS   -     
+1.3.6    PASS   PASS   FAIL   -     
 1.3.7    PASS   PASS   FAIL   -     
 1.4.1    PASS   PASS   FAIL   -     
 1.4.2    PASS   PASS   FAIL   -     
 2.1      WARN   PASS   PASS   -     
-2.2      WARN   PASS   PASS   -     
-2.3      PASS   PASS   PASS   -     
+2.2      WARN   PASS   WARN   -     
+2.3      PASS   PASS   WARN   -     
 2.4      WARN   PASS   PASS   -     
-2.5      WARN   PASS   PASS   -     
-2.6      PASS   PASS   PASS   -     
+2.5      WARN   PASS   WARN   -     
+2.6      PASS   PASS   WARN   -     
 2.7      WARN   PASS   PASS   -     
 3.1.1    WARN   WARN   WARN   -     
 3.1.2    WARN   WARN   WARN   -     
 3.1.3    WARN   WARN   WARN   -     
-3.2.1    WARN   PASS   PASS   -     
+3.2.1    WARN   PASS   WARN   -     
 3.2.2    WARN   WARN   WARN   -     
 4.1.1    INFO   INFO   INFO   INFO  
 4.1.2    INFO   INFO   INFO   INFO  
@@ -213,15 +213,15 @@ const K3S_EXPECTED: &str = "
 4.2.2    PASS   PASS   FAIL   PASS  
 4.2.3    PASS   PASS   PASS   PASS  
 4.2.4    PASS   PASS   FAIL   PASS  
-4.2.5    PASS   WARN   WARN   PASS  
+4.2.5    PASS   PASS   WARN   PASS  
 4.2.6    PASS   PASS   FAIL   PASS  
 4.2.7    INFO   INFO   INFO   INFO  
 4.2.8    PASS   PASS   PASS   PASS  
 4.2.9    PASS   PASS   PASS   PASS  
 4.2.10   PASS   PASS   FAIL   PASS  
-4.2.11   PASS   PASS   PASS   PASS  
-4.2.12   WARN   PASS   PASS   WARN  
-4.2.13   WARN   PASS   PASS   WARN  
+4.2.11   PASS   PASS   FAIL   PASS  
+4.2.12   WARN   PASS   WARN   WARN  
+4.2.13   WARN   PASS   WARN   WARN  
 4.3.1    PASS   PASS   FAIL   PASS  
 ";
 
@@ -369,6 +369,22 @@ fn every_automated_node_check_has_a_passing_and_a_failing_fixture() {
         // RKE2's kubelet has no unit of its own: the file is absent on every RKE2 node.
         ("rke2-cis-1.8", "4.1.1"),
         ("rke2-cis-1.8", "4.1.2"),
+        // RKE2 always passes --hostname-override (k3s agent code): it can never pass.
+        ("rke2-cis-1.8", "4.2.7"),
+        // eventRecordQPS >= 0 (kube-bench's test): the kubelet refuses negative values.
+        ("rke2-cis-1.8", "4.2.8"),
+        ("k3s-cis-1.9", "4.2.8"),
+        // k3s always passes these flags and its config file can only change their values,
+        // not remove them (config.GetArgs): no k3s node can fail them.
+        ("k3s-cis-1.9", "1.2.4"),
+        ("k3s-cis-1.9", "1.2.5"),
+        ("k3s-cis-1.9", "1.2.22"),
+        ("k3s-cis-1.9", "1.2.24"),
+        ("k3s-cis-1.9", "1.2.25"),
+        ("k3s-cis-1.9", "1.3.4"),
+        ("k3s-cis-1.9", "1.3.5"),
+        ("k3s-cis-1.9", "4.2.3"),
+        ("k3s-cis-1.9", "4.2.9"),
     ];
     for (benchmark, table, nodes) in [
         ("rke2-cis-1.8", RKE2_EXPECTED, &RKE2_NODES[..]),

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::facts::{FactError, FileKind, Facts};
+use crate::facts::{FactError, Facts, FileKind};
 
 use super::probes::ProbeError;
 
@@ -159,8 +159,7 @@ impl K3sConfig {
                 Some(key) => {
                     let mut items = self.list(key);
                     items.extend(as_list(&value));
-                    self.values
-                        .insert(key.to_owned(), Value::from(items));
+                    self.values.insert(key.to_owned(), Value::from(items));
                 }
                 None => {
                     self.values.insert(key, value);
@@ -183,7 +182,9 @@ impl K3sConfig {
     fn flag(&self, key: &str) -> bool {
         match self.values.get(key) {
             Some(Value::Bool(value)) => *value,
-            Some(Value::String(text)) => matches!(text.as_str(), "true" | "1" | "t" | "T" | "TRUE" | "True"),
+            Some(Value::String(text)) => {
+                matches!(text.as_str(), "true" | "1" | "t" | "T" | "TRUE" | "True")
+            }
             _ => false,
         }
     }
@@ -300,21 +301,36 @@ fn apiserver_defaults(
         ("enable-admission-plugins", "NodeRestriction".into()),
         ("enable-aggregator-routing", "true".into()),
         ("enable-bootstrap-token-auth", "true".into()),
-        ("kubelet-certificate-authority", format!("{tls}/server-ca.crt")),
+        (
+            "kubelet-certificate-authority",
+            format!("{tls}/server-ca.crt"),
+        ),
         (
             "kubelet-client-certificate",
             format!("{tls}/client-kube-apiserver.crt"),
         ),
-        ("kubelet-client-key", format!("{tls}/client-kube-apiserver.key")),
+        (
+            "kubelet-client-key",
+            format!("{tls}/client-kube-apiserver.key"),
+        ),
         ("profiling", "false".into()),
-        ("proxy-client-cert-file", format!("{tls}/client-auth-proxy.crt")),
-        ("proxy-client-key-file", format!("{tls}/client-auth-proxy.key")),
+        (
+            "proxy-client-cert-file",
+            format!("{tls}/client-auth-proxy.crt"),
+        ),
+        (
+            "proxy-client-key-file",
+            format!("{tls}/client-auth-proxy.key"),
+        ),
         ("requestheader-allowed-names", "system:auth-proxy".into()),
         (
             "requestheader-client-ca-file",
             format!("{tls}/request-header-ca.crt"),
         ),
-        ("requestheader-extra-headers-prefix", "X-Remote-Extra-".into()),
+        (
+            "requestheader-extra-headers-prefix",
+            "X-Remote-Extra-".into(),
+        ),
         ("requestheader-group-headers", "X-Remote-Group".into()),
         ("requestheader-username-headers", "X-Remote-User".into()),
         ("secure-port", "6444".into()),
@@ -492,7 +508,10 @@ fn kubelet_defaults(
         ("read-only-port", "0".into()),
         ("serialize-image-pulls", "false".into()),
         ("tls-cert-file", format!("{agent}/serving-kubelet.crt")),
-        ("tls-private-key-file", format!("{agent}/serving-kubelet.key")),
+        (
+            "tls-private-key-file",
+            format!("{agent}/serving-kubelet.key"),
+        ),
     ]);
     if let Some(name) = node_name(facts, settings)? {
         map.insert("hostname-override".into(), name);
@@ -582,10 +601,16 @@ mod tests {
     fn later_files_replace_keys_and_plus_keys_append() {
         let mut config = K3sConfig::default();
         config
-            .merge_file("a", "kube-apiserver-arg: [a=1]\nprotect-kernel-defaults: true\n")
+            .merge_file(
+                "a",
+                "kube-apiserver-arg: [a=1]\nprotect-kernel-defaults: true\n",
+            )
             .unwrap();
         config
-            .merge_file("b", "kube-apiserver-arg+: [b=2]\nprotect-kernel-defaults: false\n")
+            .merge_file(
+                "b",
+                "kube-apiserver-arg+: [b=2]\nprotect-kernel-defaults: false\n",
+            )
             .unwrap();
         assert_eq!(config.list("kube-apiserver-arg"), strings(&["a=1", "b=2"]));
         assert!(!config.flag("protect-kernel-defaults"));
