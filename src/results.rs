@@ -132,6 +132,25 @@ pub struct NodeInfo {
     pub platform: Option<String>,
     /// Where the facts came from: `live`, a snapshot file or a snapshot directory.
     pub source: String,
+    /// The benchmark this node was evaluated against (a fleet may mix benchmarks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub benchmark: Option<String>,
+    /// The Kubernetes platform recognised on the node (EKS, RKE2, ...), and from what.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<PlatformInfo>,
+}
+
+/// A recognised Kubernetes platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformInfo {
+    /// The key in the benchmark tree's `platforms` (`eks`, `gke`, `aks`, `rke2`, `k3s`, `openshift`).
+    pub name: String,
+    /// e.g. `Amazon EKS`.
+    pub title: String,
+    /// The provider runs the control plane: no control-plane checks on the node.
+    pub managed_control_plane: bool,
+    /// What showed it, in words.
+    pub evidence: Vec<String>,
 }
 
 /// One controls file's results (kube-bench calls it a section).

@@ -131,6 +131,8 @@ pub(crate) mod testing {
                 kubernetes_version: None,
                 platform: None,
                 source: format!("snapshots/{name}"),
+                benchmark: None,
+                distribution: None,
             },
             sections: vec![SectionResult {
                 id: target.into(),

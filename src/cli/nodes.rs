@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::definitions::config::BenchmarkConfig;
 use crate::definitions::error::DefinitionError;
-use crate::definitions::select::{KubernetesVersion, Selection};
+use crate::definitions::select::Selection;
 use crate::definitions::tree::BenchmarkTree;
 use crate::engine::choose::{self, ChooseError, Request};
 use crate::engine::detect;
@@ -77,9 +77,9 @@ impl NodeRunner<'_> {
         &self,
         facts: &dyn Facts,
         source: &str,
-        ask_api: impl FnOnce() -> Option<KubernetesVersion>,
+        ask_api: impl FnOnce() -> Option<String>,
     ) -> Result<Evaluated, NodeFailure> {
-        let selection = choose::benchmark(
+        let choice = choose::benchmark(
             self.tree,
             &self.request,
             facts,
@@ -87,11 +87,18 @@ impl NodeRunner<'_> {
             ask_api,
         )
         .map_err(choose_failure)?;
+        let selection = choice.selection;
         let config = self
             .config(Some(&selection.benchmark))
             .map_err(|e| NodeFailure::Fatal(e.into()))?;
-        let targets = choose::targets(&config, &selection.benchmark, &self.request, facts)
-            .map_err(choose_failure)?;
+        let targets = choose::targets(
+            &config,
+            &selection.benchmark,
+            &self.request,
+            facts,
+            choice.platform.as_ref(),
+        )
+        .map_err(choose_failure)?;
         let plan = ScanPlan {
             tree: self.tree,
             config: &config,
@@ -101,7 +108,7 @@ impl NodeRunner<'_> {
             loaded: &self.loaded,
         };
         let mut notes = Vec::new();
-        let node = scan_node(
+        let mut node = scan_node(
             &plan,
             facts,
             source,
@@ -113,6 +120,7 @@ impl NodeRunner<'_> {
             other => NodeFailure::Fatal(other.into()),
         })?;
         self.warnings.lock().expect("warnings").extend(notes);
+        node.node.distribution = choice.platform;
         Ok(Evaluated {
             node,
             selection,
@@ -140,12 +148,10 @@ fn choose_failure(error: ChooseError) -> NodeFailure {
     }
 }
 
-/// The API server's version, asked through kubectl: the last source of a live node's
-/// Kubernetes version.
-pub fn api_server_version(facts: &crate::facts::live::LiveFacts) -> Option<KubernetesVersion> {
-    facts
-        .api_server_version()
-        .and_then(|v| KubernetesVersion::parse(&v, "the API server's version (kubectl version)"))
+/// The API server's version string, asked through kubectl: names the platform
+/// (`v1.31.4-eks-…`) and, last of all sources, a live node's Kubernetes version.
+pub fn api_server_version(facts: &crate::facts::live::LiveFacts) -> Option<String> {
+    facts.api_server_version()
 }
 
 /// Every snapshot, in parallel; each is loaded, evaluated and dropped, so memory grows

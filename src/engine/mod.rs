@@ -15,6 +15,7 @@ pub mod k3s;
 pub mod kubelet;
 pub mod locate;
 pub mod lookup;
+pub mod platform;
 pub mod probes;
 pub mod recent_parses;
 pub mod run;

@@ -11,6 +11,11 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A benchmark's test data: `tests/fixtures/<relative>` (e.g. `cis-1.12/nodes/good-worker`).
+pub fn benchmark_fixture(relative: &str) -> PathBuf {
+    repo_root().join("tests/fixtures").join(relative)
+}
+
 pub fn fixture_path(name: &str) -> PathBuf {
     repo_root().join("tests/fixtures/results").join(name)
 }
@@ -239,6 +244,8 @@ pub fn generated_fleet(nodes: usize, checks: usize) -> RunResults {
                 kubernetes_version: Some("v1.32.4".into()),
                 platform: Some("kubeadm".into()),
                 source: "live".into(),
+                benchmark: None,
+                distribution: None,
             },
             sections: node_sections,
             totals: node_totals,
