@@ -105,8 +105,11 @@ fn write_k3s_journal(fixture: &Path, root: &Path, name: &str) -> bool {
         return false;
     }
     let facts = SnapshotDirFacts::open(fixture).expect("fixture");
-    let unit = if name.ends_with("agent") { "k3s-agent" } else { "k3s" };
-    let machine_id = MACHINE_ID;
+    let unit = if name.ends_with("agent") {
+        "k3s-agent"
+    } else {
+        "k3s"
+    };
     let mut export = String::new();
     let components = [
         "kube-apiserver",
@@ -123,15 +126,15 @@ fn write_k3s_journal(fixture: &Path, root: &Path, name: &str) -> bool {
         }
         let seconds = 1_733_209_200 + index as u64;
         export.push_str(&format!(
-            "__REALTIME_TIMESTAMP={micros}\n__MONOTONIC_TIMESTAMP={mono}\n_BOOT_ID={machine_id}\n\
-             _MACHINE_ID={machine_id}\n_HOSTNAME={name}\n_SYSTEMD_UNIT={unit}.service\n\
+            "__REALTIME_TIMESTAMP={micros}\n__MONOTONIC_TIMESTAMP={mono}\n_BOOT_ID={MACHINE_ID}\n\
+             _MACHINE_ID={MACHINE_ID}\n_HOSTNAME={name}\n_SYSTEMD_UNIT={unit}.service\n\
              SYSLOG_IDENTIFIER=k3s\n_PID=812\nPRIORITY=6\n\
              MESSAGE=time=\"2024-12-03T07:00:0{index}Z\" level=info msg=\"Running {line}\"\n\n",
             micros = seconds * 1_000_000,
             mono = (index as u64 + 5) * 1_000_000,
         ));
     }
-    let dir = root.join("var/log/journal").join(&machine_id);
+    let dir = root.join("var/log/journal").join(MACHINE_ID);
     std::fs::create_dir_all(&dir).expect("journal directory");
     let export_file = root.join("k3s.export");
     std::fs::write(&export_file, export).expect("export file");
