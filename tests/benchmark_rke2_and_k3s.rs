@@ -8,6 +8,9 @@
 //! Also: both benchmarks cover every recommendation of kube-bench's tree with the same id,
 //! `scored` flag and `type`, use typed probes only, and define every `$variable` they use.
 
+#[path = "support/api_server.rs"]
+mod api_server;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -413,6 +416,93 @@ fn every_automated_node_check_has_a_passing_and_a_failing_fixture() {
         }
         assert!(missing.is_empty(), "{benchmark}: {missing:#?}");
     }
+}
+
+// ------------------------------------------------------------------------------ policies
+
+/// Section 5 on the recorded clusters of cis-1.12 (`tests/fixtures/cis-1.12/api/{good,bad}`),
+/// through the real kubectl and a loopback API server: `check id → state`.
+fn scan_cluster(benchmark: &str, cluster: &str) -> Option<BTreeMap<String, String>> {
+    if !api_server::kubectl_installed() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kubectl is missing under CI"
+        );
+        println!("NOT RUN: kubectl is not installed");
+        return None;
+    }
+    let temp = tempfile::TempDir::new().expect("temp dir");
+    let lists = repo_root()
+        .join("tests/fixtures/cis-1.12/api")
+        .join(cluster);
+    let server = api_server::RecordedApiServer::for_recorded_lists(&lists);
+    let kubeconfig = server.kubeconfig(temp.path());
+    let output = Command::cargo_bin("cisgate")
+        .expect("binary")
+        .args(["scan", "--config-dir"])
+        .arg(repo_root().join("cfg"))
+        .args([
+            "--benchmark",
+            benchmark,
+            "--json",
+            "-",
+            "--quiet",
+            "--allow-errors",
+        ])
+        .args(["--targets", "policies", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .env("KUBECACHEDIR", temp.path().join("cache"))
+        .output()
+        .expect("cisgate runs");
+    let results: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+    let mut states = BTreeMap::new();
+    for node in results["nodes"].as_array().expect("nodes") {
+        for section in node["sections"].as_array().expect("sections") {
+            for group in section["groups"].as_array().expect("groups") {
+                for check in group["checks"].as_array().expect("checks") {
+                    states.insert(
+                        check["id"].as_str().expect("id").to_string(),
+                        check["state"].as_str().expect("state").to_string(),
+                    );
+                }
+            }
+        }
+    }
+    Some(states)
+}
+
+/// k3s-cis-1.9 automates six policy checks (kube-bench's types); rke2-cis-1.8 automates none.
+#[test]
+fn policy_checks_decide_on_api_objects_where_kube_bench_automates_them() {
+    let automated = [
+        ("5.1.1", "FAIL"),
+        ("5.1.3", "FAIL"),
+        ("5.1.5", "FAIL"),
+        ("5.1.6", "FAIL"),
+        ("5.3.2", "WARN"),
+        ("5.7.4", "WARN"),
+    ];
+    let (Some(good), Some(bad)) = (
+        scan_cluster("k3s-cis-1.9", "good"),
+        scan_cluster("k3s-cis-1.9", "bad"),
+    ) else {
+        return;
+    };
+    for (id, failing) in automated {
+        assert_eq!(good.get(id).map(String::as_str), Some("PASS"), "good {id}");
+        assert_eq!(bad.get(id).map(String::as_str), Some(failing), "bad {id}");
+    }
+    for (id, state) in &good {
+        if !automated.iter().any(|(a, _)| a == id) {
+            assert_eq!(state, "WARN", "k3s {id} is manual");
+        }
+    }
+    let Some(rke2) = scan_cluster("rke2-cis-1.8", "bad") else {
+        return;
+    };
+    assert!(rke2.len() > 30, "{rke2:?}");
+    assert!(rke2.values().all(|state| state == "WARN"), "{rke2:?}");
 }
 
 // ------------------------------------------------------------------------------ loads
