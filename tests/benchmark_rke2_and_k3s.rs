@@ -350,8 +350,8 @@ fn k3s_checks_get_their_expected_state_on_each_node() {
     assert_table("k3s-cis-1.9", K3S_EXPECTED, &K3S_NODES);
 }
 
-/// The k3s API server's command line is derived from config.yaml and its drop-ins: the
-/// broken node's `kube-apiserver-arg+:` reaches the line after the hardened settings.
+/// The k3s components' command lines are derived from config.yaml, its drop-ins and the
+/// k3s unit's command line.
 #[test]
 fn k3s_args_probe_shows_what_the_config_files_set() {
     let broken = scan_node("k3s-cis-1.9", "k3s-broken-server");
@@ -360,6 +360,11 @@ fn k3s_args_probe_shows_what_the_config_files_set() {
     assert!(actual.contains("true"), "{actual}");
     let hardened = scan_node("k3s-cis-1.9", "k3s-server-hardened");
     assert_eq!(hardened["1.2.17"].0, "PASS", "{}", hardened["1.2.17"].1);
+    // Only the unit's command line (`'--kube-scheduler-arg=profiling=true'`, as
+    // INSTALL_K3S_EXEC writes it) turns the scheduler's profiling on.
+    let (state, actual) = &broken["1.4.1"];
+    assert_eq!(state, "FAIL", "{actual}");
+    assert!(actual.contains("--profiling=true"), "{actual}");
     let default = scan_node("k3s-cis-1.9", "k3s-server");
     assert_eq!(default["1.2.17"].0, "WARN", "{}", default["1.2.17"].1);
 }

@@ -7,12 +7,16 @@
 //! over the defaults k3s passes (v1.28 release line, `pkg/daemons/control/server.go` and
 //! `pkg/daemons/agent/agent_linux.go`), with `<component>-arg` entries applied the way
 //! k3s's `config.GetArgs` applies them. Flags are printed `--name=value`, sorted by name,
-//! as k3s logs them. See `docs/probes.md` for what is and is not derived.
+//! as k3s logs them. Flags on the `k3s server`/`k3s agent` command line of k3s's unit count
+//! too. See `docs/probes.md` for what is and is not derived.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
+use crate::facts::derive::{
+    apply_unit_file, expand_exec_start, parse_environment_file, ServiceSettings,
+};
 use crate::facts::{FactError, Facts, FileKind};
 
 use super::probes::ProbeError;
@@ -75,7 +79,8 @@ pub fn command_line(
             known.join(", ")
         )));
     };
-    let settings = K3sConfig::read(facts, config.unwrap_or(DEFAULT_CONFIG))?;
+    let mut settings = K3sConfig::read(facts, config.unwrap_or(DEFAULT_CONFIG))?;
+    settings.apply_unit_command_line(facts, role)?;
     let data_dir = settings
         .text("data-dir")
         .unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned());
@@ -169,6 +174,43 @@ impl K3sConfig {
         Ok(())
     }
 
+    /// Flags on the `k3s server` / `k3s agent` command line of k3s's unit (what
+    /// `INSTALL_K3S_EXEC` puts there). k3s reads the config file as if its settings came
+    /// first on the command line, so a flag given there replaces a config value, and adds
+    /// to it for list settings (`--kube-apiserver-arg`, `--node-label`, ...).
+    fn apply_unit_command_line(&mut self, facts: &dyn Facts, role: Role) -> Result<(), ProbeError> {
+        let units: &[&str] = match role {
+            Role::Server => &["k3s.service"],
+            Role::Agent => &["k3s-agent.service", "k3s.service"],
+        };
+        let Some(argv) = unit_command_line(facts, units)? else {
+            return Ok(());
+        };
+        let mut args = argv.iter().skip(2).peekable();
+        while let Some(arg) = args.next() {
+            let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
+                continue;
+            };
+            let (name, value) = match flag.split_once('=') {
+                Some((name, value)) => (name.to_owned(), value.to_owned()),
+                None => match args.peek() {
+                    Some(next) if !next.starts_with('-') => {
+                        (flag.to_owned(), args.next().cloned().unwrap_or_default())
+                    }
+                    _ => (flag.to_owned(), "true".to_owned()),
+                },
+            };
+            if is_list_setting(&name) {
+                let mut items = self.list(&name);
+                items.push(value);
+                self.values.insert(name, Value::from(items));
+            } else {
+                self.values.insert(name, Value::from(value));
+            }
+        }
+        Ok(())
+    }
+
     /// A scalar setting as text.
     fn text(&self, key: &str) -> Option<String> {
         match self.values.get(key)? {
@@ -193,6 +235,64 @@ impl K3sConfig {
     fn list(&self, key: &str) -> Vec<String> {
         self.values.get(key).map(as_list).unwrap_or_default()
     }
+}
+
+/// Settings k3s takes as lists (`StringSlice` flags).
+fn is_list_setting(name: &str) -> bool {
+    name.ends_with("-arg")
+        || matches!(
+            name,
+            "node-label" | "node-taint" | "tls-san" | "disable" | "kubelet-arg"
+        )
+}
+
+/// Where the install script and packages put k3s's units, in systemd's order.
+const UNIT_DIRS: &[&str] = &[
+    "/etc/systemd/system",
+    "/usr/local/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+];
+
+/// The argv of the first of `units` found, as systemd would start it (`ExecStart=` with its
+/// environment expanded); `None` when there is no such unit.
+fn unit_command_line(facts: &dyn Facts, units: &[&str]) -> Result<Option<Vec<String>>, ProbeError> {
+    for unit in units {
+        for dir in UNIT_DIRS {
+            let path = format!("{dir}/{unit}");
+            let Some(text) = facts.read_file(&path)? else {
+                continue;
+            };
+            let unreadable = |reason: String| {
+                ProbeError::Fact(FactError::Unreadable {
+                    path: path.clone(),
+                    reason,
+                })
+            };
+            let mut settings = ServiceSettings::default();
+            apply_unit_file(&mut settings, &text).map_err(unreadable)?;
+            let mut env: HashMap<String, String> = settings.environment.iter().cloned().collect();
+            for (file, optional) in &settings.environment_files {
+                match facts.read_file(file)? {
+                    Some(text) => env.extend(parse_environment_file(&text).map_err(|reason| {
+                        ProbeError::Fact(FactError::Unreadable {
+                            path: file.clone(),
+                            reason,
+                        })
+                    })?),
+                    None if *optional => {}
+                    None => {
+                        return Err(unreadable(format!("EnvironmentFile {file} does not exist")))
+                    }
+                }
+            }
+            let Some(line) = settings.exec_start.last() else {
+                return Err(unreadable("no ExecStart=".into()));
+            };
+            return expand_exec_start(line, &env).map(Some).map_err(unreadable);
+        }
+    }
+    Ok(None)
 }
 
 fn as_list(value: &Value) -> Vec<String> {
