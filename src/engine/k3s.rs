@@ -462,7 +462,7 @@ fn apiserver_defaults(
         map.insert("advertise-address".into(), address);
     }
     if let Some(endpoint) = settings.text("datastore-endpoint") {
-        map.insert("etcd-servers".into(), endpoint);
+        map.insert("etcd-servers".into(), without_password(&endpoint));
         for (key, flag) in [
             ("datastore-cafile", "etcd-cafile"),
             ("datastore-certfile", "etcd-certfile"),
@@ -488,6 +488,22 @@ fn apiserver_defaults(
         );
     }
     Ok(map)
+}
+
+/// A datastore endpoint with the password of its user part replaced
+/// (`postgres://k3s:<redacted>@db:5432/k3s`): k3s logs the endpoint, but a report should
+/// not carry the password.
+fn without_password(endpoint: &str) -> String {
+    let Some((scheme, rest)) = endpoint.split_once("://") else {
+        return endpoint.to_owned();
+    };
+    let Some((user_info, host)) = rest.rsplit_once('@') else {
+        return endpoint.to_owned();
+    };
+    match user_info.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:<redacted>@{host}"),
+        None => endpoint.to_owned(),
+    }
 }
 
 fn controller_manager_defaults(settings: &K3sConfig, data_dir: &str) -> BTreeMap<String, String> {
@@ -688,6 +704,22 @@ mod tests {
                 "--feature-gates=B=false",
                 "--profiling=true",
             ])
+        );
+    }
+
+    #[test]
+    fn datastore_passwords_stay_out_of_the_line() {
+        assert_eq!(
+            without_password("mysql://k3s:s3cret@tcp(db:3306)/k3s"),
+            "mysql://k3s:<redacted>@tcp(db:3306)/k3s"
+        );
+        assert_eq!(
+            without_password("postgres://k3s:p@ss@db:5432/k3s"),
+            "postgres://k3s:<redacted>@db:5432/k3s"
+        );
+        assert_eq!(
+            without_password("https://10.0.0.5:2379"),
+            "https://10.0.0.5:2379"
         );
     }
 
