@@ -365,6 +365,10 @@ fn k3s_args_probe_shows_what_the_config_files_set() {
     let (state, actual) = &broken["1.4.1"];
     assert_eq!(state, "FAIL", "{actual}");
     assert!(actual.contains("--profiling=true"), "{actual}");
+    // `pod-max-pids` comes only from the drop-in config.yaml.d/50-pod-pids.yaml (`kubelet-arg+:`).
+    let (state, actual) = &hardened["4.2.13"];
+    assert_eq!(state, "PASS", "{actual}");
+    assert!(actual.contains("--pod-max-pids=4096"), "{actual}");
     let default = scan_node("k3s-cis-1.9", "k3s-server");
     assert_eq!(default["1.2.17"].0, "WARN", "{}", default["1.2.17"].1);
 }
