@@ -161,6 +161,7 @@ pub(crate) mod testing {
                 selected_because: "--benchmark".into(),
                 targets: vec!["master".into(), "node".into()],
             },
+            benchmarks: Vec::new(),
             nodes,
             unreadable: Vec::new(),
             totals: Totals::default(),

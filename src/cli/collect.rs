@@ -35,6 +35,7 @@ pub struct CollectCommand {
 }
 
 pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
+    cmd.node.ensure_root_is_a_node()?;
     let tree = cmd.selection.tree()?;
     let live = LiveFacts::new(cmd.node.options());
     let recording = RecordingFacts::new(live);

@@ -22,7 +22,15 @@ impl Emitter for Text {
         let mut managed_said = false;
         for node in &results.nodes {
             if results.nodes.len() > 1 || !node.node.name.is_empty() {
-                let _ = writeln!(out, "== Node {} ({}) ==", node.node.name, node.node.source);
+                let benchmark = match (&node.node.benchmark, results.benchmarks.is_empty()) {
+                    (Some(name), false) => format!(", benchmark {name}"),
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    out,
+                    "== Node {} ({}{benchmark}) ==",
+                    node.node.name, node.node.source
+                );
             }
             if let Some(platform) = &node.node.distribution {
                 platform_line(&mut out, platform, &mut managed_said);
@@ -54,7 +62,16 @@ fn header(out: &mut String, results: &RunResults) {
         "== {} {}: benchmark {} from {} ==",
         results.tool.name, results.tool.version, results.benchmark.name, results.benchmark.source
     );
-    let _ = writeln!(out, "== {} ==", results.benchmark.selected_because);
+    if results.benchmarks.is_empty() {
+        let _ = writeln!(out, "== {} ==", results.benchmark.selected_because);
+    }
+    for benchmark in &results.benchmarks {
+        let _ = writeln!(
+            out,
+            "== {}: {} ==",
+            benchmark.name, benchmark.selected_because
+        );
+    }
 }
 
 /// The platform recognised on a node; the first managed one also says, once per report,
