@@ -29,9 +29,38 @@ const NODES: &[(&str, &str, Option<&str>, bool)] = &[
         true,
     ),
     ("cis-1.12/nodes/good-worker", "cis-1.12", None, false),
-    ("gke-1.9.0/nodes/cos-default", "gke-1.9.0", Some("gke"), true),
-    ("gke-1.9.0/nodes/ubuntu-default", "gke-1.9.0", Some("gke"), true),
-    ("gke-1.8.0/nodes/cos-default", "gke-1.8.0", Some("gke"), true),
+    (
+        "eks-1.8.0/nodes/al2023-nodeadm",
+        "eks-1.8.0",
+        Some("eks"),
+        true,
+    ),
+    (
+        "eks-1.8.0/nodes/al2-bootstrap",
+        "eks-1.8.0",
+        Some("eks"),
+        false,
+    ),
+    ("aks-1.8/nodes/ubuntu", "aks-1.8", Some("aks"), false),
+    ("aks-1.8/nodes/azurelinux", "aks-1.8", Some("aks"), false),
+    (
+        "gke-1.9.0/nodes/cos-default",
+        "gke-1.9.0",
+        Some("gke"),
+        true,
+    ),
+    (
+        "gke-1.9.0/nodes/ubuntu-default",
+        "gke-1.9.0",
+        Some("gke"),
+        true,
+    ),
+    (
+        "gke-1.8.0/nodes/cos-default",
+        "gke-1.8.0",
+        Some("gke"),
+        true,
+    ),
 ];
 
 fn chosen(outcome: &Outcome) -> (String, Option<String>) {

@@ -3,16 +3,13 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Instant;
 
 use cisgate::report::findings::{disposition, Disposition};
 use cisgate::report::html::HtmlEmitter;
 use cisgate::results::{RunResults, State};
 use regex::Regex;
-use support::{
-    chromium_dom, generated_fleet, render, render_string, small_fixture, vnu_jar, write_temp,
-};
+use support::{chromium_dom, generated_fleet, render, render_string, small_fixture, write_temp};
 
 /// The small fixture with hostile text wherever a node or snapshot supplies it.
 fn hostile_fixture() -> RunResults {

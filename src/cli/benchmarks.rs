@@ -149,37 +149,6 @@ fn version_ranges(mapping: &BTreeMap<String, String>) -> Vec<(String, String)> {
         .collect()
 }
 
-#[cfg(test)]
-mod version_range_tests {
-    use super::*;
-
-    fn ranges(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mapping = pairs
-            .iter()
-            .map(|(v, b)| (v.to_string(), b.to_string()))
-            .collect();
-        version_ranges(&mapping)
-    }
-
-    #[test]
-    fn each_benchmark_covers_up_to_the_next_entry_and_the_newest_is_open_ended() {
-        let got = ranges(&[
-            ("1.28", "cis-1.10"),
-            ("1.29", "cis-1.11"),
-            ("1.31", "cis-1.11"),
-            ("1.32", "cis-1.12"),
-            ("1.33", "cis-1.12"),
-        ]);
-        let text: Vec<String> = got.iter().map(|(b, r)| format!("{b} {r}")).collect();
-        assert_eq!(
-            text,
-            ["cis-1.10 1.28", "cis-1.11 1.29–1.31", "cis-1.12 1.32+"]
-        );
-        let gke = ranges(&[("1.28", "gke-1.8.0"), ("1.31", "gke-1.9.0")]);
-        assert_eq!(gke[0].1, "1.28–1.30");
-    }
-}
-
 fn targets_of(tree: &BenchmarkTree, name: &str) -> anyhow::Result<Vec<(String, Controls)>> {
     Ok(benchmark_controls(tree, name)?)
 }
@@ -348,4 +317,35 @@ fn newest_benchmark(tree: &BenchmarkTree) -> anyhow::Result<String> {
         .pop()
         .map(|(_, _, b)| b)
         .context("the version mapping is empty; name the benchmark with --benchmark")
+}
+
+#[cfg(test)]
+mod version_range_tests {
+    use super::*;
+
+    fn ranges(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mapping = pairs
+            .iter()
+            .map(|(v, b)| (v.to_string(), b.to_string()))
+            .collect();
+        version_ranges(&mapping)
+    }
+
+    #[test]
+    fn each_benchmark_covers_up_to_the_next_entry_and_the_newest_is_open_ended() {
+        let got = ranges(&[
+            ("1.28", "cis-1.10"),
+            ("1.29", "cis-1.11"),
+            ("1.31", "cis-1.11"),
+            ("1.32", "cis-1.12"),
+            ("1.33", "cis-1.12"),
+        ]);
+        let text: Vec<String> = got.iter().map(|(b, r)| format!("{b} {r}")).collect();
+        assert_eq!(
+            text,
+            ["cis-1.10 1.28", "cis-1.11 1.29–1.31", "cis-1.12 1.32+"]
+        );
+        let gke = ranges(&[("1.28", "gke-1.8.0"), ("1.31", "gke-1.9.0")]);
+        assert_eq!(gke[0].1, "1.28–1.30");
+    }
 }

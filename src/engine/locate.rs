@@ -65,6 +65,12 @@ fn file_of_probe(probe: &Probe, variables: &Variables, facts: &dyn Facts) -> Opt
                 .clone()
                 .unwrap_or_else(|| super::k3s::DEFAULT_CONFIG.to_owned()),
         ),
+        Probe::StaticPodFile { manifest, path, .. } => {
+            super::static_pod::node_path(facts, manifest, path)
+                .ok()
+                .flatten()
+                .or_else(|| Some(manifest.clone()))
+        }
         Probe::ApiObjects { .. } | Probe::ApiQuery { .. } => None,
     }
 }

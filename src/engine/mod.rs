@@ -21,4 +21,5 @@ pub mod recent_parses;
 pub mod run;
 pub mod scan;
 pub mod shared_text;
+pub mod static_pod;
 pub mod substitute;

@@ -108,6 +108,11 @@ pub fn answer(probe: &Probe, facts: &dyn Facts, api: &ApiCache) -> Result<String
         Probe::K3sArgs { component, config } => {
             k3s::command_line(facts, component, config.as_deref())
         }
+        Probe::StaticPodFile {
+            manifest,
+            path,
+            show,
+        } => super::static_pod::answer(facts, manifest, path, *show),
     }
 }
 

@@ -61,6 +61,19 @@ const KINDS: &[(&str, &str, &str, bool)] = &[
         "ManagedCertificate",
         true,
     ),
+    // OpenShift's own kinds, for the rh benchmarks.
+    (
+        "securitycontextconstraints",
+        "/apis/security.openshift.io/v1",
+        "SecurityContextConstraints",
+        false,
+    ),
+    (
+        "kubeapiservers",
+        "/apis/operator.openshift.io/v1",
+        "KubeAPIServer",
+        false,
+    ),
 ];
 
 const VERSION: &str =
@@ -252,12 +265,12 @@ fn discovery() -> BTreeMap<String, String> {
         "/api".into(),
         r#"{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[{"clientCIDR":"0.0.0.0/0","serverAddress":"127.0.0.1:6443"}]}"#.into(),
     );
-    let groups = [
-        "rbac.authorization.k8s.io",
-        "networking.k8s.io",
-        "certificates.k8s.io",
-        "networking.gke.io",
-    ]
+    let group_names: std::collections::BTreeSet<&str> = KINDS
+        .iter()
+        .filter_map(|(_, group_version, _, _)| group_version.strip_prefix("/apis/"))
+        .filter_map(|group_version| group_version.strip_suffix("/v1"))
+        .collect();
+    let groups = group_names
         .iter()
         .map(|g| {
             format!(
