@@ -47,6 +47,15 @@ pub enum Probe {
     /// (namespaces without a NetworkPolicy): the input is `{"<kind>": [objects], ...}`
     /// and each output is one line.
     ApiQuery { kinds: Vec<String>, jq: String },
+    /// The command line k3s runs an embedded component with (`kube-apiserver`,
+    /// `kube-controller-manager`, `kube-scheduler`, `kubelet`, `kube-proxy`), derived from
+    /// k3s's config file (`config`, default `/etc/rancher/k3s/config.yaml`, plus its
+    /// `config.yaml.d/` drop-ins) and k3s's defaults, as k3s logs it after `Running`.
+    K3sArgs {
+        component: String,
+        #[serde(default)]
+        config: Option<String>,
+    },
     /// A file as a static pod's containers see it (`path`), found on the node through the
     /// `hostPath` volumes of the pod in `manifest`: its content, or its mode or owner as
     /// `file_mode`/`file_owner` print them.
@@ -108,6 +117,10 @@ impl Probe {
                 }
                 text
             }
+            Probe::K3sArgs { component, config } => match config {
+                Some(config) => format!("probe k3s_args {component} config={config}"),
+                None => format!("probe k3s_args {component}"),
+            },
             Probe::ApiQuery { kinds, jq } => {
                 format!("probe api_query {} | jq {jq}", kinds.join(","))
             }

@@ -11,6 +11,7 @@ pub mod detect;
 pub mod document;
 pub mod evaluate;
 pub mod jsonpath;
+pub mod k3s;
 pub mod kubelet;
 pub mod locate;
 pub mod lookup;

@@ -13,6 +13,7 @@ use crate::definitions::probe::Probe;
 use crate::facts::{FactError, Facts};
 use crate::sync::locked;
 
+use super::k3s;
 use super::kubelet;
 use super::substitute::runs_binary;
 
@@ -104,6 +105,9 @@ pub fn answer(probe: &Probe, facts: &dyn Facts, api: &ApiCache) -> Result<String
         }
         Probe::ApiObjects { kind, jq } => api_object_lines(api.kind(facts, kind)?, jq.as_deref()),
         Probe::ApiQuery { kinds, jq } => api_query_lines(facts, api, kinds, jq),
+        Probe::K3sArgs { component, config } => {
+            k3s::command_line(facts, component, config.as_deref())
+        }
         Probe::StaticPodFile {
             manifest,
             path,

@@ -354,7 +354,16 @@ impl SnapshotDirFacts {
 
     fn derived(&self) -> &Result<Vec<NodeProcess>, FactError> {
         self.derived.get_or_init(|| {
-            let derived = derive_processes(self)?;
+            let declared_kubelet = self
+                .metadata
+                .processes
+                .iter()
+                .find(|p| {
+                    !p.argv.is_empty()
+                        && p.comm.clone().unwrap_or_else(|| comm_of(&p.argv[0])) == "kubelet"
+                })
+                .map(|p| p.argv.as_slice());
+            let derived = derive_processes(self, declared_kubelet)?;
             Ok(self.number_processes(derived))
         })
     }
