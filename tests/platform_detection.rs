@@ -34,6 +34,10 @@ const NODES: &[(&str, &str, Option<&str>, bool)] = &[
     ("gke-1.9.0/nodes/cos-default", "gke-1.9.0", Some("gke"), true),
     ("gke-1.9.0/nodes/ubuntu-default", "gke-1.9.0", Some("gke"), true),
     ("gke-1.8.0/nodes/cos-default", "gke-1.8.0", Some("gke"), true),
+    ("rke2-cis-1.8/nodes/rke2-server", "rke2-cis-1.8", Some("rke2"), true),
+    ("rke2-cis-1.8/nodes/rke2-agent", "rke2-cis-1.8", Some("rke2"), false),
+    ("k3s-cis-1.9/nodes/k3s-server", "k3s-cis-1.9", Some("k3s"), false),
+    ("k3s-cis-1.9/nodes/k3s-agent", "k3s-cis-1.9", Some("k3s"), false),
     ("rh-1.8/nodes/ocp-master", "rh-1.8", Some("openshift"), true),
     ("rh-1.8/nodes/ocp-worker", "rh-1.8", Some("openshift"), true),
 ];

@@ -26,6 +26,10 @@ pub struct ComponentConfig {
     pub name: String,
     pub optional: bool,
     pub bins: Vec<String>,
+    /// cisgate's own key `markers`: paths whose existence shows the component is on the node
+    /// when it has no process of its own (k3s runs every component inside `k3s server`).
+    /// kube-bench trees do not have it.
+    pub markers: Vec<String>,
     /// `(candidates, default)` for each file kind, in substitution order.
     pub files: Vec<(FileKind, Vec<String>, Option<String>)>,
 }
@@ -167,6 +171,7 @@ fn component_from(name: &str, body: &Value) -> ComponentConfig {
         name: name.to_owned(),
         optional: body.get("optional").is_some_and(truthy),
         bins: body.get("bins").map(string_list).unwrap_or_default(),
+        markers: body.get("markers").map(string_list).unwrap_or_default(),
         files,
     }
 }
