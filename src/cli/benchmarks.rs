@@ -82,9 +82,7 @@ fn list(tree: &BenchmarkTree) -> anyhow::Result<i32> {
                 .push((what.clone(), versions));
         }
     }
-    let mut out = String::new();
-    writeln!(out, "Benchmarks in the {} tree:", tree.describe())?;
-    writeln!(out, "  {:<14} {:<50} TARGETS", "BENCHMARK", "FOR")?;
+    let mut rows = Vec::new();
     for name in tree.benchmark_names() {
         let covers = coverage
             .get(&name)
@@ -99,7 +97,32 @@ fn list(tree: &BenchmarkTree) -> anyhow::Result<i32> {
             .targets_of(&name)
             .unwrap_or_default()
             .join(", ");
-        writeln!(out, "  {name:<14} {covers:<50} {targets}")?;
+        rows.push((name, covers, targets));
+    }
+    let name_width = rows
+        .iter()
+        .map(|r| r.0.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(9);
+    let for_width = rows
+        .iter()
+        .map(|r| r.1.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(3);
+    let mut out = String::new();
+    writeln!(out, "Benchmarks in the {} tree:", tree.describe())?;
+    writeln!(
+        out,
+        "  {:<name_width$}  {:<for_width$}  TARGETS",
+        "BENCHMARK", "FOR"
+    )?;
+    for (name, covers, targets) in rows {
+        writeln!(
+            out,
+            "  {name:<name_width$}  {covers:<for_width$}  {targets}"
+        )?;
     }
     print(&out)
 }

@@ -66,7 +66,7 @@ fn target_applies(config: &BenchmarkConfig, target: &str, facts: &dyn Facts) -> 
             config
                 .components(target)
                 .iter()
-                .filter(|c| !c.optional && !(c.bins.is_empty() && c.markers.is_empty()))
+                .filter(|c| !c.optional && (!c.bins.is_empty() || !c.markers.is_empty()))
                 .any(|component| {
                     running_binary(&component.bins, &processes).is_some()
                         || component

@@ -46,7 +46,14 @@ fn suite(results: &RunResults, node: &NodeResults, section: &SectionResult) -> T
         node.node.name, section.id, section.text
     ));
     suite.add_properties([
-        Property::new("benchmark", results.benchmark.name.as_str()),
+        // The node's own benchmark: a fleet may mix them.
+        Property::new(
+            "benchmark",
+            node.node
+                .benchmark
+                .as_deref()
+                .unwrap_or(results.benchmark.name.as_str()),
+        ),
         Property::new("benchmark.version", section.version.as_str()),
         Property::new("node", node.node.name.as_str()),
         Property::new("node.roles", node.node.roles.join(",")),
