@@ -77,7 +77,7 @@ fn markdown_group(out: &mut String, group: &GroupTrend) {
     };
     let _ = writeln!(
         out,
-        "- {} runs, the latest on {}: pass rate **{}**{trend}, {} regressions on {} nodes ({} opened, {} fixed), {} accepted",
+        "- {} run(s), the latest on {}: pass rate **{}**{trend}, {} regressions on {} nodes ({} opened, {} fixed), {} accepted",
         group.runs.len(),
         &last.started_at[..10],
         percent(last.pass_rate),
@@ -440,7 +440,7 @@ fn pool_rows(group: &GroupTrend) -> Vec<PoolRow> {
 const PLOT_WIDTH: f64 = 900.0;
 const PLOT_HEIGHT: f64 = 260.0;
 const PLOT_LEFT: f64 = 48.0;
-const PLOT_RIGHT: f64 = 880.0;
+const PLOT_RIGHT: f64 = 850.0;
 const PLOT_TOP: f64 = 12.0;
 const PLOT_BOTTOM: f64 = 230.0;
 
@@ -511,6 +511,10 @@ fn plot(group: &GroupTrend) -> Plot {
         _ => vec![0, count / 3, 2 * count / 3, count - 1],
     };
     for i in wanted {
+        // Labels closer than ~90 px to the previous one would overlap.
+        if x_ticks.last().is_some_and(|t: &Tick| xs[i] - t.x < 90.0) {
+            continue;
+        }
         x_ticks.push(Tick {
             x: xs[i],
             y: PLOT_HEIGHT,
