@@ -1,9 +1,9 @@
 //! `cisgate scan --store`, `--previous store`, `history import|report|prune|runs` and
 //! `--asff` through the binary.
 
-mod support;
 #[path = "support/nightly.rs"]
 mod nightly;
+mod support;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -42,19 +42,49 @@ fn scans_store_runs_and_the_next_one_compares_with_the_last() {
     let snapshots = snapshots();
     let first = cisgate(
         dir.path(),
-        &["scan", "--snapshot", &snapshots, "--quiet", "--store", "h.db", "--cluster", "prod", "--json", "one.json"],
+        &[
+            "scan",
+            "--snapshot",
+            &snapshots,
+            "--quiet",
+            "--store",
+            "h.db",
+            "--cluster",
+            "prod",
+            "--json",
+            "one.json",
+        ],
     );
-    assert_eq!(first.status.code(), Some(1), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     let second = cisgate(
         dir.path(),
         &[
-            "scan", "--snapshot", &snapshots, "--store", "h.db", "--cluster", "prod", "--previous",
-            "store", "--json", "two.json", "--summary-md", "summary.md",
+            "scan",
+            "--snapshot",
+            &snapshots,
+            "--store",
+            "h.db",
+            "--cluster",
+            "prod",
+            "--previous",
+            "store",
+            "--json",
+            "two.json",
+            "--summary-md",
+            "summary.md",
         ],
     );
     assert_eq!(second.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&second.stderr);
-    assert!(stderr.contains("stored run local:prod/cis-1.12/"), "{stderr}");
+    assert!(
+        stderr.contains("stored run local:prod/cis-1.12/"),
+        "{stderr}"
+    );
     let two = json(&dir.path().join("two.json"));
     let previous = &two["previous"];
     let failing = two["totals"]["fail"].as_u64().unwrap()
@@ -62,26 +92,65 @@ fn scans_store_runs_and_the_next_one_compares_with_the_last() {
         + two["totals"]["error"].as_u64().unwrap();
     assert_eq!(previous["unchanged"].as_u64(), Some(failing), "{previous}");
     assert_eq!(previous["new"].as_u64(), Some(0));
-    assert!(previous["file"].as_str().unwrap().contains("of prod · cis-1.12"));
+    assert!(previous["file"]
+        .as_str()
+        .unwrap()
+        .contains("of prod · cis-1.12"));
     // Another cluster has no earlier run: everything failing is new.
     let other = cisgate(
         dir.path(),
-        &["scan", "--snapshot", &snapshots, "--quiet", "--store", "h.db", "--cluster", "staging", "--previous", "store", "--json", "three.json"],
+        &[
+            "scan",
+            "--snapshot",
+            &snapshots,
+            "--quiet",
+            "--store",
+            "h.db",
+            "--cluster",
+            "staging",
+            "--previous",
+            "store",
+            "--json",
+            "three.json",
+        ],
     );
     assert_eq!(other.status.code(), Some(1));
-    assert_eq!(json(&dir.path().join("three.json"))["previous"]["new"].as_u64(), Some(failing));
-    let runs = cisgate(dir.path(), &["history", "runs", "--store", "h.db", "--json"]);
+    assert_eq!(
+        json(&dir.path().join("three.json"))["previous"]["new"].as_u64(),
+        Some(failing)
+    );
+    let runs = cisgate(
+        dir.path(),
+        &["history", "runs", "--store", "h.db", "--json"],
+    );
     let runs: Value = serde_json::from_slice(&runs.stdout).unwrap();
-    let clusters: Vec<&str> = runs.as_array().unwrap().iter().map(|r| r["cluster"].as_str().unwrap()).collect();
+    let clusters: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["cluster"].as_str().unwrap())
+        .collect();
     assert_eq!(clusters, ["prod", "prod", "staging"]);
 }
 
 #[test]
 fn previous_store_without_a_store_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
-    let output = cisgate(dir.path(), &["scan", "--snapshot", &snapshots(), "--quiet", "--previous", "store"]);
+    let output = cisgate(
+        dir.path(),
+        &[
+            "scan",
+            "--snapshot",
+            &snapshots(),
+            "--quiet",
+            "--previous",
+            "store",
+        ],
+    );
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--previous store needs a results store"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--previous store needs a results store")
+    );
 }
 
 #[test]
@@ -93,9 +162,15 @@ fn the_cluster_defaults_to_the_kubeconfig_context() {
         "apiVersion: v1\nkind: Config\ncurrent-context: kind-dev\nclusters: []\ncontexts: []\nusers: []\n",
     )
     .unwrap();
-    let output = cisgate(dir.path(), &["scan", "--snapshot", &snapshots(), "--store", "h.db"]);
+    let output = cisgate(
+        dir.path(),
+        &["scan", "--snapshot", &snapshots(), "--store", "h.db"],
+    );
     assert_eq!(output.status.code(), Some(1));
-    let runs = cisgate(dir.path(), &["history", "runs", "--store", "h.db", "--json"]);
+    let runs = cisgate(
+        dir.path(),
+        &["history", "runs", "--store", "h.db", "--json"],
+    );
     let runs: Value = serde_json::from_slice(&runs.stdout).unwrap();
     assert_eq!(runs[0]["cluster"], "kind-dev");
 }
@@ -103,31 +178,89 @@ fn the_cluster_defaults_to_the_kubeconfig_context() {
 #[test]
 fn import_is_idempotent_and_prune_keeps_the_recent_runs() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("old.json"), serde_json::to_vec(&nightly::night(1, 5)).unwrap()).unwrap();
-    std::fs::write(dir.path().join("new.json"), serde_json::to_vec(&nightly::night(2, 5)).unwrap()).unwrap();
+    std::fs::write(
+        dir.path().join("old.json"),
+        serde_json::to_vec(&nightly::night(1, 5)).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("new.json"),
+        serde_json::to_vec(&nightly::night(2, 5)).unwrap(),
+    )
+    .unwrap();
     let old = cisgate(
         dir.path(),
-        &["history", "import", "old.json", "--cluster", "prod", "--started-at", "2020-01-01T02:00:00Z", "--store", "h.db"],
+        &[
+            "history",
+            "import",
+            "old.json",
+            "--cluster",
+            "prod",
+            "--started-at",
+            "2020-01-01T02:00:00Z",
+            "--store",
+            "h.db",
+        ],
     );
-    assert!(old.status.success(), "{}", String::from_utf8_lossy(&old.stderr));
+    assert!(
+        old.status.success(),
+        "{}",
+        String::from_utf8_lossy(&old.stderr)
+    );
     let again = cisgate(
         dir.path(),
-        &["history", "import", "old.json", "--cluster", "prod", "--started-at", "2020-01-01T02:00:00Z", "--store", "h.db"],
+        &[
+            "history",
+            "import",
+            "old.json",
+            "--cluster",
+            "prod",
+            "--started-at",
+            "2020-01-01T02:00:00Z",
+            "--store",
+            "h.db",
+        ],
     );
     assert!(String::from_utf8_lossy(&again.stderr).contains("already stored, unchanged"));
-    assert!(cisgate(dir.path(), &["history", "import", "new.json", "--cluster", "prod", "--store", "h.db"]).status.success());
+    assert!(cisgate(
+        dir.path(),
+        &[
+            "history",
+            "import",
+            "new.json",
+            "--cluster",
+            "prod",
+            "--store",
+            "h.db"
+        ]
+    )
+    .status
+    .success());
     let count = |dir: &Path| {
         let runs = cisgate(dir, &["history", "runs", "--store", "h.db", "--json"]);
-        serde_json::from_slice::<Value>(&runs.stdout).unwrap().as_array().unwrap().len()
+        serde_json::from_slice::<Value>(&runs.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len()
     };
     assert_eq!(count(dir.path()), 2);
-    let prune = cisgate(dir.path(), &["history", "prune", "--keep", "90d", "--store", "h.db"]);
+    let prune = cisgate(
+        dir.path(),
+        &["history", "prune", "--keep", "90d", "--store", "h.db"],
+    );
     assert!(prune.status.success());
     assert!(String::from_utf8_lossy(&prune.stderr).contains("deleted 1 run(s)"));
     assert_eq!(count(dir.path()), 1);
-    let bad = cisgate(dir.path(), &["history", "prune", "--keep", "ninety", "--store", "h.db"]);
+    let bad = cisgate(
+        dir.path(),
+        &["history", "prune", "--keep", "ninety", "--store", "h.db"],
+    );
     assert_eq!(bad.status.code(), Some(2));
-    let not_results = cisgate(dir.path(), &["history", "import", "h.db", "--store", "other.db"]);
+    let not_results = cisgate(
+        dir.path(),
+        &["history", "import", "h.db", "--store", "other.db"],
+    );
     assert_eq!(not_results.status.code(), Some(2));
 }
 
@@ -153,20 +286,47 @@ fn the_trend_report_of_thirty_nights_is_valid_and_shows_the_plot() {
     let output = cisgate(
         dir.path(),
         &[
-            "history", "report", "--store", &url, "--html", "trend.html", "--json", "trend.json",
-            "--summary-md", "trend.md", "--today", "2026-11-30",
+            "history",
+            "report",
+            "--store",
+            &url,
+            "--html",
+            "trend.html",
+            "--json",
+            "trend.json",
+            "--summary-md",
+            "trend.md",
+            "--today",
+            "2026-11-30",
         ],
     );
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let trend = json(&dir.path().join("trend.json"));
     let group = &trend["groups"][0];
     assert_eq!(group["cluster"], "prod <eu>");
     assert_eq!(group["runs"].as_array().unwrap().len(), 30);
     let markdown = std::fs::read_to_string(dir.path().join("trend.md")).unwrap();
-    assert!(markdown.contains("| 4.2.7 Setting 4.2.7 is as the benchmark asks | 20 | 2026-11-21 |"), "{markdown}");
+    assert!(
+        markdown.contains("| 4.2.7 Setting 4.2.7 is as the benchmark asks | 20 | 2026-11-21 |"),
+        "{markdown}"
+    );
     let html = std::fs::read_to_string(dir.path().join("trend.html")).unwrap();
-    assert!(html.contains("prod &lt;eu&gt;") && !html.contains("prod <eu>"), "escaped");
-    assert!(!html.contains("<script") && !html.contains("http://") , "self-contained, no scripts");
+    // To refresh the picture in docs/nightly-report.md: CISGATE_TREND_SAMPLE=/tmp/trend.html.
+    if let Some(sample) = std::env::var_os("CISGATE_TREND_SAMPLE") {
+        std::fs::write(sample, &html).unwrap();
+    }
+    assert!(
+        html.contains("prod &lt;eu&gt;") && !html.contains("prod <eu>"),
+        "escaped"
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("http://"),
+        "self-contained, no scripts"
+    );
     if let Some(jar) = support::vnu_jar() {
         let vnu = Command::new("java")
             .args(["-jar"])
@@ -184,7 +344,9 @@ fn the_trend_report_of_thirty_nights_is_valid_and_shows_the_plot() {
     }
     let url = format!("file://{}", dir.path().join("trend.html").display());
     if let Some(dom) = support::chromium_dom(&url) {
-        let plot_start = dom.find("class=\"pass-rate-plot\"").expect("the plot is in the page");
+        let plot_start = dom
+            .find("class=\"pass-rate-plot\"")
+            .expect("the plot is in the page");
         let plot = &dom[plot_start..dom[plot_start..].find("</svg>").unwrap() + plot_start];
         let points = plot
             .split("points=\"")
@@ -192,16 +354,27 @@ fn the_trend_report_of_thirty_nights_is_valid_and_shows_the_plot() {
             .and_then(|p| p.split('"').next())
             .expect("the all-nodes line");
         assert_eq!(points.split(' ').count(), 30, "one point per night");
-        assert_eq!(plot.matches("<polyline").count(), 3, "all nodes and two pools");
+        assert_eq!(
+            plot.matches("<polyline").count(),
+            3,
+            "all nodes and two pools"
+        );
     }
 }
 
 /// ASFF field rules from the AwsSecurityFinding API reference, checked on every finding.
 fn assert_valid_asff(finding: &Value) {
-    let text = |key: &str| finding[key].as_str().unwrap_or_else(|| panic!("{key} is a string: {finding}"));
+    let text = |key: &str| {
+        finding[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key} is a string: {finding}"))
+    };
     let within = |key: &str, max: usize| {
         let value = text(key);
-        assert!(!value.is_empty() && value.chars().count() <= max, "{key}: {value}");
+        assert!(
+            !value.is_empty() && value.chars().count() <= max,
+            "{key}: {value}"
+        );
     };
     assert_eq!(text("SchemaVersion"), "2018-10-08");
     within("Id", 512);
@@ -214,7 +387,10 @@ fn assert_valid_asff(finding: &Value) {
     assert!(text("ProductArn").starts_with("arn:aws:securityhub:"));
     for key in ["CreatedAt", "UpdatedAt"] {
         let at = text(key);
-        assert!(at.parse::<jiff::Timestamp>().is_ok() && at.ends_with('Z'), "{key}: {at}");
+        assert!(
+            at.parse::<jiff::Timestamp>().is_ok() && at.ends_with('Z'),
+            "{key}: {at}"
+        );
     }
     let types = finding["Types"].as_array().expect("Types");
     assert!(!types.is_empty() && types.len() <= 50);
@@ -235,8 +411,12 @@ fn assert_valid_asff(finding: &Value) {
     let resources = finding["Resources"].as_array().expect("Resources");
     assert!((1..=32).contains(&resources.len()));
     for resource in resources {
-        assert!(resource["Type"].as_str().is_some_and(|t| !t.is_empty() && t.len() <= 256));
-        assert!(resource["Id"].as_str().is_some_and(|t| !t.is_empty() && t.len() <= 512));
+        assert!(resource["Type"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty() && t.len() <= 256));
+        assert!(resource["Id"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty() && t.len() <= 512));
         assert!(["aws", "aws-cn", "aws-us-gov"].contains(&resource["Partition"].as_str().unwrap()));
         for (key, value) in resource["Details"]["Other"].as_object().unwrap() {
             assert!(key.len() <= 128 && value.as_str().unwrap().chars().count() <= 1024);
@@ -253,12 +433,31 @@ fn assert_valid_asff(finding: &Value) {
     }
     let status = finding["Compliance"]["Status"].as_str().unwrap();
     assert!(["PASSED", "WARNING", "FAILED", "NOT_AVAILABLE"].contains(&status));
-    assert!(finding["Compliance"]["RelatedRequirements"].as_array().unwrap().len() <= 32);
+    assert!(
+        finding["Compliance"]["RelatedRequirements"]
+            .as_array()
+            .unwrap()
+            .len()
+            <= 32
+    );
     assert!(["ACTIVE", "ARCHIVED"].contains(&finding["RecordState"].as_str().unwrap()));
     let allowed = [
-        "SchemaVersion", "Id", "ProductArn", "GeneratorId", "AwsAccountId", "Types", "CreatedAt",
-        "UpdatedAt", "Severity", "Title", "Description", "ProductFields", "Resources", "Compliance",
-        "RecordState", "Remediation",
+        "SchemaVersion",
+        "Id",
+        "ProductArn",
+        "GeneratorId",
+        "AwsAccountId",
+        "Types",
+        "CreatedAt",
+        "UpdatedAt",
+        "Severity",
+        "Title",
+        "Description",
+        "ProductFields",
+        "Resources",
+        "Compliance",
+        "RecordState",
+        "Remediation",
     ];
     for key in finding.as_object().unwrap().keys() {
         assert!(allowed.contains(&key.as_str()), "unexpected field {key}");
@@ -271,18 +470,36 @@ fn asff_findings_follow_the_field_rules_and_keep_their_ids() {
     let scan = |name: &str, extra: &[&str]| {
         let snapshots = snapshots();
         let mut args = vec![
-            "scan", "--snapshot", &snapshots, "--quiet", "--cluster", "prod", "--asff", name,
-            "--aws-account-id", "123456789012", "--aws-region", "eu-west-1",
+            "scan",
+            "--snapshot",
+            &snapshots,
+            "--quiet",
+            "--cluster",
+            "prod",
+            "--asff",
+            name,
+            "--aws-account-id",
+            "123456789012",
+            "--aws-region",
+            "eu-west-1",
         ];
         args.extend_from_slice(extra);
         let output = cisgate(dir.path(), &args);
-        assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         json(&dir.path().join(name))
     };
     let first = scan("first.json", &["--json", "results.json"]);
     let results = json(&dir.path().join("results.json"));
     let findings = first.as_array().unwrap();
-    assert_eq!(findings.len() as u64, results["gate"]["regressions"].as_u64().unwrap());
+    assert_eq!(
+        findings.len() as u64,
+        results["gate"]["regressions"].as_u64().unwrap()
+    );
     for finding in findings {
         assert_valid_asff(finding);
         assert_eq!(finding["Compliance"]["Status"], "FAILED");
@@ -291,18 +508,39 @@ fn asff_findings_follow_the_field_rules_and_keep_their_ids() {
             "arn:aws:securityhub:eu-west-1:123456789012:product/123456789012/default"
         );
     }
-    let ids: std::collections::BTreeSet<&str> = findings.iter().map(|f| f["Id"].as_str().unwrap()).collect();
+    let ids: std::collections::BTreeSet<&str> =
+        findings.iter().map(|f| f["Id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), findings.len(), "ids are unique");
-    assert!(ids.contains("cisgate/prod/cis-1.12/control-plane-1/1.2.15"), "{ids:?}");
-    let with_remediation = findings.iter().filter(|f| f.get("Remediation").is_some()).count();
+    assert!(
+        ids.contains("cisgate/prod/cis-1.12/control-plane-1/1.2.15"),
+        "{ids:?}"
+    );
+    let with_remediation = findings
+        .iter()
+        .filter(|f| f.get("Remediation").is_some())
+        .count();
     assert_eq!(with_remediation, findings.len());
     // The next run: the same ids, so Security Hub updates instead of adding.
     let second = scan("second.json", &["--previous", "results.json"]);
-    let second_ids: std::collections::BTreeSet<&str> =
-        second.as_array().unwrap().iter().map(|f| f["Id"].as_str().unwrap()).collect();
+    let second_ids: std::collections::BTreeSet<&str> = second
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["Id"].as_str().unwrap())
+        .collect();
     assert_eq!(second_ids, ids);
     // Without an account the flag is refused.
-    let output = cisgate(dir.path(), &["scan", "--snapshot", &snapshots(), "--quiet", "--asff", "x.json"]);
+    let output = cisgate(
+        dir.path(),
+        &[
+            "scan",
+            "--snapshot",
+            &snapshots(),
+            "--quiet",
+            "--asff",
+            "x.json",
+        ],
+    );
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--asff needs the AWS account"));
 }
@@ -312,7 +550,11 @@ fn a_fixed_regression_is_archived_in_asff() {
     let dir = tempfile::tempdir().unwrap();
     let before = nightly::night(5, 110);
     let after_fix = nightly::night(6, 110);
-    std::fs::write(dir.path().join("before.json"), serde_json::to_vec(&before).unwrap()).unwrap();
+    std::fs::write(
+        dir.path().join("before.json"),
+        serde_json::to_vec(&before).unwrap(),
+    )
+    .unwrap();
     // Re-rendering is not a scan: build the run with --previous through the library.
     let mut marked = after_fix.clone();
     cisgate::baseline::previous::mark(&mut marked, &before, "before.json");
@@ -322,16 +564,28 @@ fn a_fixed_regression_is_archived_in_asff() {
         aws_region: Some("us-gov-west-1".into()),
         asff_product_arn: None,
     }
-    .context("prod", jiff::Timestamp::from_second(nightly::night_time(6)).unwrap(), "night-6")
+    .context(
+        "prod",
+        jiff::Timestamp::from_second(nightly::night_time(6)).unwrap(),
+        "night-6",
+    )
     .unwrap();
     let findings = cisgate::report::asff::findings(&marked, &context);
-    let archived: Vec<&Value> = findings.iter().filter(|f| f["RecordState"] == "ARCHIVED").collect();
+    let archived: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["RecordState"] == "ARCHIVED")
+        .collect();
     // Incident 4.2.6 on nodes 100..110 was fixed on night 6.
     assert_eq!(archived.len(), 10);
     for finding in &findings {
         assert_valid_asff(finding);
         assert_eq!(finding["Resources"][0]["Partition"], "aws-us-gov");
     }
-    assert!(archived.iter().all(|f| f["Compliance"]["Status"] == "PASSED"));
-    assert!(archived[0]["Id"].as_str().unwrap().ends_with("/worker-0100/4.2.6"));
+    assert!(archived
+        .iter()
+        .all(|f| f["Compliance"]["Status"] == "PASSED"));
+    assert!(archived[0]["Id"]
+        .as_str()
+        .unwrap()
+        .ends_with("/worker-0100/4.2.6"));
 }

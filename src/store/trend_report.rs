@@ -570,11 +570,16 @@ fn line<'a>(
 const BARS_HEIGHT: f64 = 120.0;
 
 fn bars(runs: &[RunPoint]) -> Bars {
-    let width = PLOT_WIDTH;
-    let slot = if runs.is_empty() {
-        width
+    // Under the pass-rate plot's points, so a run lines up in both.
+    let xs = x_positions(runs);
+    let gap = xs
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(f64::INFINITY, f64::min);
+    let width = if gap.is_finite() {
+        (gap * 0.7).clamp(1.0, 24.0)
     } else {
-        width / runs.len() as f64
+        24.0
     };
     let largest = runs
         .iter()
@@ -586,12 +591,12 @@ fn bars(runs: &[RunPoint]) -> Bars {
     let scale = (middle - 4.0) / largest;
     let bars = runs
         .iter()
-        .enumerate()
-        .map(|(i, run)| {
+        .zip(&xs)
+        .map(|(run, x)| {
             let opened_height = round1(run.opened as f64 * scale);
             Bar {
-                x: round1(i as f64 * slot + slot * 0.15),
-                width: round1((slot * 0.7).max(1.0)),
+                x: round1(x - width / 2.0),
+                width: round1(width),
                 opened: run.opened,
                 fixed: run.fixed,
                 opened_y: round1(middle - opened_height),
@@ -602,7 +607,7 @@ fn bars(runs: &[RunPoint]) -> Bars {
         })
         .collect();
     Bars {
-        width,
+        width: PLOT_WIDTH,
         height: BARS_HEIGHT,
         middle,
         bars,
