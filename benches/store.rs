@@ -14,7 +14,6 @@ mod nightly;
 #[path = "../tests/support/postgres.rs"]
 mod pg;
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::time::{Duration, Instant};

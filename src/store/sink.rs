@@ -153,7 +153,7 @@ pub fn mark_previous_from_store(
             crate::baseline::previous::mark(results, &earlier, &label);
         }
         None => {
-            let empty = results.clone_without_nodes();
+            let empty = without_nodes(results);
             let label = format!(
                 "{} (no earlier run of {cluster} · {benchmark})",
                 store.describe()
@@ -164,22 +164,17 @@ pub fn mark_previous_from_store(
     Ok(())
 }
 
-trait CloneWithoutNodes {
-    fn clone_without_nodes(&self) -> RunResults;
-}
-
-impl CloneWithoutNodes for RunResults {
-    fn clone_without_nodes(&self) -> RunResults {
-        RunResults {
-            results_version: self.results_version,
-            tool: self.tool.clone(),
-            benchmark: self.benchmark.clone(),
-            nodes: Vec::new(),
-            unreadable: Vec::new(),
-            totals: self.totals,
-            gate: self.gate.clone(),
-            baseline: None,
-            previous: None,
-        }
+/// The run's header without any node: "an earlier run that had nothing".
+fn without_nodes(results: &RunResults) -> RunResults {
+    RunResults {
+        results_version: results.results_version,
+        tool: results.tool.clone(),
+        benchmark: results.benchmark.clone(),
+        nodes: Vec::new(),
+        unreadable: Vec::new(),
+        totals: Default::default(),
+        gate: results.gate.clone(),
+        baseline: None,
+        previous: None,
     }
 }
