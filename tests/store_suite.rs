@@ -99,6 +99,16 @@ fn a_run_reads_back_as_it_was_stored(url: &str, _writers: usize) {
     results.nodes[0].sections[0].groups[0].checks[0]
         .evidence
         .actual = "tab\there\nnew line \\ backslash 'quote' \"double\" ünïcødé".into();
+    // A fleet that mixes platforms and benchmarks.
+    results.nodes[1].node.benchmark = Some("eks-1.8.0".into());
+    results.nodes[1].node.distribution = Some(cisgate::results::PlatformInfo {
+        name: "eks".into(),
+        title: "Amazon EKS".into(),
+        managed_control_plane: true,
+        evidence: vec!["/etc/eks/release exists".into()],
+    });
+    results.benchmarks = vec![results.benchmark.clone(), results.benchmark.clone()];
+    results.benchmarks[1].name = "eks-1.8.0".into();
     let mut store = Store::open(url).unwrap();
     assert_eq!(store.schema_version().unwrap(), LATEST_VERSION);
     let meta = meta("run-1", "prod", 1_790_000_000);

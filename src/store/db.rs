@@ -203,7 +203,9 @@ impl Db {
                 );
                 let mut statement = connection.prepare_cached(&sql)?;
                 for row in rows {
-                    statement.execute(rusqlite::params_from_iter(row.iter()))?;
+                    statement
+                        .execute(rusqlite::params_from_iter(row.iter()))
+                        .with_context(|| format!("inserting into {table}"))?;
                 }
                 Ok(())
             }

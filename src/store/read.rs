@@ -162,8 +162,8 @@ impl Store {
             format!("run {}: the stored summary is not readable", summary.run_id)
         })?;
         let nodes = self.db.query(
-            "SELECT node_no, name, roles, kubernetes_version, platform, source FROM nodes \
-             WHERE run_key = $1 ORDER BY node_no",
+            "SELECT node_no, name, roles, kubernetes_version, platform, source, benchmark, \
+             distribution FROM nodes WHERE run_key = $1 ORDER BY node_no",
             std::slice::from_ref(&run_key),
         )?;
         let rows = self.db.query(
@@ -195,6 +195,7 @@ impl Store {
             results_version: stored.results_version,
             tool: stored.tool,
             benchmark: stored.benchmark,
+            benchmarks: stored.benchmarks,
             nodes: node_results,
             unreadable: stored.unreadable,
             totals: stored.totals,
@@ -218,6 +219,10 @@ fn node_of(row: &[Value]) -> NodeResults {
             kubernetes_version: row[3].opt_string(),
             platform: row[4].opt_string(),
             source: row[5].string(),
+            benchmark: row[6].opt_string(),
+            distribution: row[7]
+                .as_str()
+                .and_then(|json| serde_json::from_str(json).ok()),
         },
         sections: Vec::new(),
         totals: Totals::default(),

@@ -71,6 +71,8 @@ pub struct Summary {
     pub tool: ToolInfo,
     pub benchmark: BenchmarkInfo,
     #[serde(default)]
+    pub benchmarks: Vec<BenchmarkInfo>,
+    #[serde(default)]
     pub unreadable: Vec<UnreadableNode>,
     pub totals: Totals,
     pub gate: GateOutcome,
@@ -170,6 +172,8 @@ pub const NODE_COLUMNS: &[&str] = &[
     "platform",
     "source",
     "pool",
+    "benchmark",
+    "distribution",
 ];
 pub const RESULT_COLUMNS: &[&str] = &[
     "run_key",
@@ -351,6 +355,7 @@ impl<'a> Flat<'a> {
             results_version: results.results_version,
             tool: results.tool.clone(),
             benchmark: results.benchmark.clone(),
+            benchmarks: results.benchmarks.clone(),
             unreadable: results.unreadable.clone(),
             totals: results.totals,
             gate: results.gate.clone(),
@@ -453,6 +458,11 @@ fn node_row(run_key: i64, node_no: usize, node: &NodeResults, pool: &str) -> Vec
         Value::opt_text(info.platform.clone()),
         Value::text(&info.source),
         Value::text(pool),
+        Value::opt_text(info.benchmark.clone()),
+        info.distribution
+            .as_ref()
+            .and_then(|d| serde_json::to_string(d).ok())
+            .map_or(Value::Null, Value::Text),
     ]
 }
 

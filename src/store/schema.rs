@@ -107,11 +107,14 @@ CREATE TABLE run_checks (
 );
 ";
 
-/// Node pools: each node row gets its pool (its roles, sorted and joined with `,`, or
-/// `none`), and each run a per-pool rollup, backfilled from the stored results.
+/// Node pools: each node row gets its pool (its roles as recorded, joined with `,`, or
+/// `none`), and each run a per-pool rollup, backfilled from the stored results. Nodes also
+/// get the benchmark they ran and the platform recognised on them (a fleet may mix them).
 const V2: &str = "
 ALTER TABLE nodes ADD COLUMN pool TEXT NOT NULL DEFAULT 'none';
 UPDATE nodes SET pool = roles WHERE roles <> '';
+ALTER TABLE nodes ADD COLUMN benchmark TEXT;
+ALTER TABLE nodes ADD COLUMN distribution TEXT;
 CREATE TABLE run_pools (
     run_key BIGINT NOT NULL,
     pool TEXT NOT NULL,

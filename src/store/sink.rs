@@ -170,6 +170,7 @@ fn without_nodes(results: &RunResults) -> RunResults {
         results_version: results.results_version,
         tool: results.tool.clone(),
         benchmark: results.benchmark.clone(),
+        benchmarks: results.benchmarks.clone(),
         nodes: Vec::new(),
         unreadable: Vec::new(),
         totals: Default::default(),
