@@ -298,4 +298,12 @@ mod tests {
         assert!(parse_duration("d").is_err());
         assert!(parse_duration("99999999999999999d").is_err());
     }
+
+    #[test]
+    fn since_takes_a_date_or_a_duration_back_from_now() {
+        let now = Timestamp::from_second(10 * 86_400).unwrap();
+        assert_eq!(since_seconds("1970-01-02", now).unwrap(), 86_400);
+        assert_eq!(since_seconds("2d", now).unwrap(), 8 * 86_400);
+        assert!(since_seconds("yesterday", now).is_err());
+    }
 }
