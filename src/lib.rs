@@ -11,6 +11,7 @@ pub mod facts;
 pub mod gate;
 pub mod report;
 pub mod results;
+pub mod store;
 pub mod sync;
 
 /// mimalloc for every binary linking the library (cisgate, its tests and benchmarks): jq

@@ -6,6 +6,8 @@ pub mod baseline_cmd;
 mod benchmarks;
 mod collect;
 mod completions;
+mod history;
+mod history_args;
 mod nodes;
 pub mod report_cmd;
 mod scan;
@@ -46,6 +48,9 @@ pub enum Command {
     Baseline(baseline_cmd::BaselineCommand),
     /// Re-render reports from saved JSON results (merging several nodes' files).
     Report(report_cmd::ReportCommand),
+    /// The results store over time: import runs, trend report, prune, list runs.
+    #[command(subcommand)]
+    History(history::HistoryCommand),
     /// Print a shell completion script (bash, zsh, fish).
     Completions(completions::CompletionsCommand),
     /// Print the man page (or write one page per command with --dir).
@@ -61,6 +66,7 @@ pub fn main() -> ExitCode {
         Command::Explain(cmd) => benchmarks::explain(cmd),
         Command::Baseline(cmd) => baseline_cmd::run(cmd),
         Command::Report(cmd) => report_cmd::run(cmd),
+        Command::History(cmd) => history::run(cmd),
         Command::Completions(cmd) => completions::completions(cmd),
         Command::Man(cmd) => completions::man(cmd),
     };

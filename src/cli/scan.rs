@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use super::args::{LiveArgs, SelectionArgs};
+use super::history_args::{take_previous_from_store, StoreArgs};
 use super::nodes::{api_server_version, assemble, evaluate_snapshots, NodeRunner};
 use crate::baseline::{self, args::BaselineArgs};
 use crate::definitions::load::benchmark_controls;
@@ -16,8 +17,10 @@ use crate::facts::live::LiveFacts;
 use crate::facts::Facts;
 use crate::gate::{self, FailOn, GatePolicy};
 use crate::report::args::{write_reports, ReportArgs};
+use crate::report::asff::AsffArgs;
 use crate::report::{self, Emitter, RenderOptions};
 use crate::results::RunResults;
+use crate::store::sink;
 
 #[derive(Debug, Args)]
 pub struct ScanCommand {
@@ -76,9 +79,16 @@ pub struct ScanCommand {
     baseline: BaselineArgs,
     #[command(flatten)]
     reports: ReportArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    asff: AsffArgs,
 }
 
 pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
+    let started_at = jiff::Timestamp::now();
+    let mut baseline_args = cmd.baseline.clone();
+    let previous_from_store = take_previous_from_store(&mut baseline_args, &cmd.store)?;
     let tree = cmd.selection.tree()?;
     let filter = CheckFilter {
         only_checks: cmd.checks.clone(),
@@ -113,14 +123,33 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
             describe_selection(&cmd)
         );
     }
-    baseline::apply(&mut results, &cmd.baseline, cmd.baseline.today())?;
+    baseline::apply(&mut results, &baseline_args, cmd.baseline.today())?;
+    let identity = cmd.store.identity(cmd.node.kubeconfig.clone());
+    let meta = identity.scan_meta(&results, started_at);
+    if let (true, Some(url)) = (previous_from_store, &cmd.store.store) {
+        sink::mark_previous_from_store(url, &meta.cluster, &mut results)?;
+    }
     let policy = GatePolicy {
         fail_on: cmd.fail_on,
         allow_errors: cmd.allow_errors,
         strict: cmd.baseline.strict,
     };
     results.gate = gate::decide(&results, &policy);
+    let asff = match &cmd.asff.asff {
+        Some(path) => {
+            let context = cmd.asff.context(&meta.cluster, started_at, &meta.run_id)?;
+            Some((path, report::asff::render(&results, &context)?))
+        }
+        None => None,
+    };
     emit(&cmd, &results)?;
+    if let Some((path, bytes)) = asff {
+        report::write_output(path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(url) = &cmd.store.store {
+        sink::record(url, &meta, &results, cmd.quiet)?;
+    }
     Ok(results.gate.exit_code)
 }
 

@@ -59,6 +59,7 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 pub mod args;
+pub mod asff;
 pub mod codequality;
 pub mod findings;
 pub mod html;
