@@ -2,7 +2,7 @@
 # Installs cisgate: the release binary for this machine, checked against the release's
 # SHA256SUMS, or a build of a checkout with cargo. Prints the installed program's path.
 #
-#   install-cisgate.sh --version 0.1.0 [--prefix DIR] [--repository OWNER/NAME]
+#   install-cisgate.sh --version 0.1.0 [--prefix DIR] [--repository owner/name]
 #   install-cisgate.sh --source CHECKOUT [--prefix DIR]        # no release: cargo install
 #   install-cisgate.sh --asset-url VERSION [MACHINE]           # print the asset's URL only
 #
@@ -10,7 +10,7 @@
 # --repository: where the releases are (default $CISGATE_REPOSITORY, else cisgate/cisgate:
 #   the project's repository, as in Cargo.toml). The GitHub Action passes its own.
 # CISGATE_DOWNLOAD_BASE: the server (default https://github.com; a mirror or GitHub Enterprise
-#   serving the same paths: BASE/OWNER/NAME/releases/download/vVERSION/ASSET).
+#   serving the same paths: BASE/owner/name/releases/download/vVERSION/ASSET).
 # With both --version and --source, an empty version means --source (the action's default).
 #
 # The assets are the ones scripts/release-layout.sh lays out and the release workflow
@@ -103,7 +103,7 @@ install_source() {
 }
 
 main() {
-    local version= version_given= source_dir= prefix=/usr/local
+    local version='' version_given='' source_dir='' prefix=/usr/local
     if [[ ${1:-} == --asset-url ]]; then
         (($# >= 2)) || fail 2 "usage: install-cisgate.sh --asset-url VERSION [MACHINE]"
         local target
