@@ -17,9 +17,12 @@ fn main() {
         .filter(|c| !c.is_empty())
         .or_else(|| git_commit(&manifest_dir))
         .unwrap_or_else(|| "unknown".to_string());
-    println!("cargo:rustc-env=CISGATE_COMMIT={commit}");
+    // Other names than the input's: cargo also sets these in the environment of `cargo test`
+    // processes, where a CISGATE_COMMIT would reach a nested build (the release tests build
+    // the release binary) and make it rebuild.
+    println!("cargo:rustc-env=CISGATE_BUILD_COMMIT={commit}");
     let target = std::env::var("TARGET").unwrap_or_default();
-    println!("cargo:rustc-env=CISGATE_TARGET={target}");
+    println!("cargo:rustc-env=CISGATE_BUILD_TARGET={target}");
 }
 
 /// `git -C dir ARGS`, its trimmed output when it succeeds.

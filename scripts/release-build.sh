@@ -27,7 +27,8 @@ export RUSTFLAGS="-C target-feature=+crt-static"
 cargo build --release --locked --bin cisgate --target "$target" >&2
 
 binary=${CARGO_TARGET_DIR:-target}/$target/release/cisgate
-if ldd "$binary" >/dev/null 2>&1; then
+# A dynamic binary lists the libraries it loads (`libc.so.6 => …`); a static one none.
+if command -v ldd >/dev/null 2>&1 && ldd "$binary" 2>&1 | grep -q '=>'; then
     echo "release-build: $binary is dynamically linked" >&2
     exit 1
 fi

@@ -34,7 +34,11 @@ fn podman(args: &[&str]) -> Output {
 
 fn podman_ok(args: &[&str]) -> String {
     let output = podman(args);
-    assert!(output.status.success(), "podman {args:?}: {}", describe(&output));
+    assert!(
+        output.status.success(),
+        "podman {args:?}: {}",
+        describe(&output)
+    );
     text(&output.stdout)
 }
 
@@ -88,7 +92,14 @@ fn build_image() -> BuiltImage {
 /// `cisgate scan` of the example nodes as JSON: (exit code, check id → state per node).
 fn scan_examples(program: &Path) -> (Option<i32>, BTreeSet<(String, String, String)>) {
     let output = Command::new(program)
-        .args(["scan", "--snapshot", "examples/snapshots", "--quiet", "--json", "-"])
+        .args([
+            "scan",
+            "--snapshot",
+            "examples/snapshots",
+            "--quiet",
+            "--json",
+            "-",
+        ])
         .current_dir(repo_root())
         .output()
         .unwrap();
@@ -139,7 +150,8 @@ fn the_image_holds_only_the_static_binary_which_finds_the_known_regressions() {
         ("base.name", "scratch"),
     ] {
         assert_eq!(
-            labels[format!("org.opencontainers.image.{key}")], value,
+            labels[format!("org.opencontainers.image.{key}")],
+            value,
             "label {key}"
         );
     }
@@ -156,13 +168,22 @@ fn the_image_holds_only_the_static_binary_which_finds_the_known_regressions() {
     let export = tempfile::tempdir().unwrap();
     let archive = export.path().join("rootfs.tar");
     podman_ok(&["export", "--output", archive.to_str().unwrap(), &container]);
-    let listing = Command::new("tar").arg("-tvf").arg(&archive).output().unwrap();
+    let listing = Command::new("tar")
+        .arg("-tvf")
+        .arg(&archive)
+        .output()
+        .unwrap();
     let files: Vec<String> = text(&listing.stdout)
         .lines()
         .filter(|l| !l.starts_with('d'))
         .map(|l| l.split_whitespace().last().unwrap().to_string())
         .collect();
-    assert_eq!(files, ["usr/local/bin/cisgate"], "{}", text(&listing.stdout));
+    assert_eq!(
+        files,
+        ["usr/local/bin/cisgate"],
+        "{}",
+        text(&listing.stdout)
+    );
 
     let rootfs = export.path().join("rootfs");
     std::fs::create_dir(&rootfs).unwrap();
@@ -183,15 +204,23 @@ fn the_image_holds_only_the_static_binary_which_finds_the_known_regressions() {
 
     let version = Command::new(&program).arg("--version").output().unwrap();
     let version = text(&version.stdout);
-    assert!(version.starts_with(&format!("cisgate {VERSION}\n")), "{version}");
-    assert!(version.contains("embedded benchmarks:\n  cis-1.12"), "{version}");
+    assert!(
+        version.starts_with(&format!("cisgate {VERSION}\n")),
+        "{version}"
+    );
+    assert!(
+        version.contains("embedded benchmarks:\n  cis-1.12"),
+        "{version}"
+    );
 
     let (code, states) = scan_examples(&program);
     assert_eq!(code, Some(1), "the example nodes have regressions");
     let failing: Vec<_> = states.iter().filter(|(_, _, s)| s == "FAIL").collect();
     assert!(!failing.is_empty());
-    let (expected_code, expected) =
-        scan_examples(Path::new(env!("CARGO_BIN_EXE_cisgate")));
+    let (expected_code, expected) = scan_examples(Path::new(env!("CARGO_BIN_EXE_cisgate")));
     assert_eq!(code, expected_code);
-    assert_eq!(states, expected, "the image's binary finds what the tested binary finds");
+    assert_eq!(
+        states, expected,
+        "the image's binary finds what the tested binary finds"
+    );
 }

@@ -70,7 +70,14 @@ fn install(base: &str, args: &[&str]) -> Output {
 
 fn scan_examples(program: &Path) -> Output {
     Command::new(program)
-        .args(["scan", "--snapshot", "examples/snapshots", "--quiet", "--json", "-"])
+        .args([
+            "scan",
+            "--snapshot",
+            "examples/snapshots",
+            "--quiet",
+            "--json",
+            "-",
+        ])
         .current_dir(repo_root())
         .output()
         .unwrap()
@@ -140,14 +147,27 @@ fn the_layout_packs_a_static_binary_with_its_sbom_and_checksums() {
     assert!(!has_program_interpreter(&elf), "a static binary");
     let version = Command::new(&binary).arg("--version").output().unwrap();
     let version = text(&version.stdout);
-    assert!(version.starts_with(&format!("cisgate {VERSION}\n")), "{version}");
-    assert!(version.contains(&format!("\ncommit: {}\n", expected_commit())), "{version}");
-    assert!(version.contains(&format!("\ntarget: {}\n", host_target())), "{version}");
-    assert!(version.contains("embedded benchmarks:\n  cis-1.12"), "{version}");
+    assert!(
+        version.starts_with(&format!("cisgate {VERSION}\n")),
+        "{version}"
+    );
+    assert!(
+        version.contains(&format!("\ncommit: {}\n", expected_commit())),
+        "{version}"
+    );
+    assert!(
+        version.contains(&format!("\ntarget: {}\n", host_target())),
+        "{version}"
+    );
+    assert!(
+        version.contains("embedded benchmarks:\n  cis-1.12"),
+        "{version}"
+    );
 
-    let sbom: Value =
-        serde_json::from_slice(&std::fs::read(out.path().join(format!("{stem}.cdx.json"))).unwrap())
-            .unwrap();
+    let sbom: Value = serde_json::from_slice(
+        &std::fs::read(out.path().join(format!("{stem}.cdx.json"))).unwrap(),
+    )
+    .unwrap();
     assert_sbom_describes(&sbom, &elf);
 }
 
@@ -172,7 +192,14 @@ fn assert_sbom_describes(sbom: &Value, binary: &[u8]) {
         .iter()
         .map(|c| (c["name"].as_str().unwrap(), c))
         .collect();
-    for crate_in_binary in ["clap", "serde", "serde_json", "mimalloc", "include_dir", "jaq-core"] {
+    for crate_in_binary in [
+        "clap",
+        "serde",
+        "serde_json",
+        "mimalloc",
+        "include_dir",
+        "jaq-core",
+    ] {
         let component = names
             .get(crate_in_binary)
             .unwrap_or_else(|| panic!("{crate_in_binary} in the SBOM"));
@@ -183,7 +210,10 @@ fn assert_sbom_describes(sbom: &Value, binary: &[u8]) {
         assert_eq!(component["hashes"][0]["alg"], "SHA-256");
     }
     for dev_only in ["insta", "assert_cmd", "roxmltree", "predicates"] {
-        assert!(!names.contains_key(dev_only), "{dev_only} is not in the binary");
+        assert!(
+            !names.contains_key(dev_only),
+            "{dev_only} is not in the binary"
+        );
     }
     let refs: BTreeSet<&str> = sbom["dependencies"]
         .as_array()
@@ -191,7 +221,18 @@ fn assert_sbom_describes(sbom: &Value, binary: &[u8]) {
         .iter()
         .map(|d| d["ref"].as_str().unwrap())
         .collect();
-    assert_eq!(refs.len(), names.len() + 1, "a dependency entry per component and cisgate");
+    let components: BTreeSet<&str> = sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["bom-ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        refs.len(),
+        components.len() + 1,
+        "a dependency entry per component and cisgate"
+    );
+    assert!(components.iter().all(|c| refs.contains(c)));
 }
 
 #[test]
@@ -222,16 +263,27 @@ fn binstall_and_the_install_script_name_the_assets_the_layout_publishes() {
     assert_eq!(text(&url.stdout).trim(), render(field("pkg-url")));
     assert_eq!(
         text(&url.stdout).trim(),
-        format!("https://github.com/{}/{}.tar.gz", release_path(), asset_stem())
+        format!(
+            "https://github.com/{}/{}.tar.gz",
+            release_path(),
+            asset_stem()
+        )
     );
-    assert_eq!(render(field("bin-dir")), format!("{}/cisgate", asset_stem()));
+    assert_eq!(
+        render(field("bin-dir")),
+        format!("{}/cisgate", asset_stem())
+    );
     let arm = install("https://github.com", &["--asset-url", VERSION, "arm64"]);
     assert!(text(&arm.stdout).ends_with(&format!(
         "cisgate-v{VERSION}-aarch64-unknown-linux-gnu.tar.gz\n"
     )));
     let riscv = install("https://github.com", &["--asset-url", VERSION, "riscv64"]);
     assert_eq!(riscv.status.code(), Some(2));
-    assert!(text(&riscv.stderr).contains("build from source"), "{}", describe(&riscv));
+    assert!(
+        text(&riscv.stderr).contains("build from source"),
+        "{}",
+        describe(&riscv)
+    );
 }
 
 #[test]
@@ -240,12 +292,21 @@ fn the_install_script_installs_the_served_release_after_checking_it() {
     let prefix = tempfile::tempdir().unwrap();
     let run = install(
         &release.server.url(),
-        &["--version", VERSION, "--prefix", prefix.path().to_str().unwrap()],
+        &[
+            "--version",
+            VERSION,
+            "--prefix",
+            prefix.path().to_str().unwrap(),
+        ],
     );
     assert_eq!(run.status.code(), Some(0), "{}", describe(&run));
     let program = prefix.path().join("bin/cisgate");
     assert_eq!(text(&run.stdout), format!("{}\n", program.display()));
-    assert!(text(&run.stderr).contains("SHA-256 verified"), "{}", describe(&run));
+    assert!(
+        text(&run.stderr).contains("SHA-256 verified"),
+        "{}",
+        describe(&run)
+    );
     let requests = release.server.requests();
     for asset in ["SHA256SUMS".to_string(), format!("{}.tar.gz", asset_stem())] {
         let path = format!("/{}/{asset}", release_path());
@@ -268,12 +329,24 @@ fn assert_refused(release: &ServedRelease, expected_message: &str) {
     let prefix = tempfile::tempdir().unwrap();
     let run = install(
         &release.server.url(),
-        &["--version", VERSION, "--prefix", prefix.path().to_str().unwrap()],
+        &[
+            "--version",
+            VERSION,
+            "--prefix",
+            prefix.path().to_str().unwrap(),
+        ],
     );
     assert_eq!(run.status.code(), Some(1), "{}", describe(&run));
-    assert!(text(&run.stderr).contains(expected_message), "{}", describe(&run));
+    assert!(
+        text(&run.stderr).contains(expected_message),
+        "{}",
+        describe(&run)
+    );
     assert!(text(&run.stdout).is_empty());
-    assert!(!prefix.path().join("bin/cisgate").exists(), "nothing installed");
+    assert!(
+        !prefix.path().join("bin/cisgate").exists(),
+        "nothing installed"
+    );
 }
 
 #[test]
@@ -323,10 +396,19 @@ fn a_release_that_does_not_exist_fails_with_the_url() {
     let prefix = tempfile::tempdir().unwrap();
     let run = install(
         &release.server.url(),
-        &["--version", "9.9.9", "--prefix", prefix.path().to_str().unwrap()],
+        &[
+            "--version",
+            "9.9.9",
+            "--prefix",
+            prefix.path().to_str().unwrap(),
+        ],
     );
     assert_eq!(run.status.code(), Some(1), "{}", describe(&run));
-    assert!(text(&run.stderr).contains("could not download"), "{}", describe(&run));
+    assert!(
+        text(&run.stderr).contains("could not download"),
+        "{}",
+        describe(&run)
+    );
     assert!(text(&run.stderr).contains("/v9.9.9/"), "{}", describe(&run));
     let bad = install(&release.server.url(), &["--version", "latest"]);
     assert_eq!(bad.status.code(), Some(2), "{}", describe(&bad));
@@ -338,11 +420,19 @@ fn the_layout_refuses_a_version_that_is_not_cargo_tomls() {
     let run = Command::new(repo_root().join("scripts/release-layout.sh"))
         .args(["v9.9.9"])
         .arg(out.path())
-        .arg(format!("{}={}", host_target(), repo_root().join("Cargo.toml").display()))
+        .arg(format!(
+            "{}={}",
+            host_target(),
+            repo_root().join("Cargo.toml").display()
+        ))
         .output()
         .unwrap();
     assert_eq!(run.status.code(), Some(2), "{}", describe(&run));
-    assert!(text(&run.stderr).contains("not Cargo.toml's"), "{}", describe(&run));
+    assert!(
+        text(&run.stderr).contains("not Cargo.toml's"),
+        "{}",
+        describe(&run)
+    );
 }
 
 /// `${{ … }}` of action.yml, as GitHub evaluates the few forms the action uses.
@@ -364,7 +454,10 @@ fn evaluate(
                     .and_then(|o| o.get(*name))
                     .cloned()
                     .unwrap_or_default(),
-                _ => panic!("action.yml uses an expression this test cannot evaluate: {}", &c[1]),
+                _ => panic!(
+                    "action.yml uses an expression this test cannot evaluate: {}",
+                    &c[1]
+                ),
             }
         })
         .into_owned()
@@ -375,8 +468,22 @@ fn runner_path(dir: &Path) -> PathBuf {
     let bin = dir.join("runner-bin");
     std::fs::create_dir_all(&bin).unwrap();
     let programs = [
-        "bash", "curl", "tar", "gzip", "sha256sum", "awk", "mktemp", "install", "cut", "uname",
-        "rm", "mkdir", "cat", "python3", "env", "dirname",
+        "bash",
+        "curl",
+        "tar",
+        "gzip",
+        "sha256sum",
+        "awk",
+        "mktemp",
+        "install",
+        "cut",
+        "uname",
+        "rm",
+        "mkdir",
+        "cat",
+        "python3",
+        "env",
+        "dirname",
     ];
     for program in programs {
         let found = if program == "python3" {
@@ -419,7 +526,12 @@ fn the_action_installs_the_release_with_version_and_gates_on_it_without_cargo() 
 
     let mut outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut last = None;
-    for (index, step) in action["runs"]["steps"].as_array().unwrap().iter().enumerate() {
+    for (index, step) in action["runs"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
         assert_eq!(step["shell"], "bash");
         let script = runner.path().join(format!("step-{index}.sh"));
         std::fs::write(&script, step["run"].as_str().unwrap()).unwrap();
@@ -459,7 +571,11 @@ fn the_action_installs_the_release_with_version_and_gates_on_it_without_cargo() 
         }
         if step["id"] == "install" {
             assert_eq!(run.status.code(), Some(0), "{}", describe(&run));
-            assert!(text(&run.stderr).contains("SHA-256 verified"), "{}", describe(&run));
+            assert!(
+                text(&run.stderr).contains("SHA-256 verified"),
+                "{}",
+                describe(&run)
+            );
         }
         last = Some(run);
     }
@@ -473,10 +589,14 @@ fn the_action_installs_the_release_with_version_and_gates_on_it_without_cargo() 
     assert_eq!(scan.status.code(), Some(1), "{}", describe(&scan));
     assert_eq!(outputs["scan"]["exit-code"], "1");
     assert_ne!(outputs["scan"]["regressions"], "0");
-    assert!(std::fs::read_to_string(&summary).unwrap().contains("on 2 node(s)"));
+    assert!(std::fs::read_to_string(&summary)
+        .unwrap()
+        .contains("on 2 node(s)"));
     let requests = release.server.requests();
     assert!(
-        requests.iter().any(|r| r.starts_with(&format!("/{}/", repository()))),
+        requests
+            .iter()
+            .any(|r| r.starts_with(&format!("/{}/", repository()))),
         "the action's own repository: {requests:?}"
     );
 }

@@ -91,14 +91,24 @@ fn zizmor_finds_nothing() {
         return;
     }
     let run = Command::new("zizmor")
-        .args(["--offline", "--no-progress", "--format", "plain", "--config"])
+        .args([
+            "--offline",
+            "--no-progress",
+            "--format",
+            "plain",
+            "--config",
+        ])
         .arg(repo_root().join(".github/zizmor.yml"))
         .args(checked_files())
         .current_dir(repo_root())
         .output()
         .unwrap();
     assert!(run.status.success(), "{}", describe(&run));
-    assert!(text(&run.stdout).contains("No findings"), "{}", describe(&run));
+    assert!(
+        text(&run.stdout).contains("No findings"),
+        "{}",
+        describe(&run)
+    );
 }
 
 #[test]
@@ -114,13 +124,23 @@ fn zizmor_would_notice_an_unpinned_action() {
         .replace_all(&text_of, "actions/checkout@v7");
     std::fs::write(&workflow, unpinned.as_ref()).unwrap();
     let run = Command::new("zizmor")
-        .args(["--offline", "--no-progress", "--format", "plain", "--config"])
+        .args([
+            "--offline",
+            "--no-progress",
+            "--format",
+            "plain",
+            "--config",
+        ])
         .arg(repo_root().join(".github/zizmor.yml"))
         .arg(&workflow)
         .output()
         .unwrap();
     assert!(!run.status.success(), "{}", describe(&run));
-    assert!(text(&run.stdout).contains("unpinned-uses"), "{}", describe(&run));
+    assert!(
+        text(&run.stdout).contains("unpinned-uses"),
+        "{}",
+        describe(&run)
+    );
 }
 
 #[test]
@@ -132,7 +152,10 @@ fn the_workflows_and_the_action_match_their_schemas() {
     workflow_files.extend(example_workflows());
     for (schema, files) in [
         ("vendor.github-workflows", workflow_files),
-        ("vendor.github-actions", vec![repo_root().join("action.yml")]),
+        (
+            "vendor.github-actions",
+            vec![repo_root().join("action.yml")],
+        ),
     ] {
         let run = Command::new("check-jsonschema")
             .args(["--builtin-schema", schema])
@@ -159,7 +182,10 @@ fn every_action_is_pinned_by_commit_sha_with_its_version_in_a_comment() {
                 continue;
             }
             if reference == own_action {
-                assert!(file.starts_with(repo_root().join("examples")), "{reference}");
+                assert!(
+                    file.starts_with(repo_root().join("examples")),
+                    "{reference}"
+                );
                 continue;
             }
             assert!(
@@ -195,7 +221,10 @@ fn the_release_workflow_runs_the_release_scripts_the_tests_run() {
         "scripts/release-notes.sh \"$TAG\"",
         "scripts/release-image.sh \"cisgate:$TAG\"",
     ] {
-        assert!(release.contains(script), "release.yml does not run {script}");
+        assert!(
+            release.contains(script),
+            "release.yml does not run {script}"
+        );
     }
     for target in ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] {
         assert!(release.contains(&format!("target: {target}")), "{target}");
@@ -239,7 +268,12 @@ fn the_repository_is_one_setting_and_no_placeholder_is_left() {
     ];
     for dir in ["examples/github", "examples/kubernetes"] {
         for file in yaml_files(dir) {
-            files.push(file.strip_prefix(repo_root()).unwrap().display().to_string());
+            files.push(
+                file.strip_prefix(repo_root())
+                    .unwrap()
+                    .display()
+                    .to_string(),
+            );
         }
     }
     let mut references = 0;
@@ -268,10 +302,24 @@ fn the_changelog_keeps_a_changelog_with_a_section_for_this_version() {
         .captures_iter(&changelog)
         .map(|c| c.get(1).unwrap().as_str())
         .collect();
-    assert_eq!(versions.first(), Some(&version), "the newest section is Cargo.toml's version");
-    let kinds = ["Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"];
+    assert_eq!(
+        versions.first(),
+        Some(&version),
+        "the newest section is Cargo.toml's version"
+    );
+    let kinds = [
+        "Added",
+        "Changed",
+        "Deprecated",
+        "Removed",
+        "Fixed",
+        "Security",
+    ];
     for line in changelog.lines().filter(|l| l.starts_with("### ")) {
-        assert!(kinds.contains(&&line[4..]), "not a Keep a Changelog kind: {line}");
+        assert!(
+            kinds.contains(&&line[4..]),
+            "not a Keep a Changelog kind: {line}"
+        );
     }
     for v in &versions {
         assert!(changelog.contains(&format!("\n[{v}]: https://github.com/{}/", repository())));
@@ -304,6 +352,9 @@ fn the_release_checklist_names_every_step_the_release_depends_on() {
         "SHA256SUMS",
         "git tag",
     ] {
-        assert!(checklist.contains(needed), "docs/releasing.md never mentions {needed}");
+        assert!(
+            checklist.contains(needed),
+            "docs/releasing.md never mentions {needed}"
+        );
     }
 }

@@ -50,8 +50,8 @@ pub fn command() -> clap::Command {
 fn long_version() -> String {
     let names = BenchmarkTree::Embedded.benchmark_names();
     let mut text = String::from(env!("CARGO_PKG_VERSION"));
-    text.push_str(concat!("\ncommit: ", env!("CISGATE_COMMIT")));
-    text.push_str(concat!("\ntarget: ", env!("CISGATE_TARGET")));
+    text.push_str(concat!("\ncommit: ", env!("CISGATE_BUILD_COMMIT")));
+    text.push_str(concat!("\ntarget: ", env!("CISGATE_BUILD_TARGET")));
     text.push_str("\nembedded benchmarks:");
     for name in names {
         text.push_str("\n  ");
@@ -101,8 +101,8 @@ mod tests {
         let text = long_version();
         assert!(text.starts_with(env!("CARGO_PKG_VERSION")));
         assert!(text.lines().any(|line| line.trim() == "cis-1.12"), "{text}");
-        assert!(text.contains(&format!("\ncommit: {}\n", env!("CISGATE_COMMIT"))));
-        assert!(text.contains(&format!("\ntarget: {}\n", env!("CISGATE_TARGET"))));
+        assert!(text.contains(&format!("\ncommit: {}\n", env!("CISGATE_BUILD_COMMIT"))));
+        assert!(text.contains(&format!("\ntarget: {}\n", env!("CISGATE_BUILD_TARGET"))));
     }
 
     #[test]

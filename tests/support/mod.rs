@@ -67,7 +67,10 @@ pub fn kube_bench_cfg() -> Option<PathBuf> {
     if path.join("config.yaml").is_file() {
         Some(path)
     } else {
-        missing(&format!("{} is absent (it is present in CI)", path.display()));
+        missing(&format!(
+            "{} is absent (it is present in CI)",
+            path.display()
+        ));
         None
     }
 }

@@ -41,6 +41,7 @@ pub fn static_binary() -> PathBuf {
                 .arg(repo_root().join("scripts/release-build.sh"))
                 .output()
                 .expect("scripts/release-build.sh runs");
+            eprint!("{}", String::from_utf8_lossy(&output.stderr));
             assert!(
                 output.status.success(),
                 "scripts/release-build.sh failed:\n{}",
@@ -67,8 +68,15 @@ pub fn lay_out_release(out: &Path) {
     );
 }
 
-/// The commit `cisgate --version` of a build of this checkout reports.
+/// The commit `cisgate --version` of a build of this checkout reports: `CISGATE_COMMIT` when
+/// set, else git's HEAD (as build.rs decides).
 pub fn expected_commit() -> String {
+    if let Some(commit) = std::env::var("CISGATE_COMMIT")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+    {
+        return commit.trim().to_string();
+    }
     Command::new("git")
         .args(["rev-parse", "--verify", "HEAD"])
         .current_dir(repo_root())

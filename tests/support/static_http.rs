@@ -55,7 +55,9 @@ fn answer(stream: TcpStream, root: &Path, log: &Mutex<Vec<String>>) {
     let mut words = request_line.split_whitespace();
     let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or("/"));
     log.lock().unwrap().push(target.to_string());
-    let file = (method == "GET").then(|| local_path(root, target)).flatten();
+    let file = (method == "GET")
+        .then(|| local_path(root, target))
+        .flatten();
     let mut stream = stream;
     match file.and_then(|path| std::fs::read(path).ok()) {
         Some(body) => {
