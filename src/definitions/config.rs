@@ -9,12 +9,15 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::error::DefinitionError;
+use super::platform::{platforms_from, PlatformConfig};
 use super::tree::BenchmarkTree;
 
 /// The merged configuration for one benchmark.
 #[derive(Debug, Clone)]
 pub struct BenchmarkConfig {
     merged: Value,
+    /// The `platforms` section, checked and compiled when the file is loaded.
+    platforms: std::sync::Arc<[PlatformConfig]>,
 }
 
 /// One component of a target (`apiserver`, `kubelet`, ...) and where to look for it.
@@ -84,7 +87,16 @@ impl BenchmarkConfig {
                 merge(&mut merged, overrides);
             }
         }
-        Ok(BenchmarkConfig { merged })
+        let platforms = platforms_from(merged.get("platforms"), &tree.display_path(TOP_CONFIG))?;
+        Ok(BenchmarkConfig {
+            merged,
+            platforms: platforms.into(),
+        })
+    }
+
+    /// The platforms with benchmarks of their own (none in a kube-bench tree).
+    pub fn platforms(&self) -> &[PlatformConfig] {
+        &self.platforms
     }
 
     /// `version_mapping`: Kubernetes version (or platform key) → benchmark.

@@ -104,6 +104,11 @@ pub fn answer(probe: &Probe, facts: &dyn Facts, api: &ApiCache) -> Result<String
         }
         Probe::ApiObjects { kind, jq } => api_object_lines(api.kind(facts, kind)?, jq.as_deref()),
         Probe::ApiQuery { kinds, jq } => api_query_lines(facts, api, kinds, jq),
+        Probe::StaticPodFile {
+            manifest,
+            path,
+            show,
+        } => super::static_pod::answer(facts, manifest, path, *show),
     }
 }
 

@@ -57,6 +57,8 @@ struct MetadataNode {
     kubernetes_version: Option<String>,
     #[serde(default)]
     platform: Option<String>,
+    #[serde(default)]
+    server_version: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -488,6 +490,7 @@ impl Facts for SnapshotDirFacts {
                 .clone()
                 .or_else(|| self.inferred_version()),
             platform: node.platform.clone(),
+            server_version: node.server_version.clone(),
         }
     }
 
