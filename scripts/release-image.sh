@@ -55,7 +55,7 @@ for pair in "$@"; do
 done
 
 "${remove_list[@]}" "$tag" >/dev/null 2>&1 || true
-"${builder[@]}" --file Dockerfile --manifest "$tag" \
+"${builder[@]}" --file Dockerfile --manifest "$tag" --layers=false \
     --platform "$(IFS=,; echo "${platforms[*]}")" \
     --timestamp "$epoch" \
     --build-arg "VERSION=$version" \

@@ -68,8 +68,26 @@ impl Drop for BuiltImage {
         if let Some(container) = &self.container {
             podman(&["rm", "--force", container]);
         }
+        // The list's images are untagged once the list is gone: remove them by digest.
+        let list: Value =
+            serde_json::from_slice(&podman(&["manifest", "inspect", &self.tag]).stdout)
+                .unwrap_or_default();
+        let digests: Vec<&str> = list["manifests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["digest"].as_str())
+            .collect();
         podman(&["manifest", "rm", &self.tag]);
-        podman(&["rmi", "--force", &self.tag]);
+        let images =
+            text(&podman(&["images", "--no-trunc", "--format", "{{.ID}} {{.Digest}}"]).stdout);
+        for line in images.lines() {
+            if let Some((id, digest)) = line.split_once(' ') {
+                if digests.contains(&digest) {
+                    podman(&["rmi", "--force", id]);
+                }
+            }
+        }
     }
 }
 
