@@ -1,49 +1,41 @@
-# syntax=docker/dockerfile:1
-# cisgate container image: a static (musl) cisgate on Alpine.
-#   docker build -t cisgate .
-#   docker run --rm -v "$PWD:/work" -w /work cisgate scan --snapshot nodes   # snapshot scan, non-root
+# cisgate container image: the static cisgate binary (the benchmarks are embedded in it) on an
+# empty base, and nothing else — no shell, no package manager, no libraries.
+#
+# Build it with scripts/release-image.sh, which builds the static binaries first
+# (scripts/release-build.sh) and puts them where this file expects them:
+#   scripts/release-image.sh cisgate:dev linux/amd64=target/x86_64-unknown-linux-gnu/release/cisgate
+# It builds offline (the base is `scratch`), with podman/buildah or docker, and for several
+# platforms at once (there is no RUN step, so no emulation is needed).
+#
+#   docker run --rm -v "$PWD:/work" -w /work IMAGE scan --snapshot nodes   # snapshot scan, non-root
 # Live node scans run the image as root with the host mounted read-only at /host
-# (examples/kubernetes/). Alpine rather than distroless: kube-bench-style shell audits need
-# /bin/sh, ps, stat and friends, and GitLab CI jobs need a shell.
+# (examples/kubernetes/).
 
-ARG RUST_VERSION=1.89
-ARG ALPINE_VERSION=3.22
+FROM scratch
 
-FROM rust:${RUST_VERSION}-alpine AS build
-RUN apk add --no-cache musl-dev
-WORKDIR /src
-# Dependencies first, so a source change does not rebuild them.
-COPY Cargo.toml Cargo.lock ./
-COPY tests/support/fake_component.rs tests/support/fake_component.rs
-RUN mkdir -p src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
-    && cargo build --release --locked --bin cisgate \
-    && rm -rf src
-COPY src src
-COPY cfg cfg
-COPY templates templates
-RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin cisgate \
-    && ./target/release/cisgate --version
-
-FROM alpine:${ALPINE_VERSION} AS kubectl
-ARG KUBECTL_VERSION=v1.33.1
+ARG TARGETOS=linux
 ARG TARGETARCH=amd64
-RUN apk add --no-cache curl \
-    && curl -fsSLo /kubectl "https://dl.k8s.io/release/${KUBECTL_VERSION}/bin/linux/${TARGETARCH}/kubectl" \
-    && curl -fsSLo /kubectl.sha256 "https://dl.k8s.io/release/${KUBECTL_VERSION}/bin/linux/${TARGETARCH}/kubectl.sha256" \
-    && echo "$(cat /kubectl.sha256)  /kubectl" | sha256sum -c - \
-    && chmod 0755 /kubectl
+# Set by scripts/release-image.sh (from Cargo.toml, git and the release workflow).
+ARG VERSION=unknown
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+ARG SOURCE=https://github.com/cisgate/cisgate
 
-FROM alpine:${ALPINE_VERSION}
-# procps/coreutils/findutils: the GNU/procps behaviour kube-bench's shell audits expect
-# (`ps -ef`, `stat -c`, `find -printf`); kubectl: API objects for the `policies` target.
-RUN apk add --no-cache procps-ng coreutils findutils \
-    && adduser -D -H -u 65532 -s /sbin/nologin cisgate
-COPY --from=build /src/target/release/cisgate /usr/local/bin/cisgate
-COPY --from=kubectl /kubectl /usr/local/bin/kubectl
-COPY scripts/gitlab-ci.sh /usr/local/bin/cisgate-gitlab-ci
-COPY scripts/github-action.sh /usr/local/bin/cisgate-github-action
+# Pre-defined annotation keys of the OCI image spec (annotations.md), as labels.
+LABEL org.opencontainers.image.title="cisgate" \
+      org.opencontainers.image.description="Checks Kubernetes nodes against the CIS Kubernetes Benchmark, built for CI pipelines" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.url="${SOURCE}" \
+      org.opencontainers.image.documentation="${SOURCE}/blob/v${VERSION}/README.md" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="scratch"
+
+COPY target/image/${TARGETOS}/${TARGETARCH}/cisgate /usr/local/bin/cisgate
+
 # Snapshot scans need no privileges. Live scans override this with runAsUser: 0.
 USER 65532:65532
-WORKDIR /work
-ENTRYPOINT ["cisgate"]
+ENTRYPOINT ["/usr/local/bin/cisgate"]
 CMD ["--help"]

@@ -381,24 +381,27 @@ fn the_install_script_names_the_release_asset_for_the_runner_machine() {
             .arg(repo_root().join("scripts/install-cisgate.sh"))
             .arg("--asset-url")
             .args(args)
+            .env("CISGATE_REPOSITORY", "acme/cisgate")
+            .env_remove("CISGATE_DOWNLOAD_BASE")
             .output()
             .unwrap();
         (out.status.code(), text(&out.stdout), text(&out.stderr))
     };
     assert_eq!(
-        url(&["0.1.0", "acme/cisgate", "x86_64"]).1,
-        "https://github.com/acme/cisgate/releases/download/v0.1.0/cisgate-v0.1.0-x86_64-unknown-linux-musl.tar.gz\n"
+        url(&["0.1.0", "x86_64"]).1,
+        "https://github.com/acme/cisgate/releases/download/v0.1.0/cisgate-v0.1.0-x86_64-unknown-linux-gnu.tar.gz\n"
     );
     assert_eq!(
-        url(&["v0.1.0", "acme/cisgate", "arm64"]).1,
-        "https://github.com/acme/cisgate/releases/download/v0.1.0/cisgate-v0.1.0-aarch64-unknown-linux-musl.tar.gz\n"
+        url(&["v0.1.0", "arm64"]).1,
+        "https://github.com/acme/cisgate/releases/download/v0.1.0/cisgate-v0.1.0-aarch64-unknown-linux-gnu.tar.gz\n"
     );
-    let (code, _, err) = url(&["0.1.0", "acme/cisgate", "riscv64"]);
+    let (code, _, err) = url(&["0.1.0", "riscv64"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("leave 'version' empty"), "{err}");
 }
 
-/// The `uses: OWNER/cisgate@…` step of an example workflow, and the workflow's steps.
+/// The `uses: cisgate/cisgate@…` step of an example workflow (the repository of Cargo.toml),
+/// and the workflow's steps.
 fn cisgate_step(workflow: &Value) -> (Value, Vec<Value>) {
     let jobs = workflow["jobs"].as_object().unwrap();
     let steps = jobs.values().next().unwrap()["steps"]
@@ -410,7 +413,7 @@ fn cisgate_step(workflow: &Value) -> (Value, Vec<Value>) {
         .find(|s| {
             s["uses"]
                 .as_str()
-                .is_some_and(|u| u.starts_with("OWNER/cisgate@"))
+                .is_some_and(|u| u.starts_with("cisgate/cisgate@"))
         })
         .expect("a step using the cisgate action")
         .clone();

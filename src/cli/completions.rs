@@ -45,10 +45,13 @@ pub fn command() -> clap::Command {
     Cli::command().long_version(LONG_VERSION.get_or_init(long_version).as_str())
 }
 
-/// `0.1.0` followed by the benchmarks embedded in this binary, one a line.
+/// `0.1.0`, the commit and target it was built from and for (see build.rs), then the
+/// benchmarks embedded in this binary, one a line.
 fn long_version() -> String {
     let names = BenchmarkTree::Embedded.benchmark_names();
     let mut text = String::from(env!("CARGO_PKG_VERSION"));
+    text.push_str(concat!("\ncommit: ", env!("CISGATE_BUILD_COMMIT")));
+    text.push_str(concat!("\ntarget: ", env!("CISGATE_BUILD_TARGET")));
     text.push_str("\nembedded benchmarks:");
     for name in names {
         text.push_str("\n  ");
@@ -101,6 +104,8 @@ mod tests {
         let text = long_version();
         assert!(text.starts_with(env!("CARGO_PKG_VERSION")));
         assert!(text.lines().any(|line| line.trim() == "cis-1.12"), "{text}");
+        assert!(text.contains(&format!("\ncommit: {}\n", env!("CISGATE_BUILD_COMMIT"))));
+        assert!(text.contains(&format!("\ntarget: {}\n", env!("CISGATE_BUILD_TARGET"))));
     }
 
     #[test]

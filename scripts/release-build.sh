@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds the static release binary of cisgate for one Linux target and prints its path.
+#   scripts/release-build.sh [TARGET]        TARGET: x86_64-unknown-linux-gnu (default: this
+#                                            machine's) or aarch64-unknown-linux-gnu
+# glibc linked statically (`-C target-feature=+crt-static`): the binary runs on any Linux of its
+# architecture, musl-based ones and a `scratch` container image included. cisgate resolves no
+# user names or hosts through NSS, so static glibc has none of its usual caveats here.
+# The release workflow runs this on a native runner per architecture; the tests run it for this
+# machine. cargo rebuilds only what changed, so a second call costs seconds.
+# CISGATE_COMMIT, when set, is the commit `cisgate --version` reports (see build.rs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target=${1:-$(uname -m)-unknown-linux-gnu}
+case $target in
+    x86_64-unknown-linux-gnu | aarch64-unknown-linux-gnu) ;;
+    *)
+        echo "release-build: no static release build for $target" >&2
+        exit 2
+        ;;
+esac
+
+# RUSTFLAGS with --target applies to the target's code only, not to build scripts and
+# proc macros, which must stay dynamically linked host programs.
+unset CARGO_ENCODED_RUSTFLAGS
+export RUSTFLAGS="-C target-feature=+crt-static"
+cargo build --release --locked --bin cisgate --target "$target" >&2
+
+binary=${CARGO_TARGET_DIR:-target}/$target/release/cisgate
+# A dynamic binary lists the libraries it loads (`libc.so.6 => …`); a static one none.
+if command -v ldd >/dev/null 2>&1 && ldd "$binary" 2>&1 | grep -q '=>'; then
+    echo "release-build: $binary is dynamically linked" >&2
+    exit 1
+fi
+printf '%s\n' "$binary"

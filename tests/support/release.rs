@@ -1,0 +1,103 @@
+//! The release artefacts for the release tests, built from this checkout by the same scripts
+//! the release workflow runs: the static binary (scripts/release-build.sh, once per test
+//! process; cargo makes a second build cost seconds) and the release layout
+//! (scripts/release-layout.sh).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The release target of this machine, e.g. `x86_64-unknown-linux-gnu`.
+pub fn host_target() -> String {
+    format!("{}-unknown-linux-gnu", std::env::consts::ARCH)
+}
+
+/// `owner/name` of Cargo.toml's `repository`: the project's one repository setting.
+pub fn repository() -> String {
+    let manifest = std::fs::read_to_string(repo_root().join("Cargo.toml")).unwrap();
+    let url = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("repository = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("Cargo.toml names its repository");
+    url.strip_prefix("https://github.com/")
+        .expect("a GitHub repository")
+        .to_string()
+}
+
+/// The static release binary for this machine.
+pub fn static_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            let output = Command::new("nice")
+                .arg(repo_root().join("scripts/release-build.sh"))
+                .output()
+                .expect("scripts/release-build.sh runs");
+            eprint!("{}", String::from_utf8_lossy(&output.stderr));
+            assert!(
+                output.status.success(),
+                "scripts/release-build.sh failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let path = String::from_utf8(output.stdout).unwrap();
+            repo_root().join(path.trim())
+        })
+        .clone()
+}
+
+/// Lays the release out in `out` as the release workflow does, for this machine's target.
+pub fn lay_out_release(out: &Path) {
+    let output = Command::new(repo_root().join("scripts/release-layout.sh"))
+        .arg(format!("v{VERSION}"))
+        .arg(out)
+        .arg(format!("{}={}", host_target(), static_binary().display()))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "scripts/release-layout.sh failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The commit `cisgate --version` of a build of this checkout reports: `CISGATE_COMMIT` when
+/// set, else git's HEAD (as build.rs decides).
+pub fn expected_commit() -> String {
+    if let Some(commit) = std::env::var("CISGATE_COMMIT")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+    {
+        return commit.trim().to_string();
+    }
+    Command::new("git")
+        .args(["rev-parse", "--verify", "HEAD"])
+        .current_dir(repo_root())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Whether an ELF file asks for a program interpreter (a dynamic loader): a static binary
+/// (static-pie included) does not.
+pub fn has_program_interpreter(elf: &[u8]) -> bool {
+    assert_eq!(&elf[..4], b"\x7fELF", "an ELF file");
+    assert_eq!(elf[4], 2, "64-bit");
+    assert_eq!(elf[5], 1, "little-endian");
+    let u16_at = |at: usize| u16::from_le_bytes(elf[at..at + 2].try_into().unwrap()) as usize;
+    let program_headers = u64::from_le_bytes(elf[0x20..0x28].try_into().unwrap()) as usize;
+    let (entry_size, count) = (u16_at(0x36), u16_at(0x38));
+    (0..count).any(|i| {
+        let at = program_headers + i * entry_size;
+        u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) == 3 // PT_INTERP
+    })
+}
