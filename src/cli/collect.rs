@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::args::{LiveArgs, SelectionArgs};
+use super::args::{LimitArgs, LiveArgs, SelectionArgs};
 use super::nodes::{api_server_version, NodeFailure, NodeRunner};
 use crate::definitions::config::BenchmarkConfig;
 use crate::engine::detect;
@@ -32,9 +32,12 @@ pub struct CollectCommand {
     selection: SelectionArgs,
     #[command(flatten)]
     node: LiveArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
+    cmd.limits.apply();
     let tree = cmd.selection.tree()?;
     let live = LiveFacts::new(cmd.node.options());
     let recording = RecordingFacts::new(live);

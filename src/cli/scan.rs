@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Args;
 
-use super::args::{LiveArgs, SelectionArgs};
+use super::args::{LimitArgs, LiveArgs, SelectionArgs};
 use super::nodes::{api_server_version, assemble, evaluate_snapshots, NodeRunner};
 use crate::baseline::{self, args::BaselineArgs};
 use crate::engine::run::CheckFilter;
@@ -67,12 +67,15 @@ pub struct ScanCommand {
     #[command(flatten)]
     node: LiveArgs,
     #[command(flatten)]
+    limits: LimitArgs,
+    #[command(flatten)]
     baseline: BaselineArgs,
     #[command(flatten)]
     reports: ReportArgs,
 }
 
 pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
+    cmd.limits.apply();
     let tree = cmd.selection.tree()?;
     let filter = CheckFilter {
         only_checks: cmd.checks.clone(),

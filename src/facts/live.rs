@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use wait_timeout::ChildExt;
 
+use super::bounded::{self, Limit};
 use super::kubectl::{Kubectl, KubectlOptions};
 use super::passwd::NodeAccounts;
 use super::rooted::{self, Resolved};
@@ -151,23 +152,39 @@ impl Facts for LiveFacts {
 
     fn stat(&self, path: &str) -> Result<Option<FileStat>, FactError> {
         let metadata = absent_or_unreadable(path, self.resolve(path).and_then(fs::metadata))?;
-        Ok(metadata.map(|metadata| {
-            let accounts = self.accounts();
-            FileStat {
-                kind: FileKind::from(metadata.file_type()),
-                mode: metadata.mode() & 0o7777,
-                uid: metadata.uid(),
-                gid: metadata.gid(),
-                user: accounts.user_name(metadata.uid()).map(str::to_string),
-                group: accounts.group_name(metadata.gid()).map(str::to_string),
-                size: metadata.size(),
-            }
+        let accounts = self.accounts();
+        if let (Some(problem), Some(_)) = (accounts.problem(), &metadata) {
+            return Err(FactError::Unreadable {
+                path: path.to_string(),
+                reason: format!("its owner cannot be named: {problem}"),
+            });
+        }
+        Ok(metadata.map(|metadata| FileStat {
+            kind: FileKind::from(metadata.file_type()),
+            mode: metadata.mode() & 0o7777,
+            uid: metadata.uid(),
+            gid: metadata.gid(),
+            user: accounts.user_name(metadata.uid()).map(str::to_string),
+            group: accounts.group_name(metadata.gid()).map(str::to_string),
+            size: metadata.size(),
         }))
     }
 
     fn read_file(&self, path: &str) -> Result<Option<String>, FactError> {
-        let bytes = absent_or_unreadable(path, self.resolve(path).and_then(fs::read))?;
-        Ok(bytes.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+        let local = match absent_or_unreadable(path, self.resolve(path))? {
+            Some(local) => local,
+            None => return Ok(None),
+        };
+        // Under a root every symlink is already resolved within it: a final one now is a swap.
+        let follow_last = self.root_is_slash();
+        match bounded::read_regular(&local, Limit::NodeFile, follow_last) {
+            Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+            Err(error) if error.is_missing() => Ok(None),
+            Err(error) => Err(FactError::Unreadable {
+                path: path.to_string(),
+                reason: error.to_string(),
+            }),
+        }
     }
 
     fn list_tree(&self, path: &str) -> Result<Vec<String>, FactError> {

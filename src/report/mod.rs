@@ -65,4 +65,5 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod merge;
+pub mod sanitize;
 pub mod sarif;

@@ -1,0 +1,358 @@
+//! Hostile nodes and snapshots through the binary (issue #12): FIFOs, devices, sparse and
+//! oversized files, gzip bombs and symlinked metadata never hang, exhaust or leak. Each run
+//! is held to an address-space limit (`prlimit --as`) and a timeout (`timeout`), and
+//! asserts the exit code and a message naming the file.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Address space a scan may use: far below what reading any of these inputs would take.
+const ADDRESS_SPACE: &str = "1500M";
+/// Seconds a run may take before it counts as a hang.
+const TIMEOUT_SECONDS: &str = "60";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn all_text(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// `timeout 60 prlimit --as=1500M cisgate ARGS`; `None` (after `support::missing`) when
+/// either tool is absent.
+fn run_bounded(args: &[&str]) -> Option<Run> {
+    for tool in ["timeout", "prlimit"] {
+        if !support::tool_available(tool, &["--version"]) {
+            support::missing(&format!("`{tool}` is not installed"));
+            return None;
+        }
+    }
+    let output = Command::new("timeout")
+        .args(["--signal=KILL", TIMEOUT_SECONDS, "prlimit"])
+        .arg(format!("--as={}", bytes_of(ADDRESS_SPACE)))
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_cisgate"))
+        .args(args)
+        .env_remove("CISGATE_CONFIG_DIR")
+        .output()
+        .expect("timeout runs");
+    let code = output.status.code().unwrap_or(-1);
+    assert_ne!(code, 137, "killed after {TIMEOUT_SECONDS} s: a hang");
+    assert_ne!(code, 124, "timed out after {TIMEOUT_SECONDS} s: a hang");
+    Some(Run {
+        code,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    })
+}
+
+fn bytes_of(size: &str) -> u64 {
+    size.trim_end_matches('M').parse::<u64>().unwrap() << 20
+}
+
+/// A copy of the cis-1.12 good worker fixture to plant hostile files in.
+fn worker_copy() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let node = dir.path().join("worker-1");
+    let fixture = support::repo_root().join("tests/fixtures/cis-1.12/nodes/good-worker");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(&fixture)
+        .arg(&node)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    (dir, node)
+}
+
+fn replace_with_fifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// A character device node (`/dev/zero`'s numbers), or `None` where mknod is not allowed.
+fn replace_with_zero_device(path: &Path) -> Option<()> {
+    let _ = std::fs::remove_file(path);
+    let status = Command::new("mknod")
+        .arg(path)
+        .args(["c", "1", "5"])
+        .status()
+        .ok()?;
+    if status.success() {
+        Some(())
+    } else {
+        support::missing("mknod is not allowed here (needs CAP_MKNOD)");
+        None
+    }
+}
+
+fn scan_snapshot(node: &Path, extra: &[&str]) -> Option<(Run, Value)> {
+    let json = node.with_extension("results.json");
+    let mut args = vec![
+        "scan",
+        "--benchmark",
+        "cis-1.12",
+        "--targets",
+        "node",
+        "--quiet",
+        "--snapshot",
+        node.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let run = run_bounded(&args)?;
+    let results = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(Value::Null);
+    Some((run, results))
+}
+
+/// check id → (state, the check's whole JSON as text) of the first node.
+fn checks(results: &Value) -> Vec<(String, String, String)> {
+    let mut found = Vec::new();
+    collect_checks(results, &mut found);
+    found
+}
+
+fn collect_checks(value: &Value, found: &mut Vec<(String, String, String)>) {
+    match value {
+        Value::Object(map) => {
+            if let (Some(Value::String(id)), Some(Value::String(state))) =
+                (map.get("id"), map.get("state"))
+            {
+                found.push((id.clone(), state.clone(), value.to_string()));
+            }
+            map.values().for_each(|v| collect_checks(v, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_checks(v, found)),
+        _ => {}
+    }
+}
+
+/// Whether the run reported an error naming `path` and saying `what`: the node's (on stderr)
+/// or a check's (ERROR in the results).
+fn error_names(run: &Run, results: &Value, path: &str, what: &str) -> bool {
+    let node_error = run.stderr.contains(path) && run.stderr.contains(what);
+    let check_error = checks(results)
+        .iter()
+        .any(|(_, state, json)| state == "ERROR" && json.contains(path) && json.contains(what));
+    node_error || check_error
+}
+
+#[test]
+fn a_fifo_kubelet_config_is_an_error_for_its_checks_not_a_hang() {
+    let (_dir, node) = worker_copy();
+    replace_with_fifo(&node.join("var/lib/kubelet/config.yaml"));
+    let Some((run, results)) = scan_snapshot(&node, &[]) else {
+        return;
+    };
+    assert!(matches!(run.code, 0..=3), "{}", run.all_text());
+    assert!(
+        error_names(
+            &run,
+            &results,
+            "/var/lib/kubelet/config.yaml",
+            "a FIFO, not a regular file"
+        ),
+        "no error naming the FIFO: {}",
+        run.all_text()
+    );
+}
+
+#[test]
+fn a_fifo_or_device_passwd_makes_the_node_an_error_naming_it() {
+    let (_dir, node) = worker_copy();
+    replace_with_fifo(&node.join("etc/passwd"));
+    let Some((run, _)) = scan_snapshot(&node, &[]) else {
+        return;
+    };
+    assert!(matches!(run.code, 2 | 3), "{}", run.all_text());
+    assert!(
+        run.stderr.contains("/etc/passwd") && run.stderr.contains("FIFO"),
+        "{}",
+        run.stderr
+    );
+
+    if replace_with_zero_device(&node.join("etc/passwd")).is_none() {
+        return;
+    }
+    let Some((run, _)) = scan_snapshot(&node, &[]) else {
+        return;
+    };
+    assert!(matches!(run.code, 2 | 3), "{}", run.all_text());
+    assert!(
+        run.stderr.contains("/etc/passwd") && run.stderr.contains("character device"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_sparse_manifest_past_the_limit_is_an_error_naming_file_and_limit() {
+    let (_dir, node) = worker_copy();
+    let config = node.join("var/lib/kubelet/config.yaml");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&config)
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
+    let Some((run, results)) = scan_snapshot(&node, &[]) else {
+        return;
+    };
+    assert!(matches!(run.code, 0..=3), "{}", run.all_text());
+    assert!(
+        error_names(
+            &run,
+            &results,
+            "/var/lib/kubelet/config.yaml",
+            "larger than the 16 MiB limit (--max-file-size)"
+        ),
+        "no error naming the file and the limit: {}",
+        run.all_text()
+    );
+
+    // The operator may raise the limit; a small real file then reads as before.
+    std::fs::write(&config, "kind: KubeletConfiguration\n").unwrap();
+    let Some((run, results)) = scan_snapshot(&node, &["--max-file-size", "1K"]) else {
+        return;
+    };
+    assert!(matches!(run.code, 0 | 1), "{}", run.all_text());
+    assert!(!results.to_string().contains("--max-file-size"));
+}
+
+#[test]
+fn a_gzip_bomb_is_an_error_naming_the_file_and_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = dir.path().join("bomb.json.gz");
+    // 300 MiB of spaces before a valid document would be valid JSON: only the limit stops it.
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{{ head -c 314572800 /dev/zero | tr '\\0' ' '; echo '{{}}'; }} | gzip -1 > '{}'",
+            bomb.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 4 << 20);
+    let Some(run) = run_bounded(&[
+        "scan",
+        "--benchmark",
+        "cis-1.12",
+        "--targets",
+        "node",
+        "--snapshot",
+        bomb.to_str().unwrap(),
+    ]) else {
+        return;
+    };
+    assert!(matches!(run.code, 2 | 3), "{}", run.all_text());
+    assert!(
+        run.all_text().contains("bomb.json.gz")
+            && run
+                .all_text()
+                .contains("inflates to more than the 256 MiB limit (--max-snapshot-size)"),
+        "{}",
+        run.all_text()
+    );
+}
+
+#[test]
+fn a_metadata_symlink_to_a_host_file_never_reaches_the_output() {
+    let outside = tempfile::tempdir().unwrap();
+    let secret = "root:$6$HOSTSECRETHASHdoNotLeak:19000:0:99999:7:::";
+    let host_file = outside.path().join("shadow");
+    std::fs::write(&host_file, format!("{secret}\n")).unwrap();
+    let (_dir, node) = worker_copy();
+    let metadata = node.join("cisgate-node.yaml");
+    std::fs::remove_file(&metadata).unwrap();
+    std::os::unix::fs::symlink(&host_file, &metadata).unwrap();
+    let Some((run, results)) = scan_snapshot(&node, &[]) else {
+        return;
+    };
+    assert!(!run.all_text().contains("HOSTSECRET"), "{}", run.all_text());
+    assert!(!results.to_string().contains("HOSTSECRET"));
+
+    // Inside the snapshot the same link leads to the snapshot's own file, which is read;
+    // its parse error quotes a short excerpt only.
+    let long_line = format!("{secret}{}", "LONGTAIL".repeat(20));
+    std::fs::create_dir_all(node.join(host_file.parent().unwrap().strip_prefix("/").unwrap()))
+        .unwrap();
+    std::fs::write(
+        node.join(host_file.strip_prefix("/").unwrap()),
+        format!("{long_line}\n"),
+    )
+    .unwrap();
+    let Some((run, _)) = scan_snapshot(&node, &[]) else {
+        return;
+    };
+    assert!(matches!(run.code, 2 | 3), "{}", run.all_text());
+    assert!(run.stderr.contains("cisgate-node.yaml"), "{}", run.stderr);
+    assert!(!run.all_text().contains("LONGTAIL"), "{}", run.all_text());
+}
+
+#[test]
+fn live_fifos_and_devices_under_root_never_block() {
+    let (_dir, node) = worker_copy();
+    replace_with_fifo(&node.join("var/lib/kubelet/config.yaml"));
+    replace_with_fifo(&node.join("etc/default/kubelet"));
+    replace_with_fifo(&node.join("etc/hostname"));
+    let json = node.with_extension("live.json");
+    let Some(run) = run_bounded(&[
+        "scan",
+        "--benchmark",
+        "cis-1.12",
+        "--targets",
+        "node",
+        "--quiet",
+        "--root",
+        node.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]) else {
+        return;
+    };
+    assert!(matches!(run.code, 0..=3), "{}", run.all_text());
+    let results: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(
+        error_names(&run, &results, "/var/lib/kubelet/config.yaml", "a FIFO"),
+        "{}",
+        run.all_text()
+    );
+
+    if replace_with_zero_device(&node.join("etc/passwd")).is_none() {
+        return;
+    }
+    let Some(run) = run_bounded(&[
+        "scan",
+        "--benchmark",
+        "cis-1.12",
+        "--targets",
+        "node",
+        "--quiet",
+        "--root",
+        node.to_str().unwrap(),
+    ]) else {
+        return;
+    };
+    assert!(matches!(run.code, 2 | 3), "{}", run.all_text());
+    assert!(
+        run.stderr
+            .contains("/etc/passwd: a character device, not a regular file"),
+        "{}",
+        run.all_text()
+    );
+}
