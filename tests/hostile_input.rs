@@ -356,3 +356,38 @@ fn live_fifos_and_devices_under_root_never_block() {
         run.all_text()
     );
 }
+
+#[test]
+fn a_results_file_bomb_is_refused_by_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = dir.path().join("results.json.gz");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "head -c 3145728 /dev/zero | tr '\\0' ' ' | gzip -1 > '{}'",
+            bomb.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = dir.path().join("out.json");
+    let Some(run) = run_bounded(&[
+        "report",
+        "--from",
+        bomb.to_str().unwrap(),
+        "--json",
+        out.to_str().unwrap(),
+        "--max-snapshot-size",
+        "1M",
+    ]) else {
+        return;
+    };
+    assert_eq!(run.code, 2, "{}", run.all_text());
+    assert!(
+        run.stderr.contains("results.json.gz")
+            && run.stderr.contains("1 MiB limit (--max-snapshot-size)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!out.exists());
+}
