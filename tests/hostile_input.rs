@@ -391,3 +391,58 @@ fn a_results_file_bomb_is_refused_by_report() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn control_characters_from_a_node_never_reach_the_terminal_or_a_report_raw() {
+    let (dir, node) = worker_copy();
+    let metadata = node.join("cisgate-node.yaml");
+    let text = std::fs::read_to_string(&metadata).unwrap().replace(
+        "name: worker-1",
+        "name: \"w\\e[2J\\rX\\b\\a\\0\\uFFFE\\uFFFFend\"",
+    );
+    std::fs::write(&metadata, text).unwrap();
+    let out = |name: &str| dir.path().join(name);
+    let Some(run) = run_bounded(&[
+        "scan",
+        "--benchmark",
+        "cis-1.12",
+        "--targets",
+        "node",
+        "--no-color",
+        "--snapshot",
+        node.to_str().unwrap(),
+        "--junit",
+        out("junit.xml").to_str().unwrap(),
+        "--html",
+        out("report.html").to_str().unwrap(),
+        "--summary-md",
+        out("summary.md").to_str().unwrap(),
+        "--sarif",
+        out("report.sarif").to_str().unwrap(),
+    ]) else {
+        return;
+    };
+    assert!(matches!(run.code, 0 | 1), "{}", run.all_text());
+    let raw = ['\u{1b}', '\r', '\u{8}', '\u{7}', '\0'];
+    assert!(
+        run.stdout.contains("w\\e[2J\\rX\\b\\u{7}\\0"),
+        "the console shows the name escaped: {}",
+        run.stdout
+    );
+    assert!(!run.all_text().contains(raw), "{}", run.all_text());
+    for report in ["junit.xml", "report.html", "summary.md", "report.sarif"] {
+        let text = std::fs::read_to_string(out(report)).unwrap();
+        assert!(!text.contains(raw), "{report} holds a control character");
+        assert!(
+            !text.contains(['\u{fffe}', '\u{ffff}']),
+            "{report} holds a noncharacter"
+        );
+        // (the summary and SARIF name no node when there is one)
+        assert!(
+            report.ends_with(".md") || report.ends_with(".sarif") || text.contains("w[2JXend"),
+            "{report} lost the name's text"
+        );
+    }
+    let junit = std::fs::read_to_string(out("junit.xml")).unwrap();
+    roxmltree::Document::parse(&junit).expect("the JUnit report is well-formed XML");
+}

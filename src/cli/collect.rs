@@ -18,6 +18,7 @@ use crate::facts::live::LiveFacts;
 use crate::facts::recording::RecordingFacts;
 use crate::facts::Facts;
 use crate::facts::Process;
+use crate::report::sanitize;
 use crate::report::write_output;
 
 #[derive(Debug, Args)]
@@ -74,7 +75,7 @@ pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
     write_output(&cmd.output, &bytes)
         .with_context(|| format!("cannot write {}", cmd.output.display()))?;
     for fact in snapshot.unreadable_facts() {
-        eprintln!("cisgate: could not read {fact}");
+        eprintln!("cisgate: could not read {}", sanitize::for_terminal(&fact));
     }
     eprintln!(
         "cisgate: collected {} for {} ({}; targets {})",

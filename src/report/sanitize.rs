@@ -12,12 +12,23 @@
 
 use std::borrow::Cow;
 
-/// Whether a character is a control character a terminal or a report must not get raw:
-/// C0 controls but tab and newline, DEL, C1 controls, and the Unicode bidi overrides
-/// and isolates that reorder what a reader sees.
+use serde_json::Value;
+
+use crate::results::RunResults;
+
+/// Whether a character is one a terminal or a report must not get raw: C0 controls but
+/// tab and newline, DEL, C1 controls, the Unicode bidi overrides and isolates that reorder
+/// what a reader sees, and noncharacters.
 fn is_hostile(c: char) -> bool {
     (c.is_control() && c != '\n' && c != '\t')
         || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        || is_noncharacter(c)
+}
+
+/// Unicode noncharacters (U+FDD0–U+FDEF, U+xFFFE and U+xFFFF of every plane): XML forbids
+/// two of them, HTML calls them all parse errors.
+fn is_noncharacter(c: char) -> bool {
+    matches!(c, '\u{FDD0}'..='\u{FDEF}') || (c as u32 & 0xFFFE) == 0xFFFE
 }
 
 /// Console text: every hostile character escaped, newlines and tabs kept.
@@ -106,6 +117,54 @@ pub fn excerpt(message: &str) -> String {
         }
     }
     for_terminal(&out).into_owned()
+}
+
+/// The results with every text (names, paths, evidence, reasons, map keys) passed through
+/// `clean`; borrowed as they are when no text needs it (the common case costs one
+/// serialisation).
+pub fn results_with<'r>(
+    results: &'r RunResults,
+    clean: fn(&str) -> Cow<'_, str>,
+) -> anyhow::Result<Cow<'r, RunResults>> {
+    let mut value = serde_json::to_value(results)?;
+    if !clean_strings(&mut value, clean) {
+        return Ok(Cow::Borrowed(results));
+    }
+    Ok(Cow::Owned(serde_json::from_value(value)?))
+}
+
+/// Cleans every string in place; whether any changed.
+fn clean_strings(value: &mut Value, clean: fn(&str) -> Cow<'_, str>) -> bool {
+    match value {
+        Value::String(text) => match clean(text) {
+            Cow::Borrowed(_) => false,
+            Cow::Owned(cleaned) => {
+                *text = cleaned;
+                true
+            }
+        },
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |changed, item| clean_strings(item, clean) | changed),
+        Value::Object(fields) => {
+            let dirty_keys: Vec<String> = fields
+                .keys()
+                .filter(|key| matches!(clean(key), Cow::Owned(_)))
+                .cloned()
+                .collect();
+            for key in &dirty_keys {
+                if let Some(field) = fields.remove(key) {
+                    fields.insert(clean(key).into_owned(), field);
+                }
+            }
+            fields
+                .values_mut()
+                .fold(!dirty_keys.is_empty(), |changed, field| {
+                    clean_strings(field, clean) | changed
+                })
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
