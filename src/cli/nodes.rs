@@ -69,7 +69,7 @@ impl NodeRunner<'_> {
     pub fn say_warnings(&self, verbose: bool) {
         if verbose {
             for warning in self.warnings.lock().expect("warnings").iter() {
-                eprintln!("cisgate: warning: {}", sanitize::for_terminal(&warning));
+                eprintln!("cisgate: warning: {}", sanitize::for_terminal(warning));
             }
         }
     }
