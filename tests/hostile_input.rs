@@ -446,3 +446,84 @@ fn control_characters_from_a_node_never_reach_the_terminal_or_a_report_raw() {
     let junit = std::fs::read_to_string(out("junit.xml")).unwrap();
     roxmltree::Document::parse(&junit).expect("the JUnit report is well-formed XML");
 }
+
+#[test]
+fn reports_to_devices_are_written_in_place_and_write_errors_are_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = support::repo_root().join("tests/fixtures/cis-1.12/nodes/good-worker");
+    let scan = |json: &Path, junit: &Path| {
+        run_bounded(&[
+            "scan",
+            "--benchmark",
+            "cis-1.12",
+            "--targets",
+            "node",
+            "--quiet",
+            "--snapshot",
+            fixture.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ])
+    };
+    let junit = dir.path().join("junit.xml");
+    // a device node of our own (as root the rename would have replaced it)
+    let null = dir.path().join("null");
+    if replace_with_null_device(&null).is_some() {
+        let Some(run) = scan(&null, &junit) else {
+            return;
+        };
+        assert!(matches!(run.code, 0 | 1), "{}", run.all_text());
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::symlink_metadata(&null)
+            .unwrap()
+            .file_type()
+            .is_char_device());
+    }
+    // a symlink stays a symlink; what it leads to gets the report
+    let target = dir.path().join("target.json");
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    std::fs::write(&target, "old").unwrap();
+    let Some(run) = scan(&link, &junit) else {
+        return;
+    };
+    assert!(matches!(run.code, 0 | 1), "{}", run.all_text());
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::read_to_string(&target)
+        .unwrap()
+        .contains("results_version"));
+    // no space left: exit 2 naming the destination
+    if Path::new("/dev/full").exists() {
+        let Some(run) = scan(Path::new("/dev/full"), &junit) else {
+            return;
+        };
+        assert_eq!(run.code, 2, "{}", run.all_text());
+        assert!(run.stderr.contains("/dev/full"), "{}", run.stderr);
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("cisgate-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+fn replace_with_null_device(path: &Path) -> Option<()> {
+    let _ = std::fs::remove_file(path);
+    let status = Command::new("mknod")
+        .arg(path)
+        .args(["c", "1", "3"])
+        .status()
+        .ok()?;
+    if status.success() {
+        Some(())
+    } else {
+        support::missing("mknod is not allowed here (needs CAP_MKNOD)");
+        None
+    }
+}

@@ -7,10 +7,10 @@ use anyhow::{bail, Context};
 
 use super::args::LimitArgs;
 use crate::facts::bounded::{self, Limit};
-use crate::report::args::{write_reports, ReportArgs};
+use crate::report::args::{write_reports, Rendered, ReportArgs};
 use crate::report::json::Json;
 use crate::report::merge::merge;
-use crate::report::{write_output, Emitter, RenderOptions};
+use crate::report::{Emitter, RenderOptions};
 use crate::results::{RunResults, RESULTS_VERSION};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -64,11 +64,15 @@ pub fn run(cmd: ReportCommand) -> anyhow::Result<i32> {
     {
         bail!("only one output can go to stdout (`-`): --json and a report both ask for it");
     }
-    write_reports(&results, &cmd.reports, &options)?;
-    if let Some((path, bytes)) = merged_json {
-        write_output(path, &bytes)
-            .with_context(|| format!("writing the merged results to {}", path.display()))?;
-    }
+    let extra = merged_json
+        .map(|(path, bytes)| Rendered {
+            flag: "--json".into(),
+            path: path.to_path_buf(),
+            bytes,
+        })
+        .into_iter()
+        .collect();
+    write_reports(&results, &cmd.reports, &options, extra)?;
     Ok(0)
 }
 

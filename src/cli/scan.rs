@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
 
 use super::args::{LimitArgs, LiveArgs, SelectionArgs};
@@ -13,7 +13,7 @@ use crate::engine::run::CheckFilter;
 use crate::facts::live::LiveFacts;
 use crate::facts::Facts;
 use crate::gate::{self, FailOn, GatePolicy};
-use crate::report::args::{write_reports, ReportArgs};
+use crate::report::args::{write_reports, Rendered, ReportArgs};
 use crate::report::{self, Emitter, RenderOptions};
 use crate::results::RunResults;
 
@@ -135,20 +135,20 @@ fn emit(cmd: &ScanCommand, results: &RunResults) -> anyhow::Result<()> {
         include_test_output: cmd.include_test_output,
         ..RenderOptions::default()
     };
-    let mut outputs: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    let mut outputs = Vec::new();
     if let Some(path) = &cmd.json {
-        outputs.push((path.clone(), report::json::Json.render(results, &options)?));
+        outputs.push(Rendered {
+            flag: "--json".into(),
+            path: path.clone(),
+            bytes: report::json::Json.render(results, &options)?,
+        });
     }
     let console = if cmd.quiet || cmd.json.as_deref() == Some(std::path::Path::new("-")) {
         None
     } else {
         Some(report::text::Text.render(results, &options)?)
     };
-    write_reports(results, &cmd.reports, &options)?;
-    for (path, bytes) in &outputs {
-        report::write_output(path, bytes)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
+    write_reports(results, &cmd.reports, &options, outputs)?;
     if let Some(bytes) = console {
         report::write_output(std::path::Path::new("-"), &bytes)?;
     }
