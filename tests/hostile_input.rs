@@ -30,6 +30,11 @@ impl Run {
 /// `timeout 60 prlimit --as=1500M cisgate ARGS`; `None` (after `support::missing`) when
 /// either tool is absent.
 fn run_bounded(args: &[&str]) -> Option<Run> {
+    run_bounded_in(Path::new("."), args)
+}
+
+/// [`run_bounded`] with the working directory given.
+fn run_bounded_in(cwd: &Path, args: &[&str]) -> Option<Run> {
     for tool in ["timeout", "prlimit"] {
         if !support::tool_available(tool, &["--version"]) {
             support::missing(&format!("`{tool}` is not installed"));
@@ -43,6 +48,7 @@ fn run_bounded(args: &[&str]) -> Option<Run> {
         .arg(env!("CARGO_BIN_EXE_cisgate"))
         .args(args)
         .env_remove("CISGATE_CONFIG_DIR")
+        .current_dir(cwd)
         .output()
         .expect("timeout runs");
     let code = output.status.code().unwrap_or(-1);
@@ -526,4 +532,60 @@ fn replace_with_null_device(path: &Path) -> Option<()> {
         support::missing("mknod is not allowed here (needs CAP_MKNOD)");
         None
     }
+}
+
+#[test]
+fn a_root_with_quotes_spaces_and_command_substitution_is_data_not_shell() {
+    let Some(cfg) = support::kube_bench_cfg() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("PWNED");
+    // relative: the scan runs in `dir`, so a command that ran would create `dir/PWNED`
+    let root = dir.path().join("r o'ot$(touch PWNED)");
+    let fixture = support::repo_root().join("tests/fixtures/cis-1.12/nodes/good-worker");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(&fixture)
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        root.join("var/lib/kubelet/config.yaml"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let json = dir.path().join("results.json");
+    let Some(run) = run_bounded_in(
+        dir.path(),
+        &[
+            "scan",
+            "--config-dir",
+            cfg.to_str().unwrap(),
+            "--benchmark",
+            "cis-1.10",
+            "--targets",
+            "node",
+            "--quiet",
+            "--root",
+            root.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    ) else {
+        return;
+    };
+    assert!(!marker.exists(), "a command in --root ran");
+    assert!(matches!(run.code, 0 | 1 | 3), "{}", run.all_text());
+    // the kubelet config's permissions are read under the root, quoted as one word
+    let text = std::fs::read_to_string(&json).unwrap();
+    let results: Value = serde_json::from_str(&text).unwrap();
+    let state = checks(&results)
+        .into_iter()
+        .find(|(id, _, _)| id == "4.1.9")
+        .map(|(_, state, json)| (state, json))
+        .expect("check 4.1.9");
+    assert!(state.0 == "PASS", "{state:?}");
 }

@@ -47,7 +47,9 @@ pub fn load_controls(
     let env_binary = variables.sole_binary_in(&raw);
     add_default_audit_env(&mut controls, &env_binary);
     let to_run = if variables.differ_for_shell() {
-        let mut shell = parse_controls(&file, &variables.substitute_to_run(&raw), &mut |_| {})?;
+        // Parsed before substituting: what `--root` holds never meets the YAML reader.
+        let mut shell = parse_controls(&file, &raw, &mut |_| {})?;
+        substitute_shell_audits(&mut shell, variables);
         add_default_audit_env(&mut shell, &env_binary);
         Some(shell)
     } else {
@@ -188,6 +190,21 @@ fn line_of_check(text: &str, id: &str) -> u64 {
         })
         .map(|i| i as u64 + 1)
         .unwrap_or(1)
+}
+
+/// Substitutes the variables, as a shell here must see them, into every shell audit.
+fn substitute_shell_audits(controls: &mut Controls, variables: &Variables) {
+    for check in controls.groups.iter_mut().flat_map(|g| &mut g.checks) {
+        for audit in [
+            &mut check.audit,
+            &mut check.audit_config,
+            &mut check.audit_env,
+        ] {
+            if let Audit::Shell(text) = audit {
+                *text = variables.substitute_to_run(text);
+            }
+        }
+    }
 }
 
 /// kube-bench generates an `audit_env` for checks whose tests read the environment and

@@ -100,7 +100,7 @@ pub fn with_budget_checks(filter: &str) -> String {
     offsets.sort_unstable();
     let mut out = filter.to_owned();
     for offset in offsets.into_iter().rev() {
-        out.insert_str(offset, &format!(" {TICK} | "));
+        out.insert_str(offset, &format!(" {TICK} |"));
     }
     out
 }

@@ -25,6 +25,7 @@ use super::{
     FactError, Facts, FileKind, FileStat, NodeIdentity, Process, ProcessList, ShellCommand,
     ShellOutput,
 };
+use crate::definitions::variables::ROOT_ENV;
 
 /// How to reach the node.
 #[derive(Debug, Clone)]
@@ -202,7 +203,9 @@ impl Facts for LiveFacts {
     }
 
     fn run_shell(&self, command: &ShellCommand) -> Result<ShellOutput, FactError> {
-        let shell = Command::new(&self.options.shell);
+        let mut shell = Command::new(&self.options.shell);
+        // Audits name the root as "${CISGATE_ROOT}": data in the environment, never script.
+        shell.env(ROOT_ENV, &self.path_prefix);
         let script = command.to_run.clone().into_bytes();
         match run_bounded(
             shell,
