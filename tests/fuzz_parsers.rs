@@ -28,7 +28,7 @@ impl Rng {
         let seed = std::env::var("CISGATE_FUZZ_SEED")
             .ok()
             .and_then(|s| s.parse().ok())
-            .unwrap_or(0x5eed_c15_9a7e);
+            .unwrap_or(0x05ee_dc15_9a7e);
         Rng((seed ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1)
     }
 
