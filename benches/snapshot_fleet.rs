@@ -183,10 +183,11 @@ fn record_snapshot() -> Snapshot {
         || BenchmarkConfig::load(&tree, None).map(std::sync::Arc::new),
         || None,
     )
-    .expect("benchmark");
+    .expect("benchmark")
+    .selection;
     let config = BenchmarkConfig::load(&tree, Some(&selection.benchmark)).expect("config");
     let targets =
-        choose::targets(&config, &selection.benchmark, &request, &facts).expect("targets");
+        choose::targets(&config, &selection.benchmark, &request, &facts, None).expect("targets");
     let filter = CheckFilter::default();
     let plan = ScanPlan {
         tree: &tree,
@@ -528,7 +529,7 @@ fn profile_phases(dir: &Path, count: usize) {
         };
         let facts = SnapshotFacts::load(&dir.join(file_name(index))).expect("snapshot loads");
         lap(0);
-        let targets = choose::targets(&config, BENCHMARK, &request, &facts).expect("targets");
+        let targets = choose::targets(&config, BENCHMARK, &request, &facts, None).expect("targets");
         lap(1);
         let answers = ProbeAnswers::default();
         for target in &targets {

@@ -71,7 +71,12 @@ impl Totals {
 pub struct RunResults {
     pub results_version: u32,
     pub tool: ToolInfo,
+    /// The benchmark every node ran; in a fleet that mixes benchmarks, their names joined by
+    /// ` + `, each described in `benchmarks`.
     pub benchmark: BenchmarkInfo,
+    /// One entry per benchmark when the nodes ran more than one (each node names its own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub benchmarks: Vec<BenchmarkInfo>,
     pub nodes: Vec<NodeResults>,
     /// Nodes (snapshots) that could not be evaluated at all, with the reason.
     #[serde(default)]
@@ -85,6 +90,61 @@ pub struct RunResults {
     /// Filled in when `--previous` named an earlier results file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<PreviousSummary>,
+}
+
+impl RunResults {
+    /// The run split by benchmark, for reports that group by it (SARIF: one run each): the
+    /// run itself when every node ran one benchmark; else one part per benchmark with its
+    /// nodes and totals (unreadable nodes go with the first part).
+    pub fn by_benchmark(&self) -> Vec<std::borrow::Cow<'_, RunResults>> {
+        if self.benchmarks.len() <= 1 {
+            return vec![std::borrow::Cow::Borrowed(self)];
+        }
+        self.benchmarks
+            .iter()
+            .enumerate()
+            .map(|(index, info)| {
+                let nodes: Vec<NodeResults> = self
+                    .nodes
+                    .iter()
+                    .filter(|n| n.node.benchmark.as_deref() == Some(info.name.as_str()))
+                    .cloned()
+                    .collect();
+                let mut totals = Totals::default();
+                for node in &nodes {
+                    totals.merge(&node.totals);
+                }
+                std::borrow::Cow::Owned(RunResults {
+                    benchmark: info.clone(),
+                    benchmarks: Vec::new(),
+                    nodes,
+                    unreadable: if index == 0 {
+                        self.unreadable.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    totals,
+                    ..self.clone_header()
+                })
+            })
+            .collect()
+    }
+
+    /// Everything but the nodes and unreadable entries.
+    fn clone_header(&self) -> RunResults {
+        RunResults {
+            results_version: self.results_version,
+            tool: self.tool.clone(),
+            benchmark: self.benchmark.clone(),
+            benchmarks: self.benchmarks.clone(),
+            nodes: Vec::new(),
+            unreadable: Vec::new(),
+            totals: self.totals,
+            gate: self.gate.clone(),
+            baseline: self.baseline.clone(),
+            previous: self.previous.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,6 +192,25 @@ pub struct NodeInfo {
     pub platform: Option<String>,
     /// Where the facts came from: `live`, a snapshot file or a snapshot directory.
     pub source: String,
+    /// The benchmark this node was evaluated against (a fleet may mix benchmarks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub benchmark: Option<String>,
+    /// The Kubernetes platform recognised on the node (EKS, RKE2, ...), and from what.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<PlatformInfo>,
+}
+
+/// A recognised Kubernetes platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformInfo {
+    /// The key in the benchmark tree's `platforms` (`eks`, `gke`, `aks`, `rke2`, `k3s`, `openshift`).
+    pub name: String,
+    /// e.g. `Amazon EKS`.
+    pub title: String,
+    /// The provider runs the control plane: no control-plane checks on the node.
+    pub managed_control_plane: bool,
+    /// What showed it, in words.
+    pub evidence: Vec<String>,
 }
 
 /// One controls file's results (kube-bench calls it a section).

@@ -343,10 +343,24 @@ fn version_lists_the_embedded_benchmarks() {
         version.starts_with(&format!("cisgate {}\n", env!("CARGO_PKG_VERSION"))),
         "{version}"
     );
-    assert!(
-        version.contains("embedded benchmarks:\n  cis-1.12"),
-        "{version}"
-    );
+    let listed = version
+        .split_once("embedded benchmarks:\n")
+        .map(|(_, list)| list)
+        .unwrap_or_else(|| panic!("no benchmark list in {version}"));
+    for benchmark in [
+        "cis-1.10",
+        "cis-1.11",
+        "cis-1.12",
+        "eks-1.8.0",
+        "gke-1.9.0",
+        "aks-1.8",
+        "rh-1.8",
+    ] {
+        assert!(
+            listed.contains(&format!("  {benchmark}\n")),
+            "{benchmark}: {version}"
+        );
+    }
     let short = Command::new(cisgate_bin()).arg("-V").output().unwrap();
     assert_eq!(
         text(&short.stdout),

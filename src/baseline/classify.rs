@@ -64,9 +64,15 @@ struct Usage {
 /// summary into `results.baseline`. Existing marks are replaced.
 pub fn classify(results: &mut RunResults, baseline: &BaselineFile, options: &ClassifyOptions) {
     let mut usage = vec![Usage::default(); baseline.exceptions.len()];
-    let benchmark = results.benchmark.name.clone();
+    let run_benchmark = results.benchmark.name.clone();
     let (mut accepted, mut regressions) = (0, 0);
     for node in &mut results.nodes {
+        // A fleet may mix benchmarks: each node is in scope of entries naming its own.
+        let benchmark = node
+            .node
+            .benchmark
+            .clone()
+            .unwrap_or_else(|| run_benchmark.clone());
         for section in &mut node.sections {
             let in_scope: Vec<bool> = baseline
                 .exceptions

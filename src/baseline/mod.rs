@@ -131,6 +131,8 @@ pub(crate) mod testing {
                 kubernetes_version: None,
                 platform: None,
                 source: format!("snapshots/{name}"),
+                benchmark: None,
+                distribution: None,
             },
             sections: vec![SectionResult {
                 id: target.into(),
@@ -159,6 +161,7 @@ pub(crate) mod testing {
                 selected_because: "--benchmark".into(),
                 targets: vec!["master".into(), "node".into()],
             },
+            benchmarks: Vec::new(),
             nodes,
             unreadable: Vec::new(),
             totals: Totals::default(),

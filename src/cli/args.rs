@@ -66,6 +66,23 @@ pub struct LiveArgs {
 }
 
 impl LiveArgs {
+    /// `--root` must hold a node's root filesystem: a directory with `etc/` in it. A mistyped
+    /// root would otherwise read as a node where every file is "not present".
+    pub fn ensure_root_is_a_node(&self) -> anyhow::Result<()> {
+        let root = &self.root;
+        if !root.is_dir() {
+            anyhow::bail!("--root {}: no such directory", root.display());
+        }
+        if !root.join("etc").is_dir() {
+            anyhow::bail!(
+                "--root {}: not a node's root filesystem (it has no etc/ directory); \
+                 mount the host's / there (e.g. a hostPath volume at /host) or pass the right path",
+                root.display()
+            );
+        }
+        Ok(())
+    }
+
     pub fn options(&self) -> LiveOptions {
         LiveOptions {
             root: self.root.clone(),

@@ -1,5 +1,6 @@
 //! `cisgate benchmarks list|show` and `cisgate explain`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -7,15 +8,16 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use crate::definitions::config::BenchmarkConfig;
-use crate::definitions::load::{controls_file, parse_controls};
+use crate::definitions::load::benchmark_controls;
 use crate::definitions::model::{Audit, Check, Controls};
+use crate::definitions::platform::VersionedBy;
 use crate::definitions::tree::BenchmarkTree;
 use crate::engine::substitute::typical_variables;
 use crate::report::write_output;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchmarksCommand {
-    /// The benchmarks of the tree and the Kubernetes versions that map to each.
+    /// The benchmarks of the tree: the platform and versions each is chosen for, its targets.
     List(TreeArgs),
     /// The sections, groups and checks of a benchmark, with automated/manual counts.
     Show {
@@ -61,60 +63,94 @@ pub fn run(cmd: BenchmarksCommand) -> anyhow::Result<i32> {
 
 fn list(tree: &BenchmarkTree) -> anyhow::Result<i32> {
     let config = BenchmarkConfig::load(tree, None)?;
-    let mapping = config.version_mapping();
+    let mut coverage: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for (benchmark, versions) in version_ranges(&config.version_mapping()) {
+        coverage
+            .entry(benchmark)
+            .or_default()
+            .push(("Kubernetes".to_owned(), versions));
+    }
+    for platform in config.platforms() {
+        let what = match platform.versioned_by {
+            VersionedBy::Kubernetes => format!("{}, Kubernetes", platform.title),
+            VersionedBy::Platform => platform.title.clone(),
+        };
+        for (benchmark, versions) in version_ranges(&platform.benchmarks) {
+            coverage
+                .entry(benchmark)
+                .or_default()
+                .push((what.clone(), versions));
+        }
+    }
     let mut out = String::new();
     writeln!(out, "Benchmarks in the {} tree:", tree.describe())?;
+    writeln!(out, "  {:<14} {:<50} TARGETS", "BENCHMARK", "FOR")?;
     for name in tree.benchmark_names() {
-        let versions: Vec<&str> = mapping
-            .iter()
-            .filter(|(_, b)| **b == name)
-            .map(|(v, _)| v.as_str())
-            .collect();
-        let targets = config.targets_of(&name).unwrap_or_default().join(", ");
-        writeln!(
-            out,
-            "  {name:<22} Kubernetes {:<28} targets: {targets}",
-            if versions.is_empty() {
-                "-".to_owned()
-            } else {
-                versions.join(", ")
-            }
-        )?;
+        let covers = coverage
+            .get(&name)
+            .map(|list| {
+                list.iter()
+                    .map(|(what, versions)| format!("{what} {versions}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_else(|| "only with --benchmark".to_owned());
+        let targets = BenchmarkConfig::load(tree, Some(&name))?
+            .targets_of(&name)
+            .unwrap_or_default()
+            .join(", ");
+        writeln!(out, "  {name:<14} {covers:<50} {targets}")?;
     }
     print(&out)
 }
 
-fn targets_of(tree: &BenchmarkTree, name: &str) -> anyhow::Result<Vec<(String, Controls)>> {
-    let config = BenchmarkConfig::load(tree, Some(name))?;
-    let targets = config.targets_of(name).unwrap_or_else(|| {
-        [
-            "master",
-            "controlplane",
-            "etcd",
-            "node",
-            "policies",
-            "managedservices",
-        ]
+/// For each benchmark of a `version → benchmark` mapping, the versions it covers as ranges:
+/// `1.28–1.30` up to the next entry's version, and `1.32+` for the newest (a version with no
+/// entry uses the nearest lower one).
+fn version_ranges(mapping: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    let mut sorted: Vec<((u32, u32), &str)> = mapping
         .iter()
-        .map(|s| s.to_string())
+        .filter_map(|(version, benchmark)| {
+            let (major, minor) = version.split_once('.')?;
+            Some((
+                (major.parse().ok()?, minor.parse().ok()?),
+                benchmark.as_str(),
+            ))
+        })
+        .collect();
+    sorted.sort();
+    let mut starts: Vec<((u32, u32), &str)> = Vec::new();
+    for (version, benchmark) in sorted {
+        if starts
+            .last()
+            .is_none_or(|(_, current)| *current != benchmark)
+        {
+            starts.push((version, benchmark));
+        }
+    }
+    starts
+        .iter()
+        .enumerate()
+        .map(|(index, ((major, minor), benchmark))| {
+            let text = match starts.get(index + 1) {
+                None => format!("{major}.{minor}+"),
+                Some(((next_major, next_minor), _))
+                    if *next_major == *major && *next_minor == minor + 1 =>
+                {
+                    format!("{major}.{minor}")
+                }
+                Some(((next_major, next_minor), _)) if *next_major == *major => {
+                    format!("{major}.{minor}–{major}.{}", next_minor - 1)
+                }
+                Some(_) => format!("{major}.{minor}–{major}.x"),
+            };
+            (benchmark.to_string(), text)
+        })
         .collect()
-    });
-    let mut loaded = Vec::new();
-    for target in targets {
-        let relative = controls_file(name, &target);
-        let Some(text) = tree.read(&relative)? else {
-            continue;
-        };
-        let controls = parse_controls(&tree.display_path(&relative), &text, &mut |_| {})?;
-        loaded.push((target, controls));
-    }
-    if loaded.is_empty() {
-        anyhow::bail!(
-            "unknown benchmark `{name}` (available: {})",
-            tree.benchmark_names().join(", ")
-        );
-    }
-    Ok(loaded)
+}
+
+fn targets_of(tree: &BenchmarkTree, name: &str) -> anyhow::Result<Vec<(String, Controls)>> {
+    Ok(benchmark_controls(tree, name)?)
 }
 
 fn is_automated(check: &Check) -> bool {
@@ -281,4 +317,35 @@ fn newest_benchmark(tree: &BenchmarkTree) -> anyhow::Result<String> {
         .pop()
         .map(|(_, _, b)| b)
         .context("the version mapping is empty; name the benchmark with --benchmark")
+}
+
+#[cfg(test)]
+mod version_range_tests {
+    use super::*;
+
+    fn ranges(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mapping = pairs
+            .iter()
+            .map(|(v, b)| (v.to_string(), b.to_string()))
+            .collect();
+        version_ranges(&mapping)
+    }
+
+    #[test]
+    fn each_benchmark_covers_up_to_the_next_entry_and_the_newest_is_open_ended() {
+        let got = ranges(&[
+            ("1.28", "cis-1.10"),
+            ("1.29", "cis-1.11"),
+            ("1.31", "cis-1.11"),
+            ("1.32", "cis-1.12"),
+            ("1.33", "cis-1.12"),
+        ]);
+        let text: Vec<String> = got.iter().map(|(b, r)| format!("{b} {r}")).collect();
+        assert_eq!(
+            text,
+            ["cis-1.10 1.28", "cis-1.11 1.29–1.31", "cis-1.12 1.32+"]
+        );
+        let gke = ranges(&[("1.28", "gke-1.8.0"), ("1.31", "gke-1.9.0")]);
+        assert_eq!(gke[0].1, "1.28–1.30");
+    }
 }

@@ -39,6 +39,7 @@ pub struct CollectCommand {
 
 pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
     cmd.limits.apply();
+    cmd.node.ensure_root_is_a_node()?;
     let tree = cmd.selection.tree()?;
     let live = LiveFacts::new(cmd.node.options());
     let recording = RecordingFacts::new(live);
@@ -55,10 +56,15 @@ pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
     let version = detect::kubernetes_version(&recording)
         .map(|v| v.major_minor)
         .or(cmd.selection.k8s_version.clone());
+    // The API server's version string names the platform when a snapshot is scanned later.
+    let server_version = api_server_version(recording.inner());
     let timestamp = (!cmd.no_timestamp).then(|| jiff::Timestamp::now().to_string());
     let mut snapshot = recording.into_snapshot(timestamp);
     if snapshot.node.kubernetes_version.is_none() {
         snapshot.node.kubernetes_version = version;
+    }
+    if snapshot.node.server_version.is_none() {
+        snapshot.node.server_version = server_version;
     }
     if snapshot.node.roles.is_empty() {
         snapshot.node.roles = detect::roles_of(&evaluated.targets);

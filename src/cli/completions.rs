@@ -59,14 +59,17 @@ fn long_version() -> String {
 
 pub fn completions(cmd: CompletionsCommand) -> anyhow::Result<i32> {
     let mut command = command();
-    let mut out = std::io::stdout().lock();
     let shell = match cmd.shell {
         Shell::Bash => clap_complete::Shell::Bash,
         Shell::Zsh => clap_complete::Shell::Zsh,
         Shell::Fish => clap_complete::Shell::Fish,
     };
-    clap_complete::generate(shell, &mut command, "cisgate", &mut out);
-    out.flush().context("writing the completion script")?;
+    // Generated into memory first: clap_complete panics when its writer fails, and a reader
+    // that stops early (`| head`) closes stdout, which `write_output` takes as the end.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "cisgate", &mut script);
+    crate::report::write_output(std::path::Path::new("-"), &script)
+        .context("writing the completion script")?;
     Ok(0)
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::definitions::config::BenchmarkConfig;
 use crate::definitions::error::DefinitionError;
-use crate::definitions::select::{KubernetesVersion, Selection};
+use crate::definitions::select::Selection;
 use crate::definitions::tree::BenchmarkTree;
 use crate::engine::choose::{self, ChooseError, Request};
 use crate::engine::detect;
@@ -78,9 +78,9 @@ impl NodeRunner<'_> {
         &self,
         facts: &dyn Facts,
         source: &str,
-        ask_api: impl FnOnce() -> Option<KubernetesVersion>,
+        ask_api: impl FnOnce() -> Option<String>,
     ) -> Result<Evaluated, NodeFailure> {
-        let selection = choose::benchmark(
+        let choice = choose::benchmark(
             self.tree,
             &self.request,
             facts,
@@ -88,11 +88,18 @@ impl NodeRunner<'_> {
             ask_api,
         )
         .map_err(choose_failure)?;
+        let selection = choice.selection;
         let config = self
             .config(Some(&selection.benchmark))
             .map_err(|e| NodeFailure::Fatal(e.into()))?;
-        let targets = choose::targets(&config, &selection.benchmark, &self.request, facts)
-            .map_err(choose_failure)?;
+        let targets = choose::targets(
+            &config,
+            &selection.benchmark,
+            &self.request,
+            facts,
+            choice.platform.as_ref(),
+        )
+        .map_err(choose_failure)?;
         let plan = ScanPlan {
             tree: self.tree,
             config: &config,
@@ -102,7 +109,7 @@ impl NodeRunner<'_> {
             loaded: &self.loaded,
         };
         let mut notes = Vec::new();
-        let node = scan_node(
+        let mut node = scan_node(
             &plan,
             facts,
             source,
@@ -114,6 +121,7 @@ impl NodeRunner<'_> {
             other => NodeFailure::Fatal(other.into()),
         })?;
         self.warnings.lock().expect("warnings").extend(notes);
+        node.node.distribution = choice.platform;
         Ok(Evaluated {
             node,
             selection,
@@ -141,12 +149,10 @@ fn choose_failure(error: ChooseError) -> NodeFailure {
     }
 }
 
-/// The API server's version, asked through kubectl: the last source of a live node's
-/// Kubernetes version.
-pub fn api_server_version(facts: &crate::facts::live::LiveFacts) -> Option<KubernetesVersion> {
-    facts
-        .api_server_version()
-        .and_then(|v| KubernetesVersion::parse(&v, "the API server's version (kubectl version)"))
+/// The API server's version string, asked through kubectl: names the platform
+/// (`v1.31.4-eks-…`) and, last of all sources, a live node's Kubernetes version.
+pub fn api_server_version(facts: &crate::facts::live::LiveFacts) -> Option<String> {
+    facts.api_server_version()
 }
 
 /// Every snapshot, in parallel; each is loaded, evaluated and dropped, so memory grows
@@ -181,7 +187,8 @@ pub fn evaluate_snapshots(
 }
 
 /// One results document from every node's outcome: nodes sorted by name, unreadable
-/// ones listed with their reason. All nodes must have run the same benchmark.
+/// ones listed with their reason. Nodes may have run different benchmarks (a mixed fleet):
+/// each node names its own, and `benchmarks` describes each.
 pub fn assemble(
     tree: &BenchmarkTree,
     outcomes: Vec<(String, Result<Evaluated, NodeFailure>)>,
@@ -215,35 +222,51 @@ pub fn assemble(
     evaluated.sort_by(|a, b| {
         (&a.node.node.name, &a.node.node.source).cmp(&(&b.node.node.name, &b.node.node.source))
     });
-    let benchmarks: BTreeSet<&str> = evaluated
-        .iter()
-        .map(|e| e.selection.benchmark.as_str())
-        .collect();
-    if benchmarks.len() > 1 {
+    // One rule with `report --from`: a node is in a run once. Two snapshots of one name would
+    // count its findings twice and make baseline scopes and fingerprints ambiguous.
+    if let Some(pair) = evaluated
+        .windows(2)
+        .find(|pair| pair[0].node.node.name == pair[1].node.node.name)
+    {
         bail!(
-            "the nodes map to different benchmarks ({}); scan them separately or choose one with --benchmark",
-            evaluated
-                .iter()
-                .map(|e| format!("{}: {}", e.node.node.name, e.selection.benchmark))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "node {} appears both in {} and in {}: a node is scanned once per run (give one of them \
+             another name, e.g. `node.name` in a snapshot directory's cisgate-node.yaml, or scan them separately)",
+            pair[0].node.node.name,
+            pair[0].node.node.source,
+            pair[1].node.node.source
         );
     }
-    let because: BTreeSet<&str> = evaluated
+    let mut infos: Vec<BenchmarkInfo> = Vec::new();
+    for name in evaluated
         .iter()
-        .map(|e| e.selection.because.as_str())
-        .collect();
-    let mut targets: Vec<String> = Vec::new();
-    for target in evaluated.iter().flat_map(|e| &e.targets) {
-        if !targets.contains(target) {
-            targets.push(target.clone());
-        }
+        .map(|e| e.selection.benchmark.as_str())
+        .collect::<BTreeSet<&str>>()
+    {
+        let of_benchmark: Vec<&Evaluated> = evaluated
+            .iter()
+            .filter(|e| e.selection.benchmark == name)
+            .collect();
+        infos.push(benchmark_info(tree, name, &of_benchmark));
     }
-    let benchmark = BenchmarkInfo {
-        name: evaluated[0].selection.benchmark.clone(),
-        source: tree.describe(),
-        selected_because: because.into_iter().collect::<Vec<_>>().join("; "),
-        targets,
+    let (benchmark, benchmarks) = if infos.len() == 1 {
+        (infos.remove(0), Vec::new())
+    } else {
+        let all: Vec<&Evaluated> = evaluated.iter().collect();
+        let mut combined = benchmark_info(tree, "", &all);
+        combined.name = infos
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" + ");
+        combined.selected_because = format!(
+            "each node's own benchmark: {}",
+            infos
+                .iter()
+                .map(|i| format!("{} ({})", i.name, i.selected_because))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        (combined, infos)
     };
     let nodes: Vec<NodeResults> = evaluated.into_iter().map(|e| e.node).collect();
     let mut totals = Totals::default();
@@ -254,6 +277,7 @@ pub fn assemble(
         results_version: RESULTS_VERSION,
         tool: ToolInfo::current(),
         benchmark,
+        benchmarks,
         nodes,
         unreadable,
         totals,
@@ -261,6 +285,27 @@ pub fn assemble(
         baseline: None,
         previous: None,
     })
+}
+
+/// A benchmark's entry in the results: why it was chosen (each distinct reason once) and the
+/// targets its nodes ran, in first-seen order.
+fn benchmark_info(tree: &BenchmarkTree, name: &str, evaluated: &[&Evaluated]) -> BenchmarkInfo {
+    let because: BTreeSet<&str> = evaluated
+        .iter()
+        .map(|e| e.selection.because.as_str())
+        .collect();
+    let mut targets: Vec<String> = Vec::new();
+    for target in evaluated.iter().flat_map(|e| &e.targets) {
+        if !targets.contains(target) {
+            targets.push(target.clone());
+        }
+    }
+    BenchmarkInfo {
+        name: name.to_owned(),
+        source: tree.describe(),
+        selected_because: because.into_iter().collect::<Vec<_>>().join("; "),
+        targets,
+    }
 }
 
 /// Fleets of this many snapshots or more show their progress on a terminal.

@@ -9,6 +9,8 @@ use clap::Args;
 use super::args::{LimitArgs, LiveArgs, SelectionArgs};
 use super::nodes::{api_server_version, assemble, evaluate_snapshots, NodeRunner};
 use crate::baseline::{self, args::BaselineArgs};
+use crate::definitions::load::benchmark_controls;
+use crate::definitions::tree::BenchmarkTree;
 use crate::engine::run::CheckFilter;
 use crate::facts::live::LiveFacts;
 use crate::facts::Facts;
@@ -52,6 +54,10 @@ pub struct ScanCommand {
     /// Checks that could not be evaluated (ERROR) do not fail the gate.
     #[arg(long)]
     allow_errors: bool,
+    /// A selection (--check, --group, --targets, --scored, ...) that runs no check is not an
+    /// error (exit 0 instead of 2).
+    #[arg(long)]
+    allow_empty: bool,
     /// No colour in console output (also: NO_COLOR set, or stdout not a terminal).
     #[arg(long)]
     no_color: bool,
@@ -95,8 +101,20 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
     };
     runner.say_warnings(cmd.verbose);
     let mut results = assemble(&tree, outcomes)?;
-    if !cmd.checks.is_empty() {
-        ensure_checks_exist(&cmd.checks, &results)?;
+    // Errors go to stderr whatever the console settings (--quiet, a report on stdout).
+    for unreadable in &results.unreadable {
+        eprintln!(
+            "cisgate: could not evaluate {}: {}",
+            unreadable.source, unreadable.reason
+        );
+    }
+    ensure_selection_exists(&tree, &cmd, &results)?;
+    if results.totals.checks() == 0 && !cmd.allow_empty {
+        bail!(
+            "the selection ran no check on {} node(s){}; pass --allow-empty to accept an empty run",
+            results.nodes.len(),
+            describe_selection(&cmd)
+        );
     }
     baseline::apply(&mut results, &cmd.baseline, cmd.baseline.today())?;
     let policy = GatePolicy {
@@ -109,20 +127,95 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
     Ok(results.gate.exit_code)
 }
 
-fn ensure_checks_exist(asked: &[String], results: &RunResults) -> anyhow::Result<()> {
-    let found: BTreeSet<&str> = results.checks().map(|(_, _, c)| c.id.as_str()).collect();
-    let unknown: Vec<&str> = asked
-        .iter()
-        .map(String::as_str)
-        .filter(|id| !found.contains(id))
-        .collect();
-    if unknown.is_empty() {
+/// Every id named by `--check`, `--group` and `--skip` exists in a benchmark the run used: a
+/// typo must not turn into a gate that checks nothing.
+fn ensure_selection_exists(
+    tree: &BenchmarkTree,
+    cmd: &ScanCommand,
+    results: &RunResults,
+) -> anyhow::Result<()> {
+    if cmd.checks.is_empty() && cmd.groups.is_empty() && cmd.skip.is_empty() {
+        return Ok(());
+    }
+    let benchmarks: Vec<&str> = if results.benchmarks.is_empty() {
+        vec![results.benchmark.name.as_str()]
+    } else {
+        results.benchmarks.iter().map(|b| b.name.as_str()).collect()
+    };
+    let (mut checks, mut groups) = (BTreeSet::new(), BTreeSet::new());
+    for benchmark in &benchmarks {
+        for (_, controls) in benchmark_controls(tree, benchmark)? {
+            for group in controls.groups {
+                checks.extend(group.checks.into_iter().map(|c| c.id.to_string()));
+                groups.insert(group.id.to_string());
+            }
+        }
+    }
+    let unknown = |asked: &[String], known: &dyn Fn(&str) -> bool| -> Vec<String> {
+        asked.iter().filter(|id| !known(id)).cloned().collect()
+    };
+    let problems: Vec<String> = [
+        (
+            "--check",
+            unknown(&cmd.checks, &|id| checks.contains(id)),
+            "check",
+        ),
+        (
+            "--group",
+            unknown(&cmd.groups, &|id| groups.contains(id)),
+            "group",
+        ),
+        (
+            "--skip",
+            unknown(&cmd.skip, &|id| checks.contains(id) || groups.contains(id)),
+            "check or group",
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, ids, _)| !ids.is_empty())
+    .map(|(flag, ids, what)| {
+        format!(
+            "{flag}: no {what} {} in {}",
+            ids.join(", "),
+            benchmarks.join(", ")
+        )
+    })
+    .collect();
+    if problems.is_empty() {
         Ok(())
     } else {
         bail!(
-            "--check: no check with id {} in the selected targets",
-            unknown.join(", ")
+            "{} (`cisgate benchmarks show NAME` lists the ids)",
+            problems.join("; ")
         )
+    }
+}
+
+/// The selection flags given, for messages: ` (--check 1.2.15, --group 4.1)`.
+fn describe_selection(cmd: &ScanCommand) -> String {
+    let mut parts = Vec::new();
+    for (flag, ids) in [
+        ("--check", &cmd.checks),
+        ("--group", &cmd.groups),
+        ("--skip", &cmd.skip),
+    ] {
+        if !ids.is_empty() {
+            parts.push(format!("{flag} {}", ids.join(",")));
+        }
+    }
+    if !cmd.selection.targets.is_empty() {
+        parts.push(format!("--targets {}", cmd.selection.targets.join(",")));
+    }
+    if cmd.scored {
+        parts.push("--scored".to_owned());
+    }
+    if cmd.unscored {
+        parts.push("--unscored".to_owned());
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
     }
 }
 
@@ -135,6 +228,12 @@ fn emit(cmd: &ScanCommand, results: &RunResults) -> anyhow::Result<()> {
         include_test_output: cmd.include_test_output,
         ..RenderOptions::default()
     };
+    let json_to_stdout = cmd.json.as_deref() == Some(std::path::Path::new("-"));
+    if json_to_stdout && cmd.reports.uses_stdout() {
+        bail!(
+            "only one report can go to stdout (`-`), but --json and another report both ask for it"
+        );
+    }
     let mut outputs = Vec::new();
     if let Some(path) = &cmd.json {
         outputs.push(Rendered {
@@ -143,7 +242,8 @@ fn emit(cmd: &ScanCommand, results: &RunResults) -> anyhow::Result<()> {
             bytes: report::json::Json.render(results, &options)?,
         });
     }
-    let console = if cmd.quiet || cmd.json.as_deref() == Some(std::path::Path::new("-")) {
+    // A report on stdout is the whole of stdout: the console report would corrupt it.
+    let console = if cmd.quiet || json_to_stdout || cmd.reports.uses_stdout() {
         None
     } else {
         Some(report::text::Text.render(results, &options)?)

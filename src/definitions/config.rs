@@ -9,12 +9,15 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::error::DefinitionError;
+use super::platform::{platforms_from, PlatformConfig};
 use super::tree::BenchmarkTree;
 
 /// The merged configuration for one benchmark.
 #[derive(Debug, Clone)]
 pub struct BenchmarkConfig {
     merged: Value,
+    /// The `platforms` section, checked and compiled when the file is loaded.
+    platforms: std::sync::Arc<[PlatformConfig]>,
 }
 
 /// One component of a target (`apiserver`, `kubelet`, ...) and where to look for it.
@@ -23,6 +26,10 @@ pub struct ComponentConfig {
     pub name: String,
     pub optional: bool,
     pub bins: Vec<String>,
+    /// cisgate's own key `markers`: paths whose existence shows the component is on the node
+    /// when it has no process of its own (k3s runs every component inside `k3s server`).
+    /// kube-bench trees do not have it.
+    pub markers: Vec<String>,
     /// `(candidates, default)` for each file kind, in substitution order.
     pub files: Vec<(FileKind, Vec<String>, Option<String>)>,
 }
@@ -84,7 +91,16 @@ impl BenchmarkConfig {
                 merge(&mut merged, overrides);
             }
         }
-        Ok(BenchmarkConfig { merged })
+        let platforms = platforms_from(merged.get("platforms"), &tree.display_path(TOP_CONFIG))?;
+        Ok(BenchmarkConfig {
+            merged,
+            platforms: platforms.into(),
+        })
+    }
+
+    /// The platforms with benchmarks of their own (none in a kube-bench tree).
+    pub fn platforms(&self) -> &[PlatformConfig] {
+        &self.platforms
     }
 
     /// `version_mapping`: Kubernetes version (or platform key) → benchmark.
@@ -155,6 +171,7 @@ fn component_from(name: &str, body: &Value) -> ComponentConfig {
         name: name.to_owned(),
         optional: body.get("optional").is_some_and(truthy),
         bins: body.get("bins").map(string_list).unwrap_or_default(),
+        markers: body.get("markers").map(string_list).unwrap_or_default(),
         files,
     }
 }

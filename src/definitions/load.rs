@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use super::config::BenchmarkConfig;
 use super::error::DefinitionError;
 use super::model::{Audit, Check, Controls};
 use super::probe::Probe;
@@ -19,6 +20,44 @@ pub struct LoadedControls {
 }
 
 /// The file of a target within a benchmark, e.g. `cis-1.12/master.yaml`.
+/// Every controls file of a benchmark, as written (no `$variable` substitution), in the order
+/// of its target mapping; an error when the benchmark has none.
+pub fn benchmark_controls(
+    tree: &BenchmarkTree,
+    benchmark: &str,
+) -> Result<Vec<(String, Controls)>, DefinitionError> {
+    let config = BenchmarkConfig::load(tree, Some(benchmark))?;
+    let targets = config.targets_of(benchmark).unwrap_or_else(|| {
+        [
+            "master",
+            "controlplane",
+            "etcd",
+            "node",
+            "policies",
+            "managedservices",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    });
+    let mut loaded = Vec::new();
+    for target in targets {
+        let relative = controls_file(benchmark, &target);
+        let Some(text) = tree.read(&relative)? else {
+            continue;
+        };
+        let controls = parse_controls(&tree.display_path(&relative), &text, &mut |_| {})?;
+        loaded.push((target, controls));
+    }
+    if loaded.is_empty() {
+        return Err(DefinitionError::Selection(format!(
+            "unknown benchmark `{benchmark}` (available: {})",
+            tree.benchmark_names().join(", ")
+        )));
+    }
+    Ok(loaded)
+}
+
 pub fn controls_file(benchmark: &str, target: &str) -> String {
     format!("{benchmark}/{target}.yaml")
 }

@@ -4,6 +4,7 @@ pub mod config;
 pub mod error;
 pub mod load;
 pub mod model;
+pub mod platform;
 pub mod probe;
 pub mod select;
 pub mod tree;

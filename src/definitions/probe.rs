@@ -47,6 +47,48 @@ pub enum Probe {
     /// (namespaces without a NetworkPolicy): the input is `{"<kind>": [objects], ...}`
     /// and each output is one line.
     ApiQuery { kinds: Vec<String>, jq: String },
+    /// The command line k3s runs an embedded component with (`kube-apiserver`,
+    /// `kube-controller-manager`, `kube-scheduler`, `kubelet`, `kube-proxy`), derived from
+    /// k3s's config file (`config`, default `/etc/rancher/k3s/config.yaml`, plus its
+    /// `config.yaml.d/` drop-ins) and k3s's defaults, as k3s logs it after `Running`.
+    K3sArgs {
+        component: String,
+        #[serde(default)]
+        config: Option<String>,
+    },
+    /// A file as a static pod's containers see it (`path`), found on the node through the
+    /// `hostPath` volumes of the pod in `manifest`: its content, or its mode or owner as
+    /// `file_mode`/`file_owner` print them.
+    StaticPodFile {
+        manifest: String,
+        path: String,
+        #[serde(default)]
+        show: StaticPodShow,
+    },
+}
+
+/// What `static_pod_file` prints about the file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StaticPodShow {
+    /// The file's text.
+    #[default]
+    Content,
+    /// `permissions=600`.
+    Mode,
+    /// `root:root`.
+    Owner,
+}
+
+impl StaticPodShow {
+    /// The name as written in a benchmark file.
+    pub fn name(self) -> &'static str {
+        match self {
+            StaticPodShow::Content => "content",
+            StaticPodShow::Mode => "mode",
+            StaticPodShow::Owner => "owner",
+        }
+    }
 }
 
 impl Probe {
@@ -75,9 +117,21 @@ impl Probe {
                 }
                 text
             }
+            Probe::K3sArgs { component, config } => match config {
+                Some(config) => format!("probe k3s_args {component} config={config}"),
+                None => format!("probe k3s_args {component}"),
+            },
             Probe::ApiQuery { kinds, jq } => {
                 format!("probe api_query {} | jq {jq}", kinds.join(","))
             }
+            Probe::StaticPodFile {
+                manifest,
+                path,
+                show,
+            } => format!(
+                "probe static_pod_file {path} ({}) in the pod of {manifest}",
+                show.name()
+            ),
             Probe::ApiObjects { kind, jq } => match jq {
                 Some(filter) => format!("probe api_objects {kind} | jq {filter}"),
                 None => format!("probe api_objects {kind}"),

@@ -15,20 +15,18 @@ const VERSIONED_MANIFESTS: &[&str] = &[
     "/etc/kubernetes/manifests/kube-scheduler.yaml",
 ];
 
-/// The node's Kubernetes version from what the facts hold: the recorded version of a
-/// snapshot, else the image tag of a control-plane static pod.
+/// The node's Kubernetes version from what the facts hold: the image tag of a control-plane
+/// static pod, else the version recorded for the node (a snapshot's metadata).
 pub fn kubernetes_version(facts: &dyn Facts) -> Option<KubernetesVersion> {
-    let identity = facts.identity();
-    if let Some(version) = identity.kubernetes_version.as_deref() {
-        if let Some(v) = KubernetesVersion::parse(version, "the version recorded for the node") {
-            return Some(v);
-        }
-    }
     let image = Regex::new(r"image:\s*\S*kube-[a-z-]+:(v\d+\.\d+[^\s]*)").expect("valid regex");
-    VERSIONED_MANIFESTS.iter().find_map(|path| {
+    let from_manifest = VERSIONED_MANIFESTS.iter().find_map(|path| {
         let text = facts.read_file(path).ok()??;
         let tag = image.captures(&text)?.get(1)?.as_str().to_owned();
         KubernetesVersion::parse(&tag, format!("the image tag {tag} in {path}"))
+    });
+    from_manifest.or_else(|| {
+        let version = facts.identity().kubernetes_version?;
+        KubernetesVersion::parse(&version, "the version recorded for the node")
     })
 }
 
@@ -68,9 +66,13 @@ fn target_applies(config: &BenchmarkConfig, target: &str, facts: &dyn Facts) -> 
             config
                 .components(target)
                 .iter()
-                .filter(|c| !c.optional && !c.bins.is_empty())
+                .filter(|c| !c.optional && !(c.bins.is_empty() && c.markers.is_empty()))
                 .any(|component| {
                     running_binary(&component.bins, &processes).is_some()
+                        || component
+                            .markers
+                            .iter()
+                            .any(|path| facts.stat(path).ok().flatten().is_some())
                         || component
                             .files
                             .iter()

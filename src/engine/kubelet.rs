@@ -196,25 +196,29 @@ pub fn effective_config(
     let flags = kubelet.map(flags_of).unwrap_or_default();
     let config_path = flag_value(&flags, "config").or(fallback_config.map(str::to_owned));
     let mut config = Value::Object(Map::new());
-    let mut found_anything = kubelet.is_some();
+    let mut read_a_file = false;
     if let Some(path) = config_path.as_deref() {
         if let Some(file) = read_config(facts, path)? {
             merge(&mut config, file);
-            found_anything = true;
+            read_a_file = true;
         }
     }
     if let Some(dir) = flag_value(&flags, "config-dir") {
         for drop_in in drop_in_files(facts, &dir).map_err(|e| e.to_string())? {
             if let Some(file) = read_config(facts, &drop_in)? {
                 merge(&mut config, file);
+                read_a_file = true;
             }
         }
     }
-    if !found_anything {
+    if kubelet.is_none() && !read_a_file {
         return Ok(String::new());
     }
     normalize_durations(&mut config)?;
     default_zero_durations(&mut config);
+    if read_a_file {
+        default_absent_access_fields(&mut config);
+    }
     apply_flags(&mut config, &flags)?;
     normalize_durations(&mut config)?;
     serde_json::to_string(&config).map_err(|e| e.to_string())
@@ -418,6 +422,28 @@ const DURATION_DEFAULTS: &[(&str, &str)] = &[
     ("syncFrequency", "1m0s"),
 ];
 
+/// Access settings whose `v1beta1` default (applied to a config file) is the secure value,
+/// while the flag default is not: a file that leaves them out gets these, so only a
+/// flag or an explicit file value can open them up (AKS, for one, omits them from its
+/// config file: `"anonymous": {}` and no `readOnlyPort`).
+fn absent_field_defaults() -> [(&'static str, Value); 4] {
+    [
+        ("authentication.anonymous.enabled", Value::Bool(false)),
+        ("authentication.webhook.enabled", Value::Bool(true)),
+        ("authorization.mode", Value::String("Webhook".to_owned())),
+        ("readOnlyPort", Value::from(0)),
+    ]
+}
+
+fn default_absent_access_fields(config: &mut Value) {
+    for (field, default) in absent_field_defaults() {
+        let slot = field_slot(config, field);
+        if slot.is_null() {
+            *slot = default;
+        }
+    }
+}
+
 fn default_zero_durations(config: &mut Value) {
     for (field, default) in DURATION_DEFAULTS {
         let mut slot = Some(&mut *config);
@@ -602,6 +628,23 @@ mod tests {
         let mut config = serde_json::json!({"streamingConnectionIdleTimeout": "0s"});
         default_zero_durations(&mut config);
         assert_eq!(config["streamingConnectionIdleTimeout"], "4h0m0s");
+    }
+
+    #[test]
+    fn a_config_file_that_leaves_out_access_settings_gets_the_v1beta1_defaults() {
+        let mut config = serde_json::json!({
+            "authentication": {"anonymous": {}, "webhook": {"enabled": false}},
+            "readOnlyPort": 10255
+        });
+        default_absent_access_fields(&mut config);
+        assert_eq!(
+            config,
+            serde_json::json!({
+                "authentication": {"anonymous": {"enabled": false}, "webhook": {"enabled": false}},
+                "authorization": {"mode": "Webhook"},
+                "readOnlyPort": 10255
+            })
+        );
     }
 
     #[test]

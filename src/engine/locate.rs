@@ -60,6 +60,17 @@ fn file_of_probe(probe: &Probe, variables: &Variables, facts: &dyn Facts) -> Opt
         | Probe::FileContent { path } => Some(path.clone()),
         Probe::KubeletConfig { config, .. } => kubelet_config_file(facts).or(config.clone()),
         Probe::Process { bin } => config_of_binary(bin, variables),
+        Probe::K3sArgs { config, .. } => Some(
+            config
+                .clone()
+                .unwrap_or_else(|| super::k3s::DEFAULT_CONFIG.to_owned()),
+        ),
+        Probe::StaticPodFile { manifest, path, .. } => {
+            super::static_pod::node_path(facts, manifest, path)
+                .ok()
+                .flatten()
+                .or_else(|| Some(manifest.clone()))
+        }
         Probe::ApiObjects { .. } | Probe::ApiQuery { .. } => None,
     }
 }

@@ -14,6 +14,7 @@ use crate::facts::{FactError, Facts};
 use crate::sync::locked;
 
 use super::jq_bounds;
+use super::k3s;
 use super::kubelet;
 use super::substitute::runs_binary;
 
@@ -105,6 +106,14 @@ pub fn answer(probe: &Probe, facts: &dyn Facts, api: &ApiCache) -> Result<String
         }
         Probe::ApiObjects { kind, jq } => api_object_lines(api.kind(facts, kind)?, jq.as_deref()),
         Probe::ApiQuery { kinds, jq } => api_query_lines(facts, api, kinds, jq),
+        Probe::K3sArgs { component, config } => {
+            k3s::command_line(facts, component, config.as_deref())
+        }
+        Probe::StaticPodFile {
+            manifest,
+            path,
+            show,
+        } => super::static_pod::answer(facts, manifest, path, *show),
     }
 }
 

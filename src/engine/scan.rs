@@ -127,6 +127,8 @@ pub fn scan_node(
             kubernetes_version: identity.kubernetes_version,
             platform: identity.platform,
             source: source.to_owned(),
+            benchmark: Some(plan.benchmark.to_owned()),
+            distribution: None,
         },
         sections,
         totals,

@@ -47,9 +47,20 @@ pub fn comm_of(argv0: &str) -> String {
 }
 
 /// The kubelet (from its unit) followed by every static pod container, in file-name order.
-pub fn derive_processes(facts: &dyn Facts) -> Result<Vec<DerivedProcess>, FactError> {
+/// A node whose kubelet has no unit (RKE2's `rke2` process starts it) may declare it:
+/// `declared_kubelet` is then the argv its static pod directory is read from, and the
+/// kubelet itself is not derived (it is already declared).
+pub fn derive_processes(
+    facts: &dyn Facts,
+    declared_kubelet: Option<&[String]>,
+) -> Result<Vec<DerivedProcess>, FactError> {
     let kubelet = kubelet_process(facts)?;
-    let manifest_dir = static_pod_path(facts, kubelet.as_ref())?;
+    let declared = declared_kubelet.map(|argv| DerivedProcess {
+        argv: argv.to_vec(),
+        source: String::new(),
+        image: None,
+    });
+    let manifest_dir = static_pod_path(facts, kubelet.as_ref().or(declared.as_ref()))?;
     let mut processes: Vec<DerivedProcess> = kubelet.into_iter().collect();
     processes.extend(static_pod_processes(facts, &manifest_dir)?);
     Ok(processes)

@@ -134,6 +134,7 @@ impl Facts for LiveFacts {
             roles: Vec::new(),
             kubernetes_version: None,
             platform: Some(go_platform()),
+            server_version: None,
         }
     }
 

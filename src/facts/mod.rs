@@ -114,6 +114,10 @@ pub struct NodeIdentity {
     pub kubernetes_version: Option<String>,
     #[serde(default)]
     pub platform: Option<String>,
+    /// The API server's version string as `kubectl version` gives it (`v1.31.4-eks-2d5f260`),
+    /// where the source knows it: it names managed and distribution platforms.
+    #[serde(default)]
+    pub server_version: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -49,6 +49,7 @@ impl<F: Facts> RecordingFacts<F> {
             roles: identity.roles,
             kubernetes_version: identity.kubernetes_version,
             platform: identity.platform,
+            server_version: identity.server_version,
             collected_at,
         };
         snapshot.source = Some(source);

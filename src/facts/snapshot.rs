@@ -101,6 +101,9 @@ pub struct SnapshotNode {
     pub kubernetes_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    /// The API server's version string (`kubectl version`), when it answered at collection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<String>,
     /// RFC 3339 time of collection; absent when collected without a timestamp.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collected_at: Option<String>,
@@ -610,6 +613,7 @@ impl Facts for SnapshotFacts {
             roles: node.roles.clone(),
             kubernetes_version: node.kubernetes_version.clone(),
             platform: node.platform.clone(),
+            server_version: node.server_version.clone(),
         }
     }
 
@@ -757,6 +761,7 @@ mod tests {
             roles: vec!["control-plane".into()],
             kubernetes_version: Some("1.33.1".into()),
             platform: None,
+            server_version: None,
             collected_at: None,
         });
         snapshot.processes = Some(vec![Process {

@@ -59,6 +59,8 @@ struct MetadataNode {
     kubernetes_version: Option<String>,
     #[serde(default)]
     platform: Option<String>,
+    #[serde(default)]
+    server_version: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -370,7 +372,16 @@ impl SnapshotDirFacts {
 
     fn derived(&self) -> &Result<Vec<NodeProcess>, FactError> {
         self.derived.get_or_init(|| {
-            let derived = derive_processes(self)?;
+            let declared_kubelet = self
+                .metadata
+                .processes
+                .iter()
+                .find(|p| {
+                    !p.argv.is_empty()
+                        && p.comm.clone().unwrap_or_else(|| comm_of(&p.argv[0])) == "kubelet"
+                })
+                .map(|p| p.argv.as_slice());
+            let derived = derive_processes(self, declared_kubelet)?;
             Ok(self.number_processes(derived))
         })
     }
@@ -515,6 +526,7 @@ impl Facts for SnapshotDirFacts {
                 .clone()
                 .or_else(|| self.inferred_version()),
             platform: node.platform.clone(),
+            server_version: node.server_version.clone(),
         }
     }
 

@@ -282,6 +282,8 @@ mod tests {
                 kubernetes_version: None,
                 platform: None,
                 source: "live".into(),
+                benchmark: None,
+                distribution: None,
             },
             sections: vec![],
             totals: Totals::default(),

@@ -64,17 +64,41 @@ struct Page {
     baseline: Option<BaselineView>,
     previous: Option<PreviousView>,
     sections: Vec<SectionHead>,
-    fleet: Vec<FleetRow>,
+    /// The fleet table and the check matrix, once per benchmark (a fleet may mix them).
+    benchmarks: Vec<BenchmarkView>,
     failing_groups: Vec<FailingGroup>,
     drift: Vec<Drift>,
     drift_more: usize,
     regression_groups: Vec<RegressionGroup>,
     evidence_detail: bool,
     fixed: Vec<ChangeGroup>,
-    matrix: Vec<MatrixRow>,
     rows: Vec<CheckRow>,
     rows_aggregated: bool,
     node_names: Vec<String>,
+}
+
+/// One benchmark's part of the page: its nodes (worst first) with a column per section of
+/// that benchmark, and its checks with how many nodes are in each state.
+#[derive(Serialize)]
+struct BenchmarkView {
+    name: String,
+    selected_because: String,
+    sections: Vec<SectionHead>,
+    fleet: Vec<FleetRow>,
+    matrix: Vec<MatrixRow>,
+}
+
+impl BenchmarkView {
+    fn build(results: &RunResults) -> BenchmarkView {
+        let sections = section_heads(results);
+        BenchmarkView {
+            name: results.benchmark.name.clone(),
+            selected_because: results.benchmark.selected_because.clone(),
+            fleet: fleet(results, &sections),
+            matrix: matrix(results),
+            sections,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -354,7 +378,11 @@ impl Page {
                 unchanged: p.unchanged,
                 fixed: p.fixed,
             }),
-            fleet: fleet(results, &sections),
+            benchmarks: results
+                .by_benchmark()
+                .iter()
+                .map(|part| BenchmarkView::build(part))
+                .collect(),
             sections,
             failing_groups: failing_groups(results),
             drift,
@@ -362,7 +390,6 @@ impl Page {
             regression_groups,
             evidence_detail,
             fixed: fixed_groups(results),
-            matrix: matrix(results),
             rows: check_rows(results, rows_aggregated),
             rows_aggregated,
             node_names,

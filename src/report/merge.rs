@@ -104,6 +104,7 @@ pub fn merge(inputs: Vec<(String, RunResults)>) -> Result<RunResults, MergeError
         results_version: head.results_version,
         tool: head.tool.clone(),
         benchmark,
+        benchmarks: Vec::new(),
         nodes,
         unreadable,
         totals: Totals::default(),

@@ -15,6 +15,8 @@ use crate::results::{Change, CheckResult, NodeResults, RunResults, SectionResult
 pub const INFORMATION_URI: &str = "https://github.com/cisgate/cisgate";
 /// The key of our entry in `partialFingerprints`; bump the version if the hash input changes.
 pub const FINGERPRINT_KEY: &str = "cisgate/v1";
+/// The fingerprint GitHub code scanning tracks alerts by.
+pub const PRIMARY_LINE_HASH_KEY: &str = "primaryLocationLineHash";
 const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
 pub struct SarifEmitter;
@@ -30,7 +32,22 @@ impl Emitter for SarifEmitter {
     }
 }
 
+/// The SARIF log: one run per benchmark (a fleet that mixes benchmarks gets several runs,
+/// each with its own rules and `automationDetails.id`).
 pub fn build_log(results: &RunResults, source_root: Option<&Path>) -> sarif::Sarif {
+    let runs: Vec<sarif::Run> = results
+        .by_benchmark()
+        .iter()
+        .map(|part| build_run(part, source_root))
+        .collect();
+    sarif::Sarif::builder()
+        .schema(SCHEMA_URI)
+        .version(serde_json::json!("2.1.0"))
+        .runs(runs)
+        .build()
+}
+
+fn build_run(results: &RunResults, source_root: Option<&Path>) -> sarif::Run {
     let rules = rules(results);
     let rule_index: BTreeMap<&str, i64> = rules
         .iter()
@@ -52,7 +69,7 @@ pub fn build_log(results: &RunResults, source_root: Option<&Path>) -> sarif::Sar
         .information_uri(INFORMATION_URI)
         .rules(rules)
         .build();
-    let run = sarif::Run::builder()
+    sarif::Run::builder()
         .tool(sarif::Tool::builder().driver(driver).build())
         .automation_details(
             sarif::RunAutomationDetails::builder()
@@ -63,11 +80,6 @@ pub fn build_log(results: &RunResults, source_root: Option<&Path>) -> sarif::Sar
         .column_kind(serde_json::json!("unicodeCodePoints"))
         .results(sarif_results)
         .properties(run_properties(results))
-        .build();
-    sarif::Sarif::builder()
-        .schema(SCHEMA_URI)
-        .version(serde_json::json!("2.1.0"))
-        .runs(vec![run])
         .build()
 }
 
@@ -236,19 +248,15 @@ fn result(
         (_, State::Warn) | (_, State::Error) => sarif::ResultLevel::Warning,
         _ => sarif::ResultLevel::Note,
     };
-    let mut region = None;
-    if let Some(line) = path.line {
-        region = Some(sarif::Region::builder().start_line(i64::from(line)).build());
-    }
-    let physical = match region {
-        Some(region) => sarif::PhysicalLocation::builder()
-            .artifact_location(artifact(&path.uri, path.base))
-            .region(region)
-            .build(),
-        None => sarif::PhysicalLocation::builder()
-            .artifact_location(artifact(&path.uri, path.base))
-            .build(),
-    };
+    // GitHub's ingestion requires a region on every physical location: line 1 stands for
+    // "the file" when the line cannot be pinned.
+    let region = sarif::Region::builder()
+        .start_line(i64::from(path.line.unwrap_or(1)))
+        .build();
+    let physical = sarif::PhysicalLocation::builder()
+        .artifact_location(artifact(&path.uri, path.base))
+        .region(region)
+        .build();
     let logical = sarif::LogicalLocation::builder()
         .name(section.target.to_string())
         .fully_qualified_name(format!("{}/{}", node.node.name, section.target))
@@ -258,10 +266,14 @@ fn result(
         .physical_location(physical)
         .logical_locations(vec![logical])
         .build();
-    let fingerprints = BTreeMap::from([(
-        FINGERPRINT_KEY.to_string(),
-        fingerprint(&check.id, &node.node.name, &path),
-    )]);
+    let stable = fingerprint(&check.id, &node.node.name, &path);
+    // GitHub's own key, in its `hash:occurrence` form, from the same stable inputs (no line
+    // content: a moved line is the same finding), so GitHub does not compute one itself.
+    let line_hash = format!("{}:1", &stable[..16]);
+    let fingerprints = BTreeMap::from([
+        (FINGERPRINT_KEY.to_string(), stable),
+        (PRIMARY_LINE_HASH_KEY.to_string(), line_hash),
+    ]);
     let mut properties = BTreeMap::new();
     properties.insert("node".into(), serde_json::json!(node.node.name));
     properties.insert("state".into(), serde_json::json!(check.state.as_str()));

@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 
 use super::{Emitter, RenderOptions};
-use crate::results::{CheckResult, Classification, RunResults, SectionResult, State, Totals};
+use crate::results::{
+    CheckResult, Classification, PlatformInfo, RunResults, SectionResult, State, Totals,
+};
 
 pub struct Text;
 
@@ -19,9 +21,21 @@ impl Emitter for Text {
         };
         let mut out = String::new();
         header(&mut out, results);
+        let mut managed_said = false;
         for node in &results.nodes {
             if results.nodes.len() > 1 || !node.node.name.is_empty() {
-                let _ = writeln!(out, "== Node {} ({}) ==", node.node.name, node.node.source);
+                let benchmark = match (&node.node.benchmark, results.benchmarks.is_empty()) {
+                    (Some(name), false) => format!(", benchmark {name}"),
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    out,
+                    "== Node {} ({}{benchmark}) ==",
+                    node.node.name, node.node.source
+                );
+            }
+            if let Some(platform) = &node.node.distribution {
+                platform_line(&mut out, platform, &mut managed_said);
             }
             for section in &node.sections {
                 render_section(&mut out, section, options, &painter);
@@ -50,7 +64,36 @@ fn header(out: &mut String, results: &RunResults) {
         "== {} {}: benchmark {} from {} ==",
         results.tool.name, results.tool.version, results.benchmark.name, results.benchmark.source
     );
-    let _ = writeln!(out, "== {} ==", results.benchmark.selected_because);
+    if results.benchmarks.is_empty() {
+        let _ = writeln!(out, "== {} ==", results.benchmark.selected_because);
+    }
+    for benchmark in &results.benchmarks {
+        let _ = writeln!(
+            out,
+            "== {}: {} ==",
+            benchmark.name, benchmark.selected_because
+        );
+    }
+}
+
+/// The platform recognised on a node; the first managed one also says, once per report,
+/// why there are no control-plane component checks.
+fn platform_line(out: &mut String, platform: &PlatformInfo, managed_said: &mut bool) {
+    let _ = writeln!(
+        out,
+        "== Platform {} ({}) ==",
+        platform.title,
+        platform.evidence.join(", ")
+    );
+    if platform.managed_control_plane && !*managed_said {
+        *managed_said = true;
+        let _ = writeln!(
+            out,
+            "== The provider runs the control plane: no control-plane component or etcd runs on \
+             these nodes, so the master and etcd checks do not apply (not failures); the \
+             controlplane and managedservices recommendations concern the cluster's settings =="
+        );
+    }
 }
 
 fn render_section(

@@ -47,6 +47,33 @@ const KINDS: &[(&str, &str, &str, bool)] = &[
         "NetworkPolicy",
         true,
     ),
+    ("ingresses", "/apis/networking.k8s.io/v1", "Ingress", true),
+    (
+        "certificatesigningrequests",
+        "/apis/certificates.k8s.io/v1",
+        "CertificateSigningRequest",
+        false,
+    ),
+    // GKE's ManagedCertificate custom resource.
+    (
+        "managedcertificates",
+        "/apis/networking.gke.io/v1",
+        "ManagedCertificate",
+        true,
+    ),
+    // OpenShift's own kinds, for the rh benchmarks.
+    (
+        "securitycontextconstraints",
+        "/apis/security.openshift.io/v1",
+        "SecurityContextConstraints",
+        false,
+    ),
+    (
+        "kubeapiservers",
+        "/apis/operator.openshift.io/v1",
+        "KubeAPIServer",
+        false,
+    ),
 ];
 
 const VERSION: &str =
@@ -90,15 +117,20 @@ impl RecordedApiServer {
     /// without a file are served as empty lists.
     pub fn for_recorded_lists(dir: &Path) -> Self {
         let mut responses = discovery();
-        for (plural, group_version, kind, _) in KINDS {
+        let mut lists = Vec::new();
+        for (plural, group_version, kind, namespaced) in KINDS {
             let body =
                 std::fs::read_to_string(dir.join(format!("{plural}.json"))).unwrap_or_else(|_| {
                     format!(
                         r#"{{"kind":"{kind}List","apiVersion":"v1","metadata":{{}},"items":[]}}"#
                     )
                 });
+            let list: serde_json::Value = serde_json::from_str(&body)
+                .unwrap_or_else(|e| panic!("{}/{plural}.json: {e}", dir.display()));
             responses.insert(format!("{group_version}/{plural}"), body);
+            lists.push((*plural, *group_version, *namespaced, list));
         }
+        responses.extend(single_objects_and_namespaced_lists(&lists));
         Self::start(responses)
     }
 
@@ -158,6 +190,73 @@ pub fn kubectl_installed() -> bool {
         .unwrap_or(false)
 }
 
+/// What `kubectl get KIND NAME` and `kubectl get KIND -n NS` ask for: each recorded object at
+/// its own path, and each namespaced kind's list per namespace (empty where it has none).
+fn single_objects_and_namespaced_lists(
+    lists: &[(&str, &str, bool, serde_json::Value)],
+) -> BTreeMap<String, String> {
+    let items = |list: &serde_json::Value| list["items"].as_array().cloned().unwrap_or_default();
+    let namespaces: std::collections::BTreeSet<String> = lists
+        .iter()
+        .flat_map(|(plural, _, namespaced, list)| {
+            items(list).into_iter().filter_map(move |item| {
+                let field = if *plural == "namespaces" {
+                    &item["metadata"]["name"]
+                } else if *namespaced {
+                    &item["metadata"]["namespace"]
+                } else {
+                    return None;
+                };
+                field.as_str().map(str::to_owned)
+            })
+        })
+        .collect();
+    let mut responses = BTreeMap::new();
+    for (plural, group_version, namespaced, list) in lists {
+        for item in items(list) {
+            let name = item["metadata"]["name"].as_str().unwrap_or_default();
+            let path = match item["metadata"]["namespace"].as_str() {
+                Some(namespace) if *namespaced => {
+                    format!("{group_version}/namespaces/{namespace}/{plural}/{name}")
+                }
+                _ => format!("{group_version}/{plural}/{name}"),
+            };
+            responses.insert(path, item.to_string());
+        }
+        if !namespaced {
+            continue;
+        }
+        for namespace in &namespaces {
+            let in_namespace: Vec<serde_json::Value> = items(list)
+                .into_iter()
+                .filter(|item| item["metadata"]["namespace"].as_str() == Some(namespace))
+                .collect();
+            let mut namespaced_list = list.clone();
+            namespaced_list["items"] = serde_json::Value::Array(in_namespace);
+            responses.insert(
+                format!("{group_version}/namespaces/{namespace}/{plural}"),
+                namespaced_list.to_string(),
+            );
+        }
+    }
+    responses
+}
+
+/// kubectl's short names for the served kinds, and whether `kubectl get all` includes them.
+fn short_names_and_categories(plural: &str) -> (&'static str, &'static str) {
+    match plural {
+        "pods" => (r#"["po"]"#, r#"["all"]"#),
+        "services" => (r#"["svc"]"#, r#"["all"]"#),
+        "namespaces" => (r#"["ns"]"#, "[]"),
+        "serviceaccounts" => (r#"["sa"]"#, "[]"),
+        "networkpolicies" => (r#"["netpol"]"#, "[]"),
+        "ingresses" => (r#"["ing"]"#, "[]"),
+        "certificatesigningrequests" => (r#"["csr"]"#, "[]"),
+        "managedcertificates" => (r#"["mcrt"]"#, "[]"),
+        _ => ("[]", "[]"),
+    }
+}
+
 /// `/version`, `/api`, `/apis` and each group version's resource list.
 fn discovery() -> BTreeMap<String, String> {
     let mut responses = BTreeMap::new();
@@ -166,7 +265,12 @@ fn discovery() -> BTreeMap<String, String> {
         "/api".into(),
         r#"{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[{"clientCIDR":"0.0.0.0/0","serverAddress":"127.0.0.1:6443"}]}"#.into(),
     );
-    let groups = ["rbac.authorization.k8s.io", "networking.k8s.io"]
+    let group_names: std::collections::BTreeSet<&str> = KINDS
+        .iter()
+        .filter_map(|(_, group_version, _, _)| group_version.strip_prefix("/apis/"))
+        .filter_map(|group_version| group_version.strip_suffix("/v1"))
+        .collect();
+    let groups = group_names
         .iter()
         .map(|g| {
             format!(
@@ -182,8 +286,9 @@ fn discovery() -> BTreeMap<String, String> {
     let mut by_group: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (plural, group_version, kind, namespaced) in KINDS {
         let singular = kind.to_lowercase();
+        let (short_names, categories) = short_names_and_categories(plural);
         by_group.entry(group_version).or_default().push(format!(
-            r#"{{"name":"{plural}","singularName":"{singular}","namespaced":{namespaced},"kind":"{kind}","verbs":["get","list"]}}"#
+            r#"{{"name":"{plural}","singularName":"{singular}","namespaced":{namespaced},"kind":"{kind}","verbs":["get","list"],"shortNames":{short_names},"categories":{categories}}}"#
         ));
     }
     for (group_version, resources) in by_group {

@@ -11,6 +11,11 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A benchmark's test data: `tests/fixtures/<relative>` (e.g. `cis-1.12/nodes/good-worker`).
+pub fn benchmark_fixture(relative: &str) -> PathBuf {
+    repo_root().join("tests/fixtures").join(relative)
+}
+
 pub fn fixture_path(name: &str) -> PathBuf {
     repo_root().join("tests/fixtures/results").join(name)
 }
@@ -67,7 +72,10 @@ pub fn kube_bench_cfg() -> Option<PathBuf> {
     if path.join("config.yaml").is_file() {
         Some(path)
     } else {
-        missing(&format!("{} is absent (it is present in CI)", path.display()));
+        missing(&format!(
+            "{} is absent (it is present in CI)",
+            path.display()
+        ));
         None
     }
 }
@@ -236,6 +244,8 @@ pub fn generated_fleet(nodes: usize, checks: usize) -> RunResults {
                 kubernetes_version: Some("v1.32.4".into()),
                 platform: Some("kubeadm".into()),
                 source: "live".into(),
+                benchmark: None,
+                distribution: None,
             },
             sections: node_sections,
             totals: node_totals,
@@ -253,6 +263,7 @@ pub fn generated_fleet(nodes: usize, checks: usize) -> RunResults {
             selected_because: "--benchmark cis-1.12".into(),
             targets: sections.iter().map(|s| s.2.to_string()).collect(),
         },
+        benchmarks: Vec::new(),
         nodes: all_nodes,
         unreadable: vec![],
         totals: Totals::default(),
@@ -320,8 +331,29 @@ pub fn vnu_jar() -> Option<PathBuf> {
             return tool_available("java", &["-version"]).then_some(candidate);
         }
     }
-    eprintln!("SKIPPED: vnu.jar not found (npm install -g vnu-jar, or set CISGATE_VNU_JAR)");
+    missing("vnu.jar not found (npm install -g vnu-jar, or set CISGATE_VNU_JAR)");
     None
+}
+
+/// The Nu HTML checker finds no error in the page (see [`missing`] where it is absent).
+pub fn assert_valid_html(html: &[u8]) {
+    let Some(jar) = vnu_jar() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_temp(dir.path(), "report.html", html);
+    let output = Command::new("java")
+        .arg("-jar")
+        .arg(jar)
+        .arg("--errors-only")
+        .arg(&file)
+        .output()
+        .expect("vnu runs");
+    assert!(
+        output.status.success(),
+        "the Nu HTML checker found errors:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Loads a page in headless Chromium and returns the DOM after its scripts ran.
@@ -334,7 +366,7 @@ pub fn chromium_dom(url: &str) -> Option<String> {
             .unwrap_or(false)
     });
     let Some(program) = program else {
-        eprintln!("SKIPPED: chromium is not installed");
+        missing("chromium is not installed");
         return None;
     };
     let profile = tempfile::tempdir().expect("profile dir");
