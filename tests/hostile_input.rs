@@ -589,3 +589,43 @@ fn a_root_with_quotes_spaces_and_command_substitution_is_data_not_shell() {
         .expect("check 4.1.9");
     assert!(state.0 == "PASS", "{state:?}");
 }
+
+#[test]
+fn a_benchmark_whose_jq_would_end_the_run_or_read_the_environment_does_not_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("cfg");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(support::repo_root().join("cfg"))
+        .arg(&cfg)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let policies = cfg.join("cis-1.12/policies.yaml");
+    let original = std::fs::read_to_string(&policies).unwrap();
+    let fixture = support::repo_root().join("tests/fixtures/cis-1.12/nodes/good-control-plane");
+    for hostile in ["halt", "env | tostring", "[inputs]", "halt_error"] {
+        let text = original.replacen("jq: |\n", &format!("jq: |\n            {hostile} |\n"), 1);
+        assert_ne!(text, original);
+        std::fs::write(&policies, text).unwrap();
+        let Some(run) = run_bounded(&[
+            "scan",
+            "--config-dir",
+            cfg.to_str().unwrap(),
+            "--benchmark",
+            "cis-1.12",
+            "--targets",
+            "policies",
+            "--snapshot",
+            fixture.to_str().unwrap(),
+        ]) else {
+            return;
+        };
+        assert_eq!(run.code, 2, "{hostile}: {}", run.all_text());
+        assert!(
+            run.stderr.contains("policies.yaml:") && run.stderr.contains("may not use"),
+            "{hostile}: {}",
+            run.stderr
+        );
+    }
+}
