@@ -98,8 +98,11 @@ fn write_in_place(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .write(true)
         .truncate(is_regular)
         .open(path)?;
-    file.write_all(bytes)?;
-    file.flush()
+    match file.write_all(bytes).and_then(|()| file.flush()) {
+        // a pipe whose reader stopped early (`--json /dev/stdout | head`) wanted no more
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }
 
 fn write_stdout(bytes: &[u8]) -> io::Result<()> {
