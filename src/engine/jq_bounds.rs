@@ -7,7 +7,8 @@
 //! - While running, every call of a defined function (the standard library's and the
 //!   filter's own) and every value `range` produces passes a budget check: a wall-clock
 //!   limit per run ([`TIME_LIMIT`]) and a recursion limit measured as stack used
-//!   ([`STACK_LIMIT`]). The outputs are counted and measured in the run's loop
+//!   ([`STACK_LIMIT`]), and every 4096th check the growth of the process's resident
+//!   memory ([`MEMORY_LIMIT`]). The outputs are counted and measured in the run's loop
 //!   ([`MAX_OUTPUTS`], [`MAX_OUTPUT_BYTES`]). Past any bound the run stops with an error:
 //!   that check is ERROR.
 
@@ -281,10 +282,13 @@ struct Budget {
     deadline: Instant,
     stack_base: usize,
     time_limit: Duration,
+    /// The process's resident memory when the run started (0: unknown).
+    memory_base: u64,
 }
 
 thread_local! {
     static BUDGET: Cell<Option<Budget>> = const { Cell::new(None) };
+    static CHECKS: Cell<u32> = const { Cell::new(0) };
     static TIME_LIMIT_OVERRIDE: Cell<Option<Duration>> = const { Cell::new(None) };
 }
 
@@ -296,6 +300,7 @@ pub fn start_run() -> BudgetGuard {
             deadline: Instant::now() + time_limit,
             stack_base: stack_position(),
             time_limit,
+            memory_base: resident_bytes(),
         }))
     });
     BudgetGuard { previous }
@@ -336,7 +341,41 @@ pub fn check_budget() -> Result<(), String> {
             budget.time_limit.as_secs_f64()
         ));
     }
+    // Memory costs a read of /proc: every 4096th check (`[range(1e9)]` grows by
+    // megabytes between two reads, not gigabytes).
+    let checks = CHECKS.with(|checks| {
+        let next = checks.get().wrapping_add(1);
+        checks.set(next);
+        next
+    });
+    if checks.is_multiple_of(4096) && budget.memory_base > 0 {
+        let grown = resident_bytes().saturating_sub(budget.memory_base);
+        if grown > MEMORY_LIMIT {
+            return Err(format!(
+                "jq filter used more than {} MiB of memory and was stopped",
+                MEMORY_LIMIT >> 20
+            ));
+        }
+    }
     Ok(())
+}
+
+/// How much the process's resident memory may grow during one run of one filter.
+pub const MEMORY_LIMIT: u64 = 1 << 30;
+
+/// The process's resident memory (`/proc/self/statm`), 0 where unknown.
+fn resident_bytes() -> u64 {
+    let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else {
+        return 0;
+    };
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|pages| pages.parse().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * u64::try_from(page_size).unwrap_or(4096)
 }
 
 /// The stack grows down: the address of a local is how deep this call is.

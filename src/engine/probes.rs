@@ -503,6 +503,7 @@ mod tests {
                     "def f: [f]; f",
                     "repeat(.)",
                     "[range(1e9)]",
+                    "[range(1e9) | tostring]",
                     "last(range(1e12))",
                     "[limit(1e9; repeat(1))] | length",
                     "reduce range(1e12) as $x (0; . + 1)",
@@ -516,10 +517,20 @@ mod tests {
             assert!(
                 error.contains("recursed too deeply")
                     || error.contains("ran longer than 2 s")
+                    || error.contains("MiB of memory")
                     || error.contains("printed more than"),
                 "{filter}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn a_filter_that_collects_without_end_is_stopped_by_memory() {
+        jq_bounds::set_time_limit_for_tests(std::time::Duration::from_secs(300));
+        let started = std::time::Instant::now();
+        let error = run_error("[range(1e10)] | length");
+        assert!(error.contains("1024 MiB of memory"), "{error}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(120));
     }
 
     #[test]
