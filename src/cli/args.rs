@@ -7,6 +7,7 @@ use clap::Args;
 
 use crate::definitions::tree::BenchmarkTree;
 use crate::engine::choose::Request;
+use crate::facts::bounded;
 use crate::facts::kubectl::KubectlOptions;
 use crate::facts::live::LiveOptions;
 
@@ -95,4 +96,28 @@ impl LiveArgs {
             ..LiveOptions::default()
         }
     }
+}
+
+/// Bounds on what is read from a node or a snapshot (docs/security.md).
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// The largest node file read (a manifest, a kubelet config, etc/passwd); a larger one
+    /// is an error for the checks that read it. Binary units: 512K, 16M, 1G.
+    #[arg(long, value_name = "SIZE", default_value = "16M", value_parser = parse_size)]
+    pub max_file_size: u64,
+    /// The largest snapshot file, and the most a compressed one may inflate to; a larger
+    /// one is an error for that node.
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
+    pub max_snapshot_size: u64,
+}
+
+impl LimitArgs {
+    /// Sets the limits for the whole run (before anything is read).
+    pub fn apply(&self) {
+        bounded::set_limits(self.max_file_size, self.max_snapshot_size);
+    }
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    bounded::parse_size(text)
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::args::{LiveArgs, SelectionArgs};
+use super::args::{LimitArgs, LiveArgs, SelectionArgs};
 use super::nodes::{api_server_version, NodeFailure, NodeRunner};
 use crate::definitions::config::BenchmarkConfig;
 use crate::engine::detect;
@@ -18,6 +18,7 @@ use crate::facts::live::LiveFacts;
 use crate::facts::recording::RecordingFacts;
 use crate::facts::Facts;
 use crate::facts::Process;
+use crate::report::sanitize;
 use crate::report::write_output;
 
 #[derive(Debug, Args)]
@@ -32,9 +33,12 @@ pub struct CollectCommand {
     selection: SelectionArgs,
     #[command(flatten)]
     node: LiveArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
+    cmd.limits.apply();
     cmd.node.ensure_root_is_a_node()?;
     let tree = cmd.selection.tree()?;
     let live = LiveFacts::new(cmd.node.options());
@@ -77,7 +81,7 @@ pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
     write_output(&cmd.output, &bytes)
         .with_context(|| format!("cannot write {}", cmd.output.display()))?;
     for fact in snapshot.unreadable_facts() {
-        eprintln!("cisgate: could not read {fact}");
+        eprintln!("cisgate: could not read {}", sanitize::for_terminal(&fact));
     }
     eprintln!(
         "cisgate: collected {} for {} ({}; targets {})",

@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::gate::EXIT_USAGE;
+use crate::report::sanitize;
 
 const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -73,7 +74,8 @@ pub fn main() -> ExitCode {
     match outcome {
         Ok(code) => ExitCode::from(code as u8),
         Err(error) => {
-            eprintln!("cisgate: error: {error:#}");
+            let message = format!("{error:#}");
+            eprintln!("cisgate: error: {}", sanitize::for_terminal(&message));
             ExitCode::from(EXIT_USAGE as u8)
         }
     }

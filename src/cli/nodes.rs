@@ -20,6 +20,7 @@ use rayon::prelude::*;
 
 use crate::facts::discover::discover;
 use crate::facts::Facts;
+use crate::report::sanitize;
 use crate::results::{
     BenchmarkInfo, GateOutcome, NodeResults, RunResults, ToolInfo, Totals, UnreadableNode,
     RESULTS_VERSION,
@@ -68,7 +69,7 @@ impl NodeRunner<'_> {
     pub fn say_warnings(&self, verbose: bool) {
         if verbose {
             for warning in self.warnings.lock().expect("warnings").iter() {
-                eprintln!("cisgate: warning: {warning}");
+                eprintln!("cisgate: warning: {}", sanitize::for_terminal(warning));
             }
         }
     }

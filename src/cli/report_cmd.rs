@@ -1,15 +1,16 @@
 //! `cisgate report`: re-renders reports from saved JSON results, merging several results files
 //! (one per node, e.g. a fleet's nightly jobs) into one report.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use crate::report::args::{write_reports, ReportArgs};
+use super::args::LimitArgs;
+use crate::facts::bounded::{self, Limit};
+use crate::report::args::{write_reports, Rendered, ReportArgs};
 use crate::report::json::Json;
 use crate::report::merge::merge;
-use crate::report::{write_output, Emitter, RenderOptions};
+use crate::report::{Emitter, RenderOptions};
 use crate::results::{RunResults, RESULTS_VERSION};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -26,6 +27,8 @@ pub struct ReportCommand {
     pub json: Option<PathBuf>,
     #[command(flatten)]
     pub reports: ReportArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Reads, merges and renders. Returns the exit code: 0 once the reports are written (the gate
@@ -34,6 +37,7 @@ pub fn run(cmd: ReportCommand) -> anyhow::Result<i32> {
     if !cmd.reports.any() && cmd.json.is_none() {
         bail!("nothing to write: give at least one of --sarif, --junit, --html, --codequality, --summary-md or --json");
     }
+    cmd.limits.apply();
     let mut inputs = Vec::with_capacity(cmd.from.len());
     for path in &cmd.from {
         inputs.push((path.display().to_string(), read_results(path)?));
@@ -60,11 +64,15 @@ pub fn run(cmd: ReportCommand) -> anyhow::Result<i32> {
     {
         bail!("only one output can go to stdout (`-`): --json and a report both ask for it");
     }
-    write_reports(&results, &cmd.reports, &options)?;
-    if let Some((path, bytes)) = merged_json {
-        write_output(path, &bytes)
-            .with_context(|| format!("writing the merged results to {}", path.display()))?;
-    }
+    let extra = merged_json
+        .map(|(path, bytes)| Rendered {
+            flag: "--json".into(),
+            path: path.to_path_buf(),
+            bytes,
+        })
+        .into_iter()
+        .collect();
+    write_reports(&results, &cmd.reports, &options, extra)?;
     Ok(0)
 }
 
@@ -82,22 +90,21 @@ pub fn read_results(path: &Path) -> anyhow::Result<RunResults> {
     }
 }
 
+/// Reads a results file (or stdin), gunzipped when compressed, at most
+/// `--max-snapshot-size` bytes either way: results come from nodes' pipelines.
 fn read_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    if path == Path::new("-") {
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("reading results from stdin")?;
+    let name = path.display();
+    let bytes = if path == Path::new("-") {
+        bounded::read_stream_limited(std::io::stdin().lock(), Limit::Snapshot, 0)
+            .context("reading results from stdin")?
     } else {
-        bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read results file {}", path.display()))?;
-    }
+        bounded::read_regular(path, Limit::Snapshot, true)
+            .with_context(|| format!("cannot read results file {name}"))?
+    };
     if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut decoded = Vec::new();
-        flate2::read::GzDecoder::new(bytes.as_slice())
-            .read_to_end(&mut decoded)
-            .with_context(|| format!("{}: not a valid gzip file", path.display()))?;
-        bytes = decoded;
+        let decoder = flate2::read::GzDecoder::new(bytes.as_slice());
+        return bounded::read_stream_limited(decoder, Limit::Snapshot, 0)
+            .with_context(|| format!("{name}: not a valid gzip file within the size limit"));
     }
     Ok(bytes)
 }

@@ -3,10 +3,10 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
 
-use super::args::{LiveArgs, SelectionArgs};
+use super::args::{LimitArgs, LiveArgs, SelectionArgs};
 use super::history_args::{take_previous_from_store, StoreArgs};
 use super::nodes::{api_server_version, assemble, evaluate_snapshots, NodeRunner};
 use crate::baseline::{self, args::BaselineArgs};
@@ -16,7 +16,7 @@ use crate::engine::run::CheckFilter;
 use crate::facts::live::LiveFacts;
 use crate::facts::Facts;
 use crate::gate::{self, FailOn, GatePolicy};
-use crate::report::args::{write_reports, ReportArgs};
+use crate::report::args::{write_reports, Rendered, ReportArgs};
 use crate::report::asff::AsffArgs;
 use crate::report::{self, Emitter, RenderOptions};
 use crate::results::RunResults;
@@ -76,6 +76,8 @@ pub struct ScanCommand {
     #[command(flatten)]
     node: LiveArgs,
     #[command(flatten)]
+    limits: LimitArgs,
+    #[command(flatten)]
     baseline: BaselineArgs,
     #[command(flatten)]
     reports: ReportArgs,
@@ -86,6 +88,7 @@ pub struct ScanCommand {
 }
 
 pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
+    cmd.limits.apply();
     let started_at = jiff::Timestamp::now();
     let mut baseline_args = cmd.baseline.clone();
     let previous_from_store = take_previous_from_store(&mut baseline_args, &cmd.store)?;
@@ -135,18 +138,16 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
         strict: cmd.baseline.strict,
     };
     results.gate = gate::decide(&results, &policy);
-    let asff = match &cmd.asff.asff {
-        Some(path) => {
-            let context = cmd.asff.context(&meta.cluster, started_at, &meta.run_id)?;
-            Some((path, report::asff::render(&results, &context)?))
-        }
-        None => None,
-    };
-    emit(&cmd, &results)?;
-    if let Some((path, bytes)) = asff {
-        report::write_output(path, &bytes)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+    let mut extra = Vec::new();
+    if let Some(path) = &cmd.asff.asff {
+        let context = cmd.asff.context(&meta.cluster, started_at, &meta.run_id)?;
+        extra.push(Rendered {
+            flag: "--asff".into(),
+            path: path.clone(),
+            bytes: report::asff::render(&results, &context)?,
+        });
     }
+    emit(&cmd, &results, extra)?;
     if let Some(url) = &cmd.store.store {
         sink::record(url, &meta, &results, cmd.quiet)?;
     }
@@ -247,7 +248,8 @@ fn describe_selection(cmd: &ScanCommand) -> String {
 
 /// Renders every report first and writes them only when all rendered, so a failure
 /// leaves no half-written report behind.
-fn emit(cmd: &ScanCommand, results: &RunResults) -> anyhow::Result<()> {
+/// Every report of the run, `extra` (`--asff`) included, written as one set.
+fn emit(cmd: &ScanCommand, results: &RunResults, extra: Vec<Rendered>) -> anyhow::Result<()> {
     let options = RenderOptions {
         color: !cmd.no_color
             && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
@@ -260,9 +262,13 @@ fn emit(cmd: &ScanCommand, results: &RunResults) -> anyhow::Result<()> {
             "only one report can go to stdout (`-`), but --json and another report both ask for it"
         );
     }
-    let mut outputs: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    let mut outputs = extra;
     if let Some(path) = &cmd.json {
-        outputs.push((path.clone(), report::json::Json.render(results, &options)?));
+        outputs.push(Rendered {
+            flag: "--json".into(),
+            path: path.clone(),
+            bytes: report::json::Json.render(results, &options)?,
+        });
     }
     // A report on stdout is the whole of stdout: the console report would corrupt it.
     let console = if cmd.quiet || json_to_stdout || cmd.reports.uses_stdout() {
@@ -270,11 +276,7 @@ fn emit(cmd: &ScanCommand, results: &RunResults) -> anyhow::Result<()> {
     } else {
         Some(report::text::Text.render(results, &options)?)
     };
-    write_reports(results, &cmd.reports, &options)?;
-    for (path, bytes) in &outputs {
-        report::write_output(path, bytes)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
+    write_reports(results, &cmd.reports, &options, outputs)?;
     if let Some(bytes) = console {
         report::write_output(std::path::Path::new("-"), &bytes)?;
     }

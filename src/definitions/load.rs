@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use super::config::BenchmarkConfig;
 use super::error::DefinitionError;
 use super::model::{Audit, Check, Controls};
+use super::probe::Probe;
 use super::tree::BenchmarkTree;
 use super::variables::Variables;
-use crate::engine::{evaluate, jsonpath};
+use crate::engine::{evaluate, jq_bounds, jsonpath};
 
 /// A parsed controls file. `to_run` holds the same file substituted with the paths a
 /// shell on this machine must use, when they differ from the node's (`--root`).
@@ -85,7 +86,9 @@ pub fn load_controls(
     let env_binary = variables.sole_binary_in(&raw);
     add_default_audit_env(&mut controls, &env_binary);
     let to_run = if variables.differ_for_shell() {
-        let mut shell = parse_controls(&file, &variables.substitute_to_run(&raw), &mut |_| {})?;
+        // Parsed before substituting: what `--root` holds never meets the YAML reader.
+        let mut shell = parse_controls(&file, &raw, &mut |_| {})?;
+        substitute_shell_audits(&mut shell, variables);
         add_default_audit_env(&mut shell, &env_binary);
         Some(shell)
     } else {
@@ -183,6 +186,13 @@ fn validate(
                 message: format!("check {}: {problem}", check.id),
             }
         };
+        for audit in [&check.audit, &check.audit_config, &check.audit_env] {
+            if let Some(name) = forbidden_jq_name(audit) {
+                return Err(at(format!(
+                    "its jq filter uses `{name}`, which benchmark files may not use (it reaches outside the filter: the run's exit, the environment, other inputs or the terminal)"
+                )));
+            }
+        }
         for item in check.tests.iter().flat_map(|t| &t.test_items) {
             evaluate::validate_item(item).map_err(|e| at(format!("invalid test item: {e}")))?;
             if !item.path.is_empty() {
@@ -198,6 +208,16 @@ fn validate(
     Ok(())
 }
 
+/// The first forbidden name a probe's jq filter uses (docs/security.md).
+fn forbidden_jq_name(audit: &Audit) -> Option<&'static str> {
+    match audit {
+        Audit::Probe(Probe::ApiObjects { jq: Some(jq), .. } | Probe::ApiQuery { jq, .. }) => {
+            jq_bounds::forbidden_name(jq)
+        }
+        _ => None,
+    }
+}
+
 /// 1-based line of `id: <id>` for a check, so messages can point at it.
 fn line_of_check(text: &str, id: &str) -> u64 {
     text.lines()
@@ -209,6 +229,21 @@ fn line_of_check(text: &str, id: &str) -> u64 {
         })
         .map(|i| i as u64 + 1)
         .unwrap_or(1)
+}
+
+/// Substitutes the variables, as a shell here must see them, into every shell audit.
+fn substitute_shell_audits(controls: &mut Controls, variables: &Variables) {
+    for check in controls.groups.iter_mut().flat_map(|g| &mut g.checks) {
+        for audit in [
+            &mut check.audit,
+            &mut check.audit_config,
+            &mut check.audit_env,
+        ] {
+            if let Audit::Shell(text) = audit {
+                *text = variables.substitute_to_run(text);
+            }
+        }
+    }
 }
 
 /// kube-bench generates an `audit_env` for checks whose tests read the environment and
@@ -271,6 +306,28 @@ mod tests {
         .unwrap();
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(warnings[0].contains("constraints"));
+    }
+
+    #[test]
+    fn a_jq_filter_that_reaches_outside_is_refused_at_load() {
+        for jq in [
+            "halt",
+            "env | tostring",
+            ".a | halt_error",
+            "[inputs]",
+            "$__loc__",
+        ] {
+            let yaml = format!(
+                "---\ncontrols:\ntype: policies\ngroups:\n  - id: 5.1\n    checks:\n      - id: 5.1.1\n        audit:\n          probe: api_objects\n          kind: pods\n          jq: '{jq}'\n"
+            );
+            let file = std::path::Path::new("p.yaml");
+            let controls = parse_controls(file, &yaml, &mut |_| {}).unwrap();
+            let error = validate(file, &yaml, &controls).unwrap_err().to_string();
+            assert!(
+                error.starts_with("p.yaml:7:") && error.contains("may not use"),
+                "{jq}: {error}"
+            );
+        }
     }
 
     #[test]

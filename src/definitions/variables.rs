@@ -28,7 +28,9 @@ impl Variables {
         self.substitute(text, |v| &v.on_node)
     }
 
-    /// The file text as a shell on this machine must run it.
+    /// A shell audit (already parsed out of its file) as a shell on this machine must run
+    /// it. Substituted after parsing: the values under `--root` hold shell syntax
+    /// ([`ROOT_IN_SHELL`]) that must not meet the YAML reader.
     pub fn substitute_to_run(&self, text: &str) -> String {
         self.substitute(text, |v| &v.to_run)
     }
@@ -64,10 +66,27 @@ impl Variables {
         let mut out = text.to_owned();
         for variable in &self.entries {
             if out.contains(&variable.name) {
-                out = out.replace(&variable.name, &quote_if_spaced(value(variable)));
+                out = out.replace(&variable.name, &shell_word(value(variable)));
             }
         }
         out
+    }
+}
+
+/// How a shell audit names the root of the node under `--root`: the value is passed in
+/// the environment ([`ROOT_ENV`]), never pasted into the script, so no quote, space or
+/// `$(...)` in it is ever shell syntax. Quoted, it is one word in every context an audit
+/// uses (unquoted, in double quotes, in the single-quoted script of a nested `sh -c`).
+pub const ROOT_IN_SHELL: &str = "\"${CISGATE_ROOT}\"";
+/// The environment variable that holds the root for shell audits.
+pub const ROOT_ENV: &str = "CISGATE_ROOT";
+
+/// A value as the shell audit text gets it: the root reference as it is, the rest as
+/// kube-bench inserts values.
+fn shell_word(value: &str) -> String {
+    match value.strip_prefix(ROOT_IN_SHELL) {
+        Some(rest) => format!("{ROOT_IN_SHELL}{}", quote_if_spaced(rest)),
+        None => quote_if_spaced(value),
     }
 }
 

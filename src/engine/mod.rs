@@ -10,6 +10,7 @@ pub mod compare;
 pub mod detect;
 pub mod document;
 pub mod evaluate;
+pub mod jq_bounds;
 pub mod jsonpath;
 pub mod k3s;
 pub mod kubelet;

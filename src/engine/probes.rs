@@ -13,6 +13,7 @@ use crate::definitions::probe::Probe;
 use crate::facts::{FactError, Facts};
 use crate::sync::locked;
 
+use super::jq_bounds;
 use super::k3s;
 use super::kubelet;
 use super::substitute::runs_binary;
@@ -264,9 +265,25 @@ fn object_key(object: &Value) -> String {
     }
 }
 
-/// A compiled jq filter (the jaq implementation), run in-process.
+/// Why a filter is refused: it names something outside the filter.
+fn forbidden_message(shown: &str, name: &str) -> String {
+    format!(
+        "jq filter `{shown}` uses `{name}`, which benchmark files may not use ({})",
+        jq_bounds::FORBIDDEN[..10].join(", ")
+    )
+}
+
+/// Checks a benchmark's jq filter at load: it parses, compiles and uses nothing forbidden.
+pub fn validate_jq(filter: &str) -> Result<(), String> {
+    JqProgram::compile(filter, filter)
+        .map(|_| ())
+        .map_err(|error| error.to_string())
+}
+
+/// A compiled jq filter (the jaq implementation), run in-process, within the bounds of
+/// [`jq_bounds`].
 struct JqProgram {
-    filter: jaq_core::compile::Filter<jaq_core::Native<jaq_core::data::JustLut<jaq_json::Val>>>,
+    filter: jaq_core::compile::Filter<jaq_core::Native<jq_bounds::Data>>,
 }
 
 impl JqProgram {
@@ -299,13 +316,11 @@ impl JqProgram {
 
     fn compile(code: &str, shown: &str) -> Result<Self, ProbeError> {
         use jaq_core::load::{Arena, File, Loader};
-        let defs = jaq_core::defs()
-            .chain(jaq_std::defs())
-            .chain(jaq_json::defs());
-        let funs = jaq_core::funs()
-            .chain(jaq_std::funs())
-            .chain(jaq_json::funs());
-        let loader = Loader::new(defs);
+        if let Some(name) = jq_bounds::forbidden_name(code) {
+            return Err(ProbeError::Invalid(forbidden_message(shown, name)));
+        }
+        let code = &jq_bounds::with_budget_checks(code);
+        let loader = Loader::new(jq_bounds::library_defs());
         let arena = Arena::default();
         let modules = loader
             .load(&arena, File { code, path: () })
@@ -313,7 +328,7 @@ impl JqProgram {
                 ProbeError::Invalid(format!("jq filter `{shown}` does not parse: {errors:?}"))
             })?;
         let filter = jaq_core::Compiler::default()
-            .with_funs(funs)
+            .with_funs(jq_bounds::library_funs())
             .compile(modules)
             .map_err(|errors| {
                 ProbeError::Invalid(format!("jq filter `{shown}` does not compile: {errors:?}"))
@@ -331,13 +346,26 @@ impl JqProgram {
         use jaq_core::{Ctx, Vars};
         let ctx =
             Ctx::<jaq_core::data::JustLut<jaq_json::Val>>::new(&self.filter.lut, Vars::new([]));
+        let _budget = jq_bounds::start_run();
         let mut lines = Vec::new();
+        let mut bytes = 0;
         for output in self.filter.id.run((ctx, input)).map(jaq_core::unwrap_valr) {
             let value = output.map_err(|e| ProbeError::Invalid(format!("jq: {e}")))?;
-            lines.push(match value {
+            let line = match value {
                 jaq_json::Val::TStr(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
                 other => other.to_string(),
-            });
+            };
+            bytes += line.len() + 1;
+            if lines.len() >= jq_bounds::MAX_OUTPUTS || bytes > jq_bounds::MAX_OUTPUT_BYTES {
+                return Err(ProbeError::Invalid(format!(
+                    "jq: the filter printed more than {} values or {} MiB and was stopped",
+                    jq_bounds::MAX_OUTPUTS,
+                    jq_bounds::MAX_OUTPUT_BYTES >> 20
+                )));
+            }
+            jq_bounds::check_budget()
+                .map_err(|message| ProbeError::Invalid(format!("jq: {message}")))?;
+            lines.push(line);
         }
         Ok(lines)
     }
@@ -431,6 +459,89 @@ mod tests {
                 .starts_with("jq filter `select(` does not parse"),
             "{error}"
         );
+    }
+
+    fn run_error(filter: &str) -> String {
+        let input = serde_json::json!({"a": "x".repeat(1000)});
+        match JqProgram::compile(filter, filter) {
+            Err(error) => error.to_string(),
+            Ok(program) => program.run(&input).unwrap_err().to_string(),
+        }
+    }
+
+    #[test]
+    fn jq_that_reaches_outside_the_filter_is_refused() {
+        for (filter, name) in [
+            ("halt", "halt"),
+            ("halt_error", "halt_error"),
+            ("env", "env"),
+            ("$ENV", "$ENV"),
+            ("[inputs]", "inputs"),
+            ("debug", "debug"),
+            ("stderr", "stderr"),
+            ("$__loc__", "$__loc__"),
+        ] {
+            let error = run_error(filter);
+            assert!(
+                error.contains(&format!("uses `{name}`")),
+                "{filter}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn endless_deep_and_huge_jq_is_stopped_with_an_error() {
+        jq_bounds::set_time_limit_for_tests(std::time::Duration::from_secs(2));
+        // on a thread with 2 MiB of stack, like the rayon workers that run checks: the
+        // recursion bound stops `def f: [f]; f` well before the stack overflows
+        let errors = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(|| {
+                jq_bounds::set_time_limit_for_tests(std::time::Duration::from_secs(2));
+                [
+                    "def f: f; f",
+                    "def f: [f]; f",
+                    "repeat(.)",
+                    "[range(1e9)]",
+                    "[range(1e9) | tostring]",
+                    "last(range(1e12))",
+                    "[limit(1e9; repeat(1))] | length",
+                    "reduce range(1e12) as $x (0; . + 1)",
+                ]
+                .map(|filter| (filter, run_error(filter)))
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        for (filter, error) in errors {
+            assert!(
+                error.contains("recursed too deeply")
+                    || error.contains("ran longer than 2 s")
+                    || error.contains("MiB of memory")
+                    || error.contains("printed more than"),
+                "{filter}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_filter_that_collects_without_end_is_stopped_by_memory() {
+        jq_bounds::set_time_limit_for_tests(std::time::Duration::from_secs(300));
+        let started = std::time::Instant::now();
+        let error = run_error("[range(1e10)] | length");
+        assert!(error.contains("1024 MiB of memory"), "{error}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(120));
+    }
+
+    #[test]
+    fn path_expressions_still_work_through_the_budget_checks() {
+        let program = JqProgram::compile(
+            "del(.items[] | select(.x > 1)) | (.items[].x |= . + 1) | [paths] | length",
+            "",
+        )
+        .unwrap();
+        let input = serde_json::json!({"items": [{"x": 1}, {"x": 2}]});
+        assert_eq!(program.run(&input).unwrap(), vec!["3".to_owned()]);
     }
 
     #[test]

@@ -387,11 +387,35 @@ fn run_shell(
 
 /// An audit that still names `$<component>bin` of a component that is not running cannot
 /// say anything about the node: report that instead of running it.
+/// A mandatory component that is not running disables *every* `bin` substitution (§5.2):
+/// an audit naming the `$<component>bin` of a running component is unresolved too, and
+/// would otherwise FAIL on `grep`'s usage text.
 fn unresolved_component(command: &str, ctx: &TargetContext) -> Option<String> {
-    ctx.missing
+    if let Some(missing) = ctx
+        .missing
         .iter()
         .find(|m| command.contains(&format!("${}bin", m.component)))
-        .map(MissingComponent::describe)
+    {
+        return Some(missing.describe());
+    }
+    let first_missing = ctx.missing.first()?;
+    let variable = unsubstituted_bin(command)?;
+    Some(format!(
+        "`{variable}` was not substituted: {}",
+        first_missing.describe()
+    ))
+}
+
+/// The first `$<word>bin` left in a command.
+fn unsubstituted_bin(command: &str) -> Option<&str> {
+    command.match_indices('$').find_map(|(start, _)| {
+        let rest = &command[start + 1..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let name = &rest[..end];
+        (name.len() > 3 && name.ends_with("bin")).then(|| &command[start..start + 1 + end])
+    })
 }
 
 fn describe_unrun(check: &Check) -> Vec<AuditEvidence> {
@@ -458,6 +482,16 @@ pub fn bounded(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unsubstituted_bin_variables_are_found() {
+        assert_eq!(
+            unsubstituted_bin("/bin/ps -fC $kubeletbin | grep x"),
+            Some("$kubeletbin")
+        );
+        assert_eq!(unsubstituted_bin("echo $PATH $bin ${x}"), None);
+        assert_eq!(unsubstituted_bin("/bin/ps -ef | grep kubelet"), None);
+    }
 
     #[test]
     fn evidence_is_cut_at_a_character_boundary() {

@@ -3,7 +3,7 @@
 
 use super::compare::go_regex;
 use crate::definitions::config::{BenchmarkConfig, ComponentConfig, FileKind};
-use crate::definitions::variables::{Variable, Variables};
+use crate::definitions::variables::{Variable, Variables, ROOT_IN_SHELL};
 use crate::facts::{FactError, Facts, Process};
 
 /// The variables of a target and what could not be found.
@@ -66,8 +66,9 @@ pub fn resolve(
             let value = existing_file(candidates, facts)?
                 .or_else(|| default.clone())
                 .unwrap_or_else(|| component.name.clone());
-            let to_run = if value.starts_with('/') {
-                format!("{prefix}{value}")
+            // The root is named through the environment, never pasted into the script.
+            let to_run = if value.starts_with('/') && !prefix.is_empty() {
+                format!("{ROOT_IN_SHELL}{value}")
             } else {
                 value.clone()
             };

@@ -95,6 +95,10 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
                 path: path.clone(),
                 kind: SnapshotKind::File,
             }),
+            Ok(metadata) if !metadata.is_dir() => discovery.errors.push(DiscoverError {
+                path: path.clone(),
+                reason: "neither a snapshot file nor a directory (a FIFO, a device or a socket is never read)".into(),
+            }),
             Ok(_) if is_snapshot_dir(path) => discovery.sources.push(SnapshotSource {
                 path: path.clone(),
                 kind: SnapshotKind::Directory,
@@ -140,9 +144,18 @@ fn walk_folder(folder: &Path, discovery: &mut Discovery) {
     for entry in walker {
         match entry {
             Ok(entry) => {
-                let is_file = entry.file_type().is_some_and(|t| t.is_file());
+                let file_type = entry.file_type();
+                let is_file = file_type.is_some_and(|t| t.is_file());
+                let is_special =
+                    file_type.is_some_and(|t| !t.is_file() && !t.is_dir() && !t.is_symlink());
                 if is_file && is_snapshot_file_name(entry.path()) {
                     files.push(entry.into_path());
+                } else if is_special && is_snapshot_file_name(entry.path()) {
+                    discovery.errors.push(DiscoverError {
+                        path: entry.into_path(),
+                        reason: "not a regular file (a FIFO, a device or a socket is never read)"
+                            .into(),
+                    });
                 }
             }
             Err(error) => discovery.errors.push(DiscoverError {
@@ -239,6 +252,32 @@ mod tests {
         );
         assert_eq!(discovery.errors.len(), 1);
         assert!(discovery.errors[0].to_string().contains("missing"));
+    }
+
+    #[test]
+    fn fifos_are_errors_not_snapshots() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        touch(root, "fleet/a.json", "");
+        for fifo in ["fleet/b.json", "top.json"] {
+            let status = std::process::Command::new("mkfifo")
+                .arg(root.join(fifo))
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let discovery = discover(&[root.join("fleet"), root.join("top.json")]);
+        assert_eq!(
+            relative(&discovery, root),
+            vec![("fleet/a.json".to_string(), SnapshotKind::File)]
+        );
+        let errors: Vec<String> = discovery.errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors.iter().any(|e| e.contains("fleet/b.json")),
+            "{errors:?}"
+        );
+        assert!(errors.iter().any(|e| e.contains("top.json")), "{errors:?}");
     }
 
     #[test]

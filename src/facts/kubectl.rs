@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::bounded::Limit;
 use super::live::{run_bounded, whole_seconds, Capture, Finished, RunError};
 use super::FactError;
 
@@ -86,8 +87,14 @@ impl Kubectl {
 
     fn ask_version(&self) -> Option<String> {
         let command = self.command(&["get", "--raw", "/version"]);
-        let finished =
-            run_bounded(command, None, Capture::Separate, self.options.reach_timeout).ok()?;
+        let finished = run_bounded(
+            command,
+            None,
+            Capture::Separate,
+            self.options.reach_timeout,
+            Limit::Snapshot,
+        )
+        .ok()?;
         if !finished.status.success() {
             return None;
         }
@@ -105,22 +112,35 @@ impl Kubectl {
         }
         let arguments = ["get", kind, "--all-namespaces", "-o", "json"];
         let command = self.command(&arguments);
-        let finished =
-            match run_bounded(command, None, Capture::Separate, self.options.list_timeout) {
-                Ok(finished) => finished,
-                Err(RunError::Timeout) => {
-                    return Err(FactError::Timeout {
-                        command: self.display(&arguments),
-                        seconds: whole_seconds(self.options.list_timeout),
-                    })
-                }
-                Err(RunError::Spawn(error)) => {
-                    return Err(api_error(format!(
-                        "could not start `{}`: {error}",
-                        self.options.binary.display()
-                    )))
-                }
-            };
+        let finished = match run_bounded(
+            command,
+            None,
+            Capture::Separate,
+            self.options.list_timeout,
+            Limit::Snapshot,
+        ) {
+            Ok(finished) => finished,
+            Err(RunError::Timeout) => {
+                return Err(FactError::Timeout {
+                    command: self.display(&arguments),
+                    seconds: whole_seconds(self.options.list_timeout),
+                })
+            }
+            Err(RunError::Spawn(error)) => {
+                return Err(api_error(format!(
+                    "could not start `{}`: {error}",
+                    self.options.binary.display()
+                )))
+            }
+            Err(RunError::TooLarge(limit)) => {
+                return Err(api_error(format!(
+                    "`{}` printed more than the {} limit ({})",
+                    self.display(&arguments),
+                    super::bounded::human_size(limit.bytes()),
+                    limit.flag()
+                )))
+            }
+        };
         if !finished.status.success() {
             return Err(api_error(failure_text(&finished)));
         }

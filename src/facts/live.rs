@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use wait_timeout::ChildExt;
 
+use super::bounded::{self, Limit};
 use super::kubectl::{Kubectl, KubectlOptions};
 use super::passwd::NodeAccounts;
 use super::rooted::{self, Resolved};
@@ -24,6 +25,7 @@ use super::{
     FactError, Facts, FileKind, FileStat, NodeIdentity, Process, ProcessList, ShellCommand,
     ShellOutput,
 };
+use crate::definitions::variables::ROOT_ENV;
 
 /// How to reach the node.
 #[derive(Debug, Clone)]
@@ -152,23 +154,39 @@ impl Facts for LiveFacts {
 
     fn stat(&self, path: &str) -> Result<Option<FileStat>, FactError> {
         let metadata = absent_or_unreadable(path, self.resolve(path).and_then(fs::metadata))?;
-        Ok(metadata.map(|metadata| {
-            let accounts = self.accounts();
-            FileStat {
-                kind: FileKind::from(metadata.file_type()),
-                mode: metadata.mode() & 0o7777,
-                uid: metadata.uid(),
-                gid: metadata.gid(),
-                user: accounts.user_name(metadata.uid()).map(str::to_string),
-                group: accounts.group_name(metadata.gid()).map(str::to_string),
-                size: metadata.size(),
-            }
+        let accounts = self.accounts();
+        if let (Some(problem), Some(_)) = (accounts.problem(), &metadata) {
+            return Err(FactError::Unreadable {
+                path: path.to_string(),
+                reason: format!("its owner cannot be named: {problem}"),
+            });
+        }
+        Ok(metadata.map(|metadata| FileStat {
+            kind: FileKind::from(metadata.file_type()),
+            mode: metadata.mode() & 0o7777,
+            uid: metadata.uid(),
+            gid: metadata.gid(),
+            user: accounts.user_name(metadata.uid()).map(str::to_string),
+            group: accounts.group_name(metadata.gid()).map(str::to_string),
+            size: metadata.size(),
         }))
     }
 
     fn read_file(&self, path: &str) -> Result<Option<String>, FactError> {
-        let bytes = absent_or_unreadable(path, self.resolve(path).and_then(fs::read))?;
-        Ok(bytes.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+        let local = match absent_or_unreadable(path, self.resolve(path))? {
+            Some(local) => local,
+            None => return Ok(None),
+        };
+        // Under a root every symlink is already resolved within it: a final one now is a swap.
+        let follow_last = self.root_is_slash();
+        match bounded::read_regular(&local, Limit::NodeFile, follow_last) {
+            Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+            Err(error) if error.is_missing() => Ok(None),
+            Err(error) => Err(FactError::Unreadable {
+                path: path.to_string(),
+                reason: error.to_string(),
+            }),
+        }
     }
 
     fn list_tree(&self, path: &str) -> Result<Vec<String>, FactError> {
@@ -186,13 +204,16 @@ impl Facts for LiveFacts {
     }
 
     fn run_shell(&self, command: &ShellCommand) -> Result<ShellOutput, FactError> {
-        let shell = Command::new(&self.options.shell);
+        let mut shell = Command::new(&self.options.shell);
+        // Audits name the root as "${CISGATE_ROOT}": data in the environment, never script.
+        shell.env(ROOT_ENV, &self.path_prefix);
         let script = command.to_run.clone().into_bytes();
         match run_bounded(
             shell,
             Some(script),
             Capture::Merged,
             self.options.shell_timeout,
+            Limit::NodeFile,
         ) {
             Ok(finished) => Ok(ShellOutput {
                 output: String::from_utf8_lossy(&finished.stdout).into_owned(),
@@ -205,6 +226,10 @@ impl Facts for LiveFacts {
             Err(RunError::Spawn(error)) => Err(FactError::Spawn {
                 command: command.on_node.clone(),
                 reason: format!("{}: {error}", self.options.shell.display()),
+            }),
+            Err(RunError::TooLarge(limit)) => Err(FactError::Unreadable {
+                path: format!("the output of `{}`", command.on_node),
+                reason: bounded::ReadError::TooLarge { limit }.to_string(),
             }),
         }
     }
@@ -368,18 +393,22 @@ pub(crate) struct Finished {
 pub(crate) enum RunError {
     Spawn(io::Error),
     Timeout,
+    /// The output passed the limit; the command was killed.
+    TooLarge(Limit),
 }
 
 /// After a child has ended (or been killed), how long its output pipes may stay open.
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
 
 /// Runs a command in a process group of its own, feeding `stdin` and collecting output,
-/// and kills the whole group when it outlives `timeout`.
+/// and kills the whole group when it outlives `timeout` or prints more than `limit`
+/// (`cat` of a device, a runaway loop): memory stays bounded either way.
 pub(crate) fn run_bounded(
     mut command: Command,
     stdin: Option<Vec<u8>>,
     capture: Capture,
     timeout: Duration,
+    limit: Limit,
 ) -> Result<Finished, RunError> {
     let deadline = Instant::now() + timeout;
     command.process_group(0).stdin(if stdin.is_some() {
@@ -410,13 +439,16 @@ pub(crate) fn run_bounded(
             let _ = pipe.write_all(&input);
         });
     }
-    let stdout = match merged_reader {
-        Some(reader) => read_in_background(reader),
-        None => read_in_background(child.stdout.take().expect("stdout is piped")),
-    };
-    let stderr = child.stderr.take().map(read_in_background);
-
     let pid = child.id();
+    let stdout = match merged_reader {
+        Some(reader) => read_in_background(reader, limit, pid),
+        None => read_in_background(child.stdout.take().expect("stdout is piped"), limit, pid),
+    };
+    let stderr = child
+        .stderr
+        .take()
+        .map(|stderr| read_in_background(stderr, Limit::NodeFile, pid));
+
     let status = match child.wait_timeout(timeout) {
         Ok(Some(status)) => status,
         Ok(None) | Err(_) => {
@@ -429,10 +461,11 @@ pub(crate) fn run_bounded(
     // Output pipes stay open while anything the command left in the background runs;
     // such leftovers get the rest of the time budget and are then killed.
     let remaining = deadline.saturating_duration_since(Instant::now());
-    let stdout = collect(stdout, remaining, pid);
-    let stderr = stderr
-        .map(|rx| collect(rx, DRAIN_GRACE, pid))
-        .unwrap_or_default();
+    let stdout = collect(stdout, remaining, pid)?;
+    let stderr = match stderr {
+        Some(rx) => collect(rx, DRAIN_GRACE, pid)?,
+        None => Vec::new(),
+    };
     Ok(Finished {
         status,
         stdout,
@@ -440,21 +473,40 @@ pub(crate) fn run_bounded(
     })
 }
 
-fn read_in_background(mut reader: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
+/// What a reader thread got: the output, or that it passed the limit.
+type Output = Result<Vec<u8>, Limit>;
+
+/// Reads up to `limit` bytes in a thread; past it the command's group is killed at once.
+fn read_in_background(
+    reader: impl Read + Send + 'static,
+    limit: Limit,
+    group: u32,
+) -> mpsc::Receiver<Output> {
     let (sender, receiver) = mpsc::channel();
     thread::spawn(move || {
-        let mut buffer = Vec::new();
-        let _ = reader.read_to_end(&mut buffer);
-        let _ = sender.send(buffer);
+        let output = match bounded::read_stream_limited(reader, limit, 0) {
+            Ok(bytes) => Ok(bytes),
+            Err(bounded::ReadError::TooLarge { limit }) => {
+                kill_group(group);
+                Err(limit)
+            }
+            Err(_) => Ok(Vec::new()),
+        };
+        let _ = sender.send(output);
     });
     receiver
 }
 
-fn collect(receiver: mpsc::Receiver<Vec<u8>>, wait: Duration, group: u32) -> Vec<u8> {
-    receiver.recv_timeout(wait).unwrap_or_else(|_| {
+fn collect(
+    receiver: mpsc::Receiver<Output>,
+    wait: Duration,
+    group: u32,
+) -> Result<Vec<u8>, RunError> {
+    let output = receiver.recv_timeout(wait).unwrap_or_else(|_| {
         kill_group(group);
-        receiver.recv_timeout(DRAIN_GRACE).unwrap_or_default()
-    })
+        receiver.recv_timeout(DRAIN_GRACE).unwrap_or(Ok(Vec::new()))
+    });
+    output.map_err(RunError::TooLarge)
 }
 
 fn kill_group(group: u32) {
@@ -504,6 +556,54 @@ mod tests {
             on_node: script.to_string(),
             to_run: script.to_string(),
         }
+    }
+
+    #[test]
+    fn an_endless_audit_output_is_cut_at_the_limit_and_its_command_killed() {
+        let started = Instant::now();
+        let error = live_with_root(Path::new("/"))
+            .run_shell(&shell("cat /dev/zero"))
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(20), "{error}");
+        let text = error.to_string();
+        assert!(
+            text.contains("`cat /dev/zero`") && text.contains("16 MiB limit (--max-file-size)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn fifos_and_devices_under_the_root_are_errors_at_once() {
+        let root = tempfile::tempdir().unwrap();
+        write(root.path(), "etc/kubernetes/a.conf", "x", 0o600);
+        let fifo = root.path().join("etc/kubernetes/fifo.conf");
+        assert!(Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let facts = live_with_root(root.path());
+        let error = facts.read_file("/etc/kubernetes/fifo.conf").unwrap_err();
+        assert!(
+            error.to_string().contains("a FIFO, not a regular file"),
+            "{error}"
+        );
+        // stat still answers: modes and owners of a FIFO are facts like any other
+        assert_eq!(
+            facts
+                .stat("/etc/kubernetes/fifo.conf")
+                .unwrap()
+                .unwrap()
+                .kind,
+            FileKind::Other
+        );
+        assert_eq!(
+            facts
+                .read_file("/etc/kubernetes/a.conf")
+                .unwrap()
+                .as_deref(),
+            Some("x")
+        );
     }
 
     #[test]

@@ -7,6 +7,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use super::bounded::{self, Limit};
+use super::rooted::{self, Resolved};
+
 /// Id → name, from one passwd- or group-format file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NameTable {
@@ -58,6 +61,8 @@ fn parse_entry(line: &str) -> Option<(u32, &str)> {
 pub struct NodeAccounts {
     users: NameTable,
     groups: NameTable,
+    /// Why a database the root has could not be read (a FIFO, a device, too large).
+    problem: Option<String>,
 }
 
 impl NodeAccounts {
@@ -69,14 +74,34 @@ impl NodeAccounts {
 
     /// As [`NodeAccounts::load`], with the fallback root given (for tests).
     pub fn load_with_fallback(root: &Path, fallback_root: &Path) -> Self {
+        let mut problems = Vec::new();
+        let mut load = |relative| {
+            load_table(root, fallback_root, relative).unwrap_or_else(|problem| {
+                problems.push(problem);
+                NameTable::default()
+            })
+        };
+        let users = load("etc/passwd");
+        let groups = load("etc/group");
         NodeAccounts {
-            users: load_table(root, fallback_root, "etc/passwd"),
-            groups: load_table(root, fallback_root, "etc/group"),
+            users,
+            groups,
+            problem: (!problems.is_empty()).then(|| problems.join("; ")),
         }
     }
 
     pub fn from_tables(users: NameTable, groups: NameTable) -> Self {
-        NodeAccounts { users, groups }
+        NodeAccounts {
+            users,
+            groups,
+            problem: None,
+        }
+    }
+
+    /// Why the node's own database could not be read, when it could not: owners are then
+    /// unknown, and a check that needs them cannot be decided.
+    pub fn problem(&self) -> Option<&str> {
+        self.problem.as_deref()
     }
 
     pub fn user_name(&self, uid: u32) -> Option<&str> {
@@ -88,17 +113,28 @@ impl NodeAccounts {
     }
 }
 
-/// An unreadable database leaves names unknown (owners then print as numbers, as `stat` does).
-fn load_table(root: &Path, fallback_root: &Path, relative: &str) -> NameTable {
-    let primary = root.join(relative);
-    let path = if primary.exists() {
-        primary
-    } else {
-        fallback_root.join(relative)
+/// The node's database, its symlinks resolved within the root, read bounded; the fallback's
+/// when the root has none. A database the root has but that cannot be read (a FIFO, a
+/// device, past the size limit) is an error naming it; an unreadable fallback leaves
+/// names unknown (owners then print as numbers, as `stat` does).
+fn load_table(root: &Path, fallback_root: &Path, relative: &str) -> Result<NameTable, String> {
+    let node_path = format!("/{relative}");
+    let on_node = match rooted::resolve(root, &node_path, true) {
+        Ok(Resolved::Found(path)) => Some(path),
+        Ok(Resolved::Missing) => None,
+        Err(error) => return Err(format!("cannot read {node_path}: {error}")),
     };
-    std::fs::read_to_string(path)
-        .map(|text| NameTable::parse(&text))
-        .unwrap_or_default()
+    let Some(path) = on_node else {
+        let fallback = fallback_root.join(relative);
+        return Ok(bounded::read_regular(&fallback, Limit::NodeFile, true)
+            .map(|bytes| NameTable::parse(&String::from_utf8_lossy(&bytes)))
+            .unwrap_or_default());
+    };
+    match bounded::read_regular(&path, Limit::NodeFile, false) {
+        Ok(bytes) => Ok(NameTable::parse(&String::from_utf8_lossy(&bytes))),
+        Err(error) if error.is_missing() => Ok(NameTable::default()),
+        Err(error) => Err(format!("cannot read {node_path}: {error}")),
+    }
 }
 
 #[cfg(test)]
@@ -186,6 +222,53 @@ short:x
         let accounts = NodeAccounts::load_with_fallback(empty.path(), empty.path());
         assert_eq!(accounts.user_name(0), None);
         assert_eq!(accounts.group_name(0), None);
+    }
+
+    #[test]
+    fn a_fifo_or_device_database_is_a_problem_not_a_wait() {
+        let node = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(node.path().join("etc")).unwrap();
+        let fifo = node.path().join("etc/passwd");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        std::os::unix::fs::symlink("/dev/zero", node.path().join("etc/group")).unwrap();
+        let accounts = NodeAccounts::load_with_fallback(node.path(), node.path());
+        let problem = accounts.problem().expect("a problem");
+        assert!(problem.contains("/etc/passwd: a FIFO"), "{problem}");
+        // `/dev/zero` resolves inside the root, where there is none: absent, not the device
+        assert!(!problem.contains("/etc/group"), "{problem}");
+    }
+
+    #[test]
+    fn symlinks_to_the_database_stay_inside_the_root() {
+        let node = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        write(
+            outside.path(),
+            "passwd",
+            "outsider:x:1000:1000::/:/bin/sh\n",
+        );
+        write(
+            node.path(),
+            "real/passwd",
+            "insider:x:1000:1000::/:/bin/sh\n",
+        );
+        std::fs::create_dir_all(node.path().join("etc")).unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("passwd"),
+            node.path().join("etc/passwd"),
+        )
+        .unwrap();
+        let no_fallback = tempfile::tempdir().unwrap();
+        let accounts = NodeAccounts::load_with_fallback(node.path(), no_fallback.path());
+        assert_eq!(accounts.user_name(1000), None);
+        std::fs::remove_file(node.path().join("etc/passwd")).unwrap();
+        std::os::unix::fs::symlink("/real/passwd", node.path().join("etc/passwd")).unwrap();
+        let accounts = NodeAccounts::load_with_fallback(node.path(), no_fallback.path());
+        assert_eq!(accounts.user_name(1000), Some("insider"));
     }
 
     fn write(root: &Path, relative: &str, text: &str) {

@@ -6,11 +6,14 @@
 //! [`FactError::NotRecorded`], never a guess.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::report::sanitize;
+
+use super::bounded::{self, Limit, ReadError};
 use super::{
     FactError, Facts, FileKind, FileStat, NodeIdentity, Process, ProcessList, ShellCommand,
     ShellOutput,
@@ -51,6 +54,10 @@ pub enum SnapshotError {
     },
     #[error("{} is not a snapshot: {reason}", path.display())]
     NotASnapshot { path: PathBuf, reason: String },
+    /// A snapshot that cannot be used as a whole (past a size limit, an unreadable
+    /// account database in a snapshot directory).
+    #[error("snapshot {}: {reason}", path.display())]
+    Unusable { path: PathBuf, reason: String },
 }
 
 /// The snapshot document, as stored.
@@ -332,9 +339,11 @@ impl Snapshot {
 
     /// Reads a snapshot file, gzip-compressed or not (decided by its first bytes).
     pub fn load(path: &Path) -> Result<Self, SnapshotError> {
-        let bytes = std::fs::read(path).map_err(|source| SnapshotError::Io {
-            path: path.to_path_buf(),
-            source,
+        let bytes = bounded::read_regular(path, Limit::Snapshot, true).map_err(|error| {
+            SnapshotError::Io {
+                path: path.to_path_buf(),
+                source: error.into(),
+            }
         })?;
         Self::from_bytes(&bytes, path)
     }
@@ -474,16 +483,23 @@ fn is_below(path: &str, ancestor: &str) -> bool {
     strip_node_prefix(path, ancestor).is_some()
 }
 
+/// Inflates at most `--max-snapshot-size` bytes: a gzip bomb is an error, not an abort.
 fn gunzip(bytes: &[u8], path: &Path) -> Result<Vec<u8>, SnapshotError> {
-    let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
-    let mut out = Vec::with_capacity(uncompressed_size_hint(bytes));
-    decoder
-        .read_to_end(&mut out)
-        .map_err(|error| SnapshotError::Gzip {
+    let decoder = flate2::read::MultiGzDecoder::new(bytes);
+    let hint = uncompressed_size_hint(bytes);
+    bounded::read_stream_limited(decoder, Limit::Snapshot, hint).map_err(|error| match error {
+        ReadError::TooLarge { .. } => SnapshotError::Unusable {
             path: path.to_path_buf(),
-            reason: error.to_string(),
-        })?;
-    Ok(out)
+            reason: format!(
+                "inflates to more than {}",
+                error.to_string().trim_start_matches("larger than ")
+            ),
+        },
+        other => SnapshotError::Gzip {
+            path: path.to_path_buf(),
+            reason: other.to_string(),
+        },
+    })
 }
 
 /// The size gzip's trailer records (modulo 4 GiB, of the last member only), as a first
@@ -516,7 +532,7 @@ fn explain_parse_error(
             Some(found) if found != supported => {
                 return SnapshotError::Version {
                     path: path.to_path_buf(),
-                    found: found.to_string(),
+                    found: sanitize::excerpt(&found.to_string()),
                 }
             }
             None => {
@@ -533,7 +549,7 @@ fn explain_parse_error(
         line: error.line(),
         column: error.column(),
         compressed,
-        message: message_without_position(&error),
+        message: sanitize::excerpt(&message_without_position(&error)),
     }
 }
 

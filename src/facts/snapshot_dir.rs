@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
 
+use super::bounded::{self, Limit};
 use super::derive::{comm_of, derive_processes, DerivedProcess};
 use super::rooted::{self, Resolved};
 use super::snapshot::{normalize_node_path, parse_octal_mode, ShellRecord, SnapshotError};
@@ -24,6 +25,7 @@ use super::{
     FactError, Facts, FileKind, FileStat, NodeIdentity, Process, ProcessList, ShellCommand,
     ShellOutput,
 };
+use crate::report::sanitize;
 
 /// The metadata file at the top of a snapshot directory.
 pub const METADATA_FILE: &str = "cisgate-node.yaml";
@@ -230,17 +232,33 @@ impl SnapshotDirFacts {
             derived: OnceLock::new(),
             processes: OnceLock::new(),
         };
-        let read = |path: &str| facts.read_file(path).ok().flatten();
         facts.accounts = Accounts::parse(
-            read("/etc/passwd").as_deref(),
-            read("/etc/group").as_deref(),
+            facts.account_database("/etc/passwd")?.as_deref(),
+            facts.account_database("/etc/group")?.as_deref(),
         );
         let metadata_path = facts.root.join(METADATA_FILE);
-        if metadata_path.is_file() {
-            facts.metadata = load_metadata(&metadata_path)?;
+        // Resolved inside the snapshot like every other path: a symlink never leaves it.
+        let resolved = rooted::resolve(&facts.root, METADATA_FILE, true).map_err(|source| {
+            SnapshotError::Io {
+                path: metadata_path.clone(),
+                source,
+            }
+        })?;
+        if let Resolved::Found(resolved) = resolved {
+            facts.metadata = load_metadata(&resolved, &metadata_path)?;
             facts.compile_rules(&metadata_path)?;
         }
         Ok(facts)
+    }
+
+    /// `etc/passwd` or `etc/group`, absent or read; one that cannot be read (a FIFO, a
+    /// device, past the size limit) makes the node an error rather than its owners unknown.
+    fn account_database(&self, node_path: &str) -> Result<Option<String>, SnapshotError> {
+        self.read_file(node_path)
+            .map_err(|error| SnapshotError::Unusable {
+                path: self.named_root.clone(),
+                reason: error.to_string(),
+            })
     }
 
     pub fn root(&self) -> &Path {
@@ -461,10 +479,19 @@ fn io_fact_error(path: &str, error: &std::io::Error) -> FactError {
     }
 }
 
-fn load_metadata(path: &Path) -> Result<Metadata, SnapshotError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Io {
+/// Reads the metadata file at `resolved` (where its symlinks lead inside the snapshot);
+/// errors name it as `path`.
+fn load_metadata(resolved: &Path, path: &Path) -> Result<Metadata, SnapshotError> {
+    let bytes = bounded::read_regular(resolved, Limit::NodeFile, false).map_err(|error| {
+        SnapshotError::Io {
+            path: path.to_path_buf(),
+            source: error.into(),
+        }
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| SnapshotError::Metadata {
         path: path.to_path_buf(),
-        source,
+        position: None,
+        message: "not UTF-8 text".into(),
     })?;
     let mut options = serde_saphyr::Options::default();
     options.leading_zero_numbers_as_strings = true; // `mode: 0600` stays the text "0600"
@@ -478,7 +505,7 @@ fn load_metadata(path: &Path) -> Result<Metadata, SnapshotError> {
         SnapshotError::Metadata {
             path: path.to_path_buf(),
             position,
-            message,
+            message: sanitize::excerpt(&message),
         }
     })
 }
@@ -564,8 +591,14 @@ impl Facts for SnapshotDirFacts {
                 reason: "Is a directory".into(),
             });
         }
-        let bytes = std::fs::read(&host).map_err(|error| io_fact_error(&node_path, &error))?;
-        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+        // `host` is resolved within the root: a final symlink now would be a swap.
+        match bounded::read_regular(&host, Limit::NodeFile, false) {
+            Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+            Err(error) => Err(FactError::Unreadable {
+                path: node_path,
+                reason: error.to_string(),
+            }),
+        }
     }
 
     fn list_tree(&self, path: &str) -> Result<Vec<String>, FactError> {

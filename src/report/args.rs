@@ -10,7 +10,7 @@ use super::html::HtmlEmitter;
 use super::junit::JunitEmitter;
 use super::markdown::MarkdownEmitter;
 use super::sarif::SarifEmitter;
-use super::{write_output, Emitter, RenderOptions};
+use super::{destination, Emitter, RenderOptions};
 use crate::results::RunResults;
 
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -73,11 +73,12 @@ impl ReportArgs {
 
 /// Renders every requested report, then writes them. `--source-root` overrides
 /// `options.source_root`.
-pub fn write_reports(
+/// Renders every report asked for; nothing is written.
+pub fn render_reports(
     results: &RunResults,
     args: &ReportArgs,
     options: &RenderOptions,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<Rendered>> {
     let requested = args.requested();
     let to_stdout: Vec<&str> = requested
         .iter()
@@ -102,13 +103,48 @@ pub fn write_reports(
         let bytes = emitter
             .render(results, &options)
             .with_context(|| format!("rendering the {flag} report"))?;
-        rendered.push((*flag, *path, bytes));
+        rendered.push(Rendered {
+            flag: flag.to_string(),
+            path: path.to_path_buf(),
+            bytes,
+        });
     }
-    for (flag, path, bytes) in rendered {
-        write_output(path, &bytes)
-            .with_context(|| format!("writing the {flag} report to {}", path.display()))?;
-    }
-    Ok(())
+    Ok(rendered)
+}
+
+/// One rendered output and the flag that asked for it.
+pub struct Rendered {
+    pub flag: String,
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+}
+
+/// Renders every report asked for and writes them (with `extra`, e.g. the JSON results)
+/// as one set: all old or all new (see [`super::destination`]).
+pub fn write_reports(
+    results: &RunResults,
+    args: &ReportArgs,
+    options: &RenderOptions,
+    extra: Vec<Rendered>,
+) -> anyhow::Result<()> {
+    let mut outputs = render_reports(results, args, options)?;
+    outputs.extend(extra);
+    write_set(&outputs)
+}
+
+/// Writes outputs as one set; an error names the flag and the destination.
+pub fn write_set(outputs: &[Rendered]) -> anyhow::Result<()> {
+    let set: Vec<(&Path, &[u8])> = outputs
+        .iter()
+        .map(|output| (output.path.as_path(), output.bytes.as_slice()))
+        .collect();
+    destination::write_all(&set).map_err(|(path, error)| {
+        let flag = outputs
+            .iter()
+            .find(|output| output.path == path)
+            .map_or("", |output| output.flag.as_str());
+        anyhow::anyhow!("writing the {flag} report to {}: {error}", path.display())
+    })
 }
 
 /// Fails early (before any report is written) when a report's directory does not exist.
@@ -149,7 +185,8 @@ mod tests {
         };
         let results: RunResults =
             serde_json::from_str(include_str!("../../tests/fixtures/results/small.json")).unwrap();
-        let error = write_reports(&results, &args, &RenderOptions::default()).unwrap_err();
+        let error =
+            write_reports(&results, &args, &RenderOptions::default(), Vec::new()).unwrap_err();
         assert!(error.to_string().contains("--sarif, --junit"), "{error}");
     }
 

@@ -39,6 +39,8 @@ struct Lines {
 
 impl Emitter for CodeQualityEmitter {
     fn render(&self, results: &RunResults, options: &RenderOptions) -> anyhow::Result<Vec<u8>> {
+        // Text from nodes is untrusted: control characters from a node removed.
+        let results = &*super::sanitize::results_with(results, super::sanitize::strip_controls)?;
         let issues: Vec<Issue> = results
             .checks()
             .filter(|(_, _, check)| disposition(check, &results.gate) == Disposition::Regression)

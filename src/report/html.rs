@@ -29,6 +29,8 @@ pub struct HtmlEmitter;
 
 impl Emitter for HtmlEmitter {
     fn render(&self, results: &RunResults, options: &RenderOptions) -> anyhow::Result<Vec<u8>> {
+        // Text from nodes is untrusted: control characters from a node removed.
+        let results = &*super::sanitize::results_with(results, super::sanitize::strip_controls)?;
         let page = Page::build(results, options);
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);

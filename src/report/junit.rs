@@ -11,6 +11,8 @@ pub struct JunitEmitter;
 
 impl Emitter for JunitEmitter {
     fn render(&self, results: &RunResults, _options: &RenderOptions) -> anyhow::Result<Vec<u8>> {
+        // Text from nodes is untrusted: characters XML 1.0 forbids (and control characters) removed.
+        let results = &*super::sanitize::results_with(results, super::sanitize::for_xml)?;
         let mut report = Report::new(format!("cisgate {}", results.benchmark.name));
         for node in &results.nodes {
             for section in &node.sections {

@@ -19,6 +19,8 @@ pub struct MarkdownEmitter;
 
 impl Emitter for MarkdownEmitter {
     fn render(&self, results: &RunResults, _options: &RenderOptions) -> anyhow::Result<Vec<u8>> {
+        // Text from nodes is untrusted: control characters from a node removed.
+        let results = &*super::sanitize::results_with(results, super::sanitize::strip_controls)?;
         let mut out = String::new();
         verdict(&mut out, results);
         totals_table(&mut out, results);

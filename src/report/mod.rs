@@ -31,32 +31,13 @@ pub trait Emitter {
 }
 
 /// Writes a report so that a reader never sees it half-written: a temporary file in the
-/// same directory, renamed into place. `-` writes to stdout.
+/// same directory, renamed into place. `-` writes to stdout; a device, a FIFO or a symlink
+/// (`/dev/null`, `/dev/stdout`) is written in place, never replaced.
 pub fn write_output(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    if path == Path::new("-") {
-        let mut out = std::io::stdout().lock();
-        let written = out.write_all(bytes).and_then(|()| out.flush());
-        // A reader that stopped early (`| head`) wanted no more; that is not a failure.
-        return match written {
-            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-            other => other,
-        };
-    }
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "report".into());
-    let temporary = dir.join(format!(".{file_name}.cisgate-tmp-{}", std::process::id()));
-    std::fs::write(&temporary, bytes)?;
-    std::fs::rename(&temporary, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temporary);
-    })
+    destination::write_all(&[(path, bytes)]).map_err(|(_, error)| error)
 }
+
+pub mod destination;
 
 pub mod args;
 pub mod asff;
@@ -66,4 +47,5 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod merge;
+pub mod sanitize;
 pub mod sarif;

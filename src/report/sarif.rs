@@ -23,6 +23,8 @@ pub struct SarifEmitter;
 
 impl Emitter for SarifEmitter {
     fn render(&self, results: &RunResults, options: &RenderOptions) -> anyhow::Result<Vec<u8>> {
+        // Text from nodes is untrusted: control characters from a node removed.
+        let results = &*super::sanitize::results_with(results, super::sanitize::strip_controls)?;
         let log = build_log(results, options.source_root.as_deref());
         let mut bytes = serde_json::to_vec_pretty(&log)?;
         bytes.push(b'\n');

@@ -14,6 +14,8 @@ pub struct Text;
 
 impl Emitter for Text {
     fn render(&self, results: &RunResults, options: &RenderOptions) -> anyhow::Result<Vec<u8>> {
+        // Text from nodes is untrusted: control characters from a node shown escaped.
+        let results = &*super::sanitize::results_with(results, super::sanitize::for_terminal)?;
         let painter = Painter {
             color: options.color,
         };

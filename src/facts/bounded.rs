@@ -1,0 +1,332 @@
+//! Bounded reads of untrusted files: a node's files (live under `--root` or in a snapshot
+//! directory), snapshot files and `cisgate-node.yaml`.
+//!
+//! - Only regular files are read. A FIFO, a device or a socket is never opened for reading
+//!   (a FIFO would block, `/dev/zero` would stream forever): the path is an error.
+//! - The file is opened with `O_NONBLOCK` (and `O_NOFOLLOW` when the caller resolved its
+//!   symlinks itself), and the opened handle is checked again with `fstat`, so a path
+//!   swapped between the check and the open is caught too.
+//! - At most the limit is read; a larger file is an error naming the file and the limit
+//!   (the size is checked before reading, so a sparse file of terabytes costs nothing).
+//!
+//! The limits are process-wide, set once from `--max-file-size` and `--max-snapshot-size`.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The largest node file read (a manifest, a kubelet config, `etc/passwd`, ...).
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 16 << 20;
+/// The largest snapshot document, compressed or inflated.
+pub const DEFAULT_MAX_SNAPSHOT_SIZE: u64 = 256 << 20;
+
+static MAX_FILE_SIZE: AtomicU64 = AtomicU64::new(DEFAULT_MAX_FILE_SIZE);
+static MAX_SNAPSHOT_SIZE: AtomicU64 = AtomicU64::new(DEFAULT_MAX_SNAPSHOT_SIZE);
+
+/// Which limit a read is held to (each names its flag in errors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// A node file: `--max-file-size`.
+    NodeFile,
+    /// A snapshot document, before and after decompression: `--max-snapshot-size`.
+    Snapshot,
+}
+
+impl Limit {
+    pub fn bytes(self) -> u64 {
+        match self {
+            Limit::NodeFile => MAX_FILE_SIZE.load(Ordering::Relaxed),
+            Limit::Snapshot => MAX_SNAPSHOT_SIZE.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn flag(self) -> &'static str {
+        match self {
+            Limit::NodeFile => "--max-file-size",
+            Limit::Snapshot => "--max-snapshot-size",
+        }
+    }
+}
+
+/// Sets the process-wide limits (the command line does this once, before reading).
+pub fn set_limits(max_file_size: u64, max_snapshot_size: u64) {
+    MAX_FILE_SIZE.store(max_file_size, Ordering::Relaxed);
+    MAX_SNAPSHOT_SIZE.store(max_snapshot_size, Ordering::Relaxed);
+}
+
+/// Why a bounded read gave nothing.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The open or the read failed (`NotFound` included: callers decide what absence means).
+    Io(io::Error),
+    /// Not a regular file; `kind` says what it is ("a FIFO", "a directory", ...).
+    NotRegular { kind: &'static str },
+    /// Larger than the limit.
+    TooLarge { limit: Limit },
+}
+
+impl ReadError {
+    /// Whether the path does not exist (or a parent is not a directory).
+    pub fn is_missing(&self) -> bool {
+        matches!(self, ReadError::Io(error) if super::rooted::is_missing(error))
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Io(error) => write!(f, "{error}"),
+            ReadError::NotRegular { kind } => write!(f, "{kind}, not a regular file"),
+            ReadError::TooLarge { limit } => write!(
+                f,
+                "larger than the {} limit ({})",
+                human_size(limit.bytes()),
+                limit.flag()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+impl From<ReadError> for io::Error {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Io(error) => error,
+            other => io::Error::other(other.to_string()),
+        }
+    }
+}
+
+/// Reads a regular file of at most `limit` bytes. With `follow_last` false a final symlink
+/// is an error (`ELOOP`): for paths whose symlinks the caller already resolved.
+pub fn read_regular(path: &Path, limit: Limit, follow_last: bool) -> Result<Vec<u8>, ReadError> {
+    let file = open_regular(path, follow_last)?;
+    read_limited(file, limit)
+}
+
+/// Opens a regular file for reading without ever blocking on a FIFO or a device.
+pub fn open_regular(path: &Path, follow_last: bool) -> Result<File, ReadError> {
+    // Not even opened when it is something else: opening a device can have effects.
+    let before = if follow_last {
+        std::fs::metadata(path)
+    } else {
+        std::fs::symlink_metadata(path)
+    }
+    .map_err(ReadError::Io)?;
+    if !before.file_type().is_file() {
+        return Err(ReadError::NotRegular {
+            kind: kind_of(&before.file_type()),
+        });
+    }
+    let mut flags = libc::O_NONBLOCK | libc::O_NOCTTY;
+    if !follow_last {
+        flags |= libc::O_NOFOLLOW;
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+        .map_err(ReadError::Io)?;
+    let opened = file.metadata().map_err(ReadError::Io)?;
+    if !opened.file_type().is_file() {
+        return Err(ReadError::NotRegular {
+            kind: kind_of(&opened.file_type()),
+        });
+    }
+    Ok(file)
+}
+
+/// Reads at most `limit` bytes from a regular file (whose size is checked first) or any
+/// reader (a decompressor); one byte more is an error, never a truncated result.
+pub fn read_limited(file: File, limit: Limit) -> Result<Vec<u8>, ReadError> {
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if size > limit.bytes() {
+        return Err(ReadError::TooLarge { limit });
+    }
+    // `/proc` files say 0 and have more: the size is only a first capacity.
+    let capacity = usize::try_from(size).unwrap_or(0);
+    read_stream_limited(file, limit, capacity)
+}
+
+/// Reads at most `limit` bytes from a stream; more is [`ReadError::TooLarge`].
+pub fn read_stream_limited(
+    reader: impl Read,
+    limit: Limit,
+    capacity: usize,
+) -> Result<Vec<u8>, ReadError> {
+    let max = usize::try_from(limit.bytes()).unwrap_or(usize::MAX);
+    let mut bytes: Vec<u8> = Vec::with_capacity(capacity.min(max));
+    let mut reader = reader.take((max as u64).saturating_add(1));
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let read = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(ReadError::Io(error)),
+        };
+        if bytes.len() + read > max {
+            return Err(ReadError::TooLarge { limit });
+        }
+        // Grown by doubling but never past the limit: the peak stays near the limit.
+        if bytes.len() + read > bytes.capacity() {
+            let target = (bytes.capacity() * 2).max(bytes.len() + read).min(max);
+            bytes.reserve_exact(target - bytes.len());
+        }
+        bytes.extend_from_slice(&chunk[..read]);
+    }
+    Ok(bytes)
+}
+
+fn kind_of(file_type: &std::fs::FileType) -> &'static str {
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// `16 MiB`, `256 MiB`, `1.5 KiB`, `100 bytes`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if bytes >= size {
+            return if bytes.is_multiple_of(size) {
+                format!("{} {unit}", bytes / size)
+            } else {
+                format!("{:.1} {unit}", bytes as f64 / size as f64)
+            };
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+/// Parses a size flag: `1048576`, `512K`, `16M`, `16MiB`, `1G` (binary units).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits_end);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (e.g. 16M, 256MiB, 1048576)"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        other => return Err(format!("unknown size unit `{other}` (use K, M or G)")),
+    };
+    number
+        .checked_mul(1 << shift)
+        .filter(|bytes| *bytes > 0)
+        .ok_or_else(|| format!("`{text}` is not a usable size"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_fifo_is_an_error_at_once_not_a_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let started = Instant::now();
+        let error = read_regular(&fifo, Limit::NodeFile, true).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(error.to_string(), "a FIFO, not a regular file");
+    }
+
+    #[test]
+    fn dev_zero_is_not_read() {
+        let error = read_regular(Path::new("/dev/zero"), Limit::NodeFile, true).unwrap_err();
+        assert_eq!(error.to_string(), "a character device, not a regular file");
+    }
+
+    #[test]
+    fn a_sparse_file_past_the_limit_is_an_error_without_reading_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let sparse = dir.path().join("sparse");
+        File::create(&sparse)
+            .unwrap()
+            .set_len(64 * DEFAULT_MAX_FILE_SIZE)
+            .unwrap();
+        let error = read_regular(&sparse, Limit::NodeFile, true).unwrap_err();
+        assert!(matches!(error, ReadError::TooLarge { .. }));
+        assert_eq!(
+            error.to_string(),
+            "larger than the 16 MiB limit (--max-file-size)"
+        );
+    }
+
+    #[test]
+    fn a_final_symlink_is_refused_when_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("file"), "x").unwrap();
+        std::os::unix::fs::symlink("file", dir.path().join("link")).unwrap();
+        assert_eq!(
+            read_regular(&dir.path().join("link"), Limit::NodeFile, true).unwrap(),
+            b"x"
+        );
+        let error = read_regular(&dir.path().join("link"), Limit::NodeFile, false).unwrap_err();
+        assert_eq!(error.to_string(), "a symbolic link, not a regular file");
+    }
+
+    #[test]
+    fn streams_past_the_limit_are_errors_not_truncations() {
+        let max = Limit::NodeFile.bytes() as usize;
+        let exact = vec![b'a'; max];
+        assert_eq!(
+            read_stream_limited(&exact[..], Limit::NodeFile, 0)
+                .unwrap()
+                .len(),
+            max
+        );
+        let over = vec![b'a'; max + 1];
+        assert!(matches!(
+            read_stream_limited(&over[..], Limit::NodeFile, 0),
+            Err(ReadError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn missing_files_say_so() {
+        let error =
+            read_regular(Path::new("/nonexistent/file"), Limit::NodeFile, true).unwrap_err();
+        assert!(error.is_missing());
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("16M"), Ok(16 << 20));
+        assert_eq!(parse_size("256MiB"), Ok(256 << 20));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("M").is_err());
+        assert_eq!(human_size(16 << 20), "16 MiB");
+        assert_eq!(human_size(100), "100 bytes");
+    }
+}
