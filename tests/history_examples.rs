@@ -202,7 +202,7 @@ fn the_github_workflow_caches_the_store_it_scans_into_and_reports_from() {
         .find(|s| {
             s["uses"]
                 .as_str()
-                .is_some_and(|u| u.starts_with("OWNER/cisgate@"))
+                .is_some_and(|u| u.starts_with("cisgate/cisgate@"))
         })
         .unwrap();
     let args = scan["with"]["args"].as_str().unwrap();
