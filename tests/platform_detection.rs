@@ -3,10 +3,13 @@
 //! file `cisgate collect` records on the live node, and live (the fixture laid out as a node
 //! with real processes, scanned with `--root`). Evidence for two platforms stops the run.
 //!
-//! No API server answers in these tests (kubectl finds no cluster), so the node's own files
-//! decide; the API server's version string is covered by the unit tests of
-//! `engine::platform` and by a recorded `server_version`.
+//! Most tests here have no API server (kubectl finds no cluster), so the node's own files
+//! decide. Nodes whose files do not tell their version (AKS, EKS on AL2, k3s, a kubeadm
+//! worker) are also scanned live against a loopback API server (`tests/support/api_server.rs`,
+//! through the real kubectl) that answers `/version` with the platform's version string.
 
+#[path = "support/api_server.rs"]
+mod api_server;
 #[path = "support/fake_node.rs"]
 mod fake_node;
 #[path = "support/live_tree.rs"]
@@ -195,4 +198,63 @@ fn a_live_kubeadm_worker_without_an_api_server_stops_rather_than_guess_its_versi
     assert!(live.stderr.contains("--k8s-version"), "{}", live.stderr);
     let pinned = tree.scan(&["--k8s-version", "1.32"]);
     assert_eq!(chosen(&pinned).0, "cis-1.12", "{}", pinned.stderr);
+}
+
+/// Fixture, the API server's `gitVersion`, and the benchmark and platform the live node must get.
+const WITH_API: &[(&str, &str, &str, Option<&str>)] = &[
+    ("aks-1.8/nodes/ubuntu", "v1.31.5", "aks-1.8", Some("aks")),
+    (
+        "eks-1.8.0/nodes/al2-bootstrap",
+        "v1.31.4-eks-2d5f260",
+        "eks-1.8.0",
+        Some("eks"),
+    ),
+    (
+        "k3s-cis-1.9/nodes/k3s-agent",
+        "v1.28.15+k3s1",
+        "k3s-cis-1.9",
+        Some("k3s"),
+    ),
+    ("cis-1.12/nodes/good-worker", "v1.33.1", "cis-1.12", None),
+    // No marker on the node: the API server's version string alone names the platform.
+    (
+        "cis-1.12/nodes/good-worker",
+        "v1.30.9-gke.1127000",
+        "gke-1.8.0",
+        Some("gke"),
+    ),
+];
+
+#[test]
+fn live_nodes_whose_files_do_not_tell_the_version_ask_the_api_server() {
+    if !api_server::kubectl_installed() {
+        support::missing("kubectl is not installed");
+        return;
+    }
+    for (fixture, git_version, benchmark, platform) in WITH_API {
+        let version = format!(
+            r#"{{"major":"1","minor":"x","gitVersion":"{git_version}","platform":"linux/amd64"}}"#
+        );
+        let server = api_server::RecordedApiServer::start(
+            [("/version".to_owned(), version)].into_iter().collect(),
+        );
+        let dir = tempfile::TempDir::new().unwrap();
+        let kubeconfig = server.kubeconfig(dir.path());
+        let kubeconfig = kubeconfig.to_str().unwrap();
+        let tree = LiveTree::start(&benchmark_fixture(fixture));
+        let args = ["--targets", "node", "--kubeconfig", kubeconfig];
+        let live = tree.scan(&args);
+        assert_chosen(&live, fixture, benchmark, *platform, "live, API server");
+        let snapshot = tree.collect(dir.path(), &args);
+        drop(tree);
+        drop(server);
+        let collected = scan_snapshot(&snapshot, &["--targets", "node"]);
+        assert_chosen(
+            &collected,
+            fixture,
+            benchmark,
+            *platform,
+            "collected, no API server",
+        );
+    }
 }

@@ -11,6 +11,7 @@ use clap::Args;
 use super::args::{LimitArgs, LiveArgs, SelectionArgs};
 use super::nodes::{api_server_version, NodeFailure, NodeRunner};
 use crate::definitions::config::BenchmarkConfig;
+use crate::definitions::select::KubernetesVersion;
 use crate::engine::detect;
 use crate::engine::run::CheckFilter;
 use crate::engine::substitute::program_of;
@@ -56,8 +57,13 @@ pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
     let version = detect::kubernetes_version(&recording)
         .map(|v| v.major_minor)
         .or(cmd.selection.k8s_version.clone());
-    // The API server's version string names the platform when a snapshot is scanned later.
+    // The API server's version string names the platform when a snapshot is scanned later,
+    // and tells the Kubernetes version where the node's files do not.
     let server_version = api_server_version(recording.inner());
+    let version = version.or_else(|| {
+        let text = server_version.as_deref()?;
+        KubernetesVersion::parse(text, "the API server").map(|v| v.major_minor)
+    });
     let timestamp = (!cmd.no_timestamp).then(|| jiff::Timestamp::now().to_string());
     let mut snapshot = recording.into_snapshot(timestamp);
     if snapshot.node.kubernetes_version.is_none() {

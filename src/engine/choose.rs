@@ -53,8 +53,9 @@ pub fn benchmark(
 ) -> Result<Choice, ChooseError> {
     let config = top_config().map_err(|e| ChooseError::Request(e.to_string()))?;
     let requested_version = requested_version(request)?;
-    let mut api = ApiVersion::new(ask_api);
     let recorded = facts.identity().server_version;
+    // A snapshot's recorded API server version answers for the API (never asked then).
+    let mut api = ApiVersion::new(ask_api, recorded.clone());
     let mut finding = platform::detect(config.platforms(), facts, recorded.as_deref());
     let local_version = || {
         requested_version
@@ -129,10 +130,11 @@ struct ApiVersion<F> {
 }
 
 impl<F: FnOnce() -> Option<String>> ApiVersion<F> {
-    fn new(ask: F) -> Self {
+    /// `known`: an answer already at hand (a snapshot's recorded version), so `ask` is not run.
+    fn new(ask: F, known: Option<String>) -> Self {
         ApiVersion {
-            ask: Some(ask),
-            answer: None,
+            ask: known.is_none().then_some(ask),
+            answer: known,
         }
     }
 
