@@ -374,30 +374,6 @@ fn expected_on_nodes(table: &str) -> BTreeMap<String, BTreeMap<&'static str, Str
     expected
 }
 
-/// `check id → (state, evidence actual)` from a results document.
-fn states_of(results: &Value) -> BTreeMap<String, (String, String)> {
-    let mut states = BTreeMap::new();
-    for node in results["nodes"].as_array().expect("nodes") {
-        for section in node["sections"].as_array().expect("sections") {
-            for group in section["groups"].as_array().expect("groups") {
-                for check in group["checks"].as_array().expect("checks") {
-                    states.insert(
-                        check["id"].as_str().expect("id").to_string(),
-                        (
-                            check["state"].as_str().expect("state").to_string(),
-                            check["evidence"]["actual"]
-                                .as_str()
-                                .unwrap_or_default()
-                                .to_string(),
-                        ),
-                    );
-                }
-            }
-        }
-    }
-    states
-}
-
 /// `cisgate scan --json -` with the embedded tree; exit code 0 or 1 expected.
 fn scan(args: &[&str], envs: &[(&str, &Path)]) -> Value {
     let mut command = Command::cargo_bin("cisgate").expect("binary");
@@ -432,7 +408,7 @@ fn targets_of(node: &str) -> &'static str {
 fn scan_node(benchmark: &str, node: &str) -> BTreeMap<String, (String, String)> {
     let dir = node_fixture(benchmark, node);
     let dir = dir.to_str().expect("utf-8 path");
-    states_of(&scan(
+    support::check_states(&scan(
         &[
             "--benchmark",
             benchmark,
@@ -524,7 +500,7 @@ fn a_loose_super_admin_conf_fails_on_its_own() {
         ],
         &[],
     );
-    let states = states_of(&results);
+    let states = support::check_states(&results);
     for id in ["1.1.13", "1.1.14"] {
         assert_eq!(states[id].0, "FAIL", "{id}: {}", states[id].1);
     }
@@ -554,7 +530,7 @@ fn older_benchmarks_accept_the_cipher_suites_cis_1_12_dropped() {
         ("cis-1.11", "PASS"),
         ("cis-1.12", "WARN"),
     ] {
-        let states = states_of(&scan(
+        let states = support::check_states(&scan(
             &[
                 "--benchmark",
                 benchmark,
@@ -617,7 +593,7 @@ fn the_node_s_kubernetes_version_chooses_the_benchmark() {
                 "{} {node}",
                 benchmark.name
             );
-            let states = states_of(&results);
+            let states = support::check_states(&results);
             let expected = expected_on_nodes(benchmark.on_nodes);
             assert!(
                 expected
@@ -655,7 +631,7 @@ fn scan_cluster(benchmark: &str, cluster: &str) -> Option<BTreeMap<String, (Stri
     for (kind, requests) in server.list_requests() {
         assert!(requests <= 1, "{kind} was listed {requests} times");
     }
-    Some(states_of(&results))
+    Some(support::check_states(&results))
 }
 
 /// The same cluster through a snapshot: `collect` records the API objects (through the
@@ -697,7 +673,7 @@ fn scan_cluster_snapshot(
         "--snapshot",
         snapshot,
     ];
-    Some(states_of(&scan(&args, &[])))
+    Some(support::check_states(&scan(&args, &[])))
 }
 
 #[test]

@@ -18,6 +18,8 @@
 //! Every automated check must pass on at least one node and fail (FAIL, or WARN when it is
 //! unscored) on another.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -239,30 +241,6 @@ fn expected_on_nodes() -> BTreeMap<String, BTreeMap<&'static str, String>> {
     expected
 }
 
-/// `check id → (state, evidence actual)` from a results document.
-fn states_of(results: &Value) -> BTreeMap<String, (String, String)> {
-    let mut states = BTreeMap::new();
-    for node in results["nodes"].as_array().expect("nodes") {
-        for section in node["sections"].as_array().expect("sections") {
-            for group in section["groups"].as_array().expect("groups") {
-                for check in group["checks"].as_array().expect("checks") {
-                    states.insert(
-                        check["id"].as_str().expect("id").to_string(),
-                        (
-                            check["state"].as_str().expect("state").to_string(),
-                            check["evidence"]["actual"]
-                                .as_str()
-                                .unwrap_or_default()
-                                .to_string(),
-                        ),
-                    );
-                }
-            }
-        }
-    }
-    states
-}
-
 fn scan(args: &[&str], envs: &[(&str, &Path)]) -> Value {
     let mut command = Command::cargo_bin("cisgate").expect("binary");
     command
@@ -322,9 +300,9 @@ fn scan_node(node: &str) -> BTreeMap<String, (String, String)> {
     match snapshot_option() {
         Some(option) => {
             let dir = dir.to_str().expect("utf-8 path");
-            states_of(&scan(&[option, dir, "--targets", targets_of(node)], &[]))
+            support::check_states(&scan(&[option, dir, "--targets", targets_of(node)], &[]))
         }
-        None => states_of(&scan_node_in_process(&dir, targets_of(node))),
+        None => support::check_states(&scan_node_in_process(&dir, targets_of(node))),
     }
 }
 
@@ -413,7 +391,7 @@ fn scan_cluster(cluster: &str) -> Option<BTreeMap<String, (String, String)>> {
     for (kind, requests) in server.list_requests() {
         assert!(requests <= 1, "{kind} was listed {requests} times");
     }
-    Some(states_of(&results))
+    Some(support::check_states(&results))
 }
 
 /// The same cluster through a snapshot: `collect` records the API objects (through the
@@ -460,7 +438,7 @@ fn scan_cluster_snapshot(cluster: &str) -> Option<BTreeMap<String, (String, Stri
         ],
         &[],
     );
-    Some(states_of(&results))
+    Some(support::check_states(&results))
 }
 
 #[test]

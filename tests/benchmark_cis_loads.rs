@@ -12,11 +12,15 @@ mod live_tree;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use cisgate::definitions::model::{Audit, Check, Controls};
 use live_tree::documented_differences;
 use serde_json::Value;
+use support::definitions::{
+    checks, controls_files, is_automated, load_benchmark, merged_config, ours, yaml_file,
+};
+use support::repo_root;
 
 /// One benchmark under test.
 struct Benchmark {
@@ -42,97 +46,8 @@ const BENCHMARKS: &[Benchmark] = &[
     },
 ];
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The controls files (every `*.yaml` but `config.yaml`) of a benchmark directory, sorted.
-fn controls_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
-        .filter(|path| path.file_name().is_some_and(|name| name != "config.yaml"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn load_controls(path: &Path) -> Controls {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let mut documents = serde_saphyr::from_multiple::<Controls>(&text)
-        .unwrap_or_else(|e| panic!("{} does not parse as a controls file: {e}", path.display()));
-    assert_eq!(
-        documents.len(),
-        1,
-        "{} should hold exactly one YAML document",
-        path.display()
-    );
-    documents.remove(0)
-}
-
-fn load_benchmark(dir: &Path) -> Vec<(PathBuf, Controls)> {
-    controls_files(dir)
-        .into_iter()
-        .map(|path| {
-            let controls = load_controls(&path);
-            (path, controls)
-        })
-        .collect()
-}
-
-fn checks(benchmark: &[(PathBuf, Controls)]) -> impl Iterator<Item = (&Controls, &Check)> {
-    benchmark.iter().flat_map(|(_, controls)| {
-        controls
-            .groups
-            .iter()
-            .flat_map(move |group| group.checks.iter().map(move |check| (controls, check)))
-    })
-}
-
-fn is_automated(check: &Check) -> bool {
-    check.check_type != "manual" && check.check_type != "skip"
-}
-
-fn ours(benchmark: &str) -> Vec<(PathBuf, Controls)> {
-    load_benchmark(&repo_root().join("cfg").join(benchmark))
-}
-
-fn yaml_file(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_saphyr::from_str::<Value>(&text)
-        .unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()))
-}
-
-/// Merges `over` into `base` as a benchmark's `config.yaml` is merged over the top one:
-/// maps key by key, lists and scalars replaced. A file of comments only (null) changes nothing.
-fn merge(base: &mut Value, over: &Value) {
-    match (base, over) {
-        (_, Value::Null) => {}
-        (Value::Object(base), Value::Object(over)) => {
-            for (key, value) in over {
-                merge(base.entry(key.clone()).or_insert(Value::Null), value);
-            }
-        }
-        (base, over) => *base = over.clone(),
-    }
-}
-
 fn top_config() -> Value {
     yaml_file(&repo_root().join("cfg").join("config.yaml"))
-}
-
-fn merged_config(benchmark: &str) -> Value {
-    let mut config = top_config();
-    let own = repo_root().join("cfg").join(benchmark).join("config.yaml");
-    assert!(
-        own.is_file(),
-        "{benchmark} has no config.yaml (it may hold only a comment)"
-    );
-    merge(&mut config, &yaml_file(&own));
-    config
 }
 
 #[test]

@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use live_tree::{checks, cisgate_binary, scan_snapshot};
+use live_tree::{cisgate_binary, scan_snapshot};
 use serde_json::Value;
 use support::benchmark_fixture;
 use tempfile::TempDir;
@@ -188,24 +188,6 @@ fn table(text: &str, nodes: &[&str]) -> BTreeMap<String, BTreeMap<String, String
     expected
 }
 
-/// `check id → (state, evidence actual)` of a results document.
-fn states_and_evidence(results: &Value) -> BTreeMap<String, (String, String)> {
-    checks(results)
-        .map(|check| {
-            (
-                check["id"].as_str().unwrap_or_default().to_owned(),
-                (
-                    check["state"].as_str().unwrap_or_default().to_owned(),
-                    check["evidence"]["actual"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                ),
-            )
-        })
-        .collect()
-}
-
 fn scan_node(benchmark: &str, node: &str) -> BTreeMap<String, (String, String)> {
     let fixture = benchmark_fixture(&format!("{benchmark}/nodes/{node}"));
     let outcome = scan_snapshot(
@@ -218,7 +200,7 @@ fn scan_node(benchmark: &str, node: &str) -> BTreeMap<String, (String, String)> 
         outcome.code,
         outcome.stderr
     );
-    states_and_evidence(&outcome.results)
+    support::check_states(&outcome.results)
 }
 
 fn assert_table(benchmark: &str, nodes: &[&str], text: &str) {
@@ -329,7 +311,7 @@ fn scan_cluster_snapshot(
         &["--benchmark", benchmark, "--targets", "policies"],
     );
     assert!(matches!(outcome.code, 0 | 1), "{}", outcome.stderr);
-    Some(states_and_evidence(&outcome.results))
+    Some(support::check_states(&outcome.results))
 }
 
 fn serve_cluster(
@@ -349,7 +331,7 @@ fn serve_cluster(
 
 fn results_of(json: &std::path::Path) -> BTreeMap<String, (String, String)> {
     let results: Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
-    states_and_evidence(&results)
+    support::check_states(&results)
 }
 
 #[test]

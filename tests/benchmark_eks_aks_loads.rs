@@ -7,10 +7,13 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use cisgate::definitions::model::{Audit, Check, Controls};
 use serde_json::Value;
+use support::definitions::{
+    checks, controls_files, is_automated, kube_bench_dir as kube_bench_reference, load_benchmark,
+    merged_config, ours,
+};
 use support::repo_root;
 
 const BENCHMARKS: [&str; 2] = ["eks-1.8.0", "aks-1.8"];
@@ -21,102 +24,6 @@ const TARGETS: [&str; 5] = [
     "policies",
     "managedservices",
 ];
-
-/// The controls files (every `*.yaml` but `config.yaml`) of a benchmark directory, sorted.
-fn controls_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
-        .filter(|path| path.file_name().is_some_and(|name| name != "config.yaml"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn load_controls(path: &Path) -> Controls {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let mut documents = serde_saphyr::from_multiple::<Controls>(&text)
-        .unwrap_or_else(|e| panic!("{} does not parse as a controls file: {e}", path.display()));
-    assert_eq!(documents.len(), 1, "{}: one YAML document", path.display());
-    documents.remove(0)
-}
-
-fn load_benchmark(dir: &Path) -> Vec<(PathBuf, Controls)> {
-    controls_files(dir)
-        .into_iter()
-        .map(|path| {
-            let controls = load_controls(&path);
-            (path, controls)
-        })
-        .collect()
-}
-
-fn ours(benchmark: &str) -> Vec<(PathBuf, Controls)> {
-    load_benchmark(&repo_root().join("cfg").join(benchmark))
-}
-
-fn checks(benchmark: &[(PathBuf, Controls)]) -> impl Iterator<Item = (&Controls, &Check)> {
-    benchmark.iter().flat_map(|(_, controls)| {
-        controls
-            .groups
-            .iter()
-            .flat_map(move |group| group.checks.iter().map(move |check| (controls, check)))
-    })
-}
-
-/// kube-bench's tree of the benchmark, from `shared/kube-bench-cfg` next to the repository
-/// (or two levels up for a worktree), or `$CISGATE_SHARED`.
-fn kube_bench_reference(benchmark: &str) -> Option<PathBuf> {
-    let root = repo_root();
-    let found = std::env::var_os("CISGATE_SHARED")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([root.join("../shared"), root.join("../../shared")])
-        .map(|shared| shared.join("kube-bench-cfg").join(benchmark))
-        .find(|dir| dir.is_dir());
-    if found.is_none() {
-        support::missing(&format!(
-            "kube-bench's {benchmark} tree (shared/kube-bench-cfg)"
-        ));
-    }
-    found
-}
-
-fn is_automated(check: &Check) -> bool {
-    check.check_type != "manual" && check.check_type != "skip"
-}
-
-fn yaml_file(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// viper's merge: maps key by key, everything else replaced.
-fn merge(base: &mut Value, over: Value) {
-    match (base, over) {
-        (Value::Object(base), Value::Object(over)) => {
-            for (key, value) in over {
-                match base.get_mut(&key) {
-                    Some(slot) => merge(slot, value),
-                    None => {
-                        base.insert(key, value);
-                    }
-                }
-            }
-        }
-        (slot, value) => *slot = value,
-    }
-}
-
-fn merged_config(benchmark: &str) -> Value {
-    let mut config = yaml_file(&repo_root().join("cfg/config.yaml"));
-    let own = repo_root().join("cfg").join(benchmark).join("config.yaml");
-    merge(&mut config, yaml_file(&own));
-    config
-}
 
 #[test]
 fn each_controls_file_is_for_the_node_type_it_is_named_after() {

@@ -128,30 +128,6 @@ fn fixtures(benchmark: &str) -> PathBuf {
     repo_root().join("tests/fixtures").join(benchmark)
 }
 
-/// `check id → (state, evidence actual)` from a results document.
-fn states_of(results: &Value) -> BTreeMap<String, (String, String)> {
-    let mut states = BTreeMap::new();
-    for node in results["nodes"].as_array().expect("nodes") {
-        for section in node["sections"].as_array().expect("sections") {
-            for group in section["groups"].as_array().expect("groups") {
-                for check in group["checks"].as_array().expect("checks") {
-                    states.insert(
-                        check["id"].as_str().expect("id").to_string(),
-                        (
-                            check["state"].as_str().expect("state").to_string(),
-                            check["evidence"]["actual"]
-                                .as_str()
-                                .unwrap_or_default()
-                                .to_string(),
-                        ),
-                    );
-                }
-            }
-        }
-    }
-    states
-}
-
 /// `cisgate scan --benchmark B --json -` with the embedded tree.
 fn scan(benchmark: &str, args: &[&str], envs: &[(&str, &Path)]) -> Value {
     let mut command = Command::cargo_bin("cisgate").expect("binary");
@@ -233,7 +209,7 @@ fn expected_on_clusters() -> BTreeMap<String, ClusterRow> {
 
 fn scan_node(benchmark: &str, node: &str) -> BTreeMap<String, (String, String)> {
     let dir = fixtures(benchmark).join("nodes").join(node);
-    states_of(&scan(
+    support::check_states(&scan(
         benchmark,
         &[
             "--snapshot",
@@ -333,7 +309,7 @@ fn scan_cluster(benchmark: &str, cluster: &str) -> Option<BTreeMap<String, (Stri
     for (kind, requests) in server.list_requests() {
         assert!(requests <= 1, "{kind} was listed {requests} times");
     }
-    Some(states_of(&results))
+    Some(support::check_states(&results))
 }
 
 /// The same cluster through a snapshot: `collect` records the API objects (through the real
@@ -378,7 +354,7 @@ fn scan_cluster_snapshot(
         ],
         &[],
     );
-    Some(states_of(&results))
+    Some(support::check_states(&results))
 }
 
 #[test]

@@ -5,10 +5,12 @@
 //! `config.yaml`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use cisgate::definitions::model::{Audit, Check, Controls};
-use serde_json::Value;
+use support::definitions::{
+    checks, controls_files, is_automated, load_benchmark, merged_config, ours,
+};
+use support::repo_root;
 
 mod support;
 
@@ -23,90 +25,6 @@ const OURS_ONLY: [&str; 9] = [
 /// so they are reported as WARN ("There are no tests") with a remediation that says how to
 /// check, as kube-bench's state table has it.
 const AUTOMATED_WITHOUT_TESTS: [(&str, &str); 2] = [("gke-1.9.0", "5.1.1"), ("gke-1.9.0", "5.2.1")];
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The controls files (every `*.yaml` but `config.yaml`) of a benchmark directory, sorted.
-fn controls_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
-        .filter(|path| path.file_name().is_some_and(|name| name != "config.yaml"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn load_controls(path: &Path) -> Controls {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let mut documents = serde_saphyr::from_multiple::<Controls>(&text)
-        .unwrap_or_else(|e| panic!("{} does not parse as a controls file: {e}", path.display()));
-    assert_eq!(documents.len(), 1, "{}: one YAML document", path.display());
-    documents.remove(0)
-}
-
-fn load_benchmark(dir: &Path) -> Vec<(PathBuf, Controls)> {
-    controls_files(dir)
-        .into_iter()
-        .map(|path| {
-            let controls = load_controls(&path);
-            (path, controls)
-        })
-        .collect()
-}
-
-fn checks(benchmark: &[(PathBuf, Controls)]) -> impl Iterator<Item = (&Controls, &Check)> {
-    benchmark.iter().flat_map(|(_, controls)| {
-        controls
-            .groups
-            .iter()
-            .flat_map(move |group| group.checks.iter().map(move |check| (controls, check)))
-    })
-}
-
-fn ours(benchmark: &str) -> Vec<(PathBuf, Controls)> {
-    load_benchmark(&repo_root().join("cfg").join(benchmark))
-}
-
-fn is_automated(check: &Check) -> bool {
-    check.check_type != "manual" && check.check_type != "skip"
-}
-
-fn yaml_file(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_saphyr::from_str::<Value>(&text)
-        .unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()))
-}
-
-/// The top config with the benchmark's config merged over it: maps key by key, lists and
-/// scalars replaced (as kube-bench's viper merge and our loader do).
-fn merged_config(benchmark: &str) -> Value {
-    let mut config = yaml_file(&repo_root().join("cfg/config.yaml"));
-    let overrides = yaml_file(&repo_root().join("cfg").join(benchmark).join("config.yaml"));
-    merge(&mut config, overrides);
-    config
-}
-
-fn merge(base: &mut Value, over: Value) {
-    match (base, over) {
-        (Value::Object(base), Value::Object(over)) => {
-            for (key, value) in over {
-                match base.get_mut(&key) {
-                    Some(existing) => merge(existing, value),
-                    None => {
-                        base.insert(key, value);
-                    }
-                }
-            }
-        }
-        (base, over) => *base = over,
-    }
-}
 
 fn each_file_is_for_its_node_type(benchmark: &str) {
     let files = ours(benchmark);

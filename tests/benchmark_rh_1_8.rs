@@ -234,30 +234,6 @@ fn expected_on_nodes() -> BTreeMap<String, BTreeMap<&'static str, String>> {
     expected
 }
 
-/// `check id → (state, evidence actual)` of the first node of a results document.
-fn states_of(results: &Value) -> BTreeMap<String, (String, String)> {
-    let mut states = BTreeMap::new();
-    for node in results["nodes"].as_array().expect("nodes") {
-        for section in node["sections"].as_array().expect("sections") {
-            for group in section["groups"].as_array().expect("groups") {
-                for check in group["checks"].as_array().expect("checks") {
-                    states.insert(
-                        check["id"].as_str().expect("id").to_string(),
-                        (
-                            check["state"].as_str().expect("state").to_string(),
-                            check["evidence"]["actual"]
-                                .as_str()
-                                .unwrap_or_default()
-                                .to_string(),
-                        ),
-                    );
-                }
-            }
-        }
-    }
-    states
-}
-
 fn run_cisgate(args: &[&str], envs: &[(&str, &Path)]) -> std::process::Output {
     let mut command = Command::cargo_bin("cisgate").expect("binary");
     command.args(args);
@@ -298,7 +274,7 @@ fn scan(args: &[&str], envs: &[(&str, &Path)]) -> Value {
 
 fn scan_node(node: &str) -> BTreeMap<String, (String, String)> {
     let dir = node_dir(node);
-    states_of(&scan(
+    support::check_states(&scan(
         &[
             "--snapshot",
             dir.to_str().expect("utf-8"),
@@ -396,7 +372,7 @@ fn scan_cluster(cluster: &str) -> Option<BTreeMap<String, (String, String)>> {
     for (kind, requests) in server.list_requests() {
         assert!(requests <= 1, "{kind} was listed {requests} times");
     }
-    Some(states_of(&results))
+    Some(support::check_states(&results))
 }
 
 /// The same through a snapshot file: `collect` records the API objects, the file is
@@ -446,7 +422,7 @@ fn scan_cluster_snapshot(cluster: &str) -> Option<BTreeMap<String, (String, Stri
         ],
         &[],
     );
-    Some(states_of(&results))
+    Some(support::check_states(&results))
 }
 
 fn support_kubectl() -> bool {

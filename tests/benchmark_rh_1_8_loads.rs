@@ -6,80 +6,21 @@
 //! `cfg/rh-1.8/config.yaml`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use cisgate::definitions::config::{BenchmarkConfig, FileKind};
 use cisgate::definitions::model::{Audit, Check, Controls};
 use cisgate::definitions::probe::Probe;
 use cisgate::definitions::tree::BenchmarkTree;
+use support::definitions::{checks, is_automated, kube_bench_dir, load_benchmark, ours};
+use support::repo_root;
 
 mod support;
 
 const BENCHMARK: &str = "rh-1.8";
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn controls_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
-        .filter(|path| path.file_name().is_some_and(|name| name != "config.yaml"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn load_benchmark(dir: &Path) -> Vec<(PathBuf, Controls)> {
-    controls_files(dir)
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).expect("readable");
-            let mut documents = serde_saphyr::from_multiple::<Controls>(&text)
-                .unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()));
-            assert_eq!(documents.len(), 1, "{}: one document", path.display());
-            (path, documents.remove(0))
-        })
-        .collect()
-}
-
-fn checks(benchmark: &[(PathBuf, Controls)]) -> impl Iterator<Item = (&Controls, &Check)> {
-    benchmark.iter().flat_map(|(_, controls)| {
-        controls
-            .groups
-            .iter()
-            .flat_map(move |group| group.checks.iter().map(move |check| (controls, check)))
-    })
-}
-
-fn ours() -> Vec<(PathBuf, Controls)> {
-    load_benchmark(&repo_root().join("cfg").join(BENCHMARK))
-}
-
-/// kube-bench's reference tree: `shared/kube-bench-cfg` next to the repository (or two levels
-/// up from a worktree), or `$CISGATE_SHARED`.
-fn kube_bench_reference() -> Option<PathBuf> {
-    let root = repo_root();
-    std::env::var_os("CISGATE_SHARED")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([
-            root.join("..").join("shared"),
-            root.join("../..").join("shared"),
-        ])
-        .map(|shared| shared.join("kube-bench-cfg").join(BENCHMARK))
-        .find(|dir| dir.is_dir())
-}
-
-fn is_automated(check: &Check) -> bool {
-    check.check_type != "manual" && check.check_type != "skip"
-}
-
 #[test]
 fn each_controls_file_is_for_the_node_type_it_is_named_after() {
-    let benchmark = ours();
+    let benchmark = ours(BENCHMARK);
     assert_eq!(
         benchmark.len(),
         5,
@@ -94,7 +35,7 @@ fn each_controls_file_is_for_the_node_type_it_is_named_after() {
 
 #[test]
 fn check_ids_are_unique() {
-    let benchmark = ours();
+    let benchmark = ours(BENCHMARK);
     let mut seen = BTreeSet::new();
     for (_, check) in checks(&benchmark) {
         assert!(seen.insert(check.id.clone()), "{} appears twice", check.id);
@@ -103,12 +44,12 @@ fn check_ids_are_unique() {
 
 #[test]
 fn every_kube_bench_recommendation_is_present_with_the_same_id_scored_and_type() {
-    let Some(reference) = kube_bench_reference() else {
+    let Some(reference) = kube_bench_dir(BENCHMARK) else {
         support::missing("kube-bench's rh-1.8 reference tree (shared/kube-bench-cfg/rh-1.8)");
         return;
     };
     let theirs = load_benchmark(&reference);
-    let benchmark = ours();
+    let benchmark = ours(BENCHMARK);
     let our_checks: BTreeMap<&str, (&Controls, &Check)> = checks(&benchmark)
         .map(|(controls, check)| (check.id.as_str(), (controls, check)))
         .collect();
@@ -143,7 +84,7 @@ fn every_kube_bench_recommendation_is_present_with_the_same_id_scored_and_type()
 
 #[test]
 fn automated_checks_have_tests_and_use_typed_probes_only() {
-    let benchmark = ours();
+    let benchmark = ours(BENCHMARK);
     let mut automated = 0;
     for (controls, check) in checks(&benchmark) {
         let place = format!("{} {}", controls.node_type, check.id);
@@ -196,7 +137,7 @@ fn automated_checks_have_tests_and_use_typed_probes_only() {
 
 #[test]
 fn titles_keep_the_benchmark_designation_and_remediations_say_what_to_do() {
-    let benchmark = ours();
+    let benchmark = ours(BENCHMARK);
     for (_, check) in checks(&benchmark) {
         assert!(
             check.remediation.trim().len() > 40,
@@ -233,7 +174,7 @@ fn every_variable_is_defined_for_its_node_type_with_the_openshift_paths() {
     let config = BenchmarkConfig::load(&tree, Some(BENCHMARK)).expect("config merges");
     let variable =
         regex::Regex::new(r"\$([a-z]+?)(bin|conf|svc|kubeconfig|cafile|datadir)\b").expect("regex");
-    let benchmark = ours();
+    let benchmark = ours(BENCHMARK);
     for (controls, check) in checks(&benchmark) {
         let components = config.components(&controls.node_type);
         let texts: Vec<String> = [&check.audit, &check.audit_config]

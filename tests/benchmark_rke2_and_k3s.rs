@@ -10,13 +10,18 @@
 
 #[path = "support/api_server.rs"]
 mod api_server;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use assert_cmd::Command;
 use cisgate::definitions::model::{Audit, Check, Controls};
 use serde_json::Value;
+use support::definitions::{
+    checks, controls_files, is_automated, kube_bench_dir, load_benchmark, ours,
+};
+use support::repo_root;
 
 const RKE2_NODES: [&str; 4] = [
     "rke2-server",
@@ -227,10 +232,6 @@ const K3S_EXPECTED: &str = "
 4.2.13   WARN   PASS   WARN   WARN  
 4.3.1    PASS   PASS   FAIL   PASS  
 ";
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn targets_of(node: &str) -> &'static str {
     if node.ends_with("agent") {
@@ -516,61 +517,10 @@ fn policy_checks_decide_on_api_objects_where_kube_bench_automates_them() {
 
 // ------------------------------------------------------------------------------ loads
 
-fn controls_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
-        .filter(|path| path.file_name().is_some_and(|name| name != "config.yaml"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn load_benchmark(dir: &Path) -> Vec<Controls> {
-    controls_files(dir)
-        .iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(path).expect("controls file");
-            serde_saphyr::from_str::<Controls>(&text)
-                .unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()))
-        })
-        .collect()
-}
-
-fn ours(benchmark: &str) -> Vec<Controls> {
-    load_benchmark(&repo_root().join("cfg").join(benchmark))
-}
-
-fn checks(benchmark: &[Controls]) -> Vec<(&Controls, &Check)> {
-    benchmark
-        .iter()
-        .flat_map(|c| {
-            c.groups
-                .iter()
-                .flat_map(move |g| g.checks.iter().map(move |k| (c, k)))
-        })
-        .collect()
-}
-
-fn is_automated(check: &Check) -> bool {
-    check.check_type != "manual" && check.check_type != "skip"
-}
-
-fn kube_bench_tree(benchmark: &str) -> Option<PathBuf> {
-    let root = repo_root();
-    std::env::var_os("CISGATE_SHARED")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([root.join("../shared"), root.join("../../shared")])
-        .map(|shared| shared.join("kube-bench-cfg").join(benchmark))
-        .find(|dir| dir.is_dir())
-}
-
 #[test]
 fn every_kube_bench_recommendation_is_present_with_the_same_id_scored_and_type() {
     for benchmark in ["rke2-cis-1.8", "k3s-cis-1.9"] {
-        let Some(reference) = kube_bench_tree(benchmark) else {
+        let Some(reference) = kube_bench_dir(benchmark) else {
             assert!(
                 std::env::var_os("CI").is_none(),
                 "kube-bench's {benchmark} tree is missing under CI"
@@ -581,7 +531,6 @@ fn every_kube_bench_recommendation_is_present_with_the_same_id_scored_and_type()
         let theirs = load_benchmark(&reference);
         let our_tree = ours(benchmark);
         let mine: BTreeMap<&str, (&Controls, &Check)> = checks(&our_tree)
-            .into_iter()
             .map(|(c, k)| (k.id.as_str(), (c, k)))
             .collect();
         let mut wrong = Vec::new();
@@ -602,8 +551,7 @@ fn every_kube_bench_recommendation_is_present_with_the_same_id_scored_and_type()
                 }
             }
         }
-        let their_ids: BTreeSet<&str> =
-            checks(&theirs).iter().map(|(_, k)| k.id.as_str()).collect();
+        let their_ids: BTreeSet<&str> = checks(&theirs).map(|(_, k)| k.id.as_str()).collect();
         wrong.extend(
             mine.keys()
                 .filter(|id| !their_ids.contains(*id))

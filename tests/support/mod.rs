@@ -7,6 +7,30 @@ use std::process::Command;
 use cisgate::report::{Emitter, RenderOptions};
 use cisgate::results::RunResults;
 
+pub mod definitions;
+
+/// `check id → (state, evidence actual)` of every check in a results document (one node, or
+/// the last node's where ids repeat).
+pub fn check_states(
+    results: &serde_json::Value,
+) -> std::collections::BTreeMap<String, (String, String)> {
+    let text = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_owned();
+    results["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|node| node["sections"].as_array().into_iter().flatten())
+        .flat_map(|section| section["groups"].as_array().into_iter().flatten())
+        .flat_map(|group| group["checks"].as_array().into_iter().flatten())
+        .map(|check| {
+            (
+                text(&check["id"]),
+                (text(&check["state"]), text(&check["evidence"]["actual"])),
+            )
+        })
+        .collect()
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
