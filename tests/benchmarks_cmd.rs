@@ -80,3 +80,20 @@ fn a_reader_that_stops_early_is_not_an_error() {
     assert!(output.status.success(), "{:?}: {error}", output.status);
     assert!(!error.contains("panicked"), "{error}");
 }
+
+#[test]
+fn show_lists_sections_in_numeric_order_for_every_embedded_benchmark() {
+    for benchmark in ["cis-1.12", "eks-1.8.0", "rke2-cis-1.8", "rh-1.8"] {
+        let output = cisgate(&["benchmarks", "show", benchmark]);
+        assert!(output.status.success(), "{benchmark}");
+        let sections: Vec<u32> = stdout_of(&output)
+            .lines()
+            .filter(|line| !line.starts_with(' '))
+            .filter_map(|line| line.split_whitespace().next()?.parse().ok())
+            .collect();
+        let mut sorted = sections.clone();
+        sorted.sort();
+        assert!(sections.len() >= 3, "{benchmark}: {sections:?}");
+        assert_eq!(sections, sorted, "{benchmark}");
+    }
+}

@@ -182,7 +182,10 @@ fn is_automated(check: &Check) -> bool {
 
 fn show(tree: &BenchmarkTree, name: &str) -> anyhow::Result<i32> {
     let mut out = String::new();
-    for (target, controls) in targets_of(tree, name)? {
+    let mut sections = targets_of(tree, name)?;
+    // In section order (1, 2, 3, …), as scans report them, not in target-mapping order.
+    sections.sort_by(|(_, a), (_, b)| crate::results::compare_check_ids(&a.id, &b.id));
+    for (target, controls) in sections {
         let checks: Vec<&Check> = controls.groups.iter().flat_map(|g| &g.checks).collect();
         let automated = checks.iter().filter(|c| is_automated(c)).count();
         writeln!(
