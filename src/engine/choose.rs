@@ -57,10 +57,16 @@ pub fn benchmark(
     // A snapshot's recorded API server version answers for the API (never asked then).
     let mut api = ApiVersion::new(ask_api, recorded.clone());
     let mut finding = platform::detect(config.platforms(), facts, recorded.as_deref());
+    // `--k8s-version`, else what the node's files or snapshot say: looked up once, when needed.
+    let local = std::cell::OnceCell::new();
     let local_version = || {
-        requested_version
+        local
+            .get_or_init(|| {
+                requested_version
+                    .clone()
+                    .or_else(|| detect::kubernetes_version(facts))
+            })
             .clone()
-            .or_else(|| detect::kubernetes_version(facts))
     };
     if matches!(finding, Finding::None) && recorded.is_none() && local_version().is_none() {
         if let Some(version) = api.get() {
@@ -82,7 +88,7 @@ pub fn benchmark(
     match finding {
         Finding::Conflict(all) => Err(ChooseError::Request(conflict_message(facts, &all))),
         Finding::One(detected) => {
-            let version = platform_version(&detected, facts, requested_version, &mut api)?;
+            let version = platform_version(&detected, facts, local_version(), &mut api)?;
             let selection = by_platform(tree, &detected, &version)?;
             Ok(Choice {
                 selection,
@@ -151,19 +157,19 @@ impl<F: FnOnce() -> Option<String>> ApiVersion<F> {
     }
 }
 
-/// The version that picks the platform's benchmark: the Kubernetes version (asked for, the
-/// node's, the platform's own files', the API server's), or the platform's own version.
+/// The version that picks the platform's benchmark: the Kubernetes version (`local`: asked
+/// for, or the node's; then the platform's own files', the API server's), or the platform's
+/// own version.
 fn platform_version<F: FnOnce() -> Option<String>>(
     detected: &Detected,
     facts: &dyn Facts,
-    requested: Option<KubernetesVersion>,
+    local: Option<KubernetesVersion>,
     api: &mut ApiVersion<F>,
 ) -> Result<KubernetesVersion, ChooseError> {
     let platform = detected.platform;
     let version = match platform.versioned_by {
         VersionedBy::Platform => platform::platform_version(platform, facts),
-        VersionedBy::Kubernetes => requested
-            .or_else(|| detect::kubernetes_version(facts))
+        VersionedBy::Kubernetes => local
             .or_else(|| platform::platform_version(platform, facts))
             .or_else(|| api.kubernetes_version()),
     };
