@@ -481,7 +481,7 @@ fn kubernetes_1_28_has_no_super_admin_conf_and_1_30_has_one() {
 fn a_loose_super_admin_conf_fails_on_its_own() {
     let temp = TempDir::new().expect("temp dir");
     let node = temp.path().join("cp");
-    copy_tree(&node_fixture("cis-1.11", "good-control-plane"), &node);
+    support::copy_tree(&node_fixture("cis-1.11", "good-control-plane"), &node);
     let metadata = node.join("cisgate-node.yaml");
     let text = std::fs::read_to_string(&metadata).expect("metadata");
     // File rules apply in order, a later one winning: this one goes after the others.
@@ -513,7 +513,7 @@ fn a_loose_super_admin_conf_fails_on_its_own() {
 fn older_benchmarks_accept_the_cipher_suites_cis_1_12_dropped() {
     let temp = TempDir::new().expect("temp dir");
     let node = temp.path().join("cp");
-    copy_tree(&node_fixture("cis-1.11", "good-control-plane"), &node);
+    support::copy_tree(&node_fixture("cis-1.11", "good-control-plane"), &node);
     replace_in(
         &node.join("etc/kubernetes/manifests/kube-apiserver.yaml"),
         "--tls-cipher-suites=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,",
@@ -551,19 +551,6 @@ fn replace_in(path: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(path).expect("fixture file");
     assert!(text.contains(from), "{} has no {from:?}", path.display());
     std::fs::write(path, text.replacen(from, to, 1)).expect("fixture file written");
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 /// Without `--benchmark`, the Kubernetes version of the node picks the benchmark: the

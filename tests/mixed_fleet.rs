@@ -19,26 +19,13 @@ const FLEET: [(&str, &str, &str); 3] = [
     ("cis-1.12/nodes/kubeadm-control-plane", "cp-133", "cis-1.12"),
 ];
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// The fleet in one folder, each node renamed in its metadata.
 fn fleet() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::TempDir::new().unwrap();
     let fleet = dir.path().join("fleet");
     for (fixture, name, _) in FLEET {
         let node = fleet.join(name);
-        copy_tree(&benchmark_fixture(fixture), &node);
+        support::copy_tree(&benchmark_fixture(fixture), &node);
         let metadata = node.join("cisgate-node.yaml");
         let text = std::fs::read_to_string(&metadata).unwrap();
         let renamed: String = text

@@ -16,7 +16,7 @@ mod fake_node;
 mod live_tree;
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use live_tree::{scan_snapshot, LiveTree, Outcome};
 use support::benchmark_fixture;
@@ -112,26 +112,13 @@ fn each_platforms_node_gets_its_benchmark_live_and_from_its_collected_snapshot()
 fn node_with(fixture: &str, extra: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::TempDir::new().unwrap();
     let node = dir.path().join("node-1");
-    copy_tree(&benchmark_fixture(fixture), &node);
+    support::copy_tree(&benchmark_fixture(fixture), &node);
     for (path, text) in extra {
         let file = node.join(path.trim_start_matches('/'));
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
         std::fs::write(file, text).unwrap();
     }
     (dir, node)
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 #[test]

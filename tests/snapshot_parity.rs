@@ -231,7 +231,7 @@ fn one_broken_snapshot_among_many_is_named_and_the_others_are_reported() {
     let fleet = TempDir::new().unwrap();
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/snapshots");
     for node in ["control-plane-1", "worker-1"] {
-        copy_tree(&examples.join(node), &fleet.path().join(node));
+        support::copy_tree(&examples.join(node), &fleet.path().join(node));
     }
     std::fs::write(
         fleet.path().join("broken.json.gz"),
@@ -265,22 +265,6 @@ fn one_broken_snapshot_among_many_is_named_and_the_others_are_reported() {
         .as_str()
         .unwrap()
         .ends_with("broken.json.gz"));
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        let kind = entry.file_type().unwrap();
-        if kind.is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// Regenerates `examples/collected/cp-1.json.gz`, the bundled snapshot file: a fake
