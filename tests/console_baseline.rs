@@ -227,3 +227,27 @@ fn previous_marks_new_and_fixed_checks_in_the_console() {
         "{out}"
     );
 }
+
+/// Issue #13 item 15: "1 new entries".
+#[test]
+fn baseline_create_counts_one_entry_in_the_singular() {
+    let dir = TempDir::new().unwrap();
+    let results = dir.path().join("one.json");
+    scan_without_baseline(
+        dir.path(),
+        &repo_root().join("examples/snapshots/worker-1"),
+        &["--check", "4.1.1", "--json", results.to_str().unwrap()],
+    );
+    let output = Command::cargo_bin("cisgate")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["baseline", "create", "--from", "one.json", "-o", "one.yaml"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.starts_with("one.yaml: 1 entry (0 kept, 1 added)\n  1 new entry has a placeholder reason: write why it is accepted"),
+        "{stderr}"
+    );
+}

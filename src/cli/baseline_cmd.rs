@@ -155,14 +155,19 @@ fn report(output: &Path, updated: &Updated) {
         output.display().to_string()
     };
     eprintln!(
-        "{shown}: {} entries ({} kept, {} added)",
-        updated.entries.len(),
+        "{shown}: {} ({} kept, {} added)",
+        count(updated.entries.len(), "entry", "entries"),
         updated.kept,
         updated.added
     );
     if updated.added > 0 {
+        let (new, have) = if updated.added == 1 {
+            ("new entry has", "it is")
+        } else {
+            ("new entries have", "each is")
+        };
         eprintln!(
-            "  {} new entries have a placeholder reason: write why each is accepted (--require-reasons rejects placeholders)",
+            "  {} {new} a placeholder reason: write why {have} accepted (--require-reasons rejects placeholders)",
             updated.added
         );
     }
@@ -170,9 +175,19 @@ fn report(output: &Path, updated: &Updated) {
         eprintln!("  pruned stale entry: check {}", entry.check);
     }
     if updated.stale_kept > 0 {
+        let them = if updated.stale_kept == 1 {
+            "it"
+        } else {
+            "them"
+        };
         eprintln!(
-            "  {} stale entries kept: run `cisgate baseline update --prune` to remove them",
-            updated.stale_kept
+            "  {} kept: run `cisgate baseline update --prune` to remove {them}",
+            count(updated.stale_kept, "stale entry", "stale entries")
         );
     }
+}
+
+/// `1 entry`, `2 entries`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
