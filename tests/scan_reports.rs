@@ -1,7 +1,7 @@
 //! Reports of a real scan (the bundled example nodes with the embedded benchmark), end to
 //! end through the binary: every format written in one run, byte-identical on a second
 //! run, and accepted by its independent consumer where that tool is installed (CI
-//! installs them; elsewhere the check is skipped with a printed reason).
+//! installs them; elsewhere `support::missing` says the check did not run).
 
 mod support;
 

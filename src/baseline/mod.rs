@@ -97,6 +97,36 @@ pub fn apply(
     Ok(())
 }
 
+/// For results read back (`cisgate report`): an explicit `--baseline` classifies them again
+/// (as of `today`), `--no-baseline` drops every mark (each non-passing result is then a
+/// regression), and neither keeps the classification the scan recorded. The default file is
+/// not looked for: the results already say what it accepted when they were written.
+pub fn reapply(
+    results: &mut RunResults,
+    args: &BaselineArgs,
+    today: Date,
+) -> Result<(), BaselineError> {
+    if args.no_baseline {
+        for node in &mut results.nodes {
+            for section in &mut node.sections {
+                for check in section.groups.iter_mut().flat_map(|g| g.checks.iter_mut()) {
+                    check.baseline = None;
+                }
+            }
+        }
+        results.baseline = None;
+    } else if let Some(path) = &args.baseline {
+        let baseline = BaselineFile::load(path)?;
+        let options = ClassifyOptions {
+            today,
+            warn_expiry_days: args.warn_expiry,
+            require_reasons: args.require_reasons,
+        };
+        classify(results, &baseline, &options);
+    }
+    Ok(())
+}
+
 /// Reads a JSON results file written by `cisgate scan --json`.
 pub fn read_results(path: &Path) -> Result<RunResults, BaselineError> {
     let file = path.display().to_string();

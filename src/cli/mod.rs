@@ -82,7 +82,7 @@ pub enum Command {
     Explain(benchmarks::ExplainCommand),
     /// Create or update the baseline allowlist from a run's JSON results.
     Baseline(baseline_cmd::BaselineCommand),
-    /// Re-render reports from saved JSON results (merging several nodes' files).
+    /// Reports, console and (with --gate) the gate from saved JSON results (merging nodes' files).
     Report(report_cmd::ReportCommand),
     /// The results store over time: import runs, trend report, prune, list runs.
     #[command(subcommand)]
