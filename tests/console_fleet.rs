@@ -174,3 +174,27 @@ fn a_section_with_one_group_of_the_same_title_is_announced_once() {
         "{out}"
     );
 }
+
+#[test]
+fn report_from_saved_results_takes_the_same_console_flags() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let json = dir.path().join("results.json");
+    let mut args = README_FLEET.to_vec();
+    args.extend(["--quiet", "--json", json.to_str().unwrap()]);
+    scan(&args);
+    let report = |extra: &[&str]| {
+        let output = Command::cargo_bin("cisgate")
+            .unwrap()
+            .args(["report", "--from", json.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{extra:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let summary = report(&[]);
+    assert!(summary.contains("== 3 nodes ==\n"), "{summary}");
+    let full = report(&["--format", "full", "--noremediations"]);
+    assert!(full.contains("== Node worker-1 ("), "{full}");
+    assert!(!full.contains("== Remediations"), "{full}");
+}

@@ -243,7 +243,7 @@ fn quiet_without_a_report_or_gate_is_an_error_that_lists_them() {
 fn without_a_report_flag_the_console_report_is_printed() {
     let output = assert_cmd::Command::cargo_bin("cisgate")
         .unwrap()
-        .args(["report", "--no-color", "--from"])
+        .args(["report", "--no-color", "--format", "full", "--from"])
         .arg(fixture_path("small.json"))
         .output()
         .unwrap();
@@ -361,6 +361,8 @@ mod gate_job {
             .unwrap()
             .current_dir(dir)
             .env_remove("CISGATE_TODAY")
+            // The scan job and the gate job print the same time (the scan's).
+            .env("SOURCE_DATE_EPOCH", "1781481600")
             .env("NO_COLOR", "1")
             .args(args)
             .output()

@@ -75,14 +75,20 @@ fn source_date_epoch_pins_the_time_every_report_shows() {
 }
 
 #[test]
-fn today_pins_the_time_to_midnight_utc_of_that_date() {
+fn today_pins_the_time_to_midnight_utc_unless_source_date_epoch_is_set() {
     let out = TempDir::new().unwrap();
+    scan(out.path(), &[], &["--today", "2026-06-15"]);
+    assert_eq!(json(out.path(), "results.json")["scanned_at"], PINNED);
+    // SOURCE_DATE_EPOCH, when set, is the time shown; --today still judges expiry.
     scan(
         out.path(),
         &[("SOURCE_DATE_EPOCH", "1")],
         &["--today", "2026-06-15"],
     );
-    assert_eq!(json(out.path(), "results.json")["scanned_at"], PINNED);
+    assert_eq!(
+        json(out.path(), "results.json")["scanned_at"],
+        "1970-01-01T00:00:01Z"
+    );
 }
 
 #[test]

@@ -37,8 +37,8 @@ pub struct BaselineArgs {
     #[arg(long, value_name = "FILE")]
     pub previous: Option<PathBuf>,
 
-    /// Judge expiry as of this date instead of today (UTC), e.g. to replay a past gate; reports
-    /// then show the scan's time as that date's midnight UTC
+    /// Judge expiry as of this date instead of today (UTC), e.g. to replay a past gate; without
+    /// SOURCE_DATE_EPOCH, reports show the scan's time as that date's midnight UTC
     #[arg(long, value_name = "YYYY-MM-DD", env = "CISGATE_TODAY")]
     pub today: Option<Date>,
 }
@@ -68,8 +68,8 @@ impl BaselineArgs {
         })
     }
 
-    /// The scan's time as reports show it (UTC, to the second): midnight UTC of `--today`, else
-    /// `SOURCE_DATE_EPOCH` (seconds since 1970, for reproducible output), else now.
+    /// The scan's time as reports show it (UTC, to the second): `SOURCE_DATE_EPOCH` (seconds
+    /// since 1970, for reproducible output), else midnight UTC of `--today`, else now.
     /// `SOURCE_DATE_EPOCH` pins only what reports show: expiry is still judged against
     /// [`Self::today`], so a variable left over from a reproducible build cannot revive an
     /// expired exception.
@@ -106,12 +106,6 @@ fn scan_time_from(
     today: Option<Date>,
     source_date_epoch: Option<std::ffi::OsString>,
 ) -> Result<Timestamp, String> {
-    if let Some(date) = today {
-        return date
-            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-            .map(|zoned| zoned.timestamp())
-            .map_err(|error| format!("--today {date}: {error}"));
-    }
     if let Some(epoch) = source_date_epoch {
         let text = epoch.to_string_lossy();
         return text
@@ -125,6 +119,12 @@ fn scan_time_from(
                      (e.g. `date +%s`), or unset it"
                 )
             });
+    }
+    if let Some(date) = today {
+        return date
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .map(|zoned| zoned.timestamp())
+            .map_err(|error| format!("--today {date}: {error}"));
     }
     Ok(Timestamp::from_second(Timestamp::now().as_second()).expect("now is a valid time"))
 }
