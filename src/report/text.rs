@@ -432,7 +432,7 @@ fn fleet_summary(out: &mut String, results: &RunResults, options: &RenderOptions
             let _ = write!(line, ", {} new", counts.new);
         }
         let benchmark = match (&node.node.benchmark, results.benchmarks.is_empty()) {
-            (Some(name), false) => format!(", {name}"),
+            (Some(name), false) => format!(", benchmark {name}"),
             _ => String::new(),
         };
         let _ = writeln!(line, " ({}{benchmark})", node.node.source);
