@@ -194,7 +194,7 @@ impl Store {
         Ok(RunResults {
             results_version: stored.results_version,
             tool: stored.tool,
-            scanned_at: jiff::Timestamp::from_second(summary.started_at).ok(),
+            scanned_at: stored.scanned_at,
             benchmark: stored.benchmark,
             benchmarks: stored.benchmarks,
             nodes: node_results,

@@ -69,6 +69,8 @@ struct DetailRef<'a> {
 pub struct Summary {
     pub results_version: u32,
     pub tool: ToolInfo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scanned_at: Option<jiff::Timestamp>,
     pub benchmark: BenchmarkInfo,
     #[serde(default)]
     pub benchmarks: Vec<BenchmarkInfo>,
@@ -354,6 +356,7 @@ impl<'a> Flat<'a> {
         let summary = serde_json::to_string(&Summary {
             results_version: results.results_version,
             tool: results.tool.clone(),
+            scanned_at: results.scanned_at,
             benchmark: results.benchmark.clone(),
             benchmarks: results.benchmarks.clone(),
             unreadable: results.unreadable.clone(),
