@@ -247,7 +247,9 @@ fn baseline_create_counts_one_entry_in_the_singular() {
     assert!(output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(
-        stderr.starts_with("one.yaml: 1 entry (0 kept, 1 added)\n  1 new entry has a placeholder reason: write why it is accepted"),
+        stderr.starts_with(
+            "one.yaml: 1 entry (0 kept, 1 added)\n  1 new entry has a placeholder reason:"
+        ),
         "{stderr}"
     );
 }

@@ -1,4 +1,5 @@
-//! `cisgate baseline create|update`: write the allowlist from a run's JSON results.
+//! `cisgate baseline create|update`: write the allowlist from a run: its JSON results
+//! (`--from`) or snapshots scanned on the spot (`--snapshot`).
 
 use std::path::{Path, PathBuf};
 
@@ -156,38 +157,34 @@ fn report(output: &Path, updated: &Updated) {
     };
     eprintln!(
         "{shown}: {} ({} kept, {} added)",
-        count(updated.entries.len(), "entry", "entries"),
+        count_of(updated.entries.len(), "entry", "entries"),
         updated.kept,
         updated.added
     );
     if updated.added > 0 {
-        let (new, have) = if updated.added == 1 {
-            ("new entry has", "it is")
-        } else {
-            ("new entries have", "each is")
-        };
+        let have = if updated.added == 1 { "has" } else { "have" };
         eprintln!(
-            "  {} {new} a placeholder reason: write why {have} accepted (--require-reasons rejects placeholders)",
-            updated.added
+            "  {} {have} a placeholder reason: write why each is accepted (--require-reasons rejects placeholders)",
+            count_of(updated.added, "new entry", "new entries")
         );
     }
     for entry in &updated.pruned {
         eprintln!("  pruned stale entry: check {}", entry.check);
     }
     if updated.stale_kept > 0 {
-        let them = if updated.stale_kept == 1 {
-            "it"
-        } else {
-            "them"
-        };
         eprintln!(
-            "  {} kept: run `cisgate baseline update --prune` to remove {them}",
-            count(updated.stale_kept, "stale entry", "stale entries")
+            "  {} kept: run `cisgate baseline update --prune` to remove {}",
+            count_of(updated.stale_kept, "stale entry", "stale entries"),
+            if updated.stale_kept == 1 {
+                "it"
+            } else {
+                "them"
+            }
         );
     }
 }
 
 /// `1 entry`, `2 entries`.
-fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+fn count_of(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
 }
