@@ -326,6 +326,7 @@ fn run_case(case: &Value, canary: &str) -> Vec<String> {
     let started = std::time::Instant::now();
     let outcome = run_bounded(dir.path(), &args);
     let took = started.elapsed();
+    eprintln!("{name}: exit {:?} in {took:.1?}", outcome.code);
     let mut failures = Vec::new();
     let mut fail = |what: String| failures.push(format!("{name}: {what}"));
     let excerpt = |text: &str| text.chars().take(1500).collect::<String>();
@@ -425,10 +426,28 @@ fn run_kinds(kinds: &[&str]) {
         .filter(|case| kinds.contains(&text(case, "kind")))
         .collect();
     assert!(!cases.is_empty(), "no cases of kinds {kinds:?}");
-    let failures: Vec<String> = cases
-        .iter()
-        .flat_map(|case| run_case(case, &canary))
-        .collect();
+    // Three at a time: most runs wait on their own bounds (the jq time limit is 30 s).
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..3)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut failures = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(case) = cases.get(index) else {
+                            return failures;
+                        };
+                        failures.extend(run_case(case, &canary));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().unwrap())
+            .collect()
+    });
     assert!(
         failures.is_empty(),
         "{} of {} cases failed:\n{}",

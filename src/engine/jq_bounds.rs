@@ -203,10 +203,13 @@ fn add_nested_checks(term: &mut Term<&str>) {
                 );
             }
         }),
-        Term::Arr(Some(inner))
-        | Term::Neg(inner)
-        | Term::Label(_, inner)
-        | Term::TryCatch(inner, None) => visit(inner),
+        Term::Arr(Some(inner)) => {
+            // every element collected passes the budget: `[.[][][]...]` over shared parts
+            // collects without calling anything
+            visit(inner);
+            then_check(inner);
+        }
+        Term::Neg(inner) | Term::Label(_, inner) | Term::TryCatch(inner, None) => visit(inner),
         Term::TryCatch(inner, Some(catch)) => {
             visit(inner);
             visit(catch);
@@ -222,8 +225,12 @@ fn add_nested_checks(term: &mut Term<&str>) {
             visit(right);
         }
         Term::Fold(_, inner, _, args) => {
+            // `reduce .[] as $x (.; . + .)` loops without calling anything
             visit(inner);
-            args.iter_mut().for_each(visit);
+            args.iter_mut().for_each(|arg| {
+                visit(arg);
+                then_check(arg);
+            });
         }
         Term::IfThenElse(branches, otherwise) => {
             for (condition, then) in branches.iter_mut() {
@@ -238,6 +245,16 @@ fn add_nested_checks(term: &mut Term<&str>) {
         Term::Path(inner, _) => visit(inner),
         _ => {}
     }
+}
+
+/// `term | __cisgate_budget`.
+fn then_check(term: &mut Term<&str>) {
+    let inner = std::mem::take(term);
+    *term = Term::BinOp(
+        Box::new(inner),
+        BinaryOp::Pipe(None),
+        Box::new(Term::Call(TICK, Vec::new())),
+    );
 }
 
 /// The native filters without the forbidden ones, `range/3` counting its values, and the
@@ -659,8 +676,18 @@ mod tests {
     fn memory_a_run_keeps_is_counted_on_its_thread() {
         let error = run(r#""x" | until(length > 1e12; . + .) | length"#).unwrap_err();
         assert!(error.contains("128 MiB of memory"), "{error}");
-        let error = run("[range(1e9)] | length").unwrap_err();
-        assert!(error.contains("128 MiB of memory"), "{error}");
+        for filter in [
+            r#"[range(1e9) | "\(.)" * 1000] | length"#,
+            r#"[range(64)] | reduce .[] as $x ("x"; . + .) | length"#,
+            "[range(64)] | foreach .[] as $x ([0]; . + .; length) | select(. < 0)",
+            &format!(
+                r#"reduce range(40) as $i ("x"; [., .]) | [{} | . * 1000] | length"#,
+                ".[]".repeat(40)
+            ),
+        ] {
+            let error = run(filter).unwrap_err();
+            assert!(error.contains("128 MiB of memory"), "{filter}: {error}");
+        }
         // what was allocated before the run does not count
         let kept = vec![0u8; MEMORY_LIMIT + 1];
         assert_eq!(run("[range(1000)] | length").unwrap(), ["1000"]);
