@@ -160,7 +160,8 @@ fn overlay(from: &Path, to: &Path) {
 
 /// Makes what git cannot hold: `fifo PATH`, `dev_zero PATH` (a character device with
 /// /dev/zero's numbers as root, else a symlink to /dev/zero), `sparse PATH BYTES`,
-/// `copy CORPUS_FILE PATH` (paths relative to `node`, `copy` to `root`).
+/// `symlink PATH TARGET` (folder loops: cargo walks the package, so they are not
+/// committed), `copy CORPUS_FILE PATH` (paths relative to `node`, `copy` to `root`).
 fn apply_runtime(steps: &[Vec<String>], node: &Path, root: &Path) {
     for step in steps {
         let path = |relative: &str| {
@@ -195,6 +196,7 @@ fn apply_runtime(steps: &[Vec<String>], node: &Path, root: &Path) {
                     .set_len(bytes.parse().unwrap())
                     .unwrap();
             }
+            ["symlink", relative, target] => symlink(target, path(relative)).unwrap(),
             ["copy", file, relative] => {
                 std::fs::copy(corpus().join(file), root.join(relative)).unwrap();
             }
