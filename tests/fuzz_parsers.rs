@@ -1,6 +1,7 @@
 //! Property tests over the parsers that read untrusted or hand-written input (issue #12):
 //! the snapshot file parser, the snapshot directory reader (`cisgate-node.yaml`), the
-//! benchmark loader, the baseline loader and the JSONPath and Go-regex translators.
+//! benchmark loader, the baseline loader, the JSONPath and Go-regex translators, and the
+//! checks and bounding rewrite of benchmark jq filters.
 //!
 //! Each starts from a valid input and applies random byte-level and token-level mutations
 //! (a deterministic xorshift generator: failures reproduce). The property: no panic, an
@@ -271,4 +272,19 @@ fn the_jsonpath_and_regex_translators_never_panic() {
             let _ = go_regex::compile(&pattern);
         },
     );
+}
+
+#[test]
+fn the_jq_filter_checks_and_bounding_rewrite_never_panic() {
+    // the filter of cis-1.12 check 5.1.2: defs, reduce, interpolation, objects, `*`-free
+    let seed_input = br#"def everyone: any(.subjects[]?; .name == "system:authenticated");
+def rules_by_role: {cluster: (reduce .clusterroles[] as $r ({}; .[$r.metadata.name | tojson] += [$r.rules[]?]))};
+rules_by_role as $i | (.clusterrolebindings[] | select(everyone) | "\(.metadata.name) \([.x * 2, "a" * 3] | tostring)")
+| foreach .[] as $x (0; . + 1; [., $x]) | .[1:] | @base64"#;
+    check("jq", 7, cases(1_500), seed_input, |bytes| {
+        let filter = String::from_utf8_lossy(bytes);
+        let _ = cisgate::engine::jq_bounds::forbidden_name(&filter);
+        let _ = cisgate::engine::jq_bounds::program_defs(&filter);
+        let _ = cisgate::engine::probes::validate_jq(&filter);
+    });
 }

@@ -72,10 +72,28 @@ pub struct Exception {
     pub entry: Entry,
     /// 1-based line of the entry (its first key) in the file.
     pub line: u32,
-    check: GlobMatcher,
-    nodes: Vec<GlobMatcher>,
-    targets: Vec<GlobMatcher>,
-    benchmark: Option<GlobMatcher>,
+    check: Pattern,
+    nodes: Vec<Pattern>,
+    targets: Vec<Pattern>,
+    benchmark: Option<Pattern>,
+}
+
+/// A pattern of the file. One without glob syntax is compared as text, and a glob is
+/// compiled once per distinct text: compiling builds a regex, and 20,000 entries took a
+/// minute that way in a debug build (issue #12's adversarial corpus).
+#[derive(Debug, Clone)]
+enum Pattern {
+    Literal(String),
+    Glob(std::sync::Arc<GlobMatcher>),
+}
+
+impl Pattern {
+    fn is_match(&self, value: &str) -> bool {
+        match self {
+            Pattern::Literal(text) => text == value,
+            Pattern::Glob(glob) => glob.is_match(value),
+        }
+    }
 }
 
 impl Exception {
@@ -100,7 +118,7 @@ impl Exception {
     }
 }
 
-fn any_or_unscoped(globs: &[GlobMatcher], value: &str) -> bool {
+fn any_or_unscoped(globs: &[Pattern], value: &str) -> bool {
     globs.is_empty() || globs.iter().any(|g| g.is_match(value))
 }
 
@@ -395,9 +413,28 @@ fn parse_date(file: &str, text: &Spanned<String>) -> Result<Date, BaselineError>
     })
 }
 
-fn compile(file: &str, pattern: &Spanned<String>) -> Result<GlobMatcher, BaselineError> {
+fn compile(file: &str, pattern: &Spanned<String>) -> Result<Pattern, BaselineError> {
+    const GLOB_SYNTAX: &[char] = &['*', '?', '[', ']', '{', '}', '\\'];
+    if !pattern.value.contains(GLOB_SYNTAX) {
+        return Ok(Pattern::Literal(pattern.value.clone()));
+    }
+    thread_local! {
+        static COMPILED: std::cell::RefCell<std::collections::HashMap<String, std::sync::Arc<GlobMatcher>>> =
+            Default::default();
+    }
+    if let Some(glob) = COMPILED.with(|compiled| compiled.borrow().get(&pattern.value).cloned()) {
+        return Ok(Pattern::Glob(glob));
+    }
     Glob::new(&pattern.value)
-        .map(|glob| glob.compile_matcher())
+        .map(|glob| {
+            let glob = std::sync::Arc::new(glob.compile_matcher());
+            COMPILED.with(|compiled| {
+                compiled
+                    .borrow_mut()
+                    .insert(pattern.value.clone(), std::sync::Arc::clone(&glob))
+            });
+            Pattern::Glob(glob)
+        })
         .map_err(|error| {
             invalid(
                 file,
@@ -411,10 +448,7 @@ fn glob_problem(error: &globset::Error) -> String {
     error.kind().to_string()
 }
 
-fn compile_all(
-    file: &str,
-    patterns: &[Spanned<String>],
-) -> Result<Vec<GlobMatcher>, BaselineError> {
+fn compile_all(file: &str, patterns: &[Spanned<String>]) -> Result<Vec<Pattern>, BaselineError> {
     patterns.iter().map(|p| compile(file, p)).collect()
 }
 

@@ -319,11 +319,19 @@ impl JqProgram {
         if let Some(name) = jq_bounds::forbidden_name(code) {
             return Err(ProbeError::Invalid(forbidden_message(shown, name)));
         }
-        let code = &jq_bounds::with_budget_checks(code);
-        let loader = Loader::new(jq_bounds::library_defs());
+        let defs = jq_bounds::program_defs(code).map_err(|errors| {
+            ProbeError::Invalid(format!("jq filter `{shown}` does not parse: {errors}"))
+        })?;
+        let loader = Loader::new(defs);
         let arena = Arena::default();
         let modules = loader
-            .load(&arena, File { code, path: () })
+            .load(
+                &arena,
+                File {
+                    code: jq_bounds::MAIN,
+                    path: (),
+                },
+            )
             .map_err(|errors| {
                 ProbeError::Invalid(format!("jq filter `{shown}` does not parse: {errors:?}"))
             })?;
@@ -353,7 +361,11 @@ impl JqProgram {
             let value = output.map_err(|e| ProbeError::Invalid(format!("jq: {e}")))?;
             let line = match value {
                 jaq_json::Val::TStr(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-                other => other.to_string(),
+                other => {
+                    jq_bounds::check_value_size(&other)
+                        .map_err(|message| ProbeError::Invalid(format!("jq: {message}")))?;
+                    other.to_string()
+                }
             };
             bytes += line.len() + 1;
             if lines.len() >= jq_bounds::MAX_OUTPUTS || bytes > jq_bounds::MAX_OUTPUT_BYTES {
@@ -529,7 +541,7 @@ mod tests {
         jq_bounds::set_time_limit_for_tests(std::time::Duration::from_secs(300));
         let started = std::time::Instant::now();
         let error = run_error("[range(1e10)] | length");
-        assert!(error.contains("1024 MiB of memory"), "{error}");
+        assert!(error.contains("128 MiB of memory"), "{error}");
         assert!(started.elapsed() < std::time::Duration::from_secs(120));
     }
 
