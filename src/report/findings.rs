@@ -171,6 +171,20 @@ pub fn finding_message(node: &NodeResults, check: &CheckResult) -> String {
     one_line(&message, MESSAGE_LIMIT)
 }
 
+/// `text` as a Markdown fenced code block, its lines kept as written (a remediation's YAML
+/// snippet stays a snippet); the fence is longer than any run of backticks in the text, so
+/// nothing in it can close the block.
+pub fn fenced_block(text: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat((longest + 1).max(3));
+    format!("{fence}text\n{}\n{fence}", text.trim_matches('\n').trim_end())
+}
+
 /// Where a result points to, as a path the reader's tools understand.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ReportPath {
@@ -528,6 +542,16 @@ mod tests {
         assert_eq!(found_text(&check), "{\"kind\":\"KubeletConfiguration\",…");
         check.evidence.actual = "x".repeat(500).into();
         assert_eq!(found_text(&check).chars().count(), FOUND_FALLBACK_LIMIT);
+    }
+
+    #[test]
+    fn fenced_block_keeps_lines_and_outlasts_backticks_in_the_text() {
+        let text = "Set:\n```\nauthentication:\n  anonymous:\n    enabled: false\n```\n";
+        assert_eq!(
+            fenced_block(text),
+            "````text\nSet:\n```\nauthentication:\n  anonymous:\n    enabled: false\n```\n````"
+        );
+        assert_eq!(fenced_block("a `b`"), "```text\na `b`\n```");
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::path::Path;
 use serde_sarif::sarif;
 
 use super::findings::{
-    compare_ids, disposition, exception, finding_detail, finding_message, fingerprint,
-    found_text, one_line, report_path, Disposition, ReportPath, MESSAGE_LIMIT, NODES_BASE,
+    compare_ids, disposition, exception, fenced_block, finding_detail, finding_message,
+    fingerprint, found_text, one_line, report_path, Disposition, ReportPath, MESSAGE_LIMIT, NODES_BASE,
     SOURCE_ROOT_BASE,
 };
 use super::{Emitter, RenderOptions};
@@ -280,10 +280,7 @@ fn rule(
         .help(
             sarif::MultiformatMessageString::builder()
                 .text(remediation.clone())
-                .markdown(format!(
-                    "**Remediation**\n\n{}",
-                    markdown_text(&remediation)
-                ))
+                .markdown(format!("**Remediation**\n\n{}", fenced_block(&remediation)))
                 .build(),
         )
         .default_configuration(
@@ -311,21 +308,6 @@ fn rule_name(text: &str) -> String {
             first.into_iter().chain(chars).collect::<String>()
         })
         .collect()
-}
-
-/// Remediation text is plain text; keep characters that Markdown would interpret literal.
-fn markdown_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(
-            c,
-            '\\' | '`' | '*' | '_' | '<' | '>' | '[' | ']' | '#' | '|'
-        ) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// A finding's node names shown in its message; `properties.nodes` lists them all.
@@ -567,14 +549,6 @@ mod tests {
         assert_eq!(
             rule_name("Ensure that the --anonymous-auth argument is set to false"),
             "EnsureThatTheAnonymousAuthArgumentIsSetToFalse"
-        );
-    }
-
-    #[test]
-    fn markdown_help_escapes_markup_characters() {
-        assert_eq!(
-            markdown_text("set <path> *now*"),
-            "set \\<path\\> \\*now\\*"
         );
     }
 }
