@@ -124,7 +124,7 @@ fn every_sarif_result_has_a_relative_physical_location_with_a_base_id() {
         );
         assert!(artifact["uriBaseId"].is_string());
         assert!(result["locations"][0]["logicalLocations"][0]["fullyQualifiedName"].is_string());
-        assert!(result["partialFingerprints"]["cisgate/v1"].is_string());
+        assert!(result["partialFingerprints"]["cisgate/v2"].is_string());
     }
 }
 
@@ -189,7 +189,7 @@ fn sarif_fingerprints_survive_line_moves_and_evidence_changes() {
             .unwrap()
             .iter()
             .map(|r| {
-                r["partialFingerprints"]["cisgate/v1"]
+                r["partialFingerprints"]["cisgate/v2"]
                     .as_str()
                     .unwrap()
                     .to_string()
@@ -382,7 +382,7 @@ fn sarif_for_1000_nodes_validates_and_keeps_fingerprints_unique() {
     let sarif_results = log["runs"][0]["results"].as_array().unwrap();
     let prints: HashSet<&str> = sarif_results
         .iter()
-        .map(|r| r["partialFingerprints"]["cisgate/v1"].as_str().unwrap())
+        .map(|r| r["partialFingerprints"]["cisgate/v2"].as_str().unwrap())
         .collect();
     assert_eq!(prints.len(), sarif_results.len());
     assert_eq!(

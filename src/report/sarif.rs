@@ -490,6 +490,7 @@ fn result_properties(group: &FindingGroup<'_>) -> BTreeMap<String, serde_json::V
     );
     let found: Vec<serde_json::Value> = found_values(group)
         .into_iter()
+        .filter(|(value, _)| !value.is_empty())
         .take(FOUND_VALUES_SHOWN)
         .map(|(value, nodes)| serde_json::json!({ "value": value, "nodes": nodes }))
         .collect();
