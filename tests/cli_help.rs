@@ -95,7 +95,10 @@ fn the_man_page_renders_the_exit_codes_as_a_table() {
         .find(|l| l.trim_start().starts_with("2 "))
         .unwrap();
     let words = two.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(words.starts_with("2 the run could not be done as asked"), "{two}");
+    assert!(
+        words.starts_with("2 the run could not be done as asked"),
+        "{two}"
+    );
     let version = section(&text, "VERSION");
     assert!(
         version.iter().any(|l| l.trim() == "cis-1.12"),

@@ -76,8 +76,14 @@ fn every_report_shows_the_decisive_value_and_not_the_whole_config() {
         .iter()
         .map(|r| r["message"]["text"].as_str().unwrap())
         .collect();
-    assert!(messages.iter().any(|m| m.contains(DECISIVE)), "{messages:?}");
-    assert!(messages.iter().any(|m| m.contains(API_DECISIVE)), "{messages:?}");
+    assert!(
+        messages.iter().any(|m| m.contains(DECISIVE)),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains(API_DECISIVE)),
+        "{messages:?}"
+    );
     let asff: Vec<String> = findings(&results, &asff_context())
         .iter()
         .map(|f| f["Description"].as_str().unwrap().to_owned())
@@ -127,7 +133,9 @@ const SNIPPET: &str = "set\n  authentication:\n    anonymous:\n      enabled: fa
 fn remediations_keep_their_lines_in_every_report() {
     let results = small_fixture();
     let markdown = render_string(&MarkdownEmitter, &results);
-    assert!(markdown.contains(&format!("```text\nIn /var/lib/kubelet/config.yaml {SNIPPET}")));
+    assert!(markdown.contains(&format!(
+        "```text\nIn /var/lib/kubelet/config.yaml {SNIPPET}"
+    )));
     assert!(
         markdown.contains("any `--anonymous-auth=true` from"),
         "backticks shown as written, not escaped"
@@ -137,7 +145,9 @@ fn remediations_keep_their_lines_in_every_report() {
     let html = render_string(&HtmlEmitter, &results);
     let html_snippet = "set\n  authentication:\n    anonymous:\n      enabled: false\nand remove";
     assert!(
-        html.contains(&format!("<pre>In &#x2f;var&#x2f;lib&#x2f;kubelet&#x2f;config.yaml {html_snippet}")),
+        html.contains(&format!(
+            "<pre>In &#x2f;var&#x2f;lib&#x2f;kubelet&#x2f;config.yaml {html_snippet}"
+        )),
         "the HTML keeps the remediation in a pre block"
     );
 
@@ -150,7 +160,12 @@ fn remediations_keep_their_lines_in_every_report() {
         .unwrap();
     assert!(rule["help"]["text"].as_str().unwrap().contains(SNIPPET));
     let help = rule["help"]["markdown"].as_str().unwrap();
-    assert!(help.contains(&format!("```text\nIn /var/lib/kubelet/config.yaml {SNIPPET}")), "{help}");
+    assert!(
+        help.contains(&format!(
+            "```text\nIn /var/lib/kubelet/config.yaml {SNIPPET}"
+        )),
+        "{help}"
+    );
 
     let junit = render_string(&JunitEmitter, &results);
     let document = roxmltree::Document::parse(&junit).unwrap();
@@ -175,7 +190,9 @@ fn remediations_keep_their_lines_in_every_report() {
         .unwrap()["content"]["body"]
         .as_str()
         .unwrap();
-    assert!(body.contains(&format!("```text\nIn /var/lib/kubelet/config.yaml {SNIPPET}")));
+    assert!(body.contains(&format!(
+        "```text\nIn /var/lib/kubelet/config.yaml {SNIPPET}"
+    )));
 }
 
 #[test]
@@ -194,7 +211,11 @@ fn html_does_not_colour_a_zero_pass_rate_green() {
         .find(|c| c.state == State::Pass)
         .unwrap();
     check.state = State::Warn;
-    for totals in [&mut section.totals, &mut section.groups[0].totals, &mut worker.totals] {
+    for totals in [
+        &mut section.totals,
+        &mut section.groups[0].totals,
+        &mut worker.totals,
+    ] {
         totals.pass -= 1;
         totals.warn += 1;
     }

@@ -105,7 +105,12 @@ fn sarif_has_one_rule_per_check_and_one_result_per_non_passing_check() {
         .filter(|(_, _, c)| c.state != State::Pass)
         .count();
     let sarif_results = run["results"].as_array().unwrap();
-    assert_eq!(sarif_results.len(), non_passing);
+    // Nodes that fail a check the same way at the same place share one result.
+    let covered: u64 = sarif_results
+        .iter()
+        .map(|r| r["properties"]["nodeCount"].as_u64().unwrap())
+        .sum();
+    assert_eq!(covered as usize, non_passing);
     for result in sarif_results {
         let index = result["ruleIndex"].as_u64().unwrap() as usize;
         assert_eq!(rule_ids[index], result["ruleId"].as_str().unwrap());
@@ -310,7 +315,7 @@ fn junit_case_names_and_classnames_follow_node_and_section() {
     assert!(failure
         .text()
         .unwrap()
-        .contains("Remediation: Set authentication.anonymous.enabled: false"));
+        .contains("Remediation:\nIn /var/lib/kubelet/config.yaml set\n  authentication:"));
     let accepted = document
         .descendants()
         .find(|n| n.has_tag_name("skipped") && n.attribute("type") == Some("accepted"))

@@ -189,11 +189,14 @@ fn a_fleet_with_more_findings_than_github_takes_gives_one_result_per_check_and_p
         let message = result["message"]["text"].as_str().unwrap();
         assert!(message.chars().count() <= 300, "{message}");
         assert!(
-            message.contains(&format!("on {FLEET_NODES} nodes (cp-0000, cp-0001, cp-0002 and 897 more)")),
+            message.contains(&format!(
+                "on {FLEET_NODES} nodes (cp-0000, cp-0001, cp-0002 and 897 more)"
+            )),
             "{message}"
         );
         assert!(
-            fingerprints.insert(result["partialFingerprints"]["primaryLocationLineHash"].to_string()),
+            fingerprints
+                .insert(result["partialFingerprints"]["primaryLocationLineHash"].to_string()),
             "fingerprints are distinct within the run: {message}"
         );
     }

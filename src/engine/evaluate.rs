@@ -127,14 +127,18 @@ impl TestsOutcome {
             _ => true,
         };
         let mut parts: Vec<String> = Vec::new();
-        for part in self.items.iter().filter(deciding).map(ItemOutcome::decisive) {
+        for part in self
+            .items
+            .iter()
+            .filter(deciding)
+            .map(ItemOutcome::decisive)
+        {
             if !parts.contains(&part) {
                 parts.push(part);
             }
         }
         cut(&parts.join("; "), DECISIVE_TEXT_LIMIT)
     }
-
 }
 
 impl ItemOutcome {
@@ -1257,7 +1261,8 @@ mod tests {
 
     #[test]
     fn decisive_value_names_the_tested_key_and_its_value() {
-        let config = "authentication:\n  anonymous:\n    enabled: true\n  webhook:\n    enabled: true\n";
+        let config =
+            "authentication:\n  anonymous:\n    enabled: true\n  webhook:\n    enabled: true\n";
         let anonymous = Item {
             flag: "--anonymous-auth",
             path: "{.authentication.anonymous.enabled}",

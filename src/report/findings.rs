@@ -182,7 +182,10 @@ pub fn fenced_block(text: &str) -> String {
         longest = longest.max(run);
     }
     let fence = "`".repeat((longest + 1).max(3));
-    format!("{fence}text\n{}\n{fence}", text.trim_matches('\n').trim_end())
+    format!(
+        "{fence}text\n{}\n{fence}",
+        text.trim_matches('\n').trim_end()
+    )
 }
 
 /// Where a result points to, as a path the reader's tools understand.
@@ -529,7 +532,10 @@ mod tests {
         )
         .into();
         let message = finding_message(&node("cp-1"), &check);
-        assert!(message.contains("Found --anonymous-auth=true; expected"), "{message}");
+        assert!(
+            message.contains("Found --anonymous-auth=true; expected"),
+            "{message}"
+        );
         assert!(!message.contains("--some-flag"), "{message}");
         assert!(message.chars().count() <= MESSAGE_LIMIT);
     }

@@ -175,7 +175,11 @@ fn details(check: &CheckResult, with_output: bool) -> String {
     let found = found_text(check);
     text.push_str(&format!(
         "Found: {}\n",
-        if found.is_empty() { "(nothing)" } else { &found }
+        if found.is_empty() {
+            "(nothing)"
+        } else {
+            &found
+        }
     ));
     text.push_str(&format!("Expected: {}\n", check.evidence.expected));
     if !check.reason.is_empty() {

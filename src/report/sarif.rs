@@ -7,8 +7,8 @@ use serde_sarif::sarif;
 
 use super::findings::{
     compare_ids, disposition, exception, fenced_block, finding_detail, finding_message,
-    fingerprint, found_text, one_line, report_path, Disposition, ReportPath, MESSAGE_LIMIT, NODES_BASE,
-    SOURCE_ROOT_BASE,
+    fingerprint, found_text, one_line, report_path, Disposition, ReportPath, MESSAGE_LIMIT,
+    NODES_BASE, SOURCE_ROOT_BASE,
 };
 use super::{Emitter, RenderOptions};
 use crate::results::{Change, CheckResult, NodeResults, RunResults, SectionResult, State};
@@ -58,7 +58,10 @@ fn build_run(results: &RunResults, source_root: Option<&Path>) -> sarif::Run {
     let sarif_results: Vec<sarif::Result> = finding_groups(results, source_root)
         .iter()
         .map(|group| {
-            let index = rule_index.get(group.check().id.as_str()).copied().unwrap_or(0);
+            let index = rule_index
+                .get(group.check().id.as_str())
+                .copied()
+                .unwrap_or(0);
             result(group, index)
         })
         .collect();
@@ -387,7 +390,10 @@ fn location(member: &Member<'_>) -> sarif::Location {
         .build();
     let logical = sarif::LogicalLocation::builder()
         .name(member.section.target.to_string())
-        .fully_qualified_name(format!("{}/{}", member.node.node.name, member.section.target))
+        .fully_qualified_name(format!(
+            "{}/{}",
+            member.node.node.name, member.section.target
+        ))
         .kind("resource")
         .build();
     sarif::Location::builder()
@@ -396,7 +402,8 @@ fn location(member: &Member<'_>) -> sarif::Location {
         .build()
 }
 
-/// Stable across runs while the check, the place and how it is classified stay the same:
+/// Stable across runs while the check, the place, its state and how it is classified stay
+/// the same (the parts that split a group, so results of one run never share one):
 /// no node names (a node joining the fleet does not open a new alert), no line numbers, no
 /// evidence.
 fn group_fingerprint(group: &FindingGroup<'_>) -> String {
@@ -406,7 +413,12 @@ fn group_fingerprint(group: &FindingGroup<'_>) -> String {
         .unwrap_or_default();
     fingerprint(
         &group.check().id,
-        &format!("{}\u{0}{}", group.disposition.as_str(), exception_line),
+        &format!(
+            "{}\u{0}{}\u{0}{}",
+            group.check().state.as_str(),
+            group.disposition.as_str(),
+            exception_line
+        ),
         &ReportPath {
             uri: group.place.clone(),
             base: if group.place.starts_with(SOURCE_ROOT_BASE) {
@@ -491,7 +503,10 @@ fn result_properties(group: &FindingGroup<'_>) -> BTreeMap<String, serde_json::V
     properties.insert("node".into(), serde_json::json!(first.node.node.name));
     properties.insert("nodeCount".into(), serde_json::json!(nodes.len()));
     properties.insert("nodes".into(), serde_json::json!(nodes));
-    properties.insert("state".into(), serde_json::json!(first.check.state.as_str()));
+    properties.insert(
+        "state".into(),
+        serde_json::json!(first.check.state.as_str()),
+    );
     properties.insert(
         "classification".into(),
         serde_json::json!(group.disposition.as_str()),
@@ -535,7 +550,11 @@ fn suppression(check: &CheckResult, disposition: Disposition) -> Option<sarif::S
 /// `new` when the finding is new on any of its nodes, `unchanged` when it was there before
 /// on all of them.
 fn baseline_state(group: &FindingGroup<'_>) -> Option<serde_json::Value> {
-    let changes: Vec<Change> = group.members.iter().filter_map(|m| m.check.change).collect();
+    let changes: Vec<Change> = group
+        .members
+        .iter()
+        .filter_map(|m| m.check.change)
+        .collect();
     let state = if changes.contains(&Change::New) {
         "new"
     } else if changes.contains(&Change::Unchanged) {
