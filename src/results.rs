@@ -272,6 +272,12 @@ pub struct Evidence {
     pub actual: ArcStr,
     /// The expected condition in words (kube-bench's `expected_result`).
     pub expected: ArcStr,
+    /// What decided the verdict, short: each deciding test item's key and value, or its
+    /// absence (`authentication.anonymous.enabled: true`, `--profiling not set`), at most
+    /// 300 characters. Reports show this; `actual` stays for `--include-test-output` and
+    /// this file. Empty when no test ran (older results files lack it too).
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    pub decisive: ArcStr,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

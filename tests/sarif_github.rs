@@ -11,6 +11,8 @@ mod github_sarif;
 mod live_tree;
 mod support;
 
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
 
@@ -112,4 +114,106 @@ fn the_rules_catch_a_location_without_a_line() {
         violations.iter().any(|v| v.contains("region.startLine")),
         "{violations:?}"
     );
+}
+
+/// Nodes in the fleet below: with 29 findings each on the bundled snapshot, more node×check
+/// findings than GitHub takes in one run.
+const FLEET_NODES: usize = 900;
+
+/// `examples/collected/cp-1.json.gz` copied `nodes` times under different node names.
+fn fleet_of_snapshot_files(dir: &Path, nodes: usize) {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(repo_root().join("examples/collected/cp-1.json.gz")).unwrap(),
+    )
+    .read_to_string(&mut text)
+    .unwrap();
+    let mut snapshot: Value = serde_json::from_str(&text).unwrap();
+    for n in 0..nodes {
+        let name = format!("cp-{n:04}");
+        snapshot["node"]["name"] = Value::from(name.as_str());
+        let file = std::fs::File::create(dir.join(format!("{name}.json.gz"))).unwrap();
+        let mut encoder = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+        encoder
+            .write_all(&serde_json::to_vec(&snapshot).unwrap())
+            .unwrap();
+        encoder.finish().unwrap();
+    }
+}
+
+#[test]
+fn a_fleet_with_more_findings_than_github_takes_gives_one_result_per_check_and_place() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let fleet = dir.path().join("fleet");
+    std::fs::create_dir(&fleet).unwrap();
+    fleet_of_snapshot_files(&fleet, FLEET_NODES);
+    let sarif = dir.path().join("results.sarif");
+    let output = Command::new(cisgate_binary())
+        .args(["scan", "-q", "--snapshot"])
+        .arg(&fleet)
+        .arg("--sarif")
+        .arg(&sarif)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let bytes = std::fs::read(&sarif).unwrap();
+    let violations = github_sarif::file_violations(&bytes);
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+    let log: Value = serde_json::from_slice(&bytes).unwrap();
+    let run = &log["runs"][0];
+    let sarif_results = run["results"].as_array().unwrap();
+    // Each node's finding is in exactly one result.
+    let findings: u64 = sarif_results
+        .iter()
+        .map(|r| r["properties"]["nodeCount"].as_u64().unwrap())
+        .sum();
+    assert!(
+        findings > 25_000,
+        "the fleet must exceed GitHub's per-run limit node by node: {findings} findings"
+    );
+    assert_eq!(
+        sarif_results.len() * FLEET_NODES,
+        findings as usize,
+        "identical nodes: one result per check, each for every node"
+    );
+    let mut fingerprints = BTreeSet::new();
+    for result in sarif_results {
+        let properties = &result["properties"];
+        assert_eq!(properties["nodeCount"], FLEET_NODES);
+        assert_eq!(properties["nodes"].as_array().unwrap().len(), FLEET_NODES);
+        let message = result["message"]["text"].as_str().unwrap();
+        assert!(message.chars().count() <= 300, "{message}");
+        assert!(
+            message.contains(&format!(
+                "on {FLEET_NODES} nodes (cp-0000, cp-0001, cp-0002 and 897 more)"
+            )),
+            "{message}"
+        );
+        assert!(
+            fingerprints
+                .insert(result["partialFingerprints"]["primaryLocationLineHash"].to_string()),
+            "fingerprints are distinct within the run: {message}"
+        );
+    }
+}
+
+#[test]
+fn a_fleet_finding_keeps_its_fingerprint_when_nodes_join() {
+    let fingerprints = |nodes: usize| {
+        let dir = tempfile::TempDir::new().unwrap();
+        fleet_of_snapshot_files(dir.path(), nodes);
+        let log = sarif_of(&["scan", "-q", "--snapshot", dir.path().to_str().unwrap()]);
+        log["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["partialFingerprints"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(fingerprints(2), fingerprints(3));
 }

@@ -80,6 +80,8 @@ pub struct ItemOutcome {
     pub key: String,
     /// Whether the key was present (on the last line evaluated).
     pub found: bool,
+    /// The value the key had there, when present.
+    pub value: Option<String>,
     pub passed: bool,
     /// The expected-result text (`""` after a lookup error or an unknown op).
     pub expected: String,
@@ -99,7 +101,92 @@ pub struct TestsOutcome {
     pub actual: String,
     /// The `bin_op` text when it is neither empty, `and` nor `or`.
     pub unknown_bin_op: Option<String>,
+    /// `bin_op: or`: one passing item is enough.
+    pub any_of: bool,
     pub items: Vec<ItemOutcome>,
+}
+
+/// A decisive value is cut to this many characters; the whole text to [`DECISIVE_TEXT_LIMIT`].
+const DECISIVE_VALUE_LIMIT: usize = 120;
+pub const DECISIVE_TEXT_LIMIT: usize = 300;
+
+impl TestsOutcome {
+    /// What decided the verdict, in a few words per test item: the key that was tested and
+    /// its value (`authentication.anonymous.enabled: true`, `--anonymous-auth=true`,
+    /// `permissions=644`) or its absence (`--profiling not set`). Only the items that
+    /// decided count: the failing ones of a failed `and`, the passing ones of a passed `or`,
+    /// all of them otherwise. Empty when no item could decide (unknown `bin_op`).
+    pub fn decisive(&self) -> String {
+        if self.unknown_bin_op.is_some() {
+            return String::new();
+        }
+        let any_of = self.any_of;
+        let deciding = |item: &&ItemOutcome| match (self.passed, any_of) {
+            (true, true) => item.passed,
+            (false, false) => !item.passed,
+            _ => true,
+        };
+        let mut parts: Vec<String> = Vec::new();
+        for part in self
+            .items
+            .iter()
+            .filter(deciding)
+            .map(ItemOutcome::decisive)
+        {
+            if !parts.contains(&part) {
+                parts.push(part);
+            }
+        }
+        cut(&parts.join("; "), DECISIVE_TEXT_LIMIT)
+    }
+}
+
+impl ItemOutcome {
+    /// This item's key and value (or its absence), as [`TestsOutcome::decisive`] lists it.
+    pub fn decisive(&self) -> String {
+        let key = match self.source {
+            SourceKind::Config => display_path(&self.key),
+            SourceKind::Command | SourceKind::Env => self.key.trim().to_owned(),
+        };
+        if let Some(error) = &self.error {
+            return format!("{key}: {}", cut(error, DECISIVE_VALUE_LIMIT));
+        }
+        match (&self.value, self.source) {
+            (Some(value), SourceKind::Config) => {
+                format!("{key}: {}", cut(value, DECISIVE_VALUE_LIMIT))
+            }
+            (Some(value), _) if *value == self.key => key,
+            (Some(value), _) => format!("{key}={}", cut(value, DECISIVE_VALUE_LIMIT)),
+            (None, _) => format!("{key} not set"),
+        }
+    }
+}
+
+/// A JSONPath template as a reader writes the key: `{.authentication.anonymous.enabled}`
+/// becomes `authentication.anonymous.enabled`; anything more than one plain path (`range`,
+/// several parts) stays as written.
+fn display_path(template: &str) -> String {
+    let trimmed = template.trim();
+    let simple = trimmed
+        .strip_prefix("{.")
+        .and_then(|t| t.strip_suffix('}'))
+        .filter(|inner| !inner.contains(['{', '}', ' ']));
+    simple.unwrap_or(trimmed).to_owned()
+}
+
+/// `text` on one line, cut to `limit` characters with `…` marking the cut.
+fn cut(text: &str, limit: usize) -> String {
+    let one_line: String = text
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if one_line.chars().count() <= limit {
+        return one_line;
+    }
+    let mut kept: String = one_line.chars().take(limit - 1).collect();
+    kept.push('…');
+    kept
 }
 
 /// Evaluates every test item and combines them with `bin_op`.
@@ -122,6 +209,7 @@ pub fn evaluate_tests(
                 expected: String::new(),
                 actual: format!("unknown binary operator for tests {unknown}\n"),
                 unknown_bin_op: Some(unknown.to_owned()),
+                any_of: false,
                 items,
             }
         }
@@ -141,6 +229,7 @@ pub fn evaluate_tests(
         expected,
         actual,
         unknown_bin_op: None,
+        any_of: separator == " OR ",
         items,
     }
 }
@@ -206,6 +295,7 @@ fn evaluate_on_source(
         source,
         key: key.to_owned(),
         found: last.found,
+        value: last.value,
         passed: last.passed,
         expected: last.expected,
         actual: trimmed.to_owned(),
@@ -216,6 +306,7 @@ fn evaluate_on_source(
 #[derive(Debug, Default)]
 struct LineOutcome {
     found: bool,
+    value: Option<String>,
     passed: bool,
     expected: String,
     error: Option<String>,
@@ -237,9 +328,9 @@ fn evaluate_line(item: &TestItem, source: SourceKind, key: &str, line: &str) -> 
         .compare
         .as_ref()
         .map_or(("", ""), |c| (c.op.as_str(), c.value.as_str()));
-    let (passed, expected) = match value {
+    let (passed, expected) = match &value {
         Some(actual) if item.set && !op.is_empty() => {
-            let outcome = compare(op, &actual, expected_value, key);
+            let outcome = compare(op, actual, expected_value, key);
             (outcome.passed, outcome.expected_text)
         }
         _ if item.set => (found, format!("'{key}' is present")),
@@ -247,6 +338,7 @@ fn evaluate_line(item: &TestItem, source: SourceKind, key: &str, line: &str) -> 
     };
     LineOutcome {
         found,
+        value,
         passed,
         expected,
         error: None,
@@ -1165,5 +1257,94 @@ mod tests {
         );
         assert_eq!(outcome.source, SourceKind::Command);
         assert!(!outcome.passed);
+    }
+
+    #[test]
+    fn decisive_value_names_the_tested_key_and_its_value() {
+        let config =
+            "authentication:\n  anonymous:\n    enabled: true\n  webhook:\n    enabled: true\n";
+        let anonymous = Item {
+            flag: "--anonymous-auth",
+            path: "{.authentication.anonymous.enabled}",
+            op: "eq",
+            value: "false",
+            ..Item::default()
+        };
+        let outcome = evaluate_tests(
+            &tests("", &[anonymous]),
+            false,
+            &with_config("kubelet --config=/var/lib/kubelet/config.yaml", config, ""),
+        );
+        assert!(!outcome.passed);
+        assert_eq!(outcome.decisive(), "authentication.anonymous.enabled: true");
+
+        let outcome = evaluate_tests(
+            &tests("", &[flag_eq("--anonymous-auth", "false")]),
+            false,
+            &command("kube-apiserver --anonymous-auth=true --profiling=false"),
+        );
+        assert_eq!(outcome.decisive(), "--anonymous-auth=true");
+
+        let profiling = flag_eq("--profiling", "false");
+        let outcome = evaluate_tests(
+            &tests("", &[profiling]),
+            false,
+            &command("kube-apiserver --anonymous-auth=true"),
+        );
+        assert_eq!(outcome.decisive(), "--profiling not set");
+
+        let mode = Item {
+            flag: "permissions",
+            op: "bitmask",
+            value: "600",
+            ..Item::default()
+        };
+        let outcome = evaluate_tests(&tests("", &[mode]), false, &command("permissions=644"));
+        assert!(!outcome.passed);
+        assert_eq!(outcome.decisive(), "permissions=644");
+
+        let owner = Item {
+            flag: "root:root",
+            ..Item::default()
+        };
+        let outcome = evaluate_tests(&tests("", &[owner]), false, &command("root:root"));
+        assert!(outcome.passed);
+        assert_eq!(outcome.decisive(), "root:root");
+
+        assert_eq!(display_path("{.tlsCertFile}"), "tlsCertFile");
+        let range = "{range .tlsCipherSuites[:]}{@}{','}{end}";
+        assert_eq!(display_path(range), range);
+    }
+
+    #[test]
+    fn decisive_value_lists_only_the_items_that_decided() {
+        let items = [flag_eq("--a", "1"), flag_eq("--b", "1")];
+        // A failed `and`: the failing item alone.
+        let outcome = evaluate_tests(&tests("and", &items), false, &command("x --a=1 --b=2"));
+        assert_eq!(outcome.decisive(), "--b=2");
+        // A passed `or`: the passing item alone.
+        let outcome = evaluate_tests(&tests("or", &items), false, &command("x --a=1 --b=2"));
+        assert_eq!(outcome.decisive(), "--a=1");
+        // A failed `or`: every item.
+        let outcome = evaluate_tests(&tests("or", &items), false, &command("x --a=3"));
+        assert_eq!(outcome.decisive(), "--a=3; --b not set");
+        // An unknown bin_op decides nothing.
+        let outcome = evaluate_tests(&tests("xor", &items), false, &command("x --a=1"));
+        assert_eq!(outcome.decisive(), "");
+    }
+
+    #[test]
+    fn decisive_value_is_one_bounded_line_whatever_the_node_printed() {
+        let long = format!("x --tls-cipher-suites={}", "A".repeat(5_000));
+        let outcome = evaluate_tests(
+            &tests("", &[flag_eq("--tls-cipher-suites", "B")]),
+            false,
+            &command(Box::leak(long.into_boxed_str())),
+        );
+        let decisive = outcome.decisive();
+        assert!(decisive.starts_with("--tls-cipher-suites=AAA"));
+        assert!(decisive.ends_with('…'));
+        assert!(decisive.chars().count() <= DECISIVE_TEXT_LIMIT);
+        assert!(!decisive.contains('\n'));
     }
 }

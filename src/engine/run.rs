@@ -268,6 +268,7 @@ pub fn run_check(check: &Check, shell: &Check, skipped: bool, ctx: &TargetContex
             |(_, shown)| shown.clone(),
         );
     result.evidence.expected = shared(&outcome.expected);
+    result.evidence.decisive = shared(&outcome.decisive());
     if let Some(op) = &outcome.unknown_bin_op {
         result.state = fail_or_warn;
         result.reason = format!("unknown binary operator for tests {op}").into();

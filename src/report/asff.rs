@@ -192,8 +192,9 @@ fn finding(
     if fixed {
         description.push_str(": fixed since the previous run.");
     } else {
-        if !check.evidence.actual.is_empty() {
-            description.push_str(&format!(": found {}", check.evidence.actual.trim()));
+        let found = super::findings::found_text(check);
+        if !found.is_empty() {
+            description.push_str(&format!(": found {found}"));
         }
         if !check.evidence.expected.is_empty() {
             description.push_str(&format!("; expected {}", check.evidence.expected.trim()));

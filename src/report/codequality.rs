@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use super::findings::{disposition, finding_message, fingerprint, report_path, Disposition};
+use super::findings::{
+    disposition, fenced_block, finding_message, fingerprint, report_path, Disposition,
+};
 use super::{Emitter, RenderOptions};
 use crate::results::{CheckResult, RunResults, State};
 
@@ -51,7 +53,11 @@ impl Emitter for CodeQualityEmitter {
                     check_name: format!("cisgate/{}", check.id),
                     description: finding_message(node, check),
                     content: Content {
-                        body: format!("Remediation: {}", check.remediation.trim()),
+                        // Markdown (Code Climate's `content.body`): the remediation's lines kept.
+                        body: format!(
+                            "**Remediation**\n\n{}",
+                            fenced_block(check.remediation.trim_end())
+                        ),
                     },
                     categories: vec!["Security"],
                     severity: severity(check),

@@ -74,7 +74,87 @@ pub fn exception(check: &CheckResult) -> Option<&ExceptionRef> {
         .and_then(|mark| mark.exception.as_ref())
 }
 
-/// One sentence: what was found versus what was expected, on which node.
+/// A finding's message is cut to this many characters (SARIF viewers show it in a line).
+pub const MESSAGE_LIMIT: usize = 300;
+/// Found values that older results files carry only as whole audit outputs are cut to this.
+const FOUND_FALLBACK_LIMIT: usize = 120;
+
+/// What was found, short: the engine's decisive value (`--anonymous-auth=true`,
+/// `authentication.anonymous.enabled: true`, `--profiling not set`). Results written before
+/// it existed fall back to the first line of what the tests read, cut. The whole audit output
+/// stays in the JSON results and under `--include-test-output`.
+pub fn found_text(check: &CheckResult) -> String {
+    let decisive = check.evidence.decisive.trim();
+    if !decisive.is_empty() {
+        return one_line(decisive, MESSAGE_LIMIT);
+    }
+    let actual = check.evidence.actual.trim();
+    let first = actual.lines().map(str::trim).find(|l| !l.is_empty());
+    match first {
+        Some(line) if line.len() < actual.len() => {
+            let mut text = one_line(line, FOUND_FALLBACK_LIMIT);
+            if !text.ends_with('…') {
+                text.push('…');
+            }
+            text
+        }
+        Some(line) => one_line(line, FOUND_FALLBACK_LIMIT),
+        None => String::new(),
+    }
+}
+
+/// `text` on one line (control characters and line breaks as spaces), cut to `limit`
+/// characters with `…` marking the cut.
+pub fn one_line(text: &str, limit: usize) -> String {
+    let flat: String = text
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if flat.chars().count() <= limit {
+        return flat;
+    }
+    let mut kept: String = flat.chars().take(limit.saturating_sub(1)).collect();
+    kept.push('…');
+    kept
+}
+
+/// What was found versus what was expected, with the reason and an expired exception:
+/// the part of a finding's message after the title.
+pub fn finding_detail(check: &CheckResult) -> String {
+    let mut detail = String::new();
+    let found = found_text(check);
+    let expected = check.evidence.expected.trim();
+    if !expected.is_empty() {
+        let found = if found.is_empty() { "nothing" } else { &found };
+        detail.push_str(&format!("Found {found}; expected {expected}"));
+    } else if !found.is_empty() {
+        detail.push_str(&format!("Found {found}"));
+    }
+    if !check.reason.is_empty() {
+        if !detail.is_empty() {
+            detail.push_str(". ");
+        }
+        detail.push_str(check.reason.trim().trim_end_matches('.'));
+    }
+    if let Some(exception) = exception(check) {
+        if exception.expired {
+            if !detail.is_empty() {
+                detail.push_str(". ");
+            }
+            detail.push_str(&format!(
+                "The baseline exception `{}` (line {}) expired on {}",
+                exception.check,
+                exception.line,
+                exception.expires.as_deref().unwrap_or("an unknown date")
+            ));
+        }
+    }
+    detail
+}
+
+/// One sentence: what was found versus what was expected, on which node; at most
+/// [`MESSAGE_LIMIT`] characters.
 pub fn finding_message(node: &NodeResults, check: &CheckResult) -> String {
     let mut message = format!(
         "{} on node {}: {}",
@@ -82,27 +162,30 @@ pub fn finding_message(node: &NodeResults, check: &CheckResult) -> String {
         node.node.name,
         check.text
     );
-    let found = check.evidence.actual.trim();
-    let expected = check.evidence.expected.trim();
-    if !expected.is_empty() {
-        let found = if found.is_empty() { "nothing" } else { found };
-        message.push_str(&format!(". Found {found}; expected {expected}"));
-    }
-    if !check.reason.is_empty() {
-        message.push_str(&format!(". {}", check.reason.trim_end_matches('.')));
-    }
-    if let Some(exception) = exception(check) {
-        if exception.expired {
-            message.push_str(&format!(
-                ". The baseline exception `{}` (line {}) expired on {}",
-                exception.check,
-                exception.line,
-                exception.expires.as_deref().unwrap_or("an unknown date")
-            ));
-        }
+    let detail = finding_detail(check);
+    if !detail.is_empty() {
+        message.push_str(". ");
+        message.push_str(&detail);
     }
     message.push('.');
-    message
+    one_line(&message, MESSAGE_LIMIT)
+}
+
+/// `text` as a Markdown fenced code block, its lines kept as written (a remediation's YAML
+/// snippet stays a snippet); the fence is longer than any run of backticks in the text, so
+/// nothing in it can close the block.
+pub fn fenced_block(text: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat((longest + 1).max(3));
+    format!(
+        "{fence}text\n{}\n{fence}",
+        text.trim_matches('\n').trim_end()
+    )
 }
 
 /// Where a result points to, as a path the reader's tools understand.
@@ -267,6 +350,7 @@ mod tests {
                 audits: vec![],
                 actual: "--anonymous-auth=true".into(),
                 expected: "'--anonymous-auth' is equal to 'false'".into(),
+                decisive: "--anonymous-auth=true".into(),
             },
             location: location.map(Box::new),
             baseline: None,
@@ -437,6 +521,43 @@ mod tests {
         let mut ids = vec!["1.2.10", "1.2.9", "1.10", "1.2", "4.1.1"];
         ids.sort_by(|a, b| compare_ids(a, b));
         assert_eq!(ids, vec!["1.2", "1.2.9", "1.2.10", "1.10", "4.1.1"]);
+    }
+
+    #[test]
+    fn finding_message_shows_the_decisive_value_not_the_whole_output() {
+        let mut check = check(State::Fail, None);
+        check.evidence.actual = format!(
+            "kube-apiserver --anonymous-auth=true {}",
+            "--some-flag=some-long-value ".repeat(60)
+        )
+        .into();
+        let message = finding_message(&node("cp-1"), &check);
+        assert!(
+            message.contains("Found --anonymous-auth=true; expected"),
+            "{message}"
+        );
+        assert!(!message.contains("--some-flag"), "{message}");
+        assert!(message.chars().count() <= MESSAGE_LIMIT);
+    }
+
+    #[test]
+    fn found_text_of_older_results_is_the_first_line_cut() {
+        let mut check = check(State::Fail, None);
+        check.evidence.decisive = Default::default();
+        check.evidence.actual = "{\"kind\":\"KubeletConfiguration\",\n\"x\": 1}".into();
+        assert_eq!(found_text(&check), "{\"kind\":\"KubeletConfiguration\",…");
+        check.evidence.actual = "x".repeat(500).into();
+        assert_eq!(found_text(&check).chars().count(), FOUND_FALLBACK_LIMIT);
+    }
+
+    #[test]
+    fn fenced_block_keeps_lines_and_outlasts_backticks_in_the_text() {
+        let text = "Set:\n```\nauthentication:\n  anonymous:\n    enabled: false\n```\n";
+        assert_eq!(
+            fenced_block(text),
+            "````text\nSet:\n```\nauthentication:\n  anonymous:\n    enabled: false\n```\n````"
+        );
+        assert_eq!(fenced_block("a `b`"), "```text\na `b`\n```");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use super::findings::{compare_ids, disposition, exception, Disposition};
+use super::findings::{compare_ids, disposition, exception, found_text, Disposition};
 use super::{Emitter, RenderOptions};
 use crate::results::{Change, CheckResult, ExceptionRef, NodeResults, RunResults, State, Totals};
 
@@ -328,12 +328,12 @@ fn node_checks(node: &NodeResults) -> impl Iterator<Item = (&str, &CheckResult)>
 }
 
 impl Page {
-    fn build(results: &RunResults, _options: &RenderOptions) -> Page {
+    fn build(results: &RunResults, options: &RenderOptions) -> Page {
         let totals = results.totals;
         let sections = section_heads(results);
         let check_count = totals.checks();
         let rows_aggregated = check_count > LIST_ALL_LIMIT;
-        let regression_groups = regression_groups(results);
+        let regression_groups = regression_groups(results, options.include_test_output);
         let regression_rows: usize = regression_groups.iter().map(|g| g.rows.len()).sum();
         let evidence_detail = regression_rows <= EVIDENCE_DETAIL_LIMIT;
         let regression_groups = if evidence_detail {
@@ -589,10 +589,12 @@ fn fleet(results: &RunResults, sections: &[SectionHead]) -> Vec<FleetRow> {
     rows
 }
 
+/// Green only for a section that fails nothing and mostly passes: a section whose checks
+/// are all WARN (manual) passes 0% and is not good news.
 fn level(rate: u32, failing: usize) -> &'static str {
-    if failing == 0 {
+    if failing == 0 && rate >= 80 {
         "good"
-    } else if rate >= 80 {
+    } else if failing == 0 || rate >= 80 {
         "fair"
     } else {
         "poor"
@@ -699,7 +701,9 @@ fn drift(results: &RunResults) -> (Vec<Drift>, usize) {
     (entries, more)
 }
 
-fn regression_groups(results: &RunResults) -> Vec<RegressionGroup> {
+/// Each regressing check with its nodes; an audit's whole output only `with_output`
+/// (`--include-test-output`): a row shows the decisive value.
+fn regression_groups(results: &RunResults, with_output: bool) -> Vec<RegressionGroup> {
     let mut groups: BTreeMap<&str, RegressionGroup> = BTreeMap::new();
     for (node, section, check) in results.checks() {
         if disposition(check, &results.gate) != Disposition::Regression {
@@ -736,7 +740,7 @@ fn regression_groups(results: &RunResults) -> Vec<RegressionGroup> {
             node: node.node.name.clone(),
             state: check.state.as_str(),
             location: location_text(check),
-            found: check.evidence.actual.to_string(),
+            found: found_text(check),
             reason: check.reason.to_string(),
             change: change_str(check.change),
             expired,
@@ -748,7 +752,11 @@ fn regression_groups(results: &RunResults) -> Vec<RegressionGroup> {
                     role: a.role.to_string(),
                     kind: a.kind.to_string(),
                     command: a.command.to_string(),
-                    output: a.output.to_string(),
+                    output: if with_output {
+                        a.output.to_string()
+                    } else {
+                        String::new()
+                    },
                 })
                 .collect(),
         });

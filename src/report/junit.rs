@@ -3,20 +3,20 @@
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::findings::{disposition, exception, finding_message, Disposition};
+use super::findings::{disposition, exception, finding_message, found_text, Disposition};
 use super::{Emitter, RenderOptions};
 use crate::results::{CheckResult, NodeResults, RunResults, SectionResult, State};
 
 pub struct JunitEmitter;
 
 impl Emitter for JunitEmitter {
-    fn render(&self, results: &RunResults, _options: &RenderOptions) -> anyhow::Result<Vec<u8>> {
+    fn render(&self, results: &RunResults, options: &RenderOptions) -> anyhow::Result<Vec<u8>> {
         // Text from nodes is untrusted: characters XML 1.0 forbids (and control characters) removed.
         let results = &*super::sanitize::results_with(results, super::sanitize::for_xml)?;
         let mut report = Report::new(format!("cisgate {}", results.benchmark.name));
         for node in &results.nodes {
             for section in &node.sections {
-                let mut suite = suite(results, node, section);
+                let mut suite = suite(results, node, section, options.include_test_output);
                 if let Some(time) = scan_time(results) {
                     suite.set_timestamp(time);
                 }
@@ -52,7 +52,13 @@ fn without_testsuites_skipped(xml: &str) -> String {
     format!("{}{}", &xml[..start + attribute], &xml[value_end..])
 }
 
-fn suite(results: &RunResults, node: &NodeResults, section: &SectionResult) -> TestSuite {
+/// `with_output`: the failure bodies carry each audit's output (`--include-test-output`).
+fn suite(
+    results: &RunResults,
+    node: &NodeResults,
+    section: &SectionResult,
+    with_output: bool,
+) -> TestSuite {
     let mut suite = TestSuite::new(format!(
         "{} / {} {}",
         node.node.name, section.id, section.text
@@ -78,7 +84,7 @@ fn suite(results: &RunResults, node: &NodeResults, section: &SectionResult) -> T
     }
     for group in &section.groups {
         for check in &group.checks {
-            suite.add_test_case(case(results, node, section, check));
+            suite.add_test_case(case(results, node, section, check, with_output));
         }
     }
     suite
@@ -89,16 +95,22 @@ fn case(
     node: &NodeResults,
     section: &SectionResult,
     check: &CheckResult,
+    with_output: bool,
 ) -> TestCase {
     let mut case = TestCase::new(
         format!("{} {}", check.id, check.text),
-        status(results, node, check),
+        status(results, node, check, with_output),
     );
     case.set_classname(format!("{}.{}", node.node.name, section.id));
     case
 }
 
-fn status(results: &RunResults, node: &NodeResults, check: &CheckResult) -> TestCaseStatus {
+fn status(
+    results: &RunResults,
+    node: &NodeResults,
+    check: &CheckResult,
+    with_output: bool,
+) -> TestCaseStatus {
     match (disposition(check, &results.gate), check.state) {
         (Disposition::Passed, _) => TestCaseStatus::success(),
         (Disposition::Accepted, _) => {
@@ -115,14 +127,14 @@ fn status(results: &RunResults, node: &NodeResults, check: &CheckResult) -> Test
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
             status.set_message(finding_message(node, check));
             status.set_type("ERROR");
-            status.set_description(details(check));
+            status.set_description(details(check, with_output));
             status
         }
         (Disposition::Regression, state) => {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
             status.set_message(finding_message(node, check));
             status.set_type(state.as_str());
-            status.set_description(details(check));
+            status.set_description(details(check, with_output));
             status
         }
         (Disposition::NotGating, state) => {
@@ -149,8 +161,9 @@ fn skip_reason(check: &CheckResult) -> String {
     }
 }
 
-/// The failure body: evidence first, then what to do.
-fn details(check: &CheckResult) -> String {
+/// The failure body: evidence first (the decisive value; each audit's whole output only with
+/// `with_output`), then what to do, its lines as written.
+fn details(check: &CheckResult, with_output: bool) -> String {
     let mut text = String::new();
     if let Some(location) = &check.location {
         text.push_str(&format!("Location: {}", location.path));
@@ -159,25 +172,29 @@ fn details(check: &CheckResult) -> String {
         }
         text.push('\n');
     }
-    for audit in &check.evidence.audits {
-        text.push_str(&format!(
-            "{} ({}): {}\n",
-            audit.role, audit.kind, audit.command
-        ));
-        if !audit.output.is_empty() {
-            text.push_str(&format!("output: {}\n", audit.output));
-        }
-    }
-    let found = check.evidence.actual.as_str();
+    let found = found_text(check);
     text.push_str(&format!(
         "Found: {}\n",
-        if found.is_empty() { "(nothing)" } else { found }
+        if found.is_empty() {
+            "(nothing)"
+        } else {
+            &found
+        }
     ));
     text.push_str(&format!("Expected: {}\n", check.evidence.expected));
     if !check.reason.is_empty() {
         text.push_str(&format!("Reason: {}\n", check.reason));
     }
-    text.push_str(&format!("Remediation: {}\n", check.remediation.trim()));
+    for audit in &check.evidence.audits {
+        text.push_str(&format!(
+            "{} ({}): {}\n",
+            audit.role, audit.kind, audit.command
+        ));
+        if with_output && !audit.output.is_empty() {
+            text.push_str(&format!("output: {}\n", audit.output));
+        }
+    }
+    text.push_str(&format!("Remediation:\n{}\n", check.remediation.trim_end()));
     text
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::findings::{compare_ids, disposition, Disposition};
+use super::findings::{compare_ids, disposition, fenced_block, found_text, Disposition};
 use super::{Emitter, RenderOptions};
 use crate::results::{Change, CheckResult, NodeResults, RunResults, Totals};
 
@@ -161,6 +161,8 @@ fn nodes_table(out: &mut String, results: &RunResults) {
 struct CheckRegressions<'a> {
     check: &'a CheckResult,
     nodes: Vec<&'a str>,
+    /// Each distinct decisive value, in the order the nodes showed them.
+    found: Vec<String>,
     new: usize,
 }
 
@@ -173,9 +175,14 @@ fn regressions_by_check(results: &RunResults) -> Vec<CheckRegressions<'_>> {
         let entry = by_id.entry(check.id.as_str()).or_insert(CheckRegressions {
             check,
             nodes: Vec::new(),
+            found: Vec::new(),
             new: 0,
         });
         entry.nodes.push(node.node.name.as_str());
+        let found = found_text(check);
+        if !entry.found.contains(&found) {
+            entry.found.push(found);
+        }
         if check.change == Some(Change::New) {
             entry.new += 1;
         }
@@ -198,11 +205,11 @@ fn regressions_table(out: &mut String, regressions: &[CheckRegressions<'_>], wit
     }
     let _ = writeln!(out, "\n### Top regressions\n");
     if with_new {
-        let _ = writeln!(out, "| Check | State | Nodes | New | Title | Fix |");
-        let _ = writeln!(out, "|---|---|---|---:|---|---|");
+        let _ = writeln!(out, "| Check | State | Nodes | New | Title | Found | Fix |");
+        let _ = writeln!(out, "|---|---|---|---:|---|---|---|");
     } else {
-        let _ = writeln!(out, "| Check | State | Nodes | Title | Fix |");
-        let _ = writeln!(out, "|---|---|---|---|---|");
+        let _ = writeln!(out, "| Check | State | Nodes | Title | Found | Fix |");
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
     }
     for entry in regressions.iter().take(TOP_REGRESSIONS) {
         let new = if with_new {
@@ -212,11 +219,12 @@ fn regressions_table(out: &mut String, regressions: &[CheckRegressions<'_>], wit
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} |{new} {} | [remediation](#{}) |",
+            "| {} | {} | {} |{new} {} | {} | [remediation](#{}) |",
             cell(&entry.check.id),
             entry.check.state.as_str(),
             node_list(&entry.nodes),
             cell(&entry.check.text),
+            found_cell(&entry.found),
             anchor(&entry.check.id)
         );
     }
@@ -227,6 +235,23 @@ fn regressions_table(out: &mut String, regressions: &[CheckRegressions<'_>], wit
             regressions.len() - TOP_REGRESSIONS
         );
     }
+}
+
+/// The decisive value as code (markup in it escaped, so it stays data), and how many other
+/// values other nodes showed.
+fn found_cell(found: &[String]) -> String {
+    let Some(first) = found.first() else {
+        return String::new();
+    };
+    let mut text = if first.is_empty() {
+        "nothing".to_owned()
+    } else {
+        format!("<code>{}</code>", cell(first))
+    };
+    if found.len() > 1 {
+        let _ = write!(text, " and {} other value(s)", found.len() - 1);
+    }
+    text
 }
 
 fn node_list(nodes: &[&str]) -> String {
@@ -293,7 +318,7 @@ fn remediations(out: &mut String, regressions: &[CheckRegressions<'_>]) {
             anchor(&entry.check.id),
             cell(&entry.check.id),
             cell(&entry.check.text),
-            cell(entry.check.remediation.trim())
+            fenced_block(entry.check.remediation.trim_end())
         );
         if out.len() + block.len() > SIZE_LIMIT {
             let _ = writeln!(

@@ -5,8 +5,10 @@
 //! Required properties: `version` 2.1.0 and `$schema`; `runs[].tool.driver.name`; each rule
 //! an `id`; each result a `ruleId` (naming a rule of its run), a `message.text`, and on every
 //! location a `physicalLocation.artifactLocation.uri` and a `region.startLine` (≥ 1).
-//! Hard limits: 20 runs per file, 25,000 results and 25,000 rules per run, 1,000 locations per
-//! result, 20 tags per rule. Several runs of one tool need distinct categories
+//! Hard limits: 20 runs per file, 25,000 results and 25,000 rules per run, 100 tool
+//! extensions per run, 1,000 locations and 10,000 thread-flow locations per result, 20 tags
+//! per rule, and 10 MB for the gzip-compressed file. Several runs of one tool need distinct
+//! categories
 //! (`automationDetails.id`). Uploads outside the upload-sarif action need
 //! `partialFingerprints.primaryLocationLineHash` to avoid duplicate alerts; we require it.
 #![allow(dead_code)]
@@ -20,6 +22,28 @@ const MAX_RESULTS_PER_RUN: usize = 25_000;
 const MAX_RULES_PER_RUN: usize = 25_000;
 const MAX_LOCATIONS_PER_RESULT: usize = 1_000;
 const MAX_TAGS_PER_RULE: usize = 20;
+const MAX_EXTENSIONS_PER_RUN: usize = 100;
+const MAX_THREAD_FLOW_LOCATIONS_PER_RESULT: usize = 10_000;
+/// The upload limit, on the gzip-compressed file.
+const MAX_COMPRESSED_BYTES: usize = 10 * 1024 * 1024;
+
+/// [`violations`] of a SARIF file as written, with the size limit on its compressed bytes.
+pub fn file_violations(bytes: &[u8]) -> Vec<String> {
+    let log: Value = match serde_json::from_slice(bytes) {
+        Ok(log) => log,
+        Err(error) => return vec![format!("not JSON: {error}")],
+    };
+    let mut found = violations(&log);
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut encoder, bytes).unwrap();
+    let compressed = encoder.finish().unwrap().len();
+    if compressed > MAX_COMPRESSED_BYTES {
+        found.push(format!(
+            "{compressed} bytes gzip-compressed (at most {MAX_COMPRESSED_BYTES})"
+        ));
+    }
+    found
+}
 
 /// Every rule the log breaks, in words; empty when GitHub would ingest it.
 pub fn violations(log: &Value) -> Vec<String> {
@@ -68,6 +92,12 @@ fn check_run(at: &str, run: &Value, found: &mut Vec<String>) {
         found.push(format!(
             "{at}: {} rules (at most {MAX_RULES_PER_RUN})",
             rules.len()
+        ));
+    }
+    let extensions = run["tool"]["extensions"].as_array().map_or(0, Vec::len);
+    if extensions > MAX_EXTENSIONS_PER_RUN {
+        found.push(format!(
+            "{at}: {extensions} tool extensions (at most {MAX_EXTENSIONS_PER_RUN})"
         ));
     }
     let mut rule_ids = BTreeSet::new();
@@ -121,6 +151,18 @@ fn check_result(at: &str, result: &Value, rule_ids: &BTreeSet<String>, found: &m
         found.push(format!(
             "{at}: {} locations (at most {MAX_LOCATIONS_PER_RESULT})",
             locations.len()
+        ));
+    }
+    let flow_locations: usize = result["codeFlows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|flow| flow["threadFlows"].as_array().into_iter().flatten())
+        .map(|thread| thread["locations"].as_array().map_or(0, Vec::len))
+        .sum();
+    if flow_locations > MAX_THREAD_FLOW_LOCATIONS_PER_RESULT {
+        found.push(format!(
+            "{at}: {flow_locations} thread-flow locations (at most {MAX_THREAD_FLOW_LOCATIONS_PER_RESULT})"
         ));
     }
     for (l, location) in locations.iter().enumerate() {

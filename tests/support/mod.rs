@@ -249,6 +249,7 @@ pub fn generated_fleet(nodes: usize, checks: usize) -> RunResults {
                         }],
                         actual: format!("--setting-{id}-{c}=false").into(),
                         expected: format!("'--setting-{id}-{c}' is equal to 'true'").into(),
+                        decisive: format!("--setting-{id}-{c}=false").into(),
                     },
                     location: Some(Box::new(Location {
                         path: format!("/etc/kubernetes/manifests/kube-{target}.yaml").into(),

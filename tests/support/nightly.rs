@@ -204,6 +204,11 @@ pub fn night_with(night: usize, nodes: usize, extra: usize) -> RunResults {
                         expected:
                             "permissions has permissions 600, expected 600 or more restrictive"
                                 .into(),
+                        decisive: if failing {
+                            "permissions=644".into()
+                        } else {
+                            "permissions=600".into()
+                        },
                     },
                     location: Some(Box::new(Location {
                         path: format!("/etc/kubernetes/{id}.conf").into(),
