@@ -1,6 +1,7 @@
 //! `cisgate collect`: on a node, record exactly the facts the selected benchmark asks
 //! for — probes and shell audits alike — into a snapshot that scans offline with the
-//! same verdicts. Secrets are redacted before anything is stored.
+//! same verdicts. Only what the benchmark's checks read is stored (`engine::reads`,
+//! `facts::allowlist`); every other value is removed before anything is written.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use super::nodes::{api_server_version, NodeFailure, NodeRunner};
 use crate::definitions::config::BenchmarkConfig;
 use crate::definitions::select::KubernetesVersion;
 use crate::engine::detect;
+use crate::engine::reads;
 use crate::engine::run::CheckFilter;
 use crate::engine::substitute::program_of;
 use crate::facts::live::LiveFacts;
@@ -65,7 +67,14 @@ pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
         KubernetesVersion::parse(text, "the API server").map(|v| v.major_minor)
     });
     let timestamp = (!cmd.no_timestamp).then(|| jiff::Timestamp::now().to_string());
-    let mut snapshot = recording.into_snapshot(timestamp);
+    let config = BenchmarkConfig::load(&tree, Some(&evaluated.selection.benchmark))?;
+    let allow = reads::allowlist(
+        &tree,
+        &config,
+        &evaluated.selection.benchmark,
+        &evaluated.targets,
+    )?;
+    let mut snapshot = recording.into_snapshot(timestamp, &allow);
     if snapshot.node.kubernetes_version.is_none() {
         snapshot.node.kubernetes_version = version;
     }
@@ -76,7 +85,6 @@ pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
         snapshot.node.roles = detect::roles_of(&evaluated.targets);
     }
     if let Some(processes) = snapshot.processes.as_mut() {
-        let config = BenchmarkConfig::load(&tree, Some(&evaluated.selection.benchmark))?;
         keep_component_processes(processes, &config, &evaluated.targets);
     }
     let bytes = snapshot.bytes_for_path(&cmd.output);

@@ -1,4 +1,6 @@
-//! Redaction: what `collect` removes before anything is stored in a snapshot.
+//! Redaction: the second pass of what `collect` removes before anything is stored. The
+//! first pass keeps only what checks read ([`super::allowlist`]); this one removes, from
+//! what is kept, every value that looks like a secret: a check never needs one.
 //!
 //! Keys and flags keep their names (a check asking "is `--token` set?" still gets its
 //! answer); only secret values are replaced by [`REDACTED`].
@@ -10,14 +12,20 @@ use regex::{Captures, Regex};
 /// What replaces a secret value.
 pub const REDACTED: &str = "<redacted>";
 
+/// Whether a value is already a marker (this module's or the allowlist's).
+fn is_marker(value: &str) -> bool {
+    value.trim_matches(['"', '\'', ',']) == REDACTED || value.contains(super::allowlist::REMOVED)
+}
+
 /// The rules, as stated in every snapshot's `redactions.rules`.
 pub const RULES: &[&str] = &[
-    "PEM private key blocks (-----BEGIN ... PRIVATE KEY----- ... -----END ... PRIVATE KEY-----): the body is replaced by <redacted>; a file named *.key without a PEM block has its whole content replaced",
-    "file content and shell output: the value of a `key: value`, `key=value` or `\"key\": \"value\"` entry is replaced by <redacted> when the key, ignoring case, `-` and `_`, ends in token, password, passwd, secret, secretkey, privatekey, apikey, accesskey or keydata (client-key-data)",
-    "process argv and shell output: the value of a flag whose name ends the same way (--token=..., --password ..., --oidc-client-secret=...) is replaced by <redacted>; flags such as --token-auth-file keep their values",
-    "API objects: string fields whose name ends the same way are replaced; Secrets keep metadata only (data and stringData values replaced, the last-applied-configuration annotation removed)",
-    "file content is stored only for files a check read; every other file has stat facts only",
-    "only the processes of the benchmark's components are recorded (cisgate collect), with argv redacted as above",
+    "allowlist: a snapshot keeps only what the selected benchmark's checks read: the flags, environment names and keys their tests name, the API fields their jq filters name, modes, owners, paths and program names; every other value is replaced by <removed:not-read-by-any-check> (a whole YAML line by `# <removed: not read by any check>`)",
+    "process argv: the program, every --flag name and the values of the flags a check reads (or that the engine reads: the kubelet's configuration flags, k3s settings) are kept, and values that are plain absolute paths; every other element is replaced in place, so positions do not move",
+    "file content and shell output: YAML and JSON keep the keys on a path a check reads (and the static pod structure the engine reads: kind, name, image, command, args, volume mounts, hostPath volumes); list items are reduced like argv; other text is reduced word by word like argv (`NAME=value` keeps NAME and drops the value unless a check reads NAME)",
+    "API objects: reduced to the fields the benchmark's jq filters name (keys and string literals) plus apiVersion, kind and metadata name and namespace; command and args lists are reduced like argv",
+    "whatever is kept then loses every value that looks like a secret: PEM and PGP private key blocks, values of keys and flags whose name ends in token, password, passwd, secret, secretkey, privatekey, apikey, accesskey or keydata, the data of Secrets, and user:password@ in URLs",
+    "file content is stored only for files a check read; every other file has stat facts only; only the processes of the benchmark's components are recorded",
+    "redactions.applied names each stored fact that lost values and how many, never the removed values or their keys",
 ];
 
 const SECRET_NAME_ENDINGS: &[&str] = &[
@@ -46,7 +54,7 @@ pub fn is_secret_name(name: &str) -> bool {
 
 static PEM_PRIVATE_KEY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?s)(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----)(.*?)(-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)",
+        r"(?s)(-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z0-9 ]*-----)(.*?)(-----END [A-Z0-9 ]*PRIVATE KEY[A-Z0-9 ]*-----|\z)",
     )
     .expect("valid regex")
 });
@@ -90,7 +98,7 @@ pub fn redact_text(text: &str) -> Redacted {
     let (text, line_count) = redact_key_value_lines(&text);
     count += line_count;
     let text = INLINE_JSON_PAIR.replace_all(&text, |caps: &Captures| {
-        if is_secret_name(&caps[1]) && &caps[3] != REDACTED {
+        if is_secret_name(&caps[1]) && !is_marker(&caps[3]) {
             count += 1;
             format!("\"{}\"{}\"{REDACTED}\"", &caps[1], &caps[2])
         } else {
@@ -108,7 +116,7 @@ fn redact_flags_in_text(text: &str, count: &mut usize) -> String {
             let separator = &caps[3];
             let value = &caps[4];
             let value_is_a_flag = separator != "=" && value.starts_with('-');
-            if is_secret_name(flag.trim_start_matches('-')) && !value_is_a_flag && value != REDACTED
+            if is_secret_name(flag.trim_start_matches('-')) && !value_is_a_flag && !is_marker(value)
             {
                 *count += 1;
                 format!("{}{flag}{separator}{}", &caps[1], quoted_like(value))
@@ -154,7 +162,11 @@ fn redact_key_value_lines(text: &str) -> (String, usize) {
                 block_indent = Some(indent);
                 out.push_str(line);
             }
-            Some(entry) if !entry.value.is_empty() && !entry.value.contains(REDACTED) => {
+            Some(entry)
+                if !entry.value.is_empty()
+                    && !entry.value.contains(REDACTED)
+                    && !is_marker(entry.value) =>
+            {
                 count += 1;
                 out.push_str(&body[..entry.value_start]);
                 out.push_str(&replace_scalar(entry.value));
@@ -224,7 +236,7 @@ pub fn redact_argv(argv: &[String]) -> (Vec<String>, usize) {
     let mut count = 0;
     let mut redact_next = false;
     for arg in argv {
-        if redact_next && !arg.starts_with('-') {
+        if redact_next && !arg.starts_with('-') && !is_marker(arg) {
             out.push(REDACTED.to_string());
             count += 1;
             redact_next = false;
@@ -232,8 +244,10 @@ pub fn redact_argv(argv: &[String]) -> (Vec<String>, usize) {
         }
         redact_next = false;
         match arg.split_once('=') {
-            Some((flag, _))
-                if flag.starts_with('-') && is_secret_name(flag.trim_start_matches('-')) =>
+            Some((flag, value))
+                if flag.starts_with('-')
+                    && is_secret_name(flag.trim_start_matches('-'))
+                    && !is_marker(value) =>
             {
                 out.push(format!("{flag}={REDACTED}"));
                 count += 1;
@@ -286,7 +300,7 @@ fn redact_json_value(value: &mut serde_json::Value) -> usize {
         serde_json::Value::Object(map) => map
             .iter_mut()
             .map(|(key, child)| match child {
-                serde_json::Value::String(text) if is_secret_name(key) && text != REDACTED => {
+                serde_json::Value::String(text) if is_secret_name(key) && !is_marker(text) => {
                     *text = REDACTED.into();
                     1
                 }
