@@ -51,7 +51,10 @@ static JQ_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"\.([A-Za-z_][A-Za-z0-9_]*)|"((?:[^"\\]|\\.)*)""#).expect("valid regex")
 });
 static SAFE_PATH: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^/[A-Za-z0-9._/-]*$").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"^/[A-Za-z0-9._/%+~-]*$").expect("valid regex"));
+/// `[Service]`: a section header of a systemd unit or an INI file.
+static SECTION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\[[A-Za-z][A-Za-z0-9 _.-]*\]$").expect("valid regex"));
 static FLAG_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^--[a-z0-9][a-z0-9-]*$").expect("valid regex"));
 static ASSIGNMENT: LazyLock<Regex> =
@@ -528,25 +531,9 @@ fn split_key(body: &str) -> Option<(&str, &str)> {
 
 /// Free text (shell output, unit files, env files): line by line, word by word.
 fn reduce_free_text(text: &str, allow: &Allowlist, removed: &mut usize) -> String {
-    let mut out = String::with_capacity(text.len());
-    for line in text.split_inclusive('\n') {
-        let mut reader = TokenReader::new(allow, removed);
-        let mut word_start = None;
-        for (index, c) in line.char_indices() {
-            if c.is_whitespace() {
-                if let Some(start) = word_start.take() {
-                    out.push_str(&reader.element(&line[start..index]));
-                }
-                out.push(c);
-            } else if word_start.is_none() {
-                word_start = Some(index);
-            }
-        }
-        if let Some(start) = word_start {
-            out.push_str(&reader.element(&line[start..]));
-        }
-    }
-    out
+    text.split_inclusive('\n')
+        .map(|line| TokenReader::new(allow, removed).words(line))
+        .collect()
 }
 
 /// Reads argv-like words in order, remembering whether the previous word was a read flag
@@ -589,13 +576,22 @@ impl<'a> TokenReader<'a> {
         self.word(word)
     }
 
+    /// Whitespace-separated words, each reduced; the whitespace stays as it was.
     fn words(&mut self, text: &str) -> String {
-        let mut out = String::new();
-        for (index, part) in text.split(' ').enumerate() {
-            if index > 0 {
-                out.push(' ');
+        let mut out = String::with_capacity(text.len());
+        let mut word_start = None;
+        for (index, c) in text.char_indices() {
+            if c.is_whitespace() {
+                if let Some(start) = word_start.take() {
+                    out.push_str(&self.element(&text[start..index]));
+                }
+                out.push(c);
+            } else if word_start.is_none() {
+                word_start = Some(index);
             }
-            out.push_str(&self.element(part));
+        }
+        if let Some(start) = word_start {
+            out.push_str(&self.element(&text[start..]));
         }
         out
     }
@@ -605,6 +601,7 @@ impl<'a> TokenReader<'a> {
         if allow.flags.contains(word)
             || is_safe_path(word)
             || allow.is_program(word)
+            || SECTION.is_match(word)
             || !word.chars().any(char::is_alphanumeric)
         {
             self.value_follows = allow.reads_value_of(word) && word.starts_with('-');
