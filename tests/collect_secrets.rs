@@ -196,10 +196,16 @@ fn plant_k3s_node(root: &Path, secrets: &mut Secrets) {
     let args = secrets.lines(|i, s| format!("  - \"etcd-password-{i}={s}\"\n"));
     let flow_args = secrets.lines(|i, s| format!("\"oidc-client-secret-{i}={s}\", "));
     let tokens = secrets.lines(|i, s| format!("agent-token-{i}: {s}\n"));
+    let more_args = [
+        secrets.lines(|i, s| format!("  - \"service-account-token-{i}={s}\"\n")),
+        secrets.lines(|i, s| format!("  - \"proxy-password-{i}={s}\"\n")),
+    ];
     edit(&root.join("etc/rancher/k3s/config.yaml"), |text| {
         format!(
-            "{text}\ndatastore-endpoint: postgres://k3s:{endpoint}@db.example:5432/k3s\ntoken:\n  {}\n{tokens}kube-apiserver-arg:\n{args}kube-scheduler-arg: [{flow_args}\"profiling=false\"]\n",
-            secrets.next()
+            "{text}\ndatastore-endpoint: postgres://k3s:{endpoint}@db.example:5432/k3s\ntoken:\n  {}\n{tokens}kube-apiserver-arg:\n{args}kube-scheduler-arg: [{flow_args}\"profiling=false\"]\nkube-controller-manager-arg:\n{}kube-proxy-arg:\n{}",
+            secrets.next(),
+            more_args[0],
+            more_args[1],
         )
     });
     let env = secrets.lines(|i, s| format!("K3S_SECRET_{i}={s}\n"));
@@ -269,8 +275,10 @@ fn plant_cluster(dir: &Path, secrets: &mut Secrets) {
     .unwrap();
 }
 
-/// No planted secret in the snapshot file, nor in its inflated text.
-fn assert_no_secret_in(snapshot: &Path, secrets: &Secrets) {
+/// No planted secret in the snapshot file, nor in its inflated text; what the snapshot
+/// must still hold (`kept`: flag names, markers where values were) is there, so the
+/// secrets were really recorded and removed, not just never asked for.
+fn assert_no_secret_in(snapshot: &Path, secrets: &Secrets, kept: &[&str]) {
     let bytes = fs::read(snapshot).unwrap();
     let mut text = String::new();
     flate2::read::GzDecoder::new(&bytes[..])
@@ -298,6 +306,13 @@ fn assert_no_secret_in(snapshot: &Path, secrets: &Secrets) {
             .map(|s| context_of(&text, s))
             .collect::<Vec<_>>()
     );
+    for expected in kept {
+        assert!(
+            text.contains(expected),
+            "{expected} is not in {}",
+            snapshot.display()
+        );
+    }
     let snapshot: Value = serde_json::from_str(&text).unwrap();
     let applied = snapshot["redactions"]["applied"].as_array().unwrap();
     assert!(
@@ -359,7 +374,19 @@ fn collect_keeps_no_planted_secret_and_gives_live_verdicts_with_cis_1_12() {
     let snapshot = tree.collect(out.path(), &args);
     drop(tree);
     drop(server);
-    assert_no_secret_in(&snapshot, &secrets);
+    let mut kept = vec![
+        "\"--db-password-0=<removed:not-read-by-any-check>\"",
+        "\"--password-0\"",
+        "\"-<removed:not-read-by-any-check>\"",
+        "\"DB_PASSWORD_0=<removed:not-read-by-any-check>\"",
+        "\"--certificate-key=<removed:not-read-by-any-check>\"",
+        "--registry-password-0=<removed:not-read-by-any-check>",
+        "--encryption-provider-config=/etc/kubernetes/enc/encryption.yaml",
+    ];
+    if api_server::kubectl_installed() {
+        kept.push("\"app-0\"");
+    }
+    assert_no_secret_in(&snapshot, &secrets, &kept);
     let replayed = scan_snapshot(&snapshot, &args[..4]);
     assert!(states(&live.results).len() > 100, "{}", live.stderr);
     assert_eq!(states(&replayed.results), states(&live.results));
@@ -383,7 +410,14 @@ fn collect_keeps_no_planted_secret_and_gives_live_verdicts_with_k3s_cis_1_9() {
     let out = tempfile::tempdir().unwrap();
     let snapshot = tree.collect(out.path(), &args);
     drop(tree);
-    assert_no_secret_in(&snapshot, &secrets);
+    assert_no_secret_in(
+        &snapshot,
+        &secrets,
+        &[
+            "etcd-password-0=<removed:not-read-by-any-check>",
+            "\\\"profiling=false\\\"]",
+        ],
+    );
     let replayed = scan_snapshot(&snapshot, &args);
     assert!(states(&live.results).len() > 50, "{}", live.stderr);
     assert_eq!(states(&replayed.results), states(&live.results));
@@ -442,7 +476,11 @@ fn collect_with_kube_benchs_tree_keeps_no_planted_secret_and_gives_live_verdicts
         .collect_kube_bench(out.path(), "cis-1.12", targets)
         .expect("the reference tree is present");
     drop(tree);
-    assert_no_secret_in(&snapshot, &secrets);
+    assert_no_secret_in(
+        &snapshot,
+        &secrets,
+        &["--db-password-0=<removed:not-read-by-any-check>"],
+    );
     let reference = support::kube_bench_cfg().unwrap();
     let replayed = scan_snapshot(
         &snapshot,

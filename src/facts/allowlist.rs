@@ -443,6 +443,12 @@ fn reduce_yaml_lines(text: &str, allow: &Allowlist, removed: &mut usize) -> Stri
                 } else if value.starts_with(['|', '>']) {
                     continuation = Some((key_indent, role));
                     out.push_str(line);
+                } else if role != Role::Read && is_flow_list_of_scalars(value) {
+                    // `kube-apiserver-arg: ["a=b", "c=d"]`: reduced item by item, like argv
+                    let key_end = body.len() - value.len();
+                    out.push_str(&body[..key_end]);
+                    out.push_str(&reduce_flow_list(value, allow, removed));
+                    out.push_str(ending);
                 } else {
                     match role {
                         Role::Read => out.push_str(line),
@@ -474,6 +480,22 @@ fn reduce_yaml_lines(text: &str, allow: &Allowlist, removed: &mut usize) -> Stri
         }
     }
     out
+}
+
+fn is_flow_list_of_scalars(value: &str) -> bool {
+    value.starts_with('[') && value.ends_with(']') && !value[1..].contains(['[', '{', '#'])
+}
+
+fn reduce_flow_list(value: &str, allow: &Allowlist, removed: &mut usize) -> String {
+    let inner = &value[1..value.len() - 1];
+    let mut reader = TokenReader::new(allow, removed);
+    let items: Vec<String> = inner
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| reader.yaml_scalar(item))
+        .collect();
+    format!("[{}]", items.join(", "))
 }
 
 fn removed_line(out: &mut String, indent: usize, ending: &str, removed: &mut usize) {
@@ -821,6 +843,14 @@ mod tests {
         let encryption = "kind: EncryptionConfiguration\nresources:\n  - resources: [secrets]\n    providers:\n    - aescbc:\n        keys: [{name: k, secret: s3cr3tA}]\n";
         let reduced = reduce_text(encryption, &allow());
         assert!(!reduced.text.contains("s3cr3tA"), "{}", reduced.text);
+        let k3s = "kube-scheduler-arg: [\"oidc-client-secret=s3cr3tC\", \"profiling=false\"]\n";
+        let reduced = reduce_text(k3s, &allow());
+        assert_eq!(
+            reduced.text,
+            format!(
+                "kube-scheduler-arg: [\"oidc-client-secret={REMOVED}\", \"profiling=false\"]\n"
+            )
+        );
         let json = "{\"authentication\":{\"anonymous\":{\"enabled\":false}},\"token\":\"s3cr3tB\",\"n\":1}";
         let reduced = reduce_text(json, &allow());
         assert_eq!(
