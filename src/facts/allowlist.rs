@@ -47,9 +47,10 @@ static PATH_SEGMENT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(\.\.|\.|@\.)([A-Za-z_][A-Za-z0-9_-]*)|\[\s*['"]([^'"]+)['"]\s*\]"#)
         .expect("valid regex")
 });
-static JQ_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\.([A-Za-z_][A-Za-z0-9_]*)|"((?:[^"\\]|\\.)*)""#).expect("valid regex")
-});
+static JQ_KEY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\.([A-Za-z_][A-Za-z0-9_]*)").expect("valid regex"));
+static JQ_STRING: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#""((?:[^"\\]|\\.)*)""#).expect("valid regex"));
 static SAFE_PATH: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^/[A-Za-z0-9._/%+~-]*$").expect("valid regex"));
 /// `[Service]`: a section header of a systemd unit or an INI file.
@@ -158,10 +159,14 @@ impl Allowlist {
 
     /// Adds the keys and string literals a `jq` filter over API objects names.
     pub fn add_jq(&mut self, filter: &str) {
-        for caps in JQ_NAME.captures_iter(filter) {
-            if let Some(name) = caps.get(1).or(caps.get(2)) {
-                self.api_keys.insert(name.as_str().to_owned());
-            }
+        // Keys anywhere, string interpolations (`"\\(.hostPath.path)"`) included; string
+        // literals as keys too (`.labels["pod-security.kubernetes.io/enforce"]`).
+        let names = JQ_KEY
+            .captures_iter(filter)
+            .chain(JQ_STRING.captures_iter(filter))
+            .filter_map(|caps| caps.get(1));
+        for name in names {
+            self.api_keys.insert(name.as_str().to_owned());
         }
     }
 
@@ -862,8 +867,8 @@ mod tests {
     #[test]
     fn api_objects_keep_only_the_fields_jq_names() {
         let mut allow = allow();
-        allow.add_jq(".spec.containers[] | select(.securityContext.privileged) | .name, .metadata.labels[\"pod-security.kubernetes.io/enforce\"], .env[]?.valueFrom.secretKeyRef");
-        let mut pod: Value = serde_json::from_str(r#"{"kind":"Pod","metadata":{"name":"p","namespace":"n","labels":{"pod-security.kubernetes.io/enforce":"restricted","other":"s3cr3tL"},"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"s3cr3tA"}},"spec":{"containers":[{"name":"c","args":["--password","s3cr3tB","--profiling=false"],"env":[{"name":"DB_PASSWORD","value":"s3cr3tC"},{"name":"T","valueFrom":{"secretKeyRef":{"name":"s","key":"k"}}}],"securityContext":{"privileged":true}}]}}"#).unwrap();
+        allow.add_jq(".spec.containers[] | select(.securityContext.privileged) | .name, .metadata.labels[\"pod-security.kubernetes.io/enforce\"], .env[]?.valueFrom.secretKeyRef, .spec.volumes[] | \"vol \\(.hostPath.path)\"");
+        let mut pod: Value = serde_json::from_str(r#"{"kind":"Pod","metadata":{"name":"p","namespace":"n","labels":{"pod-security.kubernetes.io/enforce":"restricted","other":"s3cr3tL"},"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"s3cr3tA"}},"spec":{"containers":[{"name":"c","args":["--password","s3cr3tB","--profiling=false"],"env":[{"name":"DB_PASSWORD","value":"s3cr3tC"},{"name":"T","valueFrom":{"secretKeyRef":{"name":"s","key":"k"}}}],"securityContext":{"privileged":true}}],"volumes":[{"name":"v","hostPath":{"path":"/","type":"Directory"}}]}}"#).unwrap();
         let removed = reduce_api_object(&mut pod, &allow);
         let text = pod.to_string();
         for secret in ["s3cr3tL", "s3cr3tA", "s3cr3tC"] {
@@ -874,6 +879,7 @@ mod tests {
             pod["spec"]["containers"][0]["securityContext"]["privileged"],
             true
         );
+        assert_eq!(pod["spec"]["volumes"][0]["hostPath"]["path"], "/");
         assert_eq!(
             pod["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
             "restricted"

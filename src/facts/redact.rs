@@ -63,6 +63,12 @@ static INLINE_JSON_PAIR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#""([A-Za-z0-9_.-]+)"(\s*:\s*)"((?:[^"\\]|\\.)*)""#).expect("valid regex")
 });
 
+/// An entry of a YAML flow mapping: `{name: k, secret: X}`.
+static FLOW_PAIR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"([{,][ \t]*)(["']?)([A-Za-z0-9_.-]+)(["']?[ \t]*:[ \t]+)("[^"]*"|'[^']*'|[^,}\s][^,}\n]*)"#)
+        .expect("valid regex")
+});
+
 static FLAG_WITH_VALUE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(^|[\s"'=])(--?[A-Za-z0-9][A-Za-z0-9_.-]*)(=|[ \t]+)("[^"]*"|'[^']*'|[^\s"']+)"#)
         .expect("valid regex")
@@ -105,6 +111,21 @@ pub fn redact_text(text: &str) -> Redacted {
             caps[0].to_string()
         }
     });
+    let text = FLOW_PAIR.replace_all(&text, |caps: &Captures| {
+        if is_secret_name(&caps[3]) && !is_marker(&caps[5]) {
+            count += 1;
+            format!(
+                "{}{}{}{}{}",
+                &caps[1],
+                &caps[2],
+                &caps[3],
+                &caps[4],
+                quoted_like(&caps[5])
+            )
+        } else {
+            caps[0].to_string()
+        }
+    });
     let text = redact_flags_in_text(&text, &mut count);
     Redacted { text, count }
 }
@@ -141,13 +162,16 @@ fn redact_key_value_lines(text: &str) -> (String, usize) {
     let mut out = String::with_capacity(text.len());
     let mut count = 0;
     let mut block_indent: Option<usize> = None;
+    // `secret:` with its value on the lines below: each such line is counted
+    let mut value_below = false;
     for line in text.split_inclusive('\n') {
         let body = line.trim_end_matches(['\n', '\r']);
         let ending = &line[body.len()..];
         let indent = body.len() - body.trim_start().len();
         if let Some(key_indent) = block_indent {
             if body.trim().is_empty() || indent > key_indent {
-                if !body.trim().is_empty() {
+                if !body.trim().is_empty() && !is_marker(body.trim()) {
+                    count += usize::from(value_below);
                     out.push_str(&body[..indent]);
                     out.push_str(REDACTED);
                 }
@@ -160,6 +184,12 @@ fn redact_key_value_lines(text: &str) -> (String, usize) {
             Some(entry) if entry.value.starts_with('|') || entry.value.starts_with('>') => {
                 count += 1;
                 block_indent = Some(indent);
+                value_below = false;
+                out.push_str(line);
+            }
+            Some(entry) if entry.value.is_empty() => {
+                block_indent = Some(indent);
+                value_below = true;
                 out.push_str(line);
             }
             Some(entry)
@@ -400,6 +430,23 @@ mod tests {
         assert!(redacted.text.contains("NAME=x\n"));
         assert!(redacted.text.contains("\"user\": \"u\""));
         assert!(redacted.text.contains("after: kept\n"));
+    }
+
+    #[test]
+    fn flow_mappings_values_on_the_next_line_and_pgp_blocks_are_redacted() {
+        let config = "keys:\n  - {name: k1, secret: c2VjcmV0QQ==}\n  - {\"name\": \"k2\", \"secret\": \"c2VjcmV0Qg==\"}\n  - name: k3\n    secret:\n      c2VjcmV0Qw==\n  - name: k4\ntoken:\n  c2VjcmV0RA==\nafter: kept\n-----BEGIN PGP PRIVATE KEY BLOCK-----\nc2VjcmV0RQ==\n-----END PGP PRIVATE KEY BLOCK-----\n";
+        let redacted = redact_text(config);
+        for secret in ["QQ==", "Qg==", "Qw==", "RA==", "RQ=="] {
+            assert!(
+                !redacted.text.contains(secret),
+                "{secret} in {}",
+                redacted.text
+            );
+        }
+        assert!(redacted.text.contains("{name: k1, secret: <redacted>}"));
+        assert!(redacted.text.contains("  - name: k4\n"));
+        assert!(redacted.text.contains("after: kept\n"));
+        assert_eq!(redacted.count, 5);
     }
 
     #[test]
