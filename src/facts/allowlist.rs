@@ -198,11 +198,13 @@ impl Allowlist {
         if path.iter().any(|k| self.path_anywhere.contains(k)) {
             return Role::Read;
         }
-        for (index, key) in path.iter().enumerate() {
+        // A key a `flag` test looks for (`client-key-data` in `cat admin.conf`, k3s
+        // `protect-kernel-defaults: true`): the flag lookup reads its value.
+        if path.iter().any(|key| self.reads_value_of(key)) {
+            return Role::Read;
+        }
+        for key in path {
             if !self.path_keys.contains(key) {
-                if index == 0 && self.reads_value_of(key) {
-                    return Role::Read; // k3s `config.yaml`: `protect-kernel-defaults: true`
-                }
                 return if self.path_anywhere.is_empty() {
                     Role::Unread
                 } else {
