@@ -319,6 +319,33 @@ fn assert_no_secret_in(snapshot: &Path, secrets: &Secrets, kept: &[&str]) {
         !applied.is_empty(),
         "redactions.applied names what lost values"
     );
+    for entry in applied {
+        assert!(
+            names_a_stored_fact(&snapshot, entry.as_str().unwrap()),
+            "redactions.applied names {entry}, which the snapshot does not hold"
+        );
+    }
+}
+
+/// Whether a `redactions.applied` entry (`file PATH: N values removed`) names a stored fact.
+fn names_a_stored_fact(snapshot: &Value, entry: &str) -> bool {
+    let (what, _) = entry.rsplit_once(": ").unwrap();
+    if let Some(path) = what.strip_prefix("file ") {
+        return snapshot["files"][path]["content"].is_string();
+    }
+    if let Some(command) = what.strip_prefix("shell `") {
+        return snapshot["shell"][command.trim_end_matches('`')].is_object();
+    }
+    if let Some(kind) = what.strip_prefix("api ") {
+        return snapshot["api"]["kinds"][kind].is_object();
+    }
+    let Some(process) = what.strip_prefix("process ") else {
+        return false;
+    };
+    let pid: u64 = process.split(' ').next().unwrap().parse().unwrap();
+    snapshot["processes"]
+        .as_array()
+        .is_some_and(|list| list.iter().any(|p| p["pid"] == pid))
 }
 
 fn context_of(text: &str, secret: &str) -> String {

@@ -20,7 +20,6 @@ use crate::engine::substitute::program_of;
 use crate::facts::live::LiveFacts;
 use crate::facts::recording::RecordingFacts;
 use crate::facts::Facts;
-use crate::facts::Process;
 use crate::report::sanitize;
 use crate::report::write_output;
 
@@ -74,6 +73,8 @@ pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
         &evaluated.selection.benchmark,
         &evaluated.targets,
     )?;
+    let programs = component_programs(&config, &evaluated.targets);
+    recording.retain_processes(|process| programs.contains(&process.comm));
     let mut snapshot = recording.into_snapshot(timestamp, &allow);
     if snapshot.node.kubernetes_version.is_none() {
         snapshot.node.kubernetes_version = version;
@@ -83,9 +84,6 @@ pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
     }
     if snapshot.node.roles.is_empty() {
         snapshot.node.roles = detect::roles_of(&evaluated.targets);
-    }
-    if let Some(processes) = snapshot.processes.as_mut() {
-        keep_component_processes(processes, &config, &evaluated.targets);
     }
     let bytes = snapshot.bytes_for_path(&cmd.output);
     if let Some(dir) = cmd.output.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -107,20 +105,15 @@ pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Keeps only the processes a check can ask about: those whose kernel command name is
-/// the program of some component's candidate binaries. Everything else running on the
-/// node (and its command line) stays out of the snapshot. Shell audits are recorded with
-/// their own output, so they do not need the process list.
-fn keep_component_processes(
-    processes: &mut Vec<Process>,
-    config: &BenchmarkConfig,
-    targets: &[String],
-) {
-    let programs: BTreeSet<String> = targets
+/// The processes a check can ask about: those whose kernel command name is the program of
+/// some component's candidate binaries. Everything else running on the node (and its
+/// command line) stays out of the snapshot. Shell audits are recorded with their own
+/// output, so they do not need the process list.
+fn component_programs(config: &BenchmarkConfig, targets: &[String]) -> BTreeSet<String> {
+    targets
         .iter()
         .flat_map(|target| config.components(target))
         .flat_map(|component| component.bins)
         .filter_map(|bin| program_of(&bin))
-        .collect();
-    processes.retain(|process| programs.contains(&process.comm));
+        .collect()
 }

@@ -18,7 +18,9 @@ use super::snapshot::{
 };
 use crate::sync::locked;
 
-use super::{FactError, Facts, FileStat, NodeIdentity, ProcessList, ShellCommand, ShellOutput};
+use super::{
+    FactError, Facts, FileStat, NodeIdentity, Process, ProcessList, ShellCommand, ShellOutput,
+};
 
 pub struct RecordingFacts<F: Facts> {
     inner: F,
@@ -59,6 +61,16 @@ impl<F: Facts> RecordingFacts<F> {
         snapshot.source = Some(source);
         snapshot.redactions.rules = redact::RULES.iter().map(|r| r.to_string()).collect();
         snapshot
+    }
+
+    /// Forgets the recorded processes `keep` says no; run before [`Self::into_snapshot`],
+    /// so that nothing about them is stored, not even in `redactions.applied`.
+    pub fn retain_processes(&self, keep: impl FnMut(&Process) -> bool) {
+        self.record(|snapshot| {
+            if let Some(processes) = snapshot.processes.as_mut() {
+                processes.retain(keep);
+            }
+        });
     }
 
     fn record(&self, change: impl FnOnce(&mut Snapshot)) {
