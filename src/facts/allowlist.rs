@@ -36,6 +36,9 @@ pub struct Allowlist {
     pub path_anywhere: BTreeSet<String>,
     /// Keys and string literals of the `jq` filters over API objects.
     pub api_keys: BTreeSet<String>,
+    /// API fields a `jq` filter prints whole (`.spec.unsupportedConfigOverrides` at the end
+    /// of a filter or before `|`): kept with everything under them.
+    pub api_whole: BTreeSet<String>,
     /// Program names of the benchmark's components (`kube-apiserver`, `kubelet`) and the
     /// words that start them (`k3s server`).
     pub programs: BTreeSet<String>,
@@ -49,6 +52,32 @@ static PATH_SEGMENT: LazyLock<Regex> = LazyLock::new(|| {
 });
 static JQ_KEY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\.([A-Za-z_][A-Za-z0-9_]*)").expect("valid regex"));
+/// A key path that ends a filter or feeds a pipe: its value is output whole.
+static JQ_WHOLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:\.[A-Za-z_][A-Za-z0-9_]*)*\.([A-Za-z_][A-Za-z0-9_]*)\s*(?:\||$)")
+        .expect("valid regex")
+});
+/// Fields that hold arbitrary user data: never kept whole, only the keys a filter names.
+const NEVER_WHOLE: &[&str] = &[
+    "metadata",
+    "spec",
+    "status",
+    "template",
+    "containers",
+    "initContainers",
+    "ephemeralContainers",
+    "env",
+    "envFrom",
+    "args",
+    "command",
+    "annotations",
+    "labels",
+    "data",
+    "stringData",
+    "binaryData",
+    "items",
+    "volumes",
+];
 static JQ_STRING: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#""((?:[^"\\]|\\.)*)""#).expect("valid regex"));
 static SAFE_PATH: LazyLock<Regex> =
@@ -167,6 +196,14 @@ impl Allowlist {
             .filter_map(|caps| caps.get(1));
         for name in names {
             self.api_keys.insert(name.as_str().to_owned());
+        }
+        for line in filter.lines() {
+            for caps in JQ_WHOLE.captures_iter(line.trim_end()) {
+                let key = &caps[1];
+                if !NEVER_WHOLE.contains(&key) {
+                    self.api_whole.insert(key.to_owned());
+                }
+            }
         }
     }
 
@@ -310,7 +347,9 @@ fn reduce_api_value(value: &mut Value, key: Option<&str>, allow: &Allowlist, rem
             map.retain(|k, _| allow.api_keys.contains(k));
             *removed += before - map.len();
             for (k, child) in map.iter_mut() {
-                reduce_api_value(child, Some(k), allow, removed);
+                if !allow.api_whole.contains(k) {
+                    reduce_api_value(child, Some(k), allow, removed);
+                }
             }
         }
         Value::Array(items) => {
@@ -882,6 +921,16 @@ mod tests {
             true
         );
         assert_eq!(pod["spec"]["volumes"][0]["hostPath"]["path"], "/");
+        let mut overrides = allow.clone();
+        overrides
+            .add_jq("select(.metadata.name == \"cluster\") | .spec.unsupportedConfigOverrides");
+        let mut server: Value = serde_json::from_str(r#"{"metadata":{"name":"cluster"},"spec":{"unsupportedConfigOverrides":{"apiServerArguments":{"x":["1"]}},"other":"s3cr3tO"}}"#).unwrap();
+        reduce_api_object(&mut server, &overrides);
+        assert_eq!(
+            server["spec"]["unsupportedConfigOverrides"]["apiServerArguments"]["x"][0],
+            "1"
+        );
+        assert!(server["spec"].get("other").is_none());
         assert_eq!(
             pod["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
             "restricted"
