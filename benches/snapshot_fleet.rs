@@ -205,7 +205,9 @@ fn record_snapshot() -> Snapshot {
         &mut |_| {},
     )
     .expect("the example scans");
-    let mut snapshot = facts.into_snapshot(None);
+    let allow = cisgate::engine::reads::allowlist(&tree, &config, &selection.benchmark, &targets)
+        .expect("allowlist");
+    let mut snapshot = facts.into_snapshot(None, &allow);
     snapshot.node.name = NAME_PLACEHOLDER.into();
     snapshot
 }

@@ -100,10 +100,22 @@ fn assert_live_and_snapshot_agree(node: &FakeNode, definitions: &[&str]) {
                     .flat_map(|g| g["checks"].as_array().unwrap()),
             )
         {
-            assert_eq!(a, b, "check {} differs live and replayed", a["id"]);
+            // The snapshot keeps only what checks read: the verdict and what was expected
+            // are the live scan's, the evidence may show less.
+            for field in ["id", "state", "scored"] {
+                assert_eq!(
+                    a[field], b[field],
+                    "check {} differs live and replayed",
+                    a["id"]
+                );
+            }
+            assert_eq!(
+                a["evidence"]["expected"], b["evidence"]["expected"],
+                "check {} expects differently live and replayed",
+                a["id"]
+            );
         }
     }
-    assert_eq!(live_sections, replayed_sections);
     assert_eq!(live["totals"], replayed["totals"]);
     assert_eq!(
         live["nodes"][0]["node"]["name"],
@@ -201,7 +213,10 @@ fn collect_records_what_checks_read_but_never_the_secrets_in_it() {
         !text.contains(SECRET_MARKER),
         "no secret bytes in the snapshot"
     );
-    assert!(text.contains("<redacted>"), "redaction is visible");
+    assert!(
+        text.contains("<redacted>") && text.contains("<removed: not read by any check>"),
+        "redaction is visible"
+    );
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert!(json["redactions"]["rules"]
         .as_array()

@@ -1,6 +1,7 @@
 //! `cisgate collect`: on a node, record exactly the facts the selected benchmark asks
 //! for — probes and shell audits alike — into a snapshot that scans offline with the
-//! same verdicts. Secrets are redacted before anything is stored.
+//! same verdicts. Only what the benchmark's checks read is stored (`engine::reads`,
+//! `facts::allowlist`); every other value is removed before anything is written.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -13,12 +14,12 @@ use super::nodes::{api_server_version, NodeFailure, NodeRunner};
 use crate::definitions::config::BenchmarkConfig;
 use crate::definitions::select::KubernetesVersion;
 use crate::engine::detect;
+use crate::engine::reads;
 use crate::engine::run::CheckFilter;
 use crate::engine::substitute::program_of;
 use crate::facts::live::LiveFacts;
 use crate::facts::recording::RecordingFacts;
 use crate::facts::Facts;
-use crate::facts::Process;
 use crate::report::sanitize;
 use crate::report::write_output;
 
@@ -65,7 +66,16 @@ pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
         KubernetesVersion::parse(text, "the API server").map(|v| v.major_minor)
     });
     let timestamp = (!cmd.no_timestamp).then(|| jiff::Timestamp::now().to_string());
-    let mut snapshot = recording.into_snapshot(timestamp);
+    let config = BenchmarkConfig::load(&tree, Some(&evaluated.selection.benchmark))?;
+    let allow = reads::allowlist(
+        &tree,
+        &config,
+        &evaluated.selection.benchmark,
+        &evaluated.targets,
+    )?;
+    let programs = component_programs(&config, &evaluated.targets);
+    recording.retain_processes(|process| programs.contains(&process.comm));
+    let mut snapshot = recording.into_snapshot(timestamp, &allow);
     if snapshot.node.kubernetes_version.is_none() {
         snapshot.node.kubernetes_version = version;
     }
@@ -74,10 +84,6 @@ pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
     }
     if snapshot.node.roles.is_empty() {
         snapshot.node.roles = detect::roles_of(&evaluated.targets);
-    }
-    if let Some(processes) = snapshot.processes.as_mut() {
-        let config = BenchmarkConfig::load(&tree, Some(&evaluated.selection.benchmark))?;
-        keep_component_processes(processes, &config, &evaluated.targets);
     }
     let bytes = snapshot.bytes_for_path(&cmd.output);
     if let Some(dir) = cmd.output.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -99,20 +105,15 @@ pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Keeps only the processes a check can ask about: those whose kernel command name is
-/// the program of some component's candidate binaries. Everything else running on the
-/// node (and its command line) stays out of the snapshot. Shell audits are recorded with
-/// their own output, so they do not need the process list.
-fn keep_component_processes(
-    processes: &mut Vec<Process>,
-    config: &BenchmarkConfig,
-    targets: &[String],
-) {
-    let programs: BTreeSet<String> = targets
+/// The processes a check can ask about: those whose kernel command name is the program of
+/// some component's candidate binaries. Everything else running on the node (and its
+/// command line) stays out of the snapshot. Shell audits are recorded with their own
+/// output, so they do not need the process list.
+fn component_programs(config: &BenchmarkConfig, targets: &[String]) -> BTreeSet<String> {
+    targets
         .iter()
         .flat_map(|target| config.components(target))
         .flat_map(|component| component.bins)
         .filter_map(|bin| program_of(&bin))
-        .collect();
-    processes.retain(|process| programs.contains(&process.comm));
+        .collect()
 }

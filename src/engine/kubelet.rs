@@ -249,6 +249,13 @@ fn flags_of(process: &Process) -> Vec<(String, String)> {
     flags
 }
 
+/// Every flag this module reads from the kubelet's command line (`collect` keeps their values).
+pub fn flags_read() -> impl Iterator<Item = &'static str> {
+    ["config", "config-dir", "kubeconfig", "hostname-override"]
+        .into_iter()
+        .chain(FLAG_FIELDS.iter().map(|(flag, _, _)| *flag))
+}
+
 fn flag_type(name: &str) -> Option<FlagType> {
     match name {
         "config" | "config-dir" | "kubeconfig" | "hostname-override" => Some(FlagType::Text),

@@ -18,6 +18,7 @@ pub mod locate;
 pub mod lookup;
 pub mod platform;
 pub mod probes;
+pub mod reads;
 pub mod recent_parses;
 pub mod run;
 pub mod scan;

@@ -3,6 +3,7 @@
 //! A source answers questions about processes, files, shell audits and API
 //! objects. It knows nothing about checks: the engine asks, the source answers.
 
+pub mod allowlist;
 pub mod bounded;
 pub mod derive;
 pub mod discover;

@@ -1,12 +1,16 @@
 //! `RecordingFacts`: wraps a source, forwards every question, and records every answer
-//! (redacted) so that `cisgate collect` writes exactly what the selected checks asked for.
+//! so that `cisgate collect` writes exactly what the selected checks asked for.
 //!
-//! The caller gets the source's answer unchanged; only what is stored is redacted.
-//! Errors are recorded too and replay as the same error, so a snapshot scan says
-//! "cannot read" exactly where the live scan did.
+//! The caller gets the source's answer unchanged. Answers are held in memory as they
+//! came; [`RecordingFacts::into_snapshot`] reduces them to what the benchmark's checks
+//! read (see [`super::allowlist`]) and then removes whatever still looks like a secret
+//! (see [`super::redact`]): nothing else is ever stored. Errors are recorded too and
+//! replay as the same error, so a snapshot scan says "cannot read" exactly where the live
+//! scan did.
 
 use std::sync::Mutex;
 
+use super::allowlist::{self, Allowlist};
 use super::redact::{self, redact_argv, redact_file_content, redact_text};
 use super::snapshot::{
     normalize_node_path, ApiKindRecord, RecordedError, Redactions, ShellRecord, Snapshot,
@@ -20,6 +24,7 @@ use super::{
 
 pub struct RecordingFacts<F: Facts> {
     inner: F,
+    /// Answers as the source gave them; reduced only when the snapshot is made.
     recorded: Mutex<Snapshot>,
 }
 
@@ -35,15 +40,16 @@ impl<F: Facts> RecordingFacts<F> {
         &self.inner
     }
 
-    /// The snapshot of everything asked so far. `collected_at` (RFC 3339) is left out
-    /// when `None`, for reproducible snapshots.
-    pub fn into_snapshot(self, collected_at: Option<String>) -> Snapshot {
+    /// The snapshot of everything asked so far, keeping only what `allow` says the checks
+    /// read. `collected_at` (RFC 3339) is left out when `None`, for reproducible snapshots.
+    pub fn into_snapshot(self, collected_at: Option<String>, allow: &Allowlist) -> Snapshot {
         let identity = self.inner.identity();
         let source = self.inner.describe();
         let mut snapshot = self
             .recorded
             .into_inner()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        reduce_snapshot(&mut snapshot, allow);
         snapshot.node = SnapshotNode {
             name: identity.name,
             roles: identity.roles,
@@ -57,35 +63,76 @@ impl<F: Facts> RecordingFacts<F> {
         snapshot
     }
 
+    /// Forgets the recorded processes `keep` says no; run before [`Self::into_snapshot`],
+    /// so that nothing about them is stored, not even in `redactions.applied`.
+    pub fn retain_processes(&self, keep: impl FnMut(&Process) -> bool) {
+        self.record(|snapshot| {
+            if let Some(processes) = snapshot.processes.as_mut() {
+                processes.retain(keep);
+            }
+        });
+    }
+
     fn record(&self, change: impl FnOnce(&mut Snapshot)) {
         let mut snapshot = locked(&self.recorded);
         change(&mut snapshot);
     }
 }
 
+/// Reduces every recorded answer in place: allowlisting first, then the secret rules.
+fn reduce_snapshot(snapshot: &mut Snapshot, allow: &Allowlist) {
+    let redactions = &mut snapshot.redactions;
+    if let Some(processes) = snapshot.processes.as_mut() {
+        for process in processes.iter_mut() {
+            let (argv, removed) = allowlist::reduce_argv(&process.argv, allow);
+            let (argv, redacted) = redact_argv(&argv);
+            process.argv = argv;
+            let what = format!("process {} ({}) argv", process.pid, process.comm);
+            note(redactions, what, removed + redacted);
+        }
+    }
+    for (path, record) in snapshot.files.iter_mut() {
+        if let Some(content) = record.content.as_mut() {
+            let (kept, removed) = if allow.whole_files.contains(path) {
+                (content.clone(), 0)
+            } else {
+                let reduced = allowlist::reduce_text(content, allow);
+                (reduced.text, reduced.removed)
+            };
+            let redacted = redact_file_content(path, &kept);
+            *content = redacted.text;
+            note(redactions, format!("file {path}"), removed + redacted.count);
+        }
+    }
+    for (command, record) in snapshot.shell.iter_mut() {
+        let reduced = allowlist::reduce_text(&record.output, allow);
+        let redacted = redact_text(&reduced.text);
+        record.output = redacted.text;
+        let what = format!("shell `{command}`");
+        note(redactions, what, reduced.removed + redacted.count);
+    }
+    for (kind, record) in snapshot.api.kinds.iter_mut() {
+        let count: usize = record
+            .items
+            .iter_mut()
+            .map(|item| allowlist::reduce_api_object(item, allow) + redact::redact_api_object(item))
+            .sum();
+        note(redactions, format!("api {kind}"), count);
+    }
+}
+
+/// Names the fact and how many values left it; never what they were.
 fn note(redactions: &mut Redactions, what: String, count: usize) {
     if count > 0 {
         let unit = if count == 1 { "value" } else { "values" };
-        redactions.applied.insert(format!("{what}: {count} {unit}"));
+        redactions
+            .applied
+            .insert(format!("{what}: {count} {unit} removed"));
     }
 }
 
 fn is_not_recorded<T>(answer: &Result<T, FactError>) -> bool {
     matches!(answer, Err(FactError::NotRecorded { .. }))
-}
-
-fn redact_process(process: &Process, redactions: &mut Redactions) -> Process {
-    let (argv, count) = redact_argv(&process.argv);
-    note(
-        redactions,
-        format!("process {} ({}) argv", process.pid, process.comm),
-        count,
-    );
-    Process {
-        pid: process.pid,
-        comm: process.comm.clone(),
-        argv,
-    }
 }
 
 impl<F: Facts> Facts for RecordingFacts<F> {
@@ -101,11 +148,7 @@ impl<F: Facts> Facts for RecordingFacts<F> {
         let answer = self.inner.processes();
         self.record(|snapshot| match &answer {
             Ok(processes) => {
-                let redacted = processes
-                    .iter()
-                    .map(|p| redact_process(p, &mut snapshot.redactions))
-                    .collect();
-                snapshot.processes = Some(redacted);
+                snapshot.processes = Some(processes.to_vec());
                 snapshot.processes_error = None;
             }
             Err(error) => {
@@ -142,12 +185,7 @@ impl<F: Facts> Facts for RecordingFacts<F> {
         let key = normalize_node_path(path);
         self.record(|snapshot| {
             let content = match &answer {
-                Ok(Some(content)) => {
-                    let redacted = redact_file_content(&key, content);
-                    let what = format!("file {key}");
-                    note(&mut snapshot.redactions, what, redacted.count);
-                    Some(redacted.text)
-                }
+                Ok(Some(content)) => Some(content.clone()),
                 _ => None,
             };
             let record = snapshot.files.entry(key).or_default();
@@ -186,19 +224,11 @@ impl<F: Facts> Facts for RecordingFacts<F> {
         let answer = self.inner.run_shell(command);
         self.record(|snapshot| {
             let record = match &answer {
-                Ok(output) => {
-                    let redacted = redact_text(&output.output);
-                    note(
-                        &mut snapshot.redactions,
-                        format!("shell `{}`", command.on_node),
-                        redacted.count,
-                    );
-                    ShellRecord {
-                        output: redacted.text,
-                        exit_code: output.exit_code,
-                        error: None,
-                    }
-                }
+                Ok(output) => ShellRecord {
+                    output: output.output.clone(),
+                    exit_code: output.exit_code,
+                    error: None,
+                },
                 Err(error) => match RecordedError::from_fact_error(error) {
                     Some(error) => ShellRecord {
                         error: Some(error),
@@ -220,12 +250,10 @@ impl<F: Facts> Facts for RecordingFacts<F> {
         let answer = self.inner.api_objects(kind);
         self.record(|snapshot| {
             let record = match &answer {
-                Ok(items) => {
-                    let mut items = items.clone();
-                    let count = items.iter_mut().map(redact::redact_api_object).sum();
-                    note(&mut snapshot.redactions, format!("api {kind}"), count);
-                    ApiKindRecord { items, error: None }
-                }
+                Ok(items) => ApiKindRecord {
+                    items: items.clone(),
+                    error: None,
+                },
                 Err(error) => match RecordedError::from_fact_error(error) {
                     Some(error) => ApiKindRecord {
                         items: Vec::new(),
@@ -272,6 +300,13 @@ mod tests {
         dir
     }
 
+    fn allow() -> Allowlist {
+        let mut allow = Allowlist::new();
+        allow.add_flag("--profiling");
+        allow.add_path("{.users[*].user.client-certificate-data}");
+        allow
+    }
+
     fn scan_like_a_check(facts: &dyn Facts) {
         for path in [
             "/etc/kubernetes/admin.conf",
@@ -294,7 +329,7 @@ mod tests {
         let node = node_with_secrets();
         let recording = RecordingFacts::new(SnapshotDirFacts::open(node.path()).unwrap());
         scan_like_a_check(&recording);
-        let snapshot = recording.into_snapshot(None);
+        let snapshot = recording.into_snapshot(None, &allow());
         let text = String::from_utf8(snapshot.to_json_bytes()).unwrap();
         for secret in [
             "UkVDT0dOSVNBQkxFLUtFWS1CWVRFUw==",
@@ -308,10 +343,19 @@ mod tests {
             text.contains("Q0VSVElGSUNBVEU="),
             "non-secret content is kept"
         );
-        assert!(snapshot
-            .redactions
-            .applied
-            .contains("file /etc/kubernetes/admin.conf: 2 values"));
+        let applied = &snapshot.redactions.applied;
+        assert!(
+            applied.contains("file /etc/kubernetes/admin.conf: 2 values removed"),
+            "{applied:?}"
+        );
+        let admin = snapshot.files["/etc/kubernetes/admin.conf"]
+            .content
+            .clone()
+            .unwrap();
+        assert!(
+            !admin.contains("client-key-data") && admin.contains("client-certificate-data"),
+            "only the keys a check reads are stored: {admin}"
+        );
         assert!(!snapshot.redactions.rules.is_empty());
     }
 
@@ -321,7 +365,7 @@ mod tests {
         let source = SnapshotDirFacts::open(node.path()).unwrap();
         let recording = RecordingFacts::new(SnapshotDirFacts::open(node.path()).unwrap());
         scan_like_a_check(&recording);
-        let snapshot = recording.into_snapshot(Some("2026-01-01T00:00:00Z".into()));
+        let snapshot = recording.into_snapshot(Some("2026-01-01T00:00:00Z".into()), &allow());
         let bytes = snapshot.to_gzip_bytes();
         let replay = SnapshotFacts::new(
             PathBuf::from("node.json.gz"),
@@ -345,7 +389,10 @@ mod tests {
             Err(FactError::NotRecorded { .. })
         ));
         let processes = replay.processes().unwrap();
-        assert_eq!(processes[0].argv[1], "--token=<redacted>");
+        assert_eq!(
+            processes[0].argv[1],
+            format!("--token={}", allowlist::REMOVED)
+        );
         assert_eq!(processes[0].argv[2], "--profiling=false");
         // never asked: not recorded
         assert!(matches!(

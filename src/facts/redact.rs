@@ -1,4 +1,6 @@
-//! Redaction: what `collect` removes before anything is stored in a snapshot.
+//! Redaction: the second pass of what `collect` removes before anything is stored. The
+//! first pass keeps only what checks read ([`super::allowlist`]); this one removes, from
+//! what is kept, every value that looks like a secret: a check never needs one.
 //!
 //! Keys and flags keep their names (a check asking "is `--token` set?" still gets its
 //! answer); only secret values are replaced by [`REDACTED`].
@@ -10,14 +12,20 @@ use regex::{Captures, Regex};
 /// What replaces a secret value.
 pub const REDACTED: &str = "<redacted>";
 
+/// Whether a value is already a marker (this module's or the allowlist's).
+fn is_marker(value: &str) -> bool {
+    value.trim_matches(['"', '\'', ',']) == REDACTED || value.contains(super::allowlist::REMOVED)
+}
+
 /// The rules, as stated in every snapshot's `redactions.rules`.
 pub const RULES: &[&str] = &[
-    "PEM private key blocks (-----BEGIN ... PRIVATE KEY----- ... -----END ... PRIVATE KEY-----): the body is replaced by <redacted>; a file named *.key without a PEM block has its whole content replaced",
-    "file content and shell output: the value of a `key: value`, `key=value` or `\"key\": \"value\"` entry is replaced by <redacted> when the key, ignoring case, `-` and `_`, ends in token, password, passwd, secret, secretkey, privatekey, apikey, accesskey or keydata (client-key-data)",
-    "process argv and shell output: the value of a flag whose name ends the same way (--token=..., --password ..., --oidc-client-secret=...) is replaced by <redacted>; flags such as --token-auth-file keep their values",
-    "API objects: string fields whose name ends the same way are replaced; Secrets keep metadata only (data and stringData values replaced, the last-applied-configuration annotation removed)",
-    "file content is stored only for files a check read; every other file has stat facts only",
-    "only the processes of the benchmark's components are recorded (cisgate collect), with argv redacted as above",
+    "allowlist: a snapshot keeps only what the selected benchmark's checks read: the flags, environment names and keys their tests name, the API fields their jq filters name, modes, owners, paths and program names; every other value is replaced by <removed:not-read-by-any-check> (a whole YAML line by `# <removed: not read by any check>`)",
+    "process argv: the program, every --flag name and the values of the flags a check reads (or that the engine reads: the kubelet's configuration flags, k3s settings) are kept, and values that are plain absolute paths; every other element is replaced in place, so positions do not move",
+    "file content and shell output: YAML and JSON keep the keys on a path a check reads (and the static pod structure the engine reads: kind, name, image, command, args, volume mounts, hostPath volumes); list items are reduced like argv; other text is reduced word by word like argv (`NAME=value` keeps NAME and drops the value unless a check reads NAME)",
+    "API objects: reduced to the fields the benchmark's jq filters name (keys and string literals) plus apiVersion, kind and metadata name and namespace; command and args lists are reduced like argv",
+    "whatever is kept then loses every value that looks like a secret: PEM and PGP private key blocks, values of keys and flags whose name ends in token, password, passwd, secret, secretkey, privatekey, apikey, accesskey or keydata, the data of Secrets, and user:password@ in URLs",
+    "file content is stored only for files a check read; every other file has stat facts only; only the processes of the benchmark's components are recorded",
+    "redactions.applied names each stored fact that lost values and how many, never the removed values or their keys",
 ];
 
 const SECRET_NAME_ENDINGS: &[&str] = &[
@@ -46,13 +54,19 @@ pub fn is_secret_name(name: &str) -> bool {
 
 static PEM_PRIVATE_KEY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?s)(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----)(.*?)(-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)",
+        r"(?s)(-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z0-9 ]*-----)(.*?)(-----END [A-Z0-9 ]*PRIVATE KEY[A-Z0-9 ]*-----|\z)",
     )
     .expect("valid regex")
 });
 
 static INLINE_JSON_PAIR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#""([A-Za-z0-9_.-]+)"(\s*:\s*)"((?:[^"\\]|\\.)*)""#).expect("valid regex")
+});
+
+/// An entry of a YAML flow mapping: `{name: k, secret: X}`.
+static FLOW_PAIR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"([{,][ \t]*)(["']?)([A-Za-z0-9_.-]+)(["']?[ \t]*:[ \t]+)("[^"]*"|'[^']*'|[^,}\s][^,}\n]*)"#)
+        .expect("valid regex")
 });
 
 static FLAG_WITH_VALUE: LazyLock<Regex> = LazyLock::new(|| {
@@ -90,9 +104,24 @@ pub fn redact_text(text: &str) -> Redacted {
     let (text, line_count) = redact_key_value_lines(&text);
     count += line_count;
     let text = INLINE_JSON_PAIR.replace_all(&text, |caps: &Captures| {
-        if is_secret_name(&caps[1]) && &caps[3] != REDACTED {
+        if is_secret_name(&caps[1]) && !is_marker(&caps[3]) {
             count += 1;
             format!("\"{}\"{}\"{REDACTED}\"", &caps[1], &caps[2])
+        } else {
+            caps[0].to_string()
+        }
+    });
+    let text = FLOW_PAIR.replace_all(&text, |caps: &Captures| {
+        if is_secret_name(&caps[3]) && !is_marker(&caps[5]) {
+            count += 1;
+            format!(
+                "{}{}{}{}{}",
+                &caps[1],
+                &caps[2],
+                &caps[3],
+                &caps[4],
+                quoted_like(&caps[5])
+            )
         } else {
             caps[0].to_string()
         }
@@ -108,7 +137,7 @@ fn redact_flags_in_text(text: &str, count: &mut usize) -> String {
             let separator = &caps[3];
             let value = &caps[4];
             let value_is_a_flag = separator != "=" && value.starts_with('-');
-            if is_secret_name(flag.trim_start_matches('-')) && !value_is_a_flag && value != REDACTED
+            if is_secret_name(flag.trim_start_matches('-')) && !value_is_a_flag && !is_marker(value)
             {
                 *count += 1;
                 format!("{}{flag}{separator}{}", &caps[1], quoted_like(value))
@@ -133,13 +162,16 @@ fn redact_key_value_lines(text: &str) -> (String, usize) {
     let mut out = String::with_capacity(text.len());
     let mut count = 0;
     let mut block_indent: Option<usize> = None;
+    // `secret:` with its value on the lines below: each such line is counted
+    let mut value_below = false;
     for line in text.split_inclusive('\n') {
         let body = line.trim_end_matches(['\n', '\r']);
         let ending = &line[body.len()..];
         let indent = body.len() - body.trim_start().len();
         if let Some(key_indent) = block_indent {
             if body.trim().is_empty() || indent > key_indent {
-                if !body.trim().is_empty() {
+                if !body.trim().is_empty() && !is_marker(body.trim()) {
+                    count += usize::from(value_below);
                     out.push_str(&body[..indent]);
                     out.push_str(REDACTED);
                 }
@@ -152,9 +184,19 @@ fn redact_key_value_lines(text: &str) -> (String, usize) {
             Some(entry) if entry.value.starts_with('|') || entry.value.starts_with('>') => {
                 count += 1;
                 block_indent = Some(indent);
+                value_below = false;
                 out.push_str(line);
             }
-            Some(entry) if !entry.value.is_empty() && !entry.value.contains(REDACTED) => {
+            Some(entry) if entry.value.is_empty() => {
+                block_indent = Some(indent);
+                value_below = true;
+                out.push_str(line);
+            }
+            Some(entry)
+                if !entry.value.is_empty()
+                    && !entry.value.contains(REDACTED)
+                    && !is_marker(entry.value) =>
+            {
                 count += 1;
                 out.push_str(&body[..entry.value_start]);
                 out.push_str(&replace_scalar(entry.value));
@@ -224,7 +266,7 @@ pub fn redact_argv(argv: &[String]) -> (Vec<String>, usize) {
     let mut count = 0;
     let mut redact_next = false;
     for arg in argv {
-        if redact_next && !arg.starts_with('-') {
+        if redact_next && !arg.starts_with('-') && !is_marker(arg) {
             out.push(REDACTED.to_string());
             count += 1;
             redact_next = false;
@@ -232,8 +274,10 @@ pub fn redact_argv(argv: &[String]) -> (Vec<String>, usize) {
         }
         redact_next = false;
         match arg.split_once('=') {
-            Some((flag, _))
-                if flag.starts_with('-') && is_secret_name(flag.trim_start_matches('-')) =>
+            Some((flag, value))
+                if flag.starts_with('-')
+                    && is_secret_name(flag.trim_start_matches('-'))
+                    && !is_marker(value) =>
             {
                 out.push(format!("{flag}={REDACTED}"));
                 count += 1;
@@ -286,7 +330,7 @@ fn redact_json_value(value: &mut serde_json::Value) -> usize {
         serde_json::Value::Object(map) => map
             .iter_mut()
             .map(|(key, child)| match child {
-                serde_json::Value::String(text) if is_secret_name(key) && text != REDACTED => {
+                serde_json::Value::String(text) if is_secret_name(key) && !is_marker(text) => {
                     *text = REDACTED.into();
                     1
                 }
@@ -386,6 +430,23 @@ mod tests {
         assert!(redacted.text.contains("NAME=x\n"));
         assert!(redacted.text.contains("\"user\": \"u\""));
         assert!(redacted.text.contains("after: kept\n"));
+    }
+
+    #[test]
+    fn flow_mappings_values_on_the_next_line_and_pgp_blocks_are_redacted() {
+        let config = "keys:\n  - {name: k1, secret: c2VjcmV0QQ==}\n  - {\"name\": \"k2\", \"secret\": \"c2VjcmV0Qg==\"}\n  - name: k3\n    secret:\n      c2VjcmV0Qw==\n  - name: k4\ntoken:\n  c2VjcmV0RA==\nafter: kept\n-----BEGIN PGP PRIVATE KEY BLOCK-----\nc2VjcmV0RQ==\n-----END PGP PRIVATE KEY BLOCK-----\n";
+        let redacted = redact_text(config);
+        for secret in ["QQ==", "Qg==", "Qw==", "RA==", "RQ=="] {
+            assert!(
+                !redacted.text.contains(secret),
+                "{secret} in {}",
+                redacted.text
+            );
+        }
+        assert!(redacted.text.contains("{name: k1, secret: <redacted>}"));
+        assert!(redacted.text.contains("  - name: k4\n"));
+        assert!(redacted.text.contains("after: kept\n"));
+        assert_eq!(redacted.count, 5);
     }
 
     #[test]

@@ -166,6 +166,53 @@ impl LiveTree {
         Some(result)
     }
 
+    /// `cisgate collect --config-dir <kube-bench cfg> --benchmark B --targets T` run chrooted on
+    /// this node like [`LiveTree::scan_kube_bench`]; the snapshot file is moved into `dir`.
+    /// `None` where the reference tree is absent (see `support::missing`).
+    pub fn collect_kube_bench(
+        &self,
+        dir: &Path,
+        benchmark: &str,
+        targets: &str,
+    ) -> Option<PathBuf> {
+        let reference = kube_bench_cfg()?;
+        let work = self.root.path().join(CHROOT_WORKDIR);
+        fs::create_dir_all(work.join("out")).unwrap();
+        fs::create_dir_all(work.join("cfg")).unwrap();
+        fs::write(work.join("cisgate"), b"").unwrap();
+        let output = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"])
+            .arg(chroot_script())
+            .arg("chroot-collect")
+            .arg(self.root.path())
+            .arg(cisgate_binary())
+            .arg(&reference)
+            .args([
+                "collect",
+                "--config-dir",
+                &format!("/{CHROOT_WORKDIR}/cfg"),
+                "--benchmark",
+                benchmark,
+                "--targets",
+                targets,
+                "-o",
+                &format!("/{CHROOT_WORKDIR}/out/node.json.gz"),
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run unshare");
+        let snapshot = dir.join("kube-bench-node.json.gz");
+        let written = fs::copy(work.join("out/node.json.gz"), &snapshot);
+        fs::remove_dir_all(&work).unwrap();
+        assert!(
+            output.status.success() && written.is_ok(),
+            "the chrooted collect failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Some(snapshot)
+    }
+
     /// `cisgate collect --root <root> -o <file> ARGS`; returns the snapshot file, which lives
     /// as long as `dir`.
     pub fn collect(&self, dir: &Path, args: &[&str]) -> PathBuf {
