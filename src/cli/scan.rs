@@ -127,8 +127,7 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
         );
     }
     baseline::apply(&mut results, &baseline_args, cmd.baseline.today())?;
-    let identity = cmd.store.identity(cmd.node.kubeconfig.clone());
-    let meta = identity.scan_meta(&results, started_at);
+    let meta = cmd.store.identity().scan_meta(&results, started_at)?;
     if let (true, Some(url)) = (previous_from_store, &cmd.store.store) {
         sink::mark_previous_from_store(url, &meta.cluster, &mut results)?;
     }

@@ -282,6 +282,7 @@ mod tests {
                 kubernetes_version: None,
                 platform: None,
                 source: "live".into(),
+                cluster: None,
                 benchmark: None,
                 distribution: None,
             },
