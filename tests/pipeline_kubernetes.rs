@@ -520,8 +520,7 @@ fn the_collector_and_the_nightly_cronjobs_run_from_the_image_without_a_shell() {
         assert_eq!(code, Some(1), "night {night}: regressions\n{out}\n{err}");
     }
     let results: Value =
-        serde_json::from_slice(&std::fs::read(data.path().join("reports/results.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(data.path().join("results.json")).unwrap()).unwrap();
     assert_eq!(
         results["previous"]["new"], 0,
         "night 2 compared with night 1"
@@ -555,12 +554,12 @@ fn the_collector_and_the_nightly_cronjobs_run_from_the_image_without_a_shell() {
     assert_eq!(code, Some(0), "{err}");
     let (code, _, err) = run_to_end(&image, trend, "trend", &volumes("none"));
     assert_eq!(code, Some(0), "{err}");
-    let page = std::fs::read_to_string(data.path().join("reports/trend.html")).unwrap();
+    let page = std::fs::read_to_string(data.path().join("trend.html")).unwrap();
     assert!(
         page.contains(&cluster),
         "the trend report names the cluster"
     );
-    assert!(data.path().join("reports/trend.md").is_file());
+    assert!(data.path().join("trend.md").is_file());
 }
 
 /// The live-scan Jobs start from the image with their arguments as written: the command line
