@@ -55,8 +55,8 @@ pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
     loop {
         if let Err(error) = collect_once(&cmd) {
             eprintln!(
-                "cisgate: collect failed (next try in {}): {error:#}",
-                describe_interval(interval)
+                "cisgate: collect failed (next try in {} s): {error:#}",
+                interval.as_secs()
             );
         }
         std::thread::sleep(interval);
@@ -69,10 +69,6 @@ fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
         Ok(_) => Err("the interval must be longer than 0".into()),
         Err(error) => Err(error.to_string()),
     }
-}
-
-fn describe_interval(interval: std::time::Duration) -> String {
-    format!("{} s", interval.as_secs())
 }
 
 fn collect_once(cmd: &CollectCommand) -> anyhow::Result<i32> {

@@ -108,19 +108,14 @@ pub fn default_cluster(results: &RunResults) -> anyhow::Result<String> {
         .map(str::trim)
         .filter(|cluster| !cluster.is_empty())
         .collect();
-    let mut clusters = named.into_iter();
-    match (clusters.next(), clusters.next()) {
-        (None, _) => Ok("default".to_string()),
-        (Some(cluster), None) => Ok(cluster.to_string()),
-        (Some(first), Some(second)) => {
-            let rest: Vec<&str> = clusters.collect();
-            let all = [vec![first, second], rest].concat();
-            anyhow::bail!(
-                "the nodes belong to different clusters ({}): scan one cluster at a time, \
-                 or name the run's cluster with --cluster",
-                all.join(", ")
-            )
-        }
+    match named.len() {
+        0 => Ok("default".to_string()),
+        1 => Ok(named.into_iter().next().unwrap_or_default().to_string()),
+        _ => anyhow::bail!(
+            "the nodes belong to different clusters ({}): scan one cluster at a time, \
+             or name the run's cluster with --cluster",
+            named.into_iter().collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 
