@@ -516,7 +516,7 @@ fn the_collector_and_the_nightly_cronjobs_run_from_the_image_without_a_shell() {
 
     let nightly = find(&objects, "CronJob", "cisgate-nightly");
     for night in 1..=2 {
-        let (code, out, err) = run_to_end(&image, nightly, "scan", &volumes("none"));
+        let (code, out, err) = run_to_end(image, nightly, "scan", &volumes("none"));
         assert_eq!(code, Some(1), "night {night}: regressions\n{out}\n{err}");
     }
     let results: Value =
@@ -550,9 +550,9 @@ fn the_collector_and_the_nightly_cronjobs_run_from_the_image_without_a_shell() {
     );
 
     let trend = find(&objects, "CronJob", "cisgate-trend");
-    let (code, _, err) = run_to_end(&image, trend, "prune", &volumes("none"));
+    let (code, _, err) = run_to_end(image, trend, "prune", &volumes("none"));
     assert_eq!(code, Some(0), "{err}");
-    let (code, _, err) = run_to_end(&image, trend, "trend", &volumes("none"));
+    let (code, _, err) = run_to_end(image, trend, "trend", &volumes("none"));
     assert_eq!(code, Some(0), "{err}");
     let page = std::fs::read_to_string(data.path().join("trend.html")).unwrap();
     assert!(
@@ -579,7 +579,7 @@ fn the_live_scan_jobs_run_from_the_image_without_a_shell() {
             node_name: node.to_string(),
             ..Volumes::default()
         };
-        let (code, out, err) = run_to_end(&image, find(&objects, "Job", job), "cisgate", &volumes);
+        let (code, out, err) = run_to_end(image, find(&objects, "Job", job), "cisgate", &volumes);
         assert!(matches!(code, Some(0 | 1)), "{job}: {code:?}\n{out}\n{err}");
         assert!(
             out.contains(node),

@@ -116,7 +116,8 @@ pub fn build_image() -> BuiltImage {
 
 /// An image's files (`podman create` + `podman export`, unpacked) and its configuration.
 pub struct ExportedImage {
-    dir: tempfile::TempDir,
+    /// Under the test target's scratch directory, replaced on every run.
+    dir: PathBuf,
     /// `podman image inspect`'s first entry.
     pub config: Value,
     /// The files of the export, as `tar -tvf` lists them (directories left out).
@@ -125,7 +126,7 @@ pub struct ExportedImage {
 
 impl ExportedImage {
     pub fn rootfs(&self) -> PathBuf {
-        self.dir.path().join("rootfs")
+        self.dir.join("rootfs")
     }
 
     fn config_list(&self, key: &str) -> Vec<String> {
@@ -146,23 +147,37 @@ impl ExportedImage {
     }
 }
 
-/// Builds the image, exports its filesystem and removes the image again; None (after saying
-/// why) where podman is missing.
-pub fn exported_image() -> Option<ExportedImage> {
-    if !podman_available() {
-        return None;
-    }
-    let mut image = build_image();
-    Some(export(&mut image))
+/// The image built, its filesystem exported and the image removed again, once per test
+/// process; None (after saying why) where podman is missing.
+pub fn exported_image() -> Option<&'static ExportedImage> {
+    static EXPORTED: std::sync::OnceLock<Option<ExportedImage>> = std::sync::OnceLock::new();
+    EXPORTED
+        .get_or_init(|| {
+            if !podman_available() {
+                return None;
+            }
+            let mut image = build_image();
+            Some(export(&mut image))
+        })
+        .as_ref()
 }
 
+/// Exports the image's filesystem (and drops nothing: `image` is removed when dropped).
 pub fn export(image: &mut BuiltImage) -> ExportedImage {
     let config: Value =
         serde_json::from_str(&podman_ok(&["image", "inspect", &image.tag])).unwrap();
     let container = podman_ok(&["create", &image.tag]).trim().to_string();
     image.container = Some(container.clone());
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("rootfs.tar");
+    let crate_name = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("exported-image")
+        .join(crate_name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let archive = dir.join("rootfs.tar");
     podman_ok(&["export", "--output", archive.to_str().unwrap(), &container]);
     let listing = Command::new("tar")
         .arg("-tvf")
@@ -174,7 +189,7 @@ pub fn export(image: &mut BuiltImage) -> ExportedImage {
         .filter(|l| !l.starts_with('d'))
         .map(|l| l.split_whitespace().last().unwrap().to_string())
         .collect();
-    let rootfs = dir.path().join("rootfs");
+    let rootfs = dir.join("rootfs");
     std::fs::create_dir(&rootfs).unwrap();
     let unpack = Command::new("tar")
         .arg("-xf")
