@@ -17,7 +17,10 @@ mod image;
 mod pipeline_common;
 #[path = "support/release.rs"]
 mod release;
-mod support;
+/// What `support/image.rs` needs of the shared support (loaded once, by pipeline_common).
+mod support {
+    pub use crate::pipeline_common::missing;
+}
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -466,7 +469,7 @@ fn the_collector_and_the_nightly_cronjobs_run_from_the_image_without_a_shell() {
 
     let collector = container_of(daemonset, "collect");
     let mut started = start_container(
-        &image,
+        image,
         pod_spec(daemonset),
         collector,
         &volumes("control-plane-1"),
@@ -603,7 +606,7 @@ fn a_container_that_needs_a_shell_cannot_start_from_the_image() {
     };
     let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         start_container(
-            &image,
+            image,
             pod_spec(&job),
             container_of(&job, "cisgate"),
             &volumes,
