@@ -530,7 +530,7 @@ fn the_collector_and_the_nightly_cronjobs_run_from_the_image_without_a_shell() {
     );
     for report in ["report.html", "junit.xml", "summary.md"] {
         assert!(
-            data.path().join("reports").join(report).is_file(),
+            data.path().join(report).is_file(),
             "{report}"
         );
     }
