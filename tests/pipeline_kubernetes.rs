@@ -529,10 +529,7 @@ fn the_collector_and_the_nightly_cronjobs_run_from_the_image_without_a_shell() {
         "night 2 compared with night 1"
     );
     for report in ["report.html", "junit.xml", "summary.md"] {
-        assert!(
-            data.path().join(report).is_file(),
-            "{report}"
-        );
+        assert!(data.path().join(report).is_file(), "{report}");
     }
     let runs = Command::new(cisgate_bin())
         .args(["history", "runs", "--json", "--store"])
