@@ -197,6 +197,9 @@ pub struct NodeInfo {
     pub platform: Option<String>,
     /// Where the facts came from: `live`, a snapshot file or a snapshot directory.
     pub source: String,
+    /// The cluster the node belongs to, where its source names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
     /// The benchmark this node was evaluated against (a fleet may mix benchmarks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub benchmark: Option<String>,

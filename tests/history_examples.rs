@@ -1,15 +1,23 @@
 //! The nightly examples that use the results store do what they say: the GitLab scheduled
-//! jobs and the Kubernetes CronJob's script are run (with the binary under test), the
-//! GitHub workflow's store wiring is checked (its scan step runs in
-//! `pipeline_github_action.rs`).
+//! jobs are run (installing the binary under test from a release served on 127.0.0.1, as
+//! they do on a runner), the GitHub workflow's store wiring is checked (its scan step runs in
+//! `pipeline_github_action.rs`). The Kubernetes CronJobs run from the container image in
+//! `pipeline_kubernetes.rs`.
 
 mod pipeline_common;
+#[path = "support/release.rs"]
+mod release;
+#[path = "support/served_release.rs"]
+mod served_release;
+#[path = "support/static_http.rs"]
+mod static_http;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
 use pipeline_common::*;
 use serde_json::Value;
+use served_release::ServedRelease;
 
 fn yaml(path: &Path) -> Value {
     serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap())
@@ -42,14 +50,26 @@ fn stored_runs(store: &Path) -> Vec<Value> {
         .clone()
 }
 
-/// A GitLab job of the nightly file, with `extends: .cisgate` resolved as GitLab does for
-/// the fields used (variables merged, the rest replaced), as (script, variables).
+/// A GitLab job of the nightly file, with `extends` resolved as GitLab does for the fields
+/// used (variables merged, the rest replaced), as (before_script + script, variables).
 fn gitlab_job(name: &str) -> (Vec<String>, Vec<(String, String)>) {
     let dir = repo_root().join("examples/gitlab");
     let template = yaml(&dir.join("cisgate.gitlab-ci.yml"));
     let nightly = yaml(&dir.join("nightly-report.gitlab-ci.yml"));
-    let job = &nightly[name];
-    assert!(job.is_object(), "no job {name}");
+    let lookup = |job: &str| -> Value {
+        let found = if nightly[job].is_object() {
+            &nightly[job]
+        } else {
+            &template[job]
+        };
+        assert!(found.is_object(), "no job {job}");
+        found.clone()
+    };
+    // The chain from the job up to its last ancestor.
+    let mut chain = vec![lookup(name)];
+    while let Some(parent) = chain.last().unwrap()["extends"].as_str() {
+        chain.push(lookup(parent));
+    }
     let mut variables: Vec<(String, String)> = Vec::new();
     let mut add = |scope: &Value| {
         for (key, value) in scope.as_object().into_iter().flatten() {
@@ -58,40 +78,34 @@ fn gitlab_job(name: &str) -> (Vec<String>, Vec<(String, String)>) {
         }
     };
     add(&template["variables"]);
-    let script_source = if job["extends"] == ".cisgate" {
-        add(&template[".cisgate"]["variables"]);
-        &template[".cisgate"]["script"]
-    } else {
-        &job["script"]
+    add(&nightly["variables"]);
+    for job in chain.iter().rev() {
+        add(&job["variables"]);
+    }
+    let lines = |key: &str| -> Vec<String> {
+        let source = chain.iter().find(|job| job.get(key).is_some()).unwrap();
+        source[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect()
     };
-    add(&job["variables"]);
-    let script = script_source
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap().to_string())
-        .collect();
-    (script, variables)
+    (
+        [lines("before_script"), lines("script")].concat(),
+        variables,
+    )
 }
 
-fn run_gitlab_job(name: &str, repo: &Path) -> Output {
+fn run_gitlab_job(name: &str, repo: &Path, release: &ServedRelease) -> Output {
     let (script, variables) = gitlab_job(name);
-    let tools = tempfile::tempdir().unwrap();
-    let bin = bin_dir(tools.path(), &[]);
-    std::os::unix::fs::symlink(
-        repo_root().join("scripts/gitlab-ci.sh"),
-        bin.join("cisgate-gitlab-ci"),
-    )
-    .unwrap();
+    let scratch = tempfile::tempdir().unwrap();
     let mut command = Command::new("sh");
     command
         .arg("-ec")
         .arg(script.join("\n"))
         .current_dir(repo)
-        .env(
-            "PATH",
-            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
-        )
+        .env("TMPDIR", scratch.path())
         .env("CI", "true")
         .env("GITLAB_CI", "true")
         .env("CI_PROJECT_DIR", repo)
@@ -100,6 +114,7 @@ fn run_gitlab_job(name: &str, repo: &Path) -> Output {
     for (key, value) in variables {
         command.env(key, value);
     }
+    command.env("CISGATE_DOWNLOAD_BASE", release.server.url());
     command.output().unwrap()
 }
 
@@ -108,8 +123,9 @@ fn the_gitlab_nightly_jobs_store_each_night_and_publish_the_trend() {
     let repo = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(repo.path().join("snapshots")).unwrap();
     copy_snapshots(&repo.path().join("snapshots"));
+    let release = ServedRelease::shared();
     for night in 1..=2 {
-        let run = run_gitlab_job("cisgate-nightly", repo.path());
+        let run = run_gitlab_job("cisgate-nightly", repo.path(), release);
         assert_eq!(
             run.status.code(),
             Some(1),
@@ -120,7 +136,7 @@ fn the_gitlab_nightly_jobs_store_each_night_and_publish_the_trend() {
     let runs = stored_runs(&repo.path().join(".cisgate/history.db"));
     assert_eq!(runs.len(), 2);
     assert!(runs.iter().all(|r| r["cluster"] == "prod-eu-1"));
-    let trend = run_gitlab_job("cisgate-trend", repo.path());
+    let trend = run_gitlab_job("cisgate-trend", repo.path(), release);
     assert!(trend.status.success(), "{}", describe(&trend));
     let page = std::fs::read_to_string(repo.path().join("cisgate-trend/trend.html")).unwrap();
     assert!(page.contains("prod-eu-1"));
@@ -132,63 +148,6 @@ fn the_gitlab_nightly_jobs_store_each_night_and_publish_the_trend() {
             nightly[job]["variables"]["CISGATE_STORE"]
         );
         assert_eq!(nightly[job]["cache"]["key"], "cisgate-history");
-    }
-}
-
-#[test]
-fn the_cronjob_stores_runs_on_the_volume_and_writes_the_trend_report() {
-    let cronjob = yaml(&repo_root().join("examples/kubernetes/cronjob-nightly-scan.yaml"));
-    let container = &cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
-    let script = container["args"][0].as_str().unwrap();
-    let cluster = container["env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == "CLUSTER_NAME")
-        .unwrap()["value"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    // The volume, here a directory: /data/snapshots as the DaemonSet writes it.
-    let data = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(data.path().join("snapshots")).unwrap();
-    copy_snapshots(&data.path().join("snapshots"));
-    let script = script.replace("/data", &data.path().display().to_string());
-    let tools = tempfile::tempdir().unwrap();
-    for night in 1..=2 {
-        let output = Command::new("sh")
-            .arg("-c")
-            .arg(&script)
-            .env(
-                "PATH",
-                path_with_cisgate(&tools.path().join(format!("n{night}"))),
-            )
-            .env("CLUSTER_NAME", &cluster)
-            .env_remove("CISGATE_STORE")
-            .output()
-            .unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(1),
-            "night {night}: {}",
-            describe(&output)
-        );
-    }
-    let runs = stored_runs(&data.path().join("history.db"));
-    assert_eq!(runs.len(), 2);
-    assert_eq!(runs[1]["cluster"], cluster.as_str());
-    let results: Value =
-        serde_json::from_slice(&std::fs::read(data.path().join("reports/results.json")).unwrap())
-            .unwrap();
-    assert_eq!(
-        results["previous"]["new"], 0,
-        "night 2 compared with night 1"
-    );
-    for report in ["report.html", "trend.html", "trend.md", "summary.md"] {
-        assert!(
-            data.path().join("reports").join(report).is_file(),
-            "{report}"
-        );
     }
 }
 

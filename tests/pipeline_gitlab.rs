@@ -1,15 +1,24 @@
 //! The GitLab CI example: `.gitlab-ci.yml` + the `include:`-able template, resolved as GitLab
-//! does for the fields they use (include: local, extends, variables), and the job's script
-//! section run as a shell script in a repository of node configuration made from the bundled
-//! example nodes.
+//! does for the fields they use (include: local, extends, variables), and the job's
+//! `before_script` and `script` run as one shell script in a repository of node configuration
+//! made from the bundled example nodes. No cisgate is on PATH: the job installs the release
+//! (laid out by scripts/release-layout.sh, served on 127.0.0.1) after checking its SHA-256, as
+//! it does in a shell image on a runner (the cisgate image has no shell).
 
 mod pipeline_common;
+#[path = "support/release.rs"]
+mod release;
+#[path = "support/served_release.rs"]
+mod served_release;
+#[path = "support/static_http.rs"]
+mod static_http;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use pipeline_common::*;
 use serde_json::Value;
+use served_release::ServedRelease;
 
 fn gitlab_dir() -> PathBuf {
     repo_root().join("examples/gitlab")
@@ -23,7 +32,9 @@ fn yaml(path: &Path) -> Value {
 /// A job as GitLab sees it: `extends` merged (hashes deeply, other values replaced), plus
 /// the global variables of every file.
 struct Job {
+    image: String,
     variables: Vec<(String, String)>,
+    before_script: Vec<String>,
     script: Vec<String>,
     artifacts: Value,
 }
@@ -74,15 +85,19 @@ fn resolve_job(name: &str) -> Job {
             variables.push((key.clone(), value.as_str().unwrap_or_default().to_string()));
         }
     }
-    let script = job["script"]
-        .as_array()
-        .expect("script: list")
-        .iter()
-        .map(|line| line.as_str().unwrap().to_string())
-        .collect();
+    let lines = |key: &str| -> Vec<String> {
+        job[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key}: list"))
+            .iter()
+            .map(|line| line.as_str().unwrap().to_string())
+            .collect()
+    };
     Job {
+        image: job["image"].as_str().expect("image: NAME").to_string(),
         variables,
-        script,
+        before_script: lines("before_script"),
+        script: lines("script"),
         artifacts: job["artifacts"].clone(),
     }
 }
@@ -115,25 +130,29 @@ fn config_repository() -> tempfile::TempDir {
     repo
 }
 
-/// Runs the job's script lines as GitLab's shell executor does: one shell, stop at the first
-/// failing line. `cisgate-gitlab-ci` is the script the image installs under that name.
-fn run_script(job: &Job, repo: &Path) -> Output {
-    let tools = tempfile::tempdir().unwrap();
-    let bin = bin_dir(tools.path(), &[]);
-    std::os::unix::fs::symlink(
-        repo_root().join("scripts/gitlab-ci.sh"),
-        bin.join("cisgate-gitlab-ci"),
-    )
-    .unwrap();
+/// The release the jobs install, of the binary under test.
+fn served_release() -> &'static ServedRelease {
+    ServedRelease::shared()
+}
+
+/// Runs the job's `before_script` and `script` lines as GitLab's shell executor does: one
+/// shell, stop at the first failing line; the release comes from `release`.
+fn run_script(job: &Job, repo: &Path, release: &ServedRelease) -> Output {
+    assert!(
+        which("cisgate").is_none(),
+        "cisgate must not be on PATH: the job installs it"
+    );
+    let scratch = tempfile::tempdir().unwrap();
     let mut command = Command::new("sh");
     command
         .arg("-ec")
-        .arg(job.script.join("\n"))
-        .current_dir(repo)
-        .env(
-            "PATH",
-            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        .arg(
+            [job.before_script.clone(), job.script.clone()]
+                .concat()
+                .join("\n"),
         )
+        .current_dir(repo)
+        .env("TMPDIR", scratch.path())
         .env("CI", "true")
         .env("GITLAB_CI", "true")
         .env("CI_PROJECT_DIR", repo)
@@ -142,6 +161,8 @@ fn run_script(job: &Job, repo: &Path) -> Output {
     for (key, value) in &job.variables {
         command.env(key, value);
     }
+    // A CI/CD variable of the project: where the release is served from.
+    command.env("CISGATE_DOWNLOAD_BASE", release.server.url());
     command.output().expect("sh runs")
 }
 
@@ -156,9 +177,13 @@ fn report_path(job: &Job, repo: &Path, kind: &str) -> PathBuf {
 #[test]
 fn the_merge_request_job_fails_on_regressions_and_publishes_junit_code_quality_and_html() {
     let job = resolve_job("cis-benchmark");
-    assert_eq!(job.script, ["cisgate-gitlab-ci"]);
+    assert!(
+        !job.image.contains("cisgate/cisgate"),
+        "the job image has a shell; the cisgate image has none: {}",
+        job.image
+    );
     let repo = config_repository();
-    let run = run_script(&job, repo.path());
+    let run = run_script(&job, repo.path(), served_release());
 
     assert_eq!(run.status.code(), Some(1), "{}", describe(&run));
     let log = text(&run.stdout);
@@ -213,7 +238,8 @@ fn the_merge_request_job_fails_on_regressions_and_publishes_junit_code_quality_a
 fn a_baseline_committed_in_the_repository_lets_the_job_pass() {
     let job = resolve_job("cis-benchmark");
     let repo = config_repository();
-    let first = run_script(&job, repo.path());
+    let release = served_release();
+    let first = run_script(&job, repo.path(), release);
     assert_eq!(first.status.code(), Some(1), "{}", describe(&first));
 
     let create = Command::new(cisgate_bin())
@@ -229,7 +255,7 @@ fn a_baseline_committed_in_the_repository_lets_the_job_pass() {
     assert!(create.status.success(), "{}", describe(&create));
     assert!(repo.path().join(".cisgate/baseline.yaml").is_file());
 
-    let second = run_script(&job, repo.path());
+    let second = run_script(&job, repo.path(), release);
     assert_eq!(second.status.code(), Some(0), "{}", describe(&second));
     let codequality: Value = serde_json::from_slice(
         &std::fs::read(report_path(&job, repo.path(), "codequality")).unwrap(),
@@ -248,7 +274,7 @@ fn a_job_that_cannot_run_fails_with_exit_code_2() {
     job.variables
         .push(("CISGATE_BENCHMARK".into(), "cis-0.0-no-such".into()));
     let repo = config_repository();
-    let run = run_script(&job, repo.path());
+    let run = run_script(&job, repo.path(), served_release());
 
     assert_eq!(run.status.code(), Some(2), "{}", describe(&run));
     assert!(text(&run.stdout).contains("could not be done as asked"));
@@ -273,7 +299,7 @@ fn the_template_job_scans_the_live_node_when_no_snapshots_are_given() {
         ),
     ]);
     let repo = tempfile::tempdir().unwrap();
-    let run = run_script(&job, repo.path());
+    let run = run_script(&job, repo.path(), served_release());
 
     assert_eq!(run.status.code(), Some(0), "{}", describe(&run));
     let log = text(&run.stdout);
@@ -284,4 +310,44 @@ fn the_template_job_scans_the_live_node_when_no_snapshots_are_given() {
     let junit = std::fs::read_to_string(repo.path().join("cisgate-reports/junit.xml")).unwrap();
     assert!(junit.contains("gitlab-runner"));
     assert!(junit.contains("4.2.1"));
+}
+
+#[test]
+fn the_template_installs_this_release_of_the_project_repository() {
+    let job = resolve_job(".cisgate");
+    let variable = |name: &str| {
+        job.variables
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    assert_eq!(variable("CISGATE_VERSION"), release::VERSION);
+    assert_eq!(variable("CISGATE_REPOSITORY"), release::repository());
+    assert_eq!(variable("CISGATE_DOWNLOAD_BASE"), "https://github.com");
+}
+
+#[test]
+fn a_tampered_release_is_not_installed_and_the_job_fails_before_scanning() {
+    let job = resolve_job("cis-benchmark");
+    let release = &ServedRelease::new("tampered");
+    let archive = std::fs::read_dir(release.assets())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .unwrap();
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&archive, bytes).unwrap();
+    let repo = config_repository();
+    let run = run_script(&job, repo.path(), release);
+
+    assert_ne!(run.status.code(), Some(0), "{}", describe(&run));
+    assert!(
+        text(&run.stderr).contains("checksum mismatch"),
+        "{}",
+        describe(&run)
+    );
+    assert!(!repo.path().join("cisgate-reports").exists(), "no scan ran");
 }

@@ -7,12 +7,26 @@
 //! properties a scan depends on (host PID, read-only host paths under /host, `--root /host`,
 //! names that refer to each other) are asserted directly.
 //! The image itself is built with podman and its binary run in `tests/release_image.rs`; here
-//! the Dockerfile is checked for what needs no image builder.
+//! the Dockerfile is checked for what needs no image builder, and every container of the
+//! manifests is started from that image's exported files (`support/image.rs`): the image has
+//! no shell, so each container must run cisgate itself, with the manifest's arguments,
+//! environment, working directory and mounts.
 
+#[path = "support/image.rs"]
+mod image;
 mod pipeline_common;
+#[path = "support/release.rs"]
+mod release;
+/// What `support/image.rs` needs of the shared support (loaded once, by pipeline_common).
+mod support {
+    pub use crate::pipeline_common::missing;
+}
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use image::{exported_image, start_container, ExportedImage, Volumes};
 
 use pipeline_common::*;
 use serde_json::{json, Value};
@@ -59,6 +73,20 @@ fn pod_spec(object: &Value) -> &Value {
         "CronJob" => &object["spec"]["jobTemplate"]["spec"]["template"]["spec"],
         _ => &object["spec"]["template"]["spec"],
     }
+}
+
+/// The container's command and arguments, `--flag=value` split into two words.
+fn argv_words(container: &Value) -> Vec<String> {
+    [strings(&container["command"]), strings(&container["args"])]
+        .concat()
+        .iter()
+        .flat_map(|word| match word.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                vec![flag.to_string(), value.to_string()]
+            }
+            _ => vec![word.to_string()],
+        })
+        .collect()
 }
 
 fn strings(value: &Value) -> Vec<&str> {
@@ -171,9 +199,7 @@ fn node_scans_see_host_processes_and_read_host_paths_read_only_under_host() {
         let spec = pod_spec(object);
         assert_eq!(spec["hostPID"], true, "{name}");
         let container = &spec["containers"][0];
-        let command = [strings(&container["command"]), strings(&container["args"])]
-            .concat()
-            .join(" ");
+        let command = argv_words(container).join(" ");
         assert!(
             command.contains(&format!("{subcommand} ")) && command.contains("--root /host"),
             "{name}: {command}"
@@ -258,15 +284,16 @@ fn the_nightly_scan_reads_the_snapshots_the_daemonset_writes_without_privileges(
     let pvc = find(&objects, "PersistentVolumeClaim", &ds_claim);
     assert_eq!(strings(&pvc["spec"]["accessModes"]), ["ReadWriteMany"]);
 
-    let collect = strings(&pod_spec(daemonset)["containers"][0]["args"]).join(" ");
+    let collect = argv_words(&pod_spec(daemonset)["containers"][0]).join(" ");
     assert!(
         collect.contains(&format!(
-            "--output \"{ds_mount}/snapshots/$NODE_NAME.json.gz\""
+            "--output {ds_mount}/snapshots/$(NODE_NAME).json.gz"
         )),
         "{collect}"
     );
-    let scan = strings(&pod_spec(cronjob)["containers"][0]["args"]).join(" ");
-    assert!(scan.contains(&format!("cd {cj_mount}")), "{scan}");
+    let scan_container = &pod_spec(cronjob)["containers"][0];
+    let scan = argv_words(scan_container).join(" ");
+    assert_eq!(scan_container["workingDir"], cj_mount.as_str());
     assert!(scan.contains("--snapshot snapshots"), "{scan}");
     assert_eq!(pod_spec(cronjob)["securityContext"]["runAsNonRoot"], true);
     assert!(pod_spec(cronjob).get("hostPID").is_none());
@@ -370,4 +397,284 @@ fn the_dockerfile_puts_only_the_static_binary_on_scratch_and_runs_unprivileged()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .collect();
     assert_eq!(rules, ["*", "!target/image/"]);
+}
+
+fn container_of<'a>(object: &'a Value, name: &str) -> &'a Value {
+    let spec = pod_spec(object);
+    ["initContainers", "containers"]
+        .iter()
+        .flat_map(|key| spec[*key].as_array().into_iter().flatten())
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no container {name}"))
+}
+
+/// Runs a container to its end; (exit code, stdout, stderr).
+fn run_to_end(
+    image: &ExportedImage,
+    object: &Value,
+    container: &str,
+    volumes: &Volumes,
+) -> (Option<i32>, String, String) {
+    let mut started = start_container(
+        image,
+        pod_spec(object),
+        container_of(object, container),
+        volumes,
+    );
+    let output = started.command.output().unwrap();
+    let (out, err) = (text(&output.stdout), text(&output.stderr));
+    eprintln!("{container}: {:?}\n{err}", started.argv);
+    (output.status.code(), out, err)
+}
+
+fn read_snapshot(path: &Path) -> Value {
+    let mut json = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()),
+        &mut json,
+    )
+    .unwrap();
+    serde_json::from_str(&json).unwrap()
+}
+
+fn env_value(container: &Value, name: &str) -> String {
+    container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .and_then(|e| e["value"].as_str())
+        .unwrap_or_else(|| panic!("no {name}"))
+        .to_string()
+}
+
+/// The whole fleet flow from the image, no shell anywhere: the collector DaemonSet's pod
+/// keeps running and writes its node's snapshot (naming the cluster) to the shared volume;
+/// the nightly CronJob scans the volume twice (two nights), storing each run under the
+/// snapshots' cluster and comparing with the night before; the trend CronJob prunes and
+/// writes the trend report.
+#[test]
+fn the_collector_and_the_nightly_cronjobs_run_from_the_image_without_a_shell() {
+    let Some(image) = exported_image() else {
+        return;
+    };
+    let objects = all_objects();
+    let daemonset = find(&objects, "DaemonSet", "cisgate-collect");
+    let data = tempfile::tempdir().unwrap();
+    let volumes = |node: &str| Volumes {
+        claims: [("cisgate-data".to_string(), data.path().to_path_buf())].into(),
+        node_root: Some(repo_root().join("examples/snapshots").join(node)),
+        node_name: node.to_string(),
+    };
+
+    let collector = container_of(daemonset, "collect");
+    let mut started = start_container(
+        image,
+        pod_spec(daemonset),
+        collector,
+        &volumes("control-plane-1"),
+    );
+    let mut child = started
+        .command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let snapshot = data.path().join("snapshots/control-plane-1.json.gz");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !snapshot.exists() && Instant::now() < deadline {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the collector ended: {:?}",
+            started.argv
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let still_running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    let log = text(&child.wait_with_output().unwrap().stderr);
+    assert!(snapshot.exists(), "no snapshot written: {log}");
+    assert!(
+        still_running,
+        "the collector pod keeps running (--every): {log}"
+    );
+    let cluster = env_value(collector, "CLUSTER_NAME");
+    let recorded = read_snapshot(&snapshot);
+    assert_eq!(recorded["node"]["name"], "control-plane-1");
+    assert_eq!(
+        recorded["node"]["cluster"],
+        cluster.as_str(),
+        "the snapshot names its cluster"
+    );
+
+    // A second node's snapshot on the volume: a snapshot directory without a cluster.
+    let copied = Command::new("cp")
+        .arg("-R")
+        .arg(repo_root().join("examples/snapshots/worker-1"))
+        .arg(data.path().join("snapshots/worker-1"))
+        .status()
+        .unwrap();
+    assert!(copied.success());
+
+    let nightly = find(&objects, "CronJob", "cisgate-nightly");
+    for night in 1..=2 {
+        let (code, out, err) = run_to_end(image, nightly, "scan", &volumes("none"));
+        assert_eq!(code, Some(1), "night {night}: regressions\n{out}\n{err}");
+    }
+    let results: Value =
+        serde_json::from_slice(&std::fs::read(data.path().join("results.json")).unwrap()).unwrap();
+    assert_eq!(
+        results["previous"]["new"], 0,
+        "night 2 compared with night 1"
+    );
+    for report in ["report.html", "junit.xml", "summary.md"] {
+        assert!(data.path().join(report).is_file(), "{report}");
+    }
+    let runs = Command::new(cisgate_bin())
+        .args(["history", "runs", "--json", "--store"])
+        .arg(data.path().join("history.db"))
+        .output()
+        .unwrap();
+    let runs: Value = serde_json::from_slice(&runs.stdout).unwrap();
+    let clusters: Vec<&Value> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["cluster"])
+        .collect();
+    assert_eq!(
+        clusters,
+        [&json!(cluster), &json!(cluster)],
+        "stored under the snapshots' cluster"
+    );
+
+    let trend = find(&objects, "CronJob", "cisgate-trend");
+    let (code, _, err) = run_to_end(image, trend, "prune", &volumes("none"));
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = run_to_end(image, trend, "trend", &volumes("none"));
+    assert_eq!(code, Some(0), "{err}");
+    let page = std::fs::read_to_string(data.path().join("trend.html")).unwrap();
+    assert!(
+        page.contains(&cluster),
+        "the trend report names the cluster"
+    );
+    assert!(data.path().join("trend.md").is_file());
+}
+
+/// The live-scan Jobs start from the image with their arguments as written: the command line
+/// is accepted (not exit 2) and the node is scanned under the name the pod gives it.
+#[test]
+fn the_live_scan_jobs_run_from_the_image_without_a_shell() {
+    let Some(image) = exported_image() else {
+        return;
+    };
+    let objects = all_objects();
+    for (job, node) in [
+        ("cisgate-control-plane", "control-plane-1"),
+        ("cisgate-worker", "worker-1"),
+    ] {
+        let volumes = Volumes {
+            node_root: Some(repo_root().join("examples/snapshots").join(node)),
+            node_name: node.to_string(),
+            ..Volumes::default()
+        };
+        let (code, out, err) = run_to_end(image, find(&objects, "Job", job), "cisgate", &volumes);
+        assert!(matches!(code, Some(0 | 1)), "{job}: {code:?}\n{out}\n{err}");
+        assert!(
+            out.contains(node),
+            "{job}: the console report names {node}:\n{out}"
+        );
+    }
+}
+
+/// A manifest that runs a shell fails against the image, as it would in a cluster.
+#[test]
+fn a_container_that_needs_a_shell_cannot_start_from_the_image() {
+    let Some(image) = exported_image() else {
+        return;
+    };
+    let mut job = find(&all_objects(), "Job", "cisgate-worker").clone();
+    job["spec"]["template"]["spec"]["containers"][0]["command"] = json!(["/bin/sh", "-c"]);
+    let volumes = Volumes {
+        node_root: Some(repo_root().join("examples/snapshots/worker-1")),
+        node_name: "worker-1".into(),
+        ..Volumes::default()
+    };
+    let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        start_container(
+            image,
+            pod_spec(&job),
+            container_of(&job, "cisgate"),
+            &volumes,
+        )
+    }));
+    let message = *refused
+        .err()
+        .expect("no shell in the image")
+        .downcast::<String>()
+        .unwrap();
+    assert!(message.contains("/bin/sh"), "{message}");
+}
+
+/// `collect --every`: collects again after the interval, and a failed collection is reported
+/// and tried again instead of ending the collector.
+#[test]
+fn collect_every_collects_again_and_outlives_a_failed_collection() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("node.json");
+    let root = repo_root().join("examples/snapshots/control-plane-1");
+    let mut child = Command::new(cisgate_bin())
+        .args(["collect", "--every", "1s", "--cluster", "lab", "--root"])
+        .arg(&root)
+        .arg("--output")
+        .arg(&output)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let collected_at = || -> Option<String> {
+        let document: Value = serde_json::from_slice(&std::fs::read(&output).ok()?).ok()?;
+        Some(document["node"]["collected_at"].as_str()?.to_string())
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 2 && Instant::now() < deadline {
+        seen.extend(collected_at());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(seen.len(), 2, "two collections: {seen:?}");
+
+    // The output's directory is a file: every collection fails, the collector stays up.
+    std::fs::write(dir.path().join("blocked"), "").unwrap();
+    let mut child = Command::new(cisgate_bin())
+        .args(["collect", "--every", "1s", "--root"])
+        .arg(&root)
+        .arg("--output")
+        .arg(dir.path().join("blocked/node.json"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(stderr).map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut failures = Vec::new();
+    while failures.len() < 2 {
+        match received.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) if line.contains("collect failed") => failures.push(line),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    assert!(running, "the collector stays up after failed collections");
+    assert!(failures[0].contains("blocked"), "{failures:?}");
 }

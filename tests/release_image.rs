@@ -4,6 +4,8 @@
 //! started), exported, and the binary of the export runs on the example nodes: it must find
 //! exactly what the binary under test finds. Its configuration: non-root, the OCI labels.
 
+#[path = "support/image.rs"]
+mod image;
 #[path = "support/release.rs"]
 mod release;
 mod support;
@@ -12,6 +14,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use image::*;
 use release::*;
 use serde_json::Value;
 
@@ -26,85 +29,6 @@ fn describe(output: &Output) -> String {
         text(&output.stdout),
         text(&output.stderr)
     )
-}
-
-fn podman(args: &[&str]) -> Output {
-    Command::new("podman").args(args).output().unwrap()
-}
-
-fn podman_ok(args: &[&str]) -> String {
-    let output = podman(args);
-    assert!(
-        output.status.success(),
-        "podman {args:?}: {}",
-        describe(&output)
-    );
-    text(&output.stdout)
-}
-
-fn podman_available() -> bool {
-    let found = Command::new("podman").arg("--version").output().is_ok();
-    if !found {
-        support::missing("podman is not installed (it builds the container image)");
-    }
-    found
-}
-
-fn platform() -> &'static str {
-    match std::env::consts::ARCH {
-        "aarch64" => "linux/arm64",
-        _ => "linux/amd64",
-    }
-}
-
-/// The image (a manifest list) and its container, removed when the test ends, pass or fail.
-struct BuiltImage {
-    tag: String,
-    container: Option<String>,
-}
-
-impl Drop for BuiltImage {
-    fn drop(&mut self) {
-        if let Some(container) = &self.container {
-            podman(&["rm", "--force", container]);
-        }
-        // The list's images are untagged once the list is gone: remove them by digest.
-        let list: Value =
-            serde_json::from_slice(&podman(&["manifest", "inspect", &self.tag]).stdout)
-                .unwrap_or_default();
-        let digests: Vec<&str> = list["manifests"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m["digest"].as_str())
-            .collect();
-        podman(&["manifest", "rm", &self.tag]);
-        let images =
-            text(&podman(&["images", "--no-trunc", "--format", "{{.ID}} {{.Digest}}"]).stdout);
-        for line in images.lines() {
-            if let Some((id, digest)) = line.split_once(' ') {
-                if digests.contains(&digest) {
-                    podman(&["rmi", "--force", id]);
-                }
-            }
-        }
-    }
-}
-
-fn build_image() -> BuiltImage {
-    let tag = format!("localhost/cisgate-release-test:{}", std::process::id());
-    let binary = static_binary();
-    let build = Command::new(repo_root().join("scripts/release-image.sh"))
-        .arg(&tag)
-        .arg(format!("{}={}", platform(), binary.display()))
-        .output()
-        .unwrap();
-    let image = BuiltImage {
-        tag,
-        container: None,
-    };
-    assert!(build.status.success(), "{}", describe(&build));
-    image
 }
 
 /// `cisgate scan` of the example nodes as JSON: (exit code, check id → state per node).
@@ -181,39 +105,13 @@ fn the_image_holds_only_the_static_binary_which_finds_the_known_regressions() {
         "RFC 3339: {created}"
     );
 
-    let container = podman_ok(&["create", &image.tag]).trim().to_string();
-    image.container = Some(container.clone());
-    let export = tempfile::tempdir().unwrap();
-    let archive = export.path().join("rootfs.tar");
-    podman_ok(&["export", "--output", archive.to_str().unwrap(), &container]);
-    let listing = Command::new("tar")
-        .arg("-tvf")
-        .arg(&archive)
-        .output()
-        .unwrap();
-    let files: Vec<String> = text(&listing.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('d'))
-        .map(|l| l.split_whitespace().last().unwrap().to_string())
-        .collect();
+    let exported = export(&mut image);
     assert_eq!(
-        files,
+        exported.files,
         ["usr/local/bin/cisgate"],
-        "{}",
-        text(&listing.stdout)
+        "the image holds the binary and nothing else"
     );
-
-    let rootfs = export.path().join("rootfs");
-    std::fs::create_dir(&rootfs).unwrap();
-    let unpack = Command::new("tar")
-        .arg("-xf")
-        .arg(&archive)
-        .arg("-C")
-        .arg(&rootfs)
-        .output()
-        .unwrap();
-    assert!(unpack.status.success(), "{}", describe(&unpack));
-    let program = rootfs.join("usr/local/bin/cisgate");
+    let program = exported.rootfs().join("usr/local/bin/cisgate");
     assert_eq!(
         std::fs::read(&program).unwrap(),
         std::fs::read(static_binary()).unwrap(),

@@ -207,6 +207,7 @@ pub(crate) mod testing {
                 kubernetes_version: None,
                 platform: None,
                 source: format!("snapshots/{name}"),
+                cluster: None,
                 benchmark: None,
                 distribution: None,
             },

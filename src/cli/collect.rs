@@ -31,6 +31,14 @@ pub struct CollectCommand {
     /// Leave out the collection time, for snapshots that are byte-identical run to run.
     #[arg(long)]
     no_timestamp: bool,
+    /// The cluster the node belongs to, recorded in the snapshot (scans store the run under
+    /// it) [default: the kubeconfig's current context, when there is one]
+    #[arg(long, value_name = "NAME", env = "CISGATE_CLUSTER")]
+    cluster: Option<String>,
+    /// Keep running and collect again every DURATION (e.g. 24h, 30m): a collector pod that
+    /// needs no shell. A failed collection is reported on stderr and tried again next time.
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    every: Option<std::time::Duration>,
     #[command(flatten)]
     selection: SelectionArgs,
     #[command(flatten)]
@@ -42,6 +50,29 @@ pub struct CollectCommand {
 pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
     cmd.limits.apply();
     cmd.node.ensure_root_is_a_node()?;
+    let Some(interval) = cmd.every else {
+        return collect_once(&cmd);
+    };
+    loop {
+        if let Err(error) = collect_once(&cmd) {
+            eprintln!(
+                "cisgate: collect failed (next try in {} s): {error:#}",
+                interval.as_secs()
+            );
+        }
+        std::thread::sleep(interval);
+    }
+}
+
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    match super::history::parse_duration(text) {
+        Ok(seconds) if seconds > 0 => Ok(std::time::Duration::from_secs(seconds as u64)),
+        Ok(_) => Err("the interval must be longer than 0".into()),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+fn collect_once(cmd: &CollectCommand) -> anyhow::Result<i32> {
     let tree = cmd.selection.tree()?;
     let live = LiveFacts::new(cmd.node.options());
     let recording = RecordingFacts::new(live);
@@ -76,6 +107,14 @@ pub fn run(cmd: CollectCommand) -> anyhow::Result<i32> {
     let programs = component_programs(&config, &evaluated.targets);
     recording.retain_processes(|process| programs.contains(&process.comm));
     let mut snapshot = recording.into_snapshot(timestamp, &allow);
+    if let Some(cluster) = cmd
+        .cluster
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        snapshot.node.cluster = Some(cluster.to_string());
+    }
     if snapshot.node.kubernetes_version.is_none() {
         snapshot.node.kubernetes_version = version;
     }

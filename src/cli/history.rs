@@ -40,8 +40,8 @@ pub struct ImportCommand {
     files: Vec<PathBuf>,
     #[command(flatten)]
     location: StoreLocation,
-    /// The cluster the runs belong to [default: the snapshot's `cluster`, else the
-    /// kubeconfig's current context, else `default`]
+    /// The cluster the runs belong to [default: the `cluster` the results' nodes name,
+    /// else `default`]
     #[arg(long, value_name = "NAME", env = "CISGATE_CLUSTER")]
     cluster: Option<String>,
     /// The run id (one file only) [default: derived from the file's content and cluster]
@@ -132,7 +132,6 @@ fn import(cmd: ImportCommand) -> anyhow::Result<i32> {
                 identity: RunIdentity {
                     cluster: cmd.cluster.clone(),
                     run_id: cmd.run_id.clone(),
-                    kubeconfig: None,
                 },
                 started_at: cmd.started_at,
             },
@@ -269,6 +268,7 @@ pub fn parse_duration(text: &str) -> anyhow::Result<i64> {
         "w" => 7 * 86_400,
         "h" => 3_600,
         "m" => 60,
+        "s" => 1,
         _ => bail!("{text:?} is not a duration like 90d, 12w or 48h"),
     };
     number

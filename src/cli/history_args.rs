@@ -1,7 +1,7 @@
 //! The results-store flags of `cisgate scan` (`--store`, `--cluster`, `--run-id`) and
 //! `--previous store`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::Args;
 
@@ -18,8 +18,8 @@ pub struct StoreArgs {
     /// postgres://user@host/db. `--previous store` then compares with its last run
     #[arg(long, value_name = "URL", env = "CISGATE_STORE")]
     pub store: Option<String>,
-    /// The cluster the run belongs to [default: the snapshot's `cluster`, else the
-    /// kubeconfig's current context, else `default`]
+    /// The cluster the run belongs to [default: the one the nodes name (a snapshot's
+    /// `cluster`, a live node's kubeconfig context), else `default`]
     #[arg(long, value_name = "NAME", env = "CISGATE_CLUSTER")]
     pub cluster: Option<String>,
     /// The run's id in the store; storing an id again changes nothing [default: from the
@@ -29,11 +29,10 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    pub fn identity(&self, kubeconfig: Option<PathBuf>) -> RunIdentity {
+    pub fn identity(&self) -> RunIdentity {
         RunIdentity {
             cluster: self.cluster.clone(),
             run_id: self.run_id.clone(),
-            kubeconfig,
         }
     }
 }

@@ -127,9 +127,14 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
         );
     }
     baseline::apply(&mut results, &baseline_args, cmd.baseline.today())?;
-    let identity = cmd.store.identity(cmd.node.kubeconfig.clone());
-    let meta = identity.scan_meta(&results, started_at);
-    if let (true, Some(url)) = (previous_from_store, &cmd.store.store) {
+    // The run's cluster and id matter only where the run is stored or exported (a fleet of
+    // several clusters scans fine without them).
+    let meta = if cmd.store.store.is_some() || cmd.asff.asff.is_some() {
+        Some(cmd.store.identity().scan_meta(&results, started_at)?)
+    } else {
+        None
+    };
+    if let (true, Some(url), Some(meta)) = (previous_from_store, &cmd.store.store, &meta) {
         sink::mark_previous_from_store(url, &meta.cluster, &mut results)?;
     }
     let policy = GatePolicy {
@@ -139,7 +144,7 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
     };
     results.gate = gate::decide(&results, &policy);
     let mut extra = Vec::new();
-    if let Some(path) = &cmd.asff.asff {
+    if let (Some(path), Some(meta)) = (&cmd.asff.asff, &meta) {
         let context = cmd.asff.context(&meta.cluster, started_at, &meta.run_id)?;
         extra.push(Rendered {
             flag: "--asff".into(),
@@ -148,8 +153,8 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
         });
     }
     emit(&cmd, &results, extra)?;
-    if let Some(url) = &cmd.store.store {
-        sink::record(url, &meta, &results, cmd.quiet)?;
+    if let (Some(url), Some(meta)) = (&cmd.store.store, &meta) {
+        sink::record(url, meta, &results, cmd.quiet)?;
     }
     Ok(results.gate.exit_code)
 }

@@ -127,6 +127,7 @@ pub fn scan_node(
             kubernetes_version: identity.kubernetes_version,
             platform: identity.platform,
             source: source.to_owned(),
+            cluster: identity.cluster,
             benchmark: Some(plan.benchmark.to_owned()),
             distribution: None,
         },

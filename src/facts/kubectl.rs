@@ -46,6 +46,55 @@ impl Default for KubectlOptions {
 
 type Listing = Result<Vec<Value>, FactError>;
 
+impl KubectlOptions {
+    /// The context kubectl would use: `--context`, else the `current-context` of the first
+    /// kubeconfig file that sets one (`--kubeconfig`, else `$KUBECONFIG`'s list, else
+    /// `~/.kube/config`). None in a pod without a kubeconfig (in-cluster access has no name).
+    pub fn current_context(&self) -> Option<String> {
+        if let Some(context) = self.context.as_deref().filter(|c| !c.trim().is_empty()) {
+            return Some(context.trim().to_string());
+        }
+        let files = kubeconfig_files(
+            self.kubeconfig.as_deref(),
+            std::env::var_os("KUBECONFIG").as_deref(),
+            std::env::var_os("HOME")
+                .as_deref()
+                .map(std::path::Path::new),
+        );
+        files.iter().find_map(|file| current_context_of(file))
+    }
+}
+
+/// The kubeconfig files kubectl reads, in its order of precedence.
+fn kubeconfig_files(
+    flag: Option<&std::path::Path>,
+    env: Option<&std::ffi::OsStr>,
+    home: Option<&std::path::Path>,
+) -> Vec<PathBuf> {
+    if let Some(file) = flag {
+        return vec![file.to_path_buf()];
+    }
+    if let Some(list) = env.filter(|list| !list.is_empty()) {
+        return std::env::split_paths(list).collect();
+    }
+    home.map(|home| vec![home.join(".kube/config")])
+        .unwrap_or_default()
+}
+
+/// A kubeconfig file's `current-context`, when it sets one.
+fn current_context_of(file: &std::path::Path) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Kubeconfig {
+        #[serde(rename = "current-context", default)]
+        current_context: Option<String>,
+    }
+    let text = std::fs::read_to_string(file).ok()?;
+    let config: Kubeconfig = serde_saphyr::from_str(&text).ok()?;
+    let context = config.current_context?;
+    let context = context.trim();
+    (!context.is_empty()).then(|| context.to_string())
+}
+
 /// Lists API objects, each kind fetched once: a scan asks for the same kind many times.
 pub struct Kubectl {
     options: KubectlOptions,
@@ -192,6 +241,42 @@ mod tests {
     //! The real kubectl against a loopback API server is tested in `tests/kubectl_api.rs`.
 
     use super::*;
+
+    #[test]
+    fn the_context_is_the_flag_then_the_first_kubeconfig_that_sets_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let none = dir.path().join("none");
+        std::fs::write(&none, "apiVersion: v1\nkind: Config\ncontexts: []\n").unwrap();
+        let staging = dir.path().join("staging");
+        std::fs::write(
+            &staging,
+            "apiVersion: v1\nkind: Config\ncurrent-context: staging\n",
+        )
+        .unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(home.join(".kube")).unwrap();
+        std::fs::write(home.join(".kube/config"), "current-context: home-ctx\n").unwrap();
+
+        let list = std::env::join_paths([&none, &staging]).unwrap();
+        let files = kubeconfig_files(None, Some(&list), Some(&home));
+        assert_eq!(
+            files.iter().find_map(|f| current_context_of(f)).as_deref(),
+            Some("staging")
+        );
+        let files = kubeconfig_files(None, None, Some(&home));
+        assert_eq!(
+            files.iter().find_map(|f| current_context_of(f)).as_deref(),
+            Some("home-ctx")
+        );
+        let files = kubeconfig_files(Some(&none), Some(&list), Some(&home));
+        assert_eq!(files.iter().find_map(|f| current_context_of(f)), None);
+        let flagged = KubectlOptions {
+            context: Some("from-flag".into()),
+            kubeconfig: Some(none),
+            ..KubectlOptions::default()
+        };
+        assert_eq!(flagged.current_context().as_deref(), Some("from-flag"));
+    }
 
     #[test]
     fn a_missing_kubectl_is_an_api_error() {

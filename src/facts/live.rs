@@ -135,6 +135,7 @@ impl Facts for LiveFacts {
             kubernetes_version: None,
             platform: Some(go_platform()),
             server_version: None,
+            cluster: self.options.kubectl.current_context(),
         }
     }
 

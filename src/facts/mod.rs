@@ -119,6 +119,10 @@ pub struct NodeIdentity {
     /// where the source knows it: it names managed and distribution platforms.
     #[serde(default)]
     pub server_version: Option<String>,
+    /// The cluster the node belongs to, where the source names it (the snapshot's metadata,
+    /// the kubeconfig's current context of a live scan).
+    #[serde(default)]
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -57,6 +57,7 @@ impl<F: Facts> RecordingFacts<F> {
             platform: identity.platform,
             server_version: identity.server_version,
             collected_at,
+            cluster: identity.cluster,
         };
         snapshot.source = Some(source);
         snapshot.redactions.rules = redact::RULES.iter().map(|r| r.to_string()).collect();

@@ -107,6 +107,9 @@ pub struct SnapshotNode {
     /// RFC 3339 time of collection; absent when collected without a timestamp.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collected_at: Option<String>,
+    /// The cluster the node belongs to (`collect --cluster`, else the kubeconfig's context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
 }
 
 /// The redaction rules applied while collecting, and where they changed something.
@@ -614,6 +617,7 @@ impl Facts for SnapshotFacts {
             kubernetes_version: node.kubernetes_version.clone(),
             platform: node.platform.clone(),
             server_version: node.server_version.clone(),
+            cluster: node.cluster.clone(),
         }
     }
 
@@ -763,6 +767,7 @@ mod tests {
             platform: None,
             server_version: None,
             collected_at: None,
+            cluster: None,
         });
         snapshot.processes = Some(vec![Process {
             pid: 7,

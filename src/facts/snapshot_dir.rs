@@ -61,6 +61,8 @@ struct MetadataNode {
     platform: Option<String>,
     #[serde(default)]
     server_version: Option<String>,
+    #[serde(default)]
+    cluster: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -527,6 +529,7 @@ impl Facts for SnapshotDirFacts {
                 .or_else(|| self.inferred_version()),
             platform: node.platform.clone(),
             server_version: node.server_version.clone(),
+            cluster: node.cluster.clone(),
         }
     }
 

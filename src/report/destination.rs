@@ -9,6 +9,7 @@
 //!   symlink (`/dev/stdout`) is written in place: renaming over it would replace the
 //!   device node or the link.
 //! - `-` is stdout, written last; a reader that stops early (`| head`) is no failure.
+//! - A missing parent directory of a report is created.
 //!
 //! Every write error (`/dev/full`: no space) is returned, naming the destination.
 
@@ -79,6 +80,9 @@ fn write_temporary(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "report".into());
+    // A report directory that does not exist yet is made (a pipeline or a pod without a
+    // shell has no `mkdir -p`).
+    std::fs::create_dir_all(&dir)?;
     let temporary = dir.join(format!(".{file_name}.cisgate-tmp-{}", std::process::id()));
     let written = std::fs::File::create(&temporary)
         .and_then(|mut file| file.write_all(bytes).and_then(|()| file.flush()));

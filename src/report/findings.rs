@@ -366,6 +366,7 @@ mod tests {
                 kubernetes_version: None,
                 platform: None,
                 source: "live".into(),
+                cluster: None,
                 benchmark: None,
                 distribution: None,
             },

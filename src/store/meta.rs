@@ -1,14 +1,13 @@
 //! What a run is, besides its results: when it ran, on which cluster, from which commit and
 //! pipeline, under which run id.
 //!
-//! - **Cluster**: `--cluster`, else the `cluster` recorded in the first node's snapshot file
-//!   (`node.cluster`), else the kubeconfig's `current-context`, else `default`.
+//! - **Cluster**: `--cluster`, else the cluster the nodes name (a snapshot's `cluster`, a live
+//!   node's kubeconfig `current-context`), else `default`.
 //! - **CI**: the commit and pipeline from GitHub Actions or GitLab CI variables.
 //! - **Run id**: `--run-id`, else one derived from the CI pipeline and job (so a retried
 //!   job does not store its run twice), else one unique to this process and time.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
 
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
@@ -98,81 +97,26 @@ pub fn import_run_id(bytes: &[u8], cluster: &str) -> String {
     format!("import:{cluster}/{hex}")
 }
 
-/// Where the cluster name comes from when `--cluster` is not given.
-#[derive(Debug, Clone, Default)]
-pub struct ClusterSources {
-    /// `--kubeconfig`, when given.
-    pub kubeconfig: Option<PathBuf>,
-    /// `$KUBECONFIG`.
-    pub kubeconfig_env: Option<String>,
-    /// The home directory (for `~/.kube/config`).
-    pub home: Option<PathBuf>,
-}
-
-impl ClusterSources {
-    pub fn from_process_env(kubeconfig: Option<PathBuf>) -> ClusterSources {
-        ClusterSources {
-            kubeconfig,
-            kubeconfig_env: std::env::var("KUBECONFIG").ok(),
-            home: std::env::var_os("HOME").map(PathBuf::from),
-        }
+/// The cluster a run belongs to when `--cluster` is not given: the one its nodes name (a
+/// snapshot's `cluster`, a live node's kubeconfig context), else `default`. Nodes that name
+/// different clusters are an error: one run is one cluster in the store.
+pub fn default_cluster(results: &RunResults) -> anyhow::Result<String> {
+    let named: BTreeSet<&str> = results
+        .nodes
+        .iter()
+        .filter_map(|node| node.node.cluster.as_deref())
+        .map(str::trim)
+        .filter(|cluster| !cluster.is_empty())
+        .collect();
+    match named.len() {
+        0 => Ok("default".to_string()),
+        1 => Ok(named.into_iter().next().unwrap_or_default().to_string()),
+        _ => anyhow::bail!(
+            "the nodes belong to different clusters ({}): scan one cluster at a time, \
+             or name the run's cluster with --cluster",
+            named.into_iter().collect::<Vec<_>>().join(", ")
+        ),
     }
-}
-
-/// The cluster a run belongs to (see the module documentation for the order).
-pub fn default_cluster(results: &RunResults, sources: &ClusterSources) -> String {
-    snapshot_cluster(results)
-        .or_else(|| kubeconfig_context(sources))
-        .unwrap_or_else(|| "default".to_string())
-}
-
-/// `node.cluster` (or a top-level `cluster`) of the first node's snapshot file, when the
-/// node came from one.
-fn snapshot_cluster(results: &RunResults) -> Option<String> {
-    let source = Path::new(&results.nodes.first()?.node.source);
-    if !source.is_file() {
-        return None;
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(source)
-        .ok()?
-        .read_to_end(&mut bytes)
-        .ok()?;
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut text = Vec::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_end(&mut text)
-            .ok()?;
-        bytes = text;
-    }
-    let document: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let cluster = document
-        .pointer("/node/cluster")
-        .or_else(|| document.get("cluster"))?
-        .as_str()?
-        .trim();
-    (!cluster.is_empty()).then(|| cluster.to_string())
-}
-
-/// The `current-context` kubectl would use: the first kubeconfig file that sets one.
-fn kubeconfig_context(sources: &ClusterSources) -> Option<String> {
-    let files: Vec<PathBuf> = if let Some(file) = &sources.kubeconfig {
-        vec![file.clone()]
-    } else if let Some(list) = sources.kubeconfig_env.as_deref().filter(|l| !l.is_empty()) {
-        std::env::split_paths(list).collect()
-    } else {
-        vec![sources.home.as_ref()?.join(".kube/config")]
-    };
-    #[derive(serde::Deserialize)]
-    struct Kubeconfig {
-        #[serde(rename = "current-context", default)]
-        current_context: Option<String>,
-    }
-    files.iter().find_map(|file| {
-        let text = std::fs::read_to_string(file).ok()?;
-        let config: Kubeconfig = serde_saphyr::from_str(&text).ok()?;
-        config.current_context.filter(|c| !c.trim().is_empty())
-    })
 }
 
 #[cfg(test)]
@@ -222,38 +166,20 @@ mod tests {
     }
 
     #[test]
-    fn the_cluster_comes_from_the_snapshot_then_the_kubeconfig() {
-        let dir = tempfile::tempdir().unwrap();
-        let snapshot = dir.path().join("node.json");
-        std::fs::write(
-            &snapshot,
-            r#"{"snapshot_version":1,"node":{"name":"n","cluster":"prod-eu"}}"#,
-        )
-        .unwrap();
+    fn the_cluster_is_the_one_the_nodes_name_else_default() {
         let mut results = crate::baseline::testing::run("cis-1.12", vec![]);
-        let kubeconfig = dir.path().join("kubeconfig");
-        std::fs::write(
-            &kubeconfig,
-            "apiVersion: v1\nkind: Config\ncurrent-context: staging\ncontexts: []\n",
-        )
-        .unwrap();
-        let sources = ClusterSources {
-            kubeconfig: None,
-            kubeconfig_env: Some(kubeconfig.display().to_string()),
-            home: None,
-        };
-        assert_eq!(default_cluster(&results, &sources), "staging");
-        results
-            .nodes
-            .push(crate::baseline::testing::node("n", "node", vec![]));
-        results.nodes[0].node.source = snapshot.display().to_string();
-        assert_eq!(default_cluster(&results, &sources), "prod-eu");
-        assert_eq!(
-            default_cluster(
-                &crate::baseline::testing::run("cis-1.12", vec![]),
-                &ClusterSources::default()
-            ),
-            "default"
+        assert_eq!(default_cluster(&results).unwrap(), "default");
+        for (name, cluster) in [("a", None), ("b", Some("prod-eu")), ("c", Some("prod-eu"))] {
+            let mut node = crate::baseline::testing::node(name, "node", vec![]);
+            node.node.cluster = cluster.map(str::to_string);
+            results.nodes.push(node);
+        }
+        assert_eq!(default_cluster(&results).unwrap(), "prod-eu");
+        results.nodes[0].node.cluster = Some("staging".into());
+        let error = default_cluster(&results).unwrap_err().to_string();
+        assert!(
+            error.contains("prod-eu, staging") && error.contains("--cluster"),
+            "{error}"
         );
     }
 

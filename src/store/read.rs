@@ -220,6 +220,7 @@ fn node_of(row: &[Value]) -> NodeResults {
             kubernetes_version: row[3].opt_string(),
             platform: row[4].opt_string(),
             source: row[5].string(),
+            cluster: None,
             benchmark: row[6].opt_string(),
             distribution: row[7]
                 .as_str()

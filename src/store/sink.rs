@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 use jiff::Timestamp;
 
-use super::meta::{self, CiInfo, ClusterSources, RunMeta};
+use super::meta::{self, CiInfo, RunMeta};
 use super::{Store, Written};
 use crate::results::RunResults;
 
@@ -17,42 +17,42 @@ pub struct RunIdentity {
     pub cluster: Option<String>,
     /// `--run-id`.
     pub run_id: Option<String>,
-    /// `--kubeconfig` (for the default cluster name).
-    pub kubeconfig: Option<std::path::PathBuf>,
 }
 
 impl RunIdentity {
-    /// The cluster: `--cluster`, else the snapshot metadata, else the kubeconfig's context.
-    pub fn cluster(&self, results: &RunResults) -> String {
+    /// The cluster: `--cluster`, else the one the nodes name (snapshot metadata, a live
+    /// node's kubeconfig context), else `default`.
+    pub fn cluster(&self, results: &RunResults) -> anyhow::Result<String> {
         match self
             .cluster
             .as_deref()
             .map(str::trim)
             .filter(|c| !c.is_empty())
         {
-            Some(cluster) => cluster.to_string(),
-            None => meta::default_cluster(
-                results,
-                &ClusterSources::from_process_env(self.kubeconfig.clone()),
-            ),
+            Some(cluster) => Ok(cluster.to_string()),
+            None => meta::default_cluster(results),
         }
     }
 
     /// The metadata of a scan that started at `started_at`.
-    pub fn scan_meta(&self, results: &RunResults, started_at: Timestamp) -> RunMeta {
-        let cluster = self.cluster(results);
+    pub fn scan_meta(
+        &self,
+        results: &RunResults,
+        started_at: Timestamp,
+    ) -> anyhow::Result<RunMeta> {
+        let cluster = self.cluster(results)?;
         let ci = CiInfo::from_process_env();
         let run_id = self.run_id.clone().unwrap_or_else(|| {
             meta::scan_run_id(&ci, &cluster, &results.benchmark.name, started_at)
         });
-        RunMeta {
+        Ok(RunMeta {
             run_id,
             started_at,
             cluster,
             git_commit: ci.git_commit,
             pipeline_id: ci.pipeline_id,
             pipeline_url: ci.pipeline_url,
-        }
+        })
     }
 }
 
@@ -107,7 +107,7 @@ pub fn import(store: &mut Store, import: &Import) -> anyhow::Result<(RunMeta, Wr
         Some(at) => at,
         None => modified(file)?,
     };
-    let cluster = import.identity.cluster(&results);
+    let cluster = import.identity.cluster(&results)?;
     let ci = CiInfo::from_process_env();
     let meta = RunMeta {
         run_id: import

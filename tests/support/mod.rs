@@ -286,6 +286,7 @@ pub fn generated_fleet(nodes: usize, checks: usize) -> RunResults {
                 kubernetes_version: Some("v1.32.4".into()),
                 platform: Some("kubeadm".into()),
                 source: "live".into(),
+                cluster: None,
                 benchmark: None,
                 distribution: None,
             },

@@ -246,6 +246,7 @@ pub fn night_with(night: usize, nodes: usize, extra: usize) -> RunResults {
                 kubernetes_version: Some("1.33.1".into()),
                 platform: Some("linux/amd64".into()),
                 source: format!("snapshots/{}.json.gz", node_name(index)),
+                cluster: None,
                 benchmark: Some("cis-1.12".into()),
                 distribution: None,
             },
