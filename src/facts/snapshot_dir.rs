@@ -199,6 +199,8 @@ pub struct SnapshotDirFacts {
     accounts: Accounts,
     derived: OnceLock<Result<Vec<NodeProcess>, FactError>>,
     processes: OnceLock<Result<ProcessList, FactError>>,
+    /// The directories and missing paths already found under the root (one `lstat` each).
+    seen: rooted::Seen,
 }
 
 /// A process of the node, with the container image it runs from (static pods).
@@ -231,6 +233,7 @@ impl SnapshotDirFacts {
             accounts: Accounts::default(),
             derived: OnceLock::new(),
             processes: OnceLock::new(),
+            seen: rooted::Seen::default(),
         };
         facts.accounts = Accounts::parse(
             facts.account_database("/etc/passwd")?.as_deref(),
@@ -327,7 +330,7 @@ impl SnapshotDirFacts {
     /// Resolves a node path to a path under the root, following symlinks as a chroot
     /// would. `follow_last` = false leaves a final symlink itself (as `find` lists it).
     fn resolve(&self, node_path: &str, follow_last: bool) -> Result<Resolved, FactError> {
-        rooted::resolve(&self.root, node_path, follow_last)
+        rooted::resolve_remembering(&self.root, node_path, follow_last, &self.seen)
             .map_err(|error| io_fact_error(node_path, &error))
     }
 
