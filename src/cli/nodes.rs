@@ -276,6 +276,7 @@ pub fn assemble(
     Ok(RunResults {
         results_version: RESULTS_VERSION,
         tool: ToolInfo::current(),
+        scanned_at: None,
         benchmark,
         benchmarks,
         nodes,

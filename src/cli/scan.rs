@@ -16,9 +16,9 @@ use crate::engine::run::CheckFilter;
 use crate::facts::live::LiveFacts;
 use crate::facts::Facts;
 use crate::gate::{self, FailOn, GatePolicy};
-use crate::report::args::{write_reports, Rendered, ReportArgs};
+use crate::report::args::{write_reports, ConsoleArgs, Rendered, ReportArgs};
 use crate::report::asff::AsffArgs;
-use crate::report::{self, Emitter, RenderOptions};
+use crate::report::{self, Emitter};
 use crate::results::RunResults;
 use crate::store::sink;
 
@@ -70,9 +70,8 @@ pub struct ScanCommand {
     /// Say more: unknown keys in benchmark files, what was detected.
     #[arg(long, short)]
     verbose: bool,
-    /// Print each failing check's audit output in the console report.
-    #[arg(long)]
-    include_test_output: bool,
+    #[command(flatten)]
+    console: ConsoleArgs,
     #[command(flatten)]
     node: LiveArgs,
     #[command(flatten)]
@@ -89,7 +88,7 @@ pub struct ScanCommand {
 
 pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
     cmd.limits.apply();
-    let started_at = jiff::Timestamp::now();
+    let started_at = cmd.baseline.scan_time().map_err(anyhow::Error::msg)?;
     let mut baseline_args = cmd.baseline.clone();
     let previous_from_store = take_previous_from_store(&mut baseline_args, &cmd.store)?;
     let tree = cmd.selection.tree()?;
@@ -111,6 +110,7 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
     };
     runner.say_warnings(cmd.verbose);
     let mut results = assemble(&tree, outcomes)?;
+    results.scanned_at = Some(started_at);
     // Errors go to stderr whatever the console settings (--quiet, a report on stdout).
     for unreadable in &results.unreadable {
         eprintln!(
@@ -250,12 +250,10 @@ fn describe_selection(cmd: &ScanCommand) -> String {
 /// leaves no half-written report behind.
 /// Every report of the run, `extra` (`--asff`) included, written as one set.
 fn emit(cmd: &ScanCommand, results: &RunResults, extra: Vec<Rendered>) -> anyhow::Result<()> {
-    let options = RenderOptions {
-        color: !cmd.no_color
+    let options = cmd.console.options(
+        !cmd.no_color
             && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
-        include_test_output: cmd.include_test_output,
-        ..RenderOptions::default()
-    };
+    );
     let json_to_stdout = cmd.json.as_deref() == Some(std::path::Path::new("-"));
     if json_to_stdout && cmd.reports.uses_stdout() {
         bail!(

@@ -10,7 +10,7 @@ use super::html::HtmlEmitter;
 use super::junit::JunitEmitter;
 use super::markdown::MarkdownEmitter;
 use super::sarif::SarifEmitter;
-use super::{destination, Emitter, RenderOptions};
+use super::{destination, ConsoleFormat, Emitter, RenderOptions};
 use crate::results::RunResults;
 
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -34,6 +34,48 @@ pub struct ReportArgs {
     /// Report file paths relative to DIR (the repository root holding snapshot directories).
     #[arg(long = "source-root", value_name = "DIR")]
     pub source_root: Option<PathBuf>,
+}
+
+/// What the console report shows (kube-bench's spellings accepted as aliases).
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Console")]
+pub struct ConsoleArgs {
+    /// What the console lists: `full` (every check per node, kube-bench's layout),
+    /// `failures` (the checks that did not pass), `summary` (one line per node, then the
+    /// regressions by check) [default: full for one node, summary for more]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<ConsoleFormat>,
+    /// Leave out the per-check lines (also --noresults)
+    #[arg(long = "no-results", visible_alias = "noresults")]
+    pub no_results: bool,
+    /// Leave out the remediations (also --noremediations)
+    #[arg(long = "no-remediations", visible_alias = "noremediations")]
+    pub no_remediations: bool,
+    /// Leave out the per-section summaries (also --nosummary)
+    #[arg(long = "no-summary", visible_alias = "nosummary")]
+    pub no_summary: bool,
+    /// Leave out the total summary (also --nototals)
+    #[arg(long = "no-totals", visible_alias = "nototals")]
+    pub no_totals: bool,
+    /// Print each failing check's audit output
+    #[arg(long)]
+    pub include_test_output: bool,
+}
+
+impl ConsoleArgs {
+    /// The render options these flags ask for, with `color` decided by the caller.
+    pub fn options(&self, color: bool) -> RenderOptions {
+        RenderOptions {
+            color,
+            format: self.format,
+            no_results: self.no_results,
+            no_remediations: self.no_remediations,
+            no_summary: self.no_summary,
+            no_totals: self.no_totals,
+            include_test_output: self.include_test_output,
+            source_root: None,
+        }
+    }
 }
 
 impl ReportArgs {

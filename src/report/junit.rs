@@ -16,12 +16,22 @@ impl Emitter for JunitEmitter {
         let mut report = Report::new(format!("cisgate {}", results.benchmark.name));
         for node in &results.nodes {
             for section in &node.sections {
-                report.add_test_suite(suite(results, node, section));
+                let mut suite = suite(results, node, section);
+                if let Some(time) = scan_time(results) {
+                    suite.set_timestamp(time);
+                }
+                report.add_test_suite(suite);
             }
         }
         let xml = report.to_string()?;
         Ok(without_testsuites_skipped(&xml).into_bytes())
     }
+}
+
+/// The scan's time for each suite's `timestamp` (junit-10.xsd allows none on `<testsuites>`).
+fn scan_time(results: &RunResults) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    let time = results.scanned_at?;
+    chrono::DateTime::from_timestamp(time.as_second(), 0).map(Into::into)
 }
 
 /// junit-10.xsd allows only name, time, tests, failures and errors on `<testsuites>`;
