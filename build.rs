@@ -1,14 +1,46 @@
 //! Records what `cisgate --version` says about the build: the commit it was built from and
-//! the target it was built for.
+//! the target it was built for. And reads the embedded benchmarks (`cfg/`) once, here:
+//! every controls file is parsed and validated with the crate's own code (the files below,
+//! compiled into this script) and written out as JSON of the checked model, every
+//! `config.yaml` as JSON of its documents; the binary loads those without a YAML parser or
+//! a regex compile (`src/definitions/tree.rs`). A benchmark file that does not load fails
+//! the build with its file, line and message.
 //!
 //! The commit is `CISGATE_COMMIT` when set (the release workflow sets it to the tagged
 //! commit), else `git rev-parse HEAD` when this package is the top of a git checkout, else
 //! `unknown` (a crates.io download, a source tarball, a checkout without git).
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+// The crate's own reading and checking of benchmark files, at the paths they have in the
+// crate (`super::` and `crate::` resolve the same here). Only what they need of the crate
+// may be added: they are the modules below `definitions` and `engine`.
+#[allow(dead_code)]
+#[path = "src/definitions/error.rs"]
+mod error;
+#[allow(dead_code)]
+#[path = "src/matching/mod.rs"]
+mod matching;
+#[allow(dead_code)]
+#[path = "src/definitions/model.rs"]
+mod model;
+#[allow(dead_code)]
+#[path = "src/definitions/parse.rs"]
+mod parse;
+#[allow(dead_code)]
+#[path = "src/definitions/probe.rs"]
+mod probe;
+#[allow(dead_code)]
+#[path = "src/sync.rs"]
+mod sync;
+#[allow(dead_code)]
+#[path = "src/definitions/validate.rs"]
+mod validate;
+
 fn main() {
+    compile_embedded_benchmarks();
     println!("cargo:rerun-if-env-changed=CISGATE_COMMIT");
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let commit = std::env::var("CISGATE_COMMIT")
@@ -63,4 +95,91 @@ fn git_commit(manifest_dir: &Path) -> Option<String> {
         }
     }
     Some(commit)
+}
+
+/// Where the embedded tree is named in messages, as `BenchmarkTree::display_path` names it.
+const EMBEDDED_NAME: &str = "<embedded cfg>";
+
+/// Writes `$OUT_DIR/embedded_cfg.rs`: `COMPILED`, each YAML file of `cfg/` by its relative
+/// path with its JSON form (see the top of this file). Panics — failing the build — on a
+/// file that does not parse or validate.
+fn compile_embedded_benchmarks() {
+    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
+    for watched in [
+        "cfg",
+        "src/definitions/error.rs",
+        "src/definitions/model.rs",
+        "src/definitions/parse.rs",
+        "src/definitions/probe.rs",
+        "src/definitions/validate.rs",
+        "src/matching",
+        "src/sync.rs",
+    ] {
+        println!("cargo:rerun-if-changed={watched}");
+    }
+    let cfg = manifest_dir.join("cfg");
+    let mut files = Vec::new();
+    yaml_files(&cfg, &mut files);
+    // Sorted by the relative path as text: the binary looks them up by binary search.
+    let mut files: Vec<(String, PathBuf)> = files
+        .into_iter()
+        .map(|path| {
+            let relative = path.strip_prefix(&cfg).unwrap().to_string_lossy();
+            (relative.replace('\\', "/"), path)
+        })
+        .collect();
+    files.sort();
+    let mut table = String::from("pub static COMPILED: &[(&str, &str)] = &[\n");
+    for (relative, path) in files {
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: cannot read: {e}", path.display()));
+        let json = if relative.ends_with("config.yaml") {
+            compile_config(&relative, &text)
+        } else {
+            compile_controls(&relative, &text)
+        };
+        let name = format!("{}.json", relative.replace('/', "__"));
+        std::fs::write(out_dir.join(&name), json).unwrap();
+        writeln!(
+            table,
+            "    ({relative:?}, include_str!(concat!(env!(\"OUT_DIR\"), \"/{name}\"))),"
+        )
+        .unwrap();
+    }
+    table.push_str("];\n");
+    std::fs::write(out_dir.join("embedded_cfg.rs"), table).unwrap();
+}
+
+fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            yaml_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "yaml") {
+            out.push(path);
+        }
+    }
+}
+
+/// A controls file as `{"warnings": [...], "controls": {...}}`: parsed and validated as
+/// `load_controls` does it before substitution; the warnings are the unknown keys.
+fn compile_controls(relative: &str, text: &str) -> String {
+    let file = Path::new(EMBEDDED_NAME).join(relative);
+    let mut warnings = Vec::new();
+    let controls = parse::parse_controls(&file, text, &mut |w| warnings.push(w))
+        .and_then(|controls| validate::validate(&file, text, &controls).map(|()| controls))
+        .unwrap_or_else(|e| panic!("embedded benchmark file does not load: {e}"));
+    serde_json::to_string(&serde_json::json!({
+        "warnings": warnings,
+        "controls": controls,
+    }))
+    .unwrap()
+}
+
+/// A `config.yaml` as the JSON array of its YAML documents.
+fn compile_config(relative: &str, text: &str) -> String {
+    let documents: Vec<serde_json::Value> = serde_saphyr::from_multiple(text)
+        .unwrap_or_else(|e| panic!("{EMBEDDED_NAME}/{relative}: {e}"));
+    serde_json::to_string(&documents).unwrap()
 }

@@ -3,6 +3,12 @@
 //! audits, `../shared/kube-bench-cfg`) and with the same checks written as probes (the
 //! embedded cis-1.12). Target: the probe scan spawns no process and takes under 20 ms.
 //!
+//! Then the same questions are asked of the binary, timed as whole processes (issue 14):
+//! a snapshot directory (`examples/snapshots/control-plane-1`) and a snapshot file
+//! (`examples/collected/cp-1.json.gz`) with `-q`, target ≤ 3 ms each; and the live fake
+//! node with the embedded probes next to kube-bench's shell definitions (`--config-dir`),
+//! in the same run, target ≥ 150× faster.
+//!
 //! Run: `cargo bench --bench live_scan`. Each scan is timed in-process the way
 //! `cisgate scan --root <fake root> --benchmark cis-1.12 --targets ...` does it: a fresh
 //! `LiveFacts`, the benchmark's config loaded, every target's controls loaded and
@@ -34,6 +40,11 @@ const TARGETS: [&str; 4] = ["master", "etcd", "controlplane", "node"];
 const PROBE_TARGET: Duration = Duration::from_millis(20);
 const SHELL_RUNS: usize = 5;
 const PROBE_RUNS: usize = 50;
+/// A whole `cisgate scan -q` of one node, from exec to exit (issue 14).
+const PROCESS_TARGET: Duration = Duration::from_millis(3);
+/// The live probe scan as a process against kube-bench's shell definitions as a process.
+const RATIO_TARGET: f64 = 150.0;
+const PROCESS_RUNS: usize = 50;
 
 fn main() {
     // `cargo test --benches` / `--all-targets` runs this binary without `--bench`.
@@ -99,11 +110,16 @@ fn main() {
         ms(PROBE_TARGET),
         if missed.is_empty() { "met" } else { "MISSED" }
     );
+    profile_phases(node.root(), &targets, 20);
+    whole_processes(node.root(), &mut missed);
+    drop(node);
+    println!(
+        "all targets: {}",
+        if missed.is_empty() { "met" } else { "MISSED" }
+    );
     for reason in &missed {
         println!("  missed: {reason}");
     }
-    profile_phases(node.root(), &targets, 20);
-    drop(node);
     if !missed.is_empty() {
         std::process::exit(1);
     }
@@ -274,6 +290,98 @@ fn profile_phases(root: &Path, targets: &[String], count: usize) {
         "total",
         total.as_secs_f64() * 1000.0 / count as f64
     );
+}
+
+/// `cisgate scan ARGS -q`, `runs` times after one untimed run: the median wall time.
+fn time_process(args: &[&str], runs: usize) -> Duration {
+    let run = || {
+        let start = Instant::now();
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_cisgate"))
+            .arg("scan")
+            .args(args)
+            .arg("-q")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("cisgate runs");
+        let elapsed = start.elapsed();
+        // 0 passes, 1 fails the gate; anything else is a usage or input error.
+        assert!(
+            matches!(status.code(), Some(0 | 1)),
+            "cisgate {args:?}: {status}"
+        );
+        elapsed
+    };
+    run();
+    let mut times: Vec<Duration> = (0..runs).map(|_| run()).collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// Whole-process scans of one node (see the top of this file).
+fn whole_processes(root: &Path, missed: &mut Vec<String>) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let snapshot_dir = repo.join("examples/snapshots/control-plane-1");
+    let snapshot_file = repo.join("examples/collected/cp-1.json.gz");
+    let root = root.to_str().expect("a UTF-8 temp path");
+    let targets = TARGETS.join(",");
+    let live = [
+        "--root",
+        root,
+        "--benchmark",
+        BENCHMARK,
+        "--targets",
+        &targets,
+    ];
+    println!();
+    println!("whole process, `cisgate scan ... -q`, median of {PROCESS_RUNS}");
+    println!("{:<44} {:>10} {:>10}", "scan", "median", "target");
+    for (name, path) in [
+        ("snapshot dir", &snapshot_dir),
+        ("snapshot file", &snapshot_file),
+    ] {
+        let path = path.to_str().expect("a UTF-8 repo path");
+        let median = time_process(
+            &["--snapshot", path, "--benchmark", BENCHMARK],
+            PROCESS_RUNS,
+        );
+        println!("{:<44} {:>10} {:>10}", name, ms(median), ms(PROCESS_TARGET));
+        if median > PROCESS_TARGET {
+            missed.push(format!(
+                "whole process, {name}: {} (median), over the {} target",
+                ms(median),
+                ms(PROCESS_TARGET)
+            ));
+        }
+    }
+    let probes = time_process(&live, PROCESS_RUNS);
+    println!(
+        "{:<44} {:>10}",
+        "live fake node, embedded cis-1.12 (probes)",
+        ms(probes)
+    );
+    let Some(kube_bench) = kube_bench_cfg() else {
+        return;
+    };
+    let kube_bench = kube_bench.to_str().expect("a UTF-8 path").to_owned();
+    let mut shell_args = live.to_vec();
+    shell_args.extend(["--config-dir", &kube_bench]);
+    let shell = time_process(&shell_args, SHELL_RUNS);
+    println!(
+        "{:<44} {:>10}",
+        "live fake node, kube-bench cis-1.12 (shell)",
+        ms(shell)
+    );
+    let ratio = shell.as_secs_f64() / probes.as_secs_f64();
+    println!(
+        "ratio shell / probes, whole process: {ratio:.0}x (target: at least {RATIO_TARGET:.0}x): {}",
+        if ratio >= RATIO_TARGET { "met" } else { "MISSED" }
+    );
+    if ratio < RATIO_TARGET {
+        missed.push(format!(
+            "whole process, live: probes only {ratio:.0}x faster than kube-bench's shell definitions, not {RATIO_TARGET:.0}x"
+        ));
+    }
 }
 
 fn ms(duration: Duration) -> String {

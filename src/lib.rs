@@ -9,6 +9,7 @@ pub mod definitions;
 pub mod engine;
 pub mod facts;
 pub mod gate;
+pub mod matching;
 pub mod report;
 pub mod results;
 pub mod store;

@@ -181,8 +181,13 @@ fn parse_config(
     relative: &str,
     text: &str,
 ) -> Result<Value, DefinitionError> {
-    let documents: Vec<Value> = serde_saphyr::from_multiple(text)
-        .map_err(|e| DefinitionError::from_yaml(tree.display_path(relative), &e))?;
+    let documents: Vec<Value> = match tree.compiled(relative) {
+        // Embedded: the documents as build.rs read them.
+        Some(json) => serde_json::from_str(json)
+            .map_err(|e| DefinitionError::invalid(tree.display_path(relative), e.to_string()))?,
+        None => serde_saphyr::from_multiple(text)
+            .map_err(|e| DefinitionError::from_yaml(tree.display_path(relative), &e))?,
+    };
     let mut merged = Value::Object(Map::new());
     for document in documents {
         match document {

@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use super::config::BenchmarkConfig;
 use super::error::DefinitionError;
 use super::model::{Audit, Check, Controls};
+pub use super::parse::parse_controls;
 use super::probe::Probe;
 use super::tree::BenchmarkTree;
+use super::validate::{validate, validate_check};
 use super::variables::Variables;
-use crate::engine::{evaluate, jq_bounds, jsonpath};
+use arcstr::ArcStr;
 
 /// A parsed controls file. `to_run` holds the same file substituted with the paths a
 /// shell on this machine must use, when they differ from the node's (`--root`).
@@ -64,6 +66,12 @@ pub fn controls_file(benchmark: &str, target: &str) -> String {
 
 /// Reads, substitutes, parses and validates one target's controls. Unknown keys are
 /// ignored, as kube-bench ignores them, and reported through `warn`.
+///
+/// An embedded file comes parsed and validated from the build (`build.rs`); the node's
+/// values are then substituted into the model, and only the checks they changed are
+/// validated again. That is what substituting into the text and parsing gives whenever the
+/// values read as themselves in YAML ([`Variables::substitute_after_parsing_is_same`]);
+/// otherwise, and for a `--config-dir` tree, the text is substituted and parsed.
 pub fn load_controls(
     tree: &BenchmarkTree,
     benchmark: &str,
@@ -79,15 +87,38 @@ pub fn load_controls(
             format!("controls file for target `{target}` not found in benchmark `{benchmark}`"),
         )
     })?;
-    let on_node = variables.substitute_on_node(&raw);
-    let mut controls = parse_controls(&file, &on_node, warn)?;
-    check_node_type(&file, &controls, target)?;
-    validate(&file, &on_node, &controls)?;
+    let compiled = tree
+        .compiled(&relative)
+        .filter(|_| variables.substitute_after_parsing_is_same(&raw));
+    let (mut controls, as_written) = match compiled {
+        Some(json) => {
+            let as_written = from_compiled(&file, json, warn)?;
+            let mut controls = as_written.clone();
+            let changed = substitute_parsed(&mut controls, variables);
+            check_node_type(&file, &controls, target)?;
+            for check in controls.groups.iter().flat_map(|g| &g.checks) {
+                if changed.contains(&check.id) {
+                    validate_check(&file, &raw, check)?;
+                }
+            }
+            (controls, Some(as_written))
+        }
+        None => {
+            let on_node = variables.substitute_on_node(&raw);
+            let controls = parse_controls(&file, &on_node, warn)?;
+            check_node_type(&file, &controls, target)?;
+            validate(&file, &on_node, &controls)?;
+            (controls, None)
+        }
+    };
     let env_binary = variables.sole_binary_in(&raw);
     add_default_audit_env(&mut controls, &env_binary);
     let to_run = if variables.differ_for_shell() {
         // Parsed before substituting: what `--root` holds never meets the YAML reader.
-        let mut shell = parse_controls(&file, &raw, &mut |_| {})?;
+        let mut shell = match as_written {
+            Some(shell) => shell,
+            None => parse_controls(&file, &raw, &mut |_| {})?,
+        };
         substitute_shell_audits(&mut shell, variables);
         add_default_audit_env(&mut shell, &env_binary);
         Some(shell)
@@ -101,53 +132,145 @@ pub fn load_controls(
     })
 }
 
-/// Parses controls text, reporting every key the model does not know.
-pub fn parse_controls(
+/// An embedded controls file as `build.rs` wrote it: its unknown keys (reported through
+/// `warn`) and its checked model, before substitution.
+fn from_compiled(
     file: &std::path::Path,
-    text: &str,
+    json: &str,
     warn: &mut dyn FnMut(String),
 ) -> Result<Controls, DefinitionError> {
-    let mut ignored = Vec::new();
-    let controls: Option<Controls> = serde_saphyr::with_deserializer_from_str(text, |de| {
-        serde_ignored::deserialize(de, |path| ignored.push(path.to_string().replace("?.", "")))
-    })
-    .map_err(|e| explain_field(DefinitionError::from_yaml(file, &e), text))?;
-    for key in ignored.into_iter().filter(|k| k != "controls") {
-        warn(format!("{}: unknown key `{key}` ignored", file.display()));
+    #[derive(serde::Deserialize)]
+    struct Compiled {
+        warnings: Vec<String>,
+        controls: Controls,
     }
-    controls.ok_or_else(|| DefinitionError::invalid(file, "the file is empty"))
+    let compiled: Compiled = serde_json::from_str(json)
+        .map_err(|e| DefinitionError::invalid(file, format!("embedded form: {e}")))?;
+    compiled.warnings.into_iter().for_each(&mut *warn);
+    Ok(compiled.controls)
 }
 
-/// Names the key at the error's line and what that key expects, where the YAML reader's
-/// own words ("expected string scalar") would leave a reader guessing.
-fn explain_field(error: DefinitionError, text: &str) -> DefinitionError {
-    let DefinitionError::Syntax {
-        file,
-        line,
-        column,
-        message,
-    } = error
-    else {
-        return error;
+/// Substitutes the node's values into every text of the parsed file; the ids of the checks
+/// whose texts changed.
+fn substitute_parsed(controls: &mut Controls, variables: &Variables) -> Vec<ArcStr> {
+    let on_node = |text: &str| {
+        let substituted = variables.substitute_on_node(text);
+        (substituted != text).then_some(substituted)
     };
-    let key = text
-        .lines()
-        .nth(line.saturating_sub(1) as usize)
-        .and_then(|l| l.trim_start().trim_start_matches("- ").split_once(':'))
-        .map(|(k, _)| k.trim().to_owned())
-        .filter(|k| !k.is_empty() && !k.contains(' '));
-    let message = match key.as_deref() {
-        Some(k @ ("scored" | "set" | "use_multiple_values" | "disableenvtesting")) => {
-            format!("`{k}` expects true or false ({message})")
+    let mut changed_check_ids = Vec::new();
+    let substituted = Substitution { on_node: &on_node };
+    substituted.arc(&mut controls.version);
+    substituted.arc(&mut controls.id);
+    substituted.arc(&mut controls.text);
+    substituted.arc(&mut controls.node_type);
+    for group in &mut controls.groups {
+        substituted.arc(&mut group.id);
+        substituted.arc(&mut group.text);
+        substituted.arc(&mut group.group_type);
+        for check in &mut group.checks {
+            if substituted.check(check) {
+                changed_check_ids.push(check.id.clone());
+            }
         }
-        Some(k) => format!("`{k}`: {message}"),
-        None => message,
-    };
-    DefinitionError::Syntax {
-        file,
-        line,
-        column,
-        message,
+    }
+    changed_check_ids
+}
+
+/// One substitution over the texts of a parsed file; each method says whether it changed
+/// anything.
+struct Substitution<'a> {
+    on_node: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Substitution<'_> {
+    fn text(&self, text: &mut String) -> bool {
+        if !text.contains('$') {
+            return false;
+        }
+        match (self.on_node)(text) {
+            Some(new) => {
+                *text = new;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn arc(&self, text: &mut ArcStr) -> bool {
+        if !text.contains('$') {
+            return false;
+        }
+        match (self.on_node)(text) {
+            Some(new) => {
+                *text = ArcStr::from(new);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn optional(&self, text: &mut Option<String>) -> bool {
+        text.as_mut().is_some_and(|text| self.text(text))
+    }
+
+    fn check(&self, check: &mut Check) -> bool {
+        let mut changed = false;
+        for text in [
+            &mut check.id,
+            &mut check.text,
+            &mut check.check_type,
+            &mut check.remediation,
+        ] {
+            changed |= self.arc(text);
+        }
+        for audit in [
+            &mut check.audit,
+            &mut check.audit_config,
+            &mut check.audit_env,
+        ] {
+            changed |= self.audit(audit);
+        }
+        if let Some(tests) = &mut check.tests {
+            changed |= self.text(&mut tests.bin_op);
+            for item in &mut tests.test_items {
+                changed |= self.text(&mut item.flag);
+                changed |= self.text(&mut item.path);
+                changed |= self.text(&mut item.env);
+                if let Some(compare) = &mut item.compare {
+                    changed |= self.text(&mut compare.op);
+                    changed |= self.text(&mut compare.value);
+                }
+            }
+        }
+        changed
+    }
+
+    fn audit(&self, audit: &mut Audit) -> bool {
+        match audit {
+            Audit::None => false,
+            Audit::Shell(command) => self.text(command),
+            Audit::Probe(probe) => self.probe(probe),
+        }
+    }
+
+    fn probe(&self, probe: &mut Probe) -> bool {
+        match probe {
+            Probe::FileMode { path, glob, .. } | Probe::FileOwner { path, glob, .. } => {
+                self.text(path) | self.optional(glob)
+            }
+            Probe::FileContent { path } => self.text(path),
+            Probe::Process { bin } => self.text(bin),
+            Probe::KubeletConfig { bin, config } => self.optional(bin) | self.optional(config),
+            Probe::ApiObjects { kind, jq } => self.text(kind) | self.optional(jq),
+            Probe::ApiQuery { kinds, jq } => {
+                kinds
+                    .iter_mut()
+                    .fold(false, |changed, kind| self.text(kind) | changed)
+                    | self.text(jq)
+            }
+            Probe::K3sArgs { component, config } => self.text(component) | self.optional(config),
+            Probe::StaticPodFile { manifest, path, .. } => self.text(manifest) | self.text(path),
+        }
     }
 }
 
@@ -167,68 +290,6 @@ fn check_node_type(
             ),
         ))
     }
-}
-
-/// Rejects at load time what would crash or silently misbehave at run time: flags and
-/// `regex` values that are not regular expressions, JSONPath templates that do not parse.
-fn validate(
-    file: &std::path::Path,
-    text: &str,
-    controls: &Controls,
-) -> Result<(), DefinitionError> {
-    for check in controls.groups.iter().flat_map(|g| &g.checks) {
-        let at = |problem: String| {
-            let line = line_of_check(text, &check.id);
-            DefinitionError::Syntax {
-                file: file.to_path_buf(),
-                line,
-                column: 1,
-                message: format!("check {}: {problem}", check.id),
-            }
-        };
-        for audit in [&check.audit, &check.audit_config, &check.audit_env] {
-            if let Some(name) = forbidden_jq_name(audit) {
-                return Err(at(format!(
-                    "its jq filter uses `{name}`, which benchmark files may not use (it reaches outside the filter: the run's exit, the environment, other inputs or the terminal)"
-                )));
-            }
-        }
-        for item in check.tests.iter().flat_map(|t| &t.test_items) {
-            evaluate::validate_item(item).map_err(|e| at(format!("invalid test item: {e}")))?;
-            if !item.path.is_empty() {
-                jsonpath::validate_template(&item.path).map_err(|e| {
-                    at(format!(
-                        "path `{}` is not a valid JSONPath template: {e}",
-                        item.path
-                    ))
-                })?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The first forbidden name a probe's jq filter uses (docs/security.md).
-fn forbidden_jq_name(audit: &Audit) -> Option<&'static str> {
-    match audit {
-        Audit::Probe(Probe::ApiObjects { jq: Some(jq), .. } | Probe::ApiQuery { jq, .. }) => {
-            jq_bounds::forbidden_name(jq)
-        }
-        _ => None,
-    }
-}
-
-/// 1-based line of `id: <id>` for a check, so messages can point at it.
-fn line_of_check(text: &str, id: &str) -> u64 {
-    text.lines()
-        .position(|line| {
-            let line = line.trim_start().trim_start_matches("- ").trim();
-            line.strip_prefix("id:")
-                .map(|rest| rest.trim().trim_matches(|c| c == '"' || c == '\'') == id)
-                .unwrap_or(false)
-        })
-        .map(|i| i as u64 + 1)
-        .unwrap_or(1)
 }
 
 /// Substitutes the variables, as a shell here must see them, into every shell audit.
@@ -272,13 +333,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_the_line_of_a_check_id() {
-        let text = "groups:\n  - id: 1.1\n    checks:\n      - id: 1.1.1\n      - id: \"1.1.2\"\n";
-        assert_eq!(line_of_check(text, "1.1.2"), 5);
-        assert_eq!(line_of_check(text, "1.1.1"), 4);
-    }
-
-    #[test]
     fn default_audit_env_only_when_tests_read_env() {
         let yaml = "---\ncontrols:\ntype: node\ngroups:\n  - id: 4.2\n    checks:\n      - id: 4.2.1\n        tests:\n          test_items:\n            - env: KUBELET_X\n      - id: 4.2.2\n        tests:\n          test_items:\n            - flag: --x\n      - id: 4.2.3\n        disableenvtesting: true\n        tests:\n          test_items:\n            - env: KUBELET_X\n";
         let mut controls =
@@ -295,46 +349,94 @@ mod tests {
         assert_eq!(checks[1].audit_env, Audit::None);
         assert_eq!(checks[2].audit_env, Audit::None);
     }
+}
 
-    #[test]
-    fn unknown_keys_are_reported_not_fatal() {
-        let yaml = "---\ncontrols:\ntype: node\nconstraints: {a: 1}\ngroups:\n  - id: 4.2\n    checks:\n      - id: 4.2.1\n        frobnicate: yes\n";
-        let mut warnings = Vec::new();
-        parse_controls(std::path::Path::new("n.yaml"), yaml, &mut |w| {
-            warnings.push(w)
-        })
-        .unwrap();
-        assert_eq!(warnings.len(), 2, "{warnings:?}");
-        assert!(warnings[0].contains("constraints"));
+/// The embedded form (build.rs) against the YAML: for every embedded controls file, loading
+/// it the fast way gives exactly what substituting its text and parsing gives.
+#[cfg(test)]
+mod embedded_form {
+    use super::*;
+    use crate::definitions::variables::Variable;
+
+    /// Every `$name` in the text (lowercase letters and digits), as a variable with a path
+    /// value on the node and a different one for the shell.
+    fn variables_for(text: &str) -> Variables {
+        let mut names: Vec<String> = text
+            .match_indices('$')
+            .map(|(at, _)| {
+                let name: String = text[at + 1..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                    .collect();
+                format!("${name}")
+            })
+            .filter(|name| name.len() > 1)
+            .collect();
+        names.sort();
+        names.dedup();
+        let entries = names
+            .into_iter()
+            .map(|name| Variable {
+                on_node: format!("/node/{}", &name[1..]),
+                to_run: format!(
+                    "{}/node/{}",
+                    crate::definitions::variables::ROOT_IN_SHELL,
+                    &name[1..]
+                ),
+                component: name[1..].to_owned(),
+                is_bin: name.ends_with("bin"),
+                name,
+            })
+            .collect();
+        Variables { entries }
     }
 
     #[test]
-    fn a_jq_filter_that_reaches_outside_is_refused_at_load() {
-        for jq in [
-            "halt",
-            "env | tostring",
-            ".a | halt_error",
-            "[inputs]",
-            "$__loc__",
-        ] {
-            let yaml = format!(
-                "---\ncontrols:\ntype: policies\ngroups:\n  - id: 5.1\n    checks:\n      - id: 5.1.1\n        audit:\n          probe: api_objects\n          kind: pods\n          jq: '{jq}'\n"
-            );
-            let file = std::path::Path::new("p.yaml");
-            let controls = parse_controls(file, &yaml, &mut |_| {}).unwrap();
-            let error = validate(file, &yaml, &controls).unwrap_err().to_string();
-            assert!(
-                error.starts_with("p.yaml:7:") && error.contains("may not use"),
-                "{jq}: {error}"
-            );
+    fn every_embedded_controls_file_loads_as_its_yaml_does() {
+        let cfg = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cfg");
+        let embedded = BenchmarkTree::Embedded;
+        let directory = BenchmarkTree::directory(&cfg).unwrap();
+        let mut compared = 0;
+        for benchmark in embedded.benchmark_names() {
+            for entry in std::fs::read_dir(cfg.join(&benchmark)).unwrap().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let Some(target) = name.strip_suffix(".yaml") else {
+                    continue;
+                };
+                if target == "config" {
+                    continue;
+                }
+                let text = std::fs::read_to_string(entry.path()).unwrap();
+                for variables in [Variables::default(), variables_for(&text)] {
+                    let mut warnings = (Vec::new(), Vec::new());
+                    let fast = load_controls(&embedded, &benchmark, target, &variables, &mut |w| {
+                        warnings.0.push(w)
+                    });
+                    let yaml =
+                        load_controls(&directory, &benchmark, target, &variables, &mut |w| {
+                            warnings.1.push(w)
+                        });
+                    let (fast, yaml) = match (fast, yaml) {
+                        (Ok(fast), Ok(yaml)) => (fast, yaml),
+                        (fast, yaml) => {
+                            assert_eq!(
+                                fast.map(|_| ())
+                                    .map_err(|e| e.to_string().replace("<embedded cfg>", "")),
+                                yaml.map(|_| ()).map_err(|e| e
+                                    .to_string()
+                                    .replace(&cfg.display().to_string(), "")),
+                                "{benchmark}/{target}"
+                            );
+                            continue;
+                        }
+                    };
+                    assert_eq!(fast.controls, yaml.controls, "{benchmark}/{target}");
+                    assert_eq!(fast.to_run, yaml.to_run, "{benchmark}/{target}");
+                    assert_eq!(warnings.0.len(), warnings.1.len(), "{benchmark}/{target}");
+                    compared += 1;
+                }
+            }
         }
-    }
-
-    #[test]
-    fn a_wrong_type_names_file_line_and_column() {
-        let yaml = "---\ncontrols:\ntype: node\ngroups:\n  - id: 4.2\n    checks:\n      - id: 4.2.1\n        scored: [1, 2]\n";
-        let err = parse_controls(std::path::Path::new("n.yaml"), yaml, &mut |_| {}).unwrap_err();
-        let text = err.to_string();
-        assert!(text.starts_with("n.yaml:8:"), "{text}");
+        assert!(compared >= 80, "compared only {compared} loads");
     }
 }

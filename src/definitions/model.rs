@@ -5,12 +5,12 @@
 //! reads them (see `../shared/KUBE_BENCH_FORMAT.md` §2).
 
 use arcstr::ArcStr;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::probe::Probe;
 
 /// One controls file (`master.yaml`, `node.yaml`, ...): a section of the benchmark.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct Controls {
     #[serde(default, deserialize_with = "shared_text")]
     pub version: ArcStr,
@@ -25,7 +25,7 @@ pub struct Controls {
     pub groups: Vec<Group>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct Group {
     #[serde(default, deserialize_with = "shared_text")]
     pub id: ArcStr,
@@ -38,7 +38,7 @@ pub struct Group {
     pub checks: Vec<Check>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct Check {
     #[serde(default, deserialize_with = "shared_text")]
     pub id: ArcStr,
@@ -88,7 +88,7 @@ impl Audit {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct Tests {
     #[serde(default, deserialize_with = "raw_text")]
     pub bin_op: String,
@@ -96,7 +96,7 @@ pub struct Tests {
     pub test_items: Vec<TestItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct TestItem {
     #[serde(default, deserialize_with = "raw_text")]
     pub flag: String,
@@ -123,7 +123,7 @@ impl Default for TestItem {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct Compare {
     #[serde(default, deserialize_with = "raw_text")]
     pub op: String,
@@ -191,6 +191,18 @@ impl serde::de::Visitor<'_> for RawTextVisitor {
     }
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
         Ok(v.to_string())
+    }
+}
+
+/// The form the build script writes the embedded benchmarks in (`build.rs`), read back by
+/// the same `Deserialize`: nothing, a command string or a probe mapping.
+impl Serialize for Audit {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Audit::None => serializer.serialize_unit(),
+            Audit::Shell(command) => serializer.serialize_str(command),
+            Audit::Probe(probe) => probe.serialize(serializer),
+        }
     }
 }
 

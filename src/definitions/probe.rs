@@ -2,10 +2,10 @@
 //! benchmark file where kube-bench would write a shell `audit`.
 //! The syntax is documented in `docs/probes.md`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A probe as written in a benchmark file. Values have had `$variables` substituted.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(tag = "probe", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Probe {
     /// `permissions=600` for the path (or for each path under it matching `glob`).
@@ -68,7 +68,7 @@ pub enum Probe {
 }
 
 /// What `static_pod_file` prints about the file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StaticPodShow {
     /// The file's text.

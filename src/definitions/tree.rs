@@ -8,6 +8,13 @@ use super::error::DefinitionError;
 
 static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/cfg");
 
+/// The embedded files as `build.rs` read and checked them: `COMPILED`, each YAML file by its
+/// relative path with its JSON form (a controls file's checked model, a `config.yaml`'s
+/// documents).
+mod compiled {
+    include!(concat!(env!("OUT_DIR"), "/embedded_cfg.rs"));
+}
+
 #[derive(Debug, Clone)]
 pub enum BenchmarkTree {
     Embedded,
@@ -59,6 +66,18 @@ impl BenchmarkTree {
                     }),
                 }
             }
+        }
+    }
+
+    /// The JSON `build.rs` made of an embedded file; `None` for a `--config-dir` tree, which
+    /// is read from its YAML.
+    pub fn compiled(&self, relative: &str) -> Option<&'static str> {
+        match self {
+            BenchmarkTree::Embedded => compiled::COMPILED
+                .binary_search_by(|(path, _)| (*path).cmp(relative))
+                .ok()
+                .map(|index| compiled::COMPILED[index].1),
+            BenchmarkTree::Directory(_) => None,
         }
     }
 

@@ -62,6 +62,16 @@ impl Variables {
         }
     }
 
+    /// Whether substituting the node's values into the parsed file gives what substituting
+    /// them into its text and then parsing gives (kube-bench's way): every variable the
+    /// text names has a value YAML reads as that same text wherever a scalar holds it.
+    pub fn substitute_after_parsing_is_same(&self, raw_text: &str) -> bool {
+        self.entries
+            .iter()
+            .filter(|v| raw_text.contains(&v.name))
+            .all(|v| reads_as_itself_in_yaml(&v.on_node))
+    }
+
     fn substitute(&self, text: &str, value: impl Fn(&Variable) -> &String) -> String {
         let mut out = text.to_owned();
         for variable in &self.entries {
@@ -71,6 +81,22 @@ impl Variables {
         }
         out
     }
+}
+
+/// A path or program name that no YAML reader could take for anything else: a path, or a
+/// name starting with a letter that is not a YAML 1.1 boolean or null, of letters, digits
+/// and `/._+-` only (no space, quote, `#`, `:`, nor a number such as `0644`).
+fn reads_as_itself_in_yaml(value: &str) -> bool {
+    const WORDS: [&str; 10] = [
+        "y", "n", "yes", "no", "true", "false", "on", "off", "null", "~",
+    ];
+    let plain = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._+-".contains(c));
+    let unambiguous = value.contains('/')
+        || (value.starts_with(|c: char| c.is_ascii_alphabetic())
+            && !WORDS.contains(&value.to_ascii_lowercase().as_str()));
+    plain && unambiguous
 }
 
 /// How a shell audit names the root of the node under `--root`: the value is passed in
@@ -147,6 +173,41 @@ mod tests {
             vars.substitute_on_node("ps -C $kubeletbin"),
             "ps -C 'hyperkube kubelet'"
         );
+    }
+
+    #[test]
+    fn only_plain_paths_and_names_are_substituted_after_parsing() {
+        let with = |value: &str| Variables {
+            entries: vec![var("$kubeletbin", value, value, true)],
+        };
+        for same in [
+            "kubelet",
+            "/var/lib/kubelet/config.yaml",
+            "k3s",
+            "kube-apiserver",
+        ] {
+            assert!(
+                with(same).substitute_after_parsing_is_same("ps $kubeletbin"),
+                "{same}"
+            );
+        }
+        for differs in [
+            "hyperkube kubelet",
+            "",
+            "0644",
+            "yes",
+            "Off",
+            "~",
+            "a:b",
+            "#x",
+            "'q'",
+        ] {
+            assert!(
+                !with(differs).substitute_after_parsing_is_same("ps $kubeletbin"),
+                "{differs}"
+            );
+        }
+        assert!(with("a b").substitute_after_parsing_is_same("no variable here"));
     }
 
     #[test]

@@ -5,9 +5,9 @@
 //!
 //! Running the audits and deciding the check's state (§3.1, §3.2) is the caller's job.
 
-use super::compare::{compare, validate_regex};
-use super::lookup::{self, Lookup};
 use crate::definitions::model::{TestItem, Tests};
+use crate::matching::compare::compare;
+use crate::matching::lookup::{self, Lookup};
 
 /// The three audit outputs of a check, untrimmed, as the audits printed them.
 #[derive(Debug, Clone, Copy, Default)]
@@ -257,18 +257,6 @@ pub fn evaluate_item(
     outcome
 }
 
-/// Load-time checks for one test item: patterns kube-bench would crash on (a flag or env
-/// name that breaks its lookup regex, an invalid `regex` compare value). A `regex` value is
-/// only checked where kube-bench could reach it, on a `set: true` item.
-pub fn validate_item(item: &TestItem) -> Result<(), String> {
-    lookup::validate_flag(&item.flag)?;
-    lookup::validate_env(&item.env)?;
-    match &item.compare {
-        Some(compare) if item.set && compare.op == "regex" => validate_regex(&compare.value),
-        _ => Ok(()),
-    }
-}
-
 /// Evaluates the item on one source text, line by line with `use_multiple_values`,
 /// stopping at the first failing line (§3.4).
 fn evaluate_on_source(
@@ -349,6 +337,7 @@ fn evaluate_line(item: &TestItem, source: SourceKind, key: &str, line: &str) -> 
 mod tests {
     use super::*;
     use crate::definitions::model::Compare;
+    use crate::definitions::validate::validate_item;
 
     /// A test item built field by field, `set: true` unless said otherwise.
     #[derive(Clone, Default)]
@@ -1224,7 +1213,7 @@ mod tests {
     /// Whether the real JSONPath backend is linked in (this branch carries a placeholder;
     /// the test below runs for real once the backend lands).
     fn jsonpath_available() -> bool {
-        super::super::jsonpath::lookup_path("a: 1", "{.a}")
+        crate::matching::jsonpath::lookup_path("a: 1", "{.a}")
             != Err("jsonpath not available".to_owned())
     }
 

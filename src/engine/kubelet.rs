@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 use crate::definitions::config::merge;
 use crate::facts::{FactError, Facts, Process};
 
-use super::recent_parses::{parse_or_reuse, RecentParses};
 use super::substitute::runs_binary;
+use crate::matching::recent_parses::{parse_or_reuse, RecentParses};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FlagType {

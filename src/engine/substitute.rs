@@ -1,10 +1,10 @@
 //! Component resolution: which binary runs and which files exist for each component of
 //! a target, giving the `$variables` (KUBE_BENCH_FORMAT.md §5.2–5.4).
 
-use super::compare::go_regex;
 use crate::definitions::config::{BenchmarkConfig, ComponentConfig, FileKind};
 use crate::definitions::variables::{Variable, Variables, ROOT_IN_SHELL};
 use crate::facts::{FactError, Facts, Process};
+use crate::matching::go_regex;
 
 /// The variables of a target and what could not be found.
 #[derive(Debug, Clone, Default)]

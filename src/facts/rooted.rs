@@ -2,9 +2,13 @@
 //! way the node's kernel would: an absolute symlink target starts again at the node's
 //! root, not at this machine's `/`, and `..` never climbs above the root.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::sync::locked;
 
 /// Symlinks followed before a path counts as a loop (Linux's own limit).
 const MAX_SYMLINK_HOPS: usize = 40;
@@ -21,6 +25,42 @@ pub enum Resolved {
 /// itself (as `find` lists it); every other symlink on the way is followed. A symlink loop
 /// is an error.
 pub fn resolve(root: &Path, node_path: &str, follow_last: bool) -> io::Result<Resolved> {
+    resolve_remembering(root, node_path, follow_last, &Seen::default())
+}
+
+/// What the `lstat`s of earlier resolutions found on the way: host paths that are real
+/// directories (not symlinks) and paths that do not exist. One node's checks ask about
+/// a few hundred paths under a few dozen directories; remembered, each directory costs one
+/// `lstat` instead of one per path below it. For a tree that does not change during the
+/// scan (a snapshot directory).
+#[derive(Debug, Default)]
+pub struct Seen {
+    entries: Mutex<HashMap<PathBuf, SeenAs>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SeenAs {
+    Directory,
+    Missing,
+}
+
+impl Seen {
+    fn get(&self, path: &Path) -> Option<SeenAs> {
+        locked(&self.entries).get(path).copied()
+    }
+
+    fn remember(&self, path: PathBuf, seen: SeenAs) {
+        locked(&self.entries).insert(path, seen);
+    }
+}
+
+/// [`resolve`], skipping the `lstat` of what `seen` already knows and adding what it learns.
+pub fn resolve_remembering(
+    root: &Path,
+    node_path: &str,
+    follow_last: bool,
+    seen: &Seen,
+) -> io::Result<Resolved> {
     let mut pending = components(Path::new(node_path));
     pending.reverse();
     let mut resolved: Vec<OsString> = Vec::new();
@@ -31,11 +71,25 @@ pub fn resolve(root: &Path, node_path: &str, follow_last: bool) -> io::Result<Re
             continue;
         }
         let candidate = join_under(root, &resolved).join(&component);
+        match seen.get(&candidate) {
+            Some(SeenAs::Directory) => {
+                resolved.push(component);
+                continue;
+            }
+            Some(SeenAs::Missing) => return Ok(Resolved::Missing),
+            None => {}
+        }
         let metadata = match std::fs::symlink_metadata(&candidate) {
             Ok(metadata) => metadata,
-            Err(error) if is_missing(&error) => return Ok(Resolved::Missing),
+            Err(error) if is_missing(&error) => {
+                seen.remember(candidate, SeenAs::Missing);
+                return Ok(Resolved::Missing);
+            }
             Err(error) => return Err(error),
         };
+        if metadata.is_dir() {
+            seen.remember(candidate.clone(), SeenAs::Directory);
+        }
         let is_last = pending.is_empty();
         if metadata.file_type().is_symlink() && (follow_last || !is_last) {
             hops += 1;
@@ -102,6 +156,30 @@ mod tests {
             resolve(root.path(), "/abs", false).unwrap(),
             Resolved::Found(root.path().join("abs"))
         );
+    }
+
+    #[test]
+    fn remembered_lookups_give_the_same_answers() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("etc/kubernetes/pki")).unwrap();
+        std::fs::write(root.path().join("etc/kubernetes/pki/ca.crt"), "").unwrap();
+        std::os::unix::fs::symlink("/etc/kubernetes", root.path().join("k8s")).unwrap();
+        let seen = Seen::default();
+        for _ in 0..2 {
+            for (path, follow) in [
+                ("/etc/kubernetes/pki/ca.crt", true),
+                ("/k8s/pki/ca.crt", true),
+                ("/k8s", false),
+                ("/etc/nope/x", true),
+                ("/etc/kubernetes/pki", true),
+            ] {
+                assert_eq!(
+                    resolve_remembering(root.path(), path, follow, &seen).unwrap(),
+                    resolve(root.path(), path, follow).unwrap(),
+                    "{path}"
+                );
+            }
+        }
     }
 
     #[test]

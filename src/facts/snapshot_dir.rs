@@ -9,10 +9,10 @@
 //!   root and `..` stops at it, so no link ever reaches the scanning machine's files.
 //! - Processes are derived from static pod manifests and the kubelet unit (`derive`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
@@ -26,6 +26,7 @@ use super::{
     ShellOutput,
 };
 use crate::report::sanitize;
+use crate::sync::locked;
 
 /// The metadata file at the top of a snapshot directory.
 pub const METADATA_FILE: &str = "cisgate-node.yaml";
@@ -201,6 +202,12 @@ pub struct SnapshotDirFacts {
     accounts: Accounts,
     derived: OnceLock<Result<Vec<NodeProcess>, FactError>>,
     processes: OnceLock<Result<ProcessList, FactError>>,
+    /// The directories and missing paths already found under the root (one `lstat` each).
+    seen: rooted::Seen,
+    /// What `stat` and `read_file` answered, by node path: a node's checks ask about the
+    /// same manifests and kubeconfigs dozens of times. Errors are not kept.
+    stats: Mutex<HashMap<String, Option<FileStat>>>,
+    contents: Mutex<HashMap<String, Option<Arc<str>>>>,
 }
 
 /// A process of the node, with the container image it runs from (static pods).
@@ -233,6 +240,9 @@ impl SnapshotDirFacts {
             accounts: Accounts::default(),
             derived: OnceLock::new(),
             processes: OnceLock::new(),
+            seen: rooted::Seen::default(),
+            stats: Mutex::default(),
+            contents: Mutex::default(),
         };
         facts.accounts = Accounts::parse(
             facts.account_database("/etc/passwd")?.as_deref(),
@@ -326,10 +336,67 @@ impl SnapshotDirFacts {
         })
     }
 
+    /// [`Facts::stat`] without the memo.
+    fn stat_uncached(&self, node_path: &str) -> Result<Option<FileStat>, FactError> {
+        let node_path = node_path.to_owned();
+        let host = match self.resolve(&node_path, true)? {
+            Resolved::Found(host) => host,
+            Resolved::Missing => return Ok(self.declared_stat(&node_path)),
+        };
+        let metadata =
+            std::fs::symlink_metadata(&host).map_err(|error| io_fact_error(&node_path, &error))?;
+        let mut stat = FileStat {
+            kind: FileKind::from(metadata.file_type()),
+            mode: metadata.mode() & 0o7777,
+            uid: metadata.uid(),
+            gid: metadata.gid(),
+            user: self.accounts.user_name(metadata.uid()),
+            group: self.accounts.group_name(metadata.gid()),
+            size: metadata.len(),
+        };
+        self.apply_rules(&self.node_path_of(&host), &mut stat);
+        Ok(Some(stat))
+    }
+
+    /// [`Facts::read_file`] without the memo.
+    fn read_file_uncached(&self, node_path: String) -> Result<Option<String>, FactError> {
+        let host = match self.resolve(&node_path, true)? {
+            Resolved::Found(host) => host,
+            Resolved::Missing => {
+                return match self.declared.get(&node_path) {
+                    Some(FileKind::Dir) => Err(FactError::Unreadable {
+                        path: node_path,
+                        reason: "Is a directory".into(),
+                    }),
+                    Some(_) => Err(FactError::NotRecorded {
+                        what: format!(
+                        "the content of {node_path} (declared in {METADATA_FILE} without content)"
+                    ),
+                    }),
+                    None => Ok(None),
+                }
+            }
+        };
+        if host.is_dir() {
+            return Err(FactError::Unreadable {
+                path: node_path,
+                reason: "Is a directory".into(),
+            });
+        }
+        // `host` is resolved within the root: a final symlink now would be a swap.
+        match bounded::read_regular(&host, Limit::NodeFile, false) {
+            Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+            Err(error) => Err(FactError::Unreadable {
+                path: node_path,
+                reason: error.to_string(),
+            }),
+        }
+    }
+
     /// Resolves a node path to a path under the root, following symlinks as a chroot
     /// would. `follow_last` = false leaves a final symlink itself (as `find` lists it).
     fn resolve(&self, node_path: &str, follow_last: bool) -> Result<Resolved, FactError> {
-        rooted::resolve(&self.root, node_path, follow_last)
+        rooted::resolve_remembering(&self.root, node_path, follow_last, &self.seen)
             .map_err(|error| io_fact_error(node_path, &error))
     }
 
@@ -550,58 +617,22 @@ impl Facts for SnapshotDirFacts {
 
     fn stat(&self, path: &str) -> Result<Option<FileStat>, FactError> {
         let node_path = normalize_node_path(path);
-        let host = match self.resolve(&node_path, true)? {
-            Resolved::Found(host) => host,
-            Resolved::Missing => return Ok(self.declared_stat(&node_path)),
-        };
-        let metadata =
-            std::fs::symlink_metadata(&host).map_err(|error| io_fact_error(&node_path, &error))?;
-        let mut stat = FileStat {
-            kind: FileKind::from(metadata.file_type()),
-            mode: metadata.mode() & 0o7777,
-            uid: metadata.uid(),
-            gid: metadata.gid(),
-            user: self.accounts.user_name(metadata.uid()),
-            group: self.accounts.group_name(metadata.gid()),
-            size: metadata.len(),
-        };
-        self.apply_rules(&self.node_path_of(&host), &mut stat);
-        Ok(Some(stat))
+        if let Some(known) = locked(&self.stats).get(&node_path) {
+            return Ok(known.clone());
+        }
+        let stat = self.stat_uncached(&node_path)?;
+        locked(&self.stats).insert(node_path, stat.clone());
+        Ok(stat)
     }
 
     fn read_file(&self, path: &str) -> Result<Option<String>, FactError> {
         let node_path = normalize_node_path(path);
-        let host = match self.resolve(&node_path, true)? {
-            Resolved::Found(host) => host,
-            Resolved::Missing => {
-                return match self.declared.get(&node_path) {
-                    Some(FileKind::Dir) => Err(FactError::Unreadable {
-                        path: node_path,
-                        reason: "Is a directory".into(),
-                    }),
-                    Some(_) => Err(FactError::NotRecorded {
-                        what: format!(
-                        "the content of {node_path} (declared in {METADATA_FILE} without content)"
-                    ),
-                    }),
-                    None => Ok(None),
-                }
-            }
-        };
-        if host.is_dir() {
-            return Err(FactError::Unreadable {
-                path: node_path,
-                reason: "Is a directory".into(),
-            });
+        if let Some(known) = locked(&self.contents).get(&node_path) {
+            return Ok(known.as_deref().map(str::to_owned));
         }
-        // `host` is resolved within the root: a final symlink now would be a swap.
-        match bounded::read_regular(&host, Limit::NodeFile, false) {
-            Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
-            Err(error) => Err(FactError::Unreadable {
-                path: node_path,
-                reason: error.to_string(),
-            }),
-        }
+        let text = self.read_file_uncached(node_path.clone())?;
+        locked(&self.contents).insert(node_path, text.as_deref().map(Arc::from));
+        Ok(text)
     }
 
     fn list_tree(&self, path: &str) -> Result<Vec<String>, FactError> {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use regex::Regex;
 
-use super::compare::go_regex;
+use super::go_regex;
 use super::jsonpath;
 
 /// The outcome of one lookup: the value when present, `None` when not.
@@ -75,8 +75,10 @@ fn value_after_literal_flag<'a>(source: &'a str, flag: &str) -> &'a str {
 }
 
 /// Checks at load time that a flag makes a valid lookup pattern (kube-bench would panic).
+/// A flag without regex syntax always makes one (and is looked up without a regex), so
+/// only the others are compiled.
 pub fn validate_flag(flag: &str) -> Result<(), String> {
-    if flag.is_empty() {
+    if flag.is_empty() || go_regex::is_literal(flag) {
         return Ok(());
     }
     flag_regex(flag).map(drop)
@@ -116,8 +118,9 @@ pub fn env(source: &str, name: &str) -> Lookup {
 
 /// Checks at load time that an env name makes a valid lookup pattern (kube-bench would
 /// crash on a nil regex).
+/// A name without regex syntax always makes one, so only the others are compiled.
 pub fn validate_env(name: &str) -> Result<(), String> {
-    if name.is_empty() {
+    if name.is_empty() || go_regex::is_literal(name) {
         return Ok(());
     }
     go_regex::compile(&env_pattern(name))

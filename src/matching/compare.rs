@@ -1,7 +1,7 @@
 //! kube-bench's compare operators (`../shared/KUBE_BENCH_FORMAT.md` §3.7): the verdict and
 //! the expected-result text, byte for byte.
 
-pub mod go_regex;
+pub use super::go_regex;
 
 /// The verdict of one comparison and the text kube-bench shows as the expected result.
 #[derive(Debug, Clone, PartialEq, Eq)]
