@@ -11,6 +11,7 @@ pub mod facts;
 pub mod gate;
 pub mod report;
 pub mod results;
+pub mod runner;
 pub mod store;
 pub mod sync;
 

@@ -86,6 +86,33 @@ pub fn apply(
     Ok(())
 }
 
+/// The same work as [`apply`], as stages that mark each node as it arrives
+/// ([`crate::runner::Stage`]): classification against the allowlist, then changes against
+/// `--previous`.
+pub fn stages(
+    args: &BaselineArgs,
+    today: Date,
+) -> Result<Vec<Box<dyn crate::runner::Stage>>, BaselineError> {
+    let mut stages: Vec<Box<dyn crate::runner::Stage>> = Vec::new();
+    if let Some(path) = args.baseline_file() {
+        let baseline = BaselineFile::load(&path)?;
+        let options = ClassifyOptions {
+            today,
+            warn_expiry_days: args.warn_expiry,
+            require_reasons: args.require_reasons,
+        };
+        stages.push(Box::new(classify::Classifier::new(baseline, options)));
+    }
+    if let Some(path) = &args.previous {
+        let earlier = read_results(path)?;
+        stages.push(Box::new(previous::Marker::new(
+            &earlier,
+            &path.display().to_string(),
+        )));
+    }
+    Ok(stages)
+}
+
 /// Reads a JSON results file written by `cisgate scan --json`.
 pub fn read_results(path: &Path) -> Result<RunResults, BaselineError> {
     let file = path.display().to_string();

@@ -148,7 +148,7 @@ pub fn write_set(outputs: &[Rendered]) -> anyhow::Result<()> {
 }
 
 /// Fails early (before any report is written) when a report's directory does not exist.
-fn check_destination(flag: &str, path: &Path) -> anyhow::Result<()> {
+pub fn check_destination(flag: &str, path: &Path) -> anyhow::Result<()> {
     if path == Path::new("-") {
         return Ok(());
     }

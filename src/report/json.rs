@@ -1,8 +1,17 @@
 //! The JSON results file: cisgate's own versioned format (`docs/results-format.md`),
 //! the source every other report can be re-rendered from.
+//!
+//! [`Json`] renders a whole run in memory; [`JsonSink`] writes the same bytes as a run's
+//! nodes arrive, holding one node at a time.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::stream::{indent_json, Finished, Outputs, Spool};
 use super::{Emitter, RenderOptions};
-use crate::results::RunResults;
+use crate::results::{NodeResults, RunResults};
+use crate::runner::Sink;
+use crate::sync::locked;
 
 pub struct Json;
 
@@ -12,4 +21,76 @@ impl Emitter for Json {
         bytes.push(b'\n');
         Ok(bytes)
     }
+}
+
+/// The top-level `nodes` member of an empty run, as serde_json's pretty printer writes it.
+const NO_NODES: &[u8] = b"\n  \"nodes\": []";
+/// A node inside `nodes` is indented by two levels.
+const NODE_INDENT: &[u8] = b"    ";
+
+/// `--json` written as nodes arrive; byte for byte what [`Json`] renders for the whole run.
+pub struct JsonSink {
+    path: PathBuf,
+    spool: Option<Spool>,
+    pretty: Vec<u8>,
+    part: Vec<u8>,
+    outputs: Outputs,
+}
+
+impl JsonSink {
+    pub fn new(path: &Path, outputs: Outputs) -> anyhow::Result<JsonSink> {
+        Ok(JsonSink {
+            path: path.to_path_buf(),
+            spool: Some(Spool::create(path)?),
+            pretty: Vec::new(),
+            part: Vec::new(),
+            outputs,
+        })
+    }
+}
+
+impl Sink for JsonSink {
+    fn node(&mut self, node: &NodeResults) -> anyhow::Result<()> {
+        self.pretty.clear();
+        serde_json::to_writer_pretty(&mut self.pretty, node)?;
+        self.part.clear();
+        self.part.push(b'\n');
+        self.part.extend_from_slice(NODE_INDENT);
+        indent_json(&mut self.part, &self.pretty, NODE_INDENT);
+        if let Some(spool) = self.spool.as_mut() {
+            spool.add(node, &self.part)?;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, run: &RunResults) -> anyhow::Result<()> {
+        let spool = self.spool.take().expect("ended once");
+        let header = serde_json::to_vec_pretty(run)?;
+        let (staged, mut file) = super::destination::StagedFile::create(&self.path)?;
+        let at = find(&header, NO_NODES).filter(|_| !spool.is_empty());
+        match at {
+            None => file.write_all(&header)?,
+            Some(at) => {
+                let open = at + NO_NODES.len() - 1; // just after `[`
+                file.write_all(&header[..open])?;
+                spool.write_sorted(&mut file, b",")?;
+                file.write_all(b"\n  ")?;
+                file.write_all(&header[open..])?;
+            }
+        }
+        file.write_all(b"\n")?;
+        file.flush()?;
+        locked(&self.outputs).push(Finished {
+            flag: "--json".into(),
+            path: self.path.clone(),
+            staged,
+        });
+        Ok(())
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }
