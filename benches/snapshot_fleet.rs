@@ -386,7 +386,11 @@ impl Row {
         format!(
             "{} files, {}",
             self.files,
-            if self.reports { "every report" } else { "quiet" }
+            if self.reports {
+                "every report"
+            } else {
+                "quiet"
+            }
         )
     }
 
@@ -428,7 +432,9 @@ impl Row {
             if self.reports { "every" } else { "quiet" },
             self.runs.len(),
             format!("{over}{}", secs(median.elapsed)),
-            scenario.time.map_or("-".into(), |t| format!("< {}", secs(t))),
+            scenario
+                .time
+                .map_or("-".into(), |t| format!("< {}", secs(t))),
             median
                 .cpu
                 .map_or("?".into(), |c| format!("{over}{}", secs(c))),

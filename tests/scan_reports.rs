@@ -124,3 +124,103 @@ fn sarif_points_at_the_files_in_the_snapshot_directory() {
         "{location}"
     );
 }
+
+/// The reports a scan writes node by node (`--quiet`: the stream) are the bytes the same
+/// scan renders from the whole run (console on), with a baseline accepting some findings
+/// and `--previous` marking changes.
+#[test]
+fn streamed_reports_are_the_bytes_of_whole_run_reports() {
+    let dir = TempDir::new().unwrap();
+    let baseline = dir.path().join("baseline.yaml");
+    std::fs::write(
+        &baseline,
+        "exceptions:\n  - check: \"1.2.*\"\n    reason: the API server is managed elsewhere\n  - check: \"9.9.9\"\n    reason: stale on purpose\n",
+    )
+    .unwrap();
+    let previous = dir.path().join("previous.json");
+    let mut first = Command::cargo_bin("cisgate").unwrap();
+    first
+        .current_dir(repo_root())
+        .args([
+            "scan",
+            "--quiet",
+            "--snapshot",
+            "examples/snapshots/worker-1",
+            "--json",
+        ])
+        .arg(&previous);
+    assert!(matches!(first.output().unwrap().status.code(), Some(0 | 1)));
+    let run = |out: &Path, quiet: bool| {
+        std::fs::create_dir_all(out).unwrap();
+        let mut command = Command::cargo_bin("cisgate").unwrap();
+        command.current_dir(repo_root()).args([
+            "scan",
+            "--snapshot",
+            "examples/snapshots",
+            "--snapshot",
+            "examples/collected",
+        ]);
+        command.arg("--baseline").arg(&baseline);
+        command.arg("--previous").arg(&previous);
+        if quiet {
+            command.arg("--quiet");
+        }
+        for (flag, file) in REPORTS {
+            command.arg(flag).arg(out.join(file));
+        }
+        command.output().unwrap().status.code().unwrap()
+    };
+    let streamed = dir.path().join("streamed");
+    let whole = dir.path().join("whole");
+    assert_eq!(run(&streamed, true), run(&whole, false));
+    for (flag, file) in REPORTS {
+        let (a, b) = (
+            std::fs::read(streamed.join(file)).unwrap(),
+            std::fs::read(whole.join(file)).unwrap(),
+        );
+        assert!(a == b, "{flag}: streamed and whole-run reports differ");
+    }
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(streamed.join("results.json")).unwrap()).unwrap();
+    assert!(results["baseline"]["accepted"].as_u64().unwrap() > 0);
+    assert_eq!(results["baseline"]["stale"].as_array().unwrap().len(), 1);
+    assert!(results["previous"]["new"].as_u64().unwrap() > 0);
+}
+
+/// A run with no regression streams an empty Code Quality array and a JUnit report without
+/// failures, as the whole-run rendering does.
+#[test]
+fn streamed_reports_of_a_passing_run_are_the_bytes_of_whole_run_reports() {
+    let dir = TempDir::new().unwrap();
+    let run = |out: &Path, quiet: bool| {
+        std::fs::create_dir_all(out).unwrap();
+        let mut command = Command::cargo_bin("cisgate").unwrap();
+        command.current_dir(repo_root()).args([
+            "scan",
+            "--snapshot",
+            "examples/snapshots/control-plane-1",
+            "--check",
+            "1.1.1",
+        ]);
+        if quiet {
+            command.arg("--quiet");
+        }
+        for (flag, file) in REPORTS {
+            command.arg(flag).arg(out.join(file));
+        }
+        command.output().unwrap().status.code().unwrap()
+    };
+    let (streamed, whole) = (dir.path().join("s"), dir.path().join("w"));
+    assert_eq!(run(&streamed, true), 0);
+    assert_eq!(run(&whole, false), 0);
+    for (flag, file) in REPORTS {
+        assert!(
+            std::fs::read(streamed.join(file)).unwrap() == std::fs::read(whole.join(file)).unwrap(),
+            "{flag}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(streamed.join("codequality.json")).unwrap(),
+        "[]\n"
+    );
+}

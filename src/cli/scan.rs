@@ -22,7 +22,7 @@ use crate::report::json::JsonSink;
 use crate::report::sanitize;
 use crate::report::stream::Outputs;
 use crate::report::{self, Emitter, RenderOptions};
-use crate::results::RunResults;
+use crate::results::{GateOutcome, RunResults};
 use crate::runner::{self, Input, NodeRunner, Pipeline};
 use crate::store::sink;
 
@@ -149,7 +149,7 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
 fn streams(cmd: &ScanCommand) -> bool {
     let console =
         !(cmd.quiet || cmd.json.as_deref() == Some(Path::new("-")) || cmd.reports.uses_stdout());
-    !console && cmd.store.store.is_none() && cmd.asff.asff.is_none() && !cmd.reports.any()
+    !console && cmd.store.store.is_none() && cmd.asff.asff.is_none()
 }
 
 /// The scan as a stream: each node is classified, counted by the gate and written into
@@ -165,11 +165,24 @@ fn run_streamed(
     let mut stages = baseline::stages(baseline_args, cmd.baseline.today())?;
     stages.push(Box::new(gate::Counter::new(policy(cmd))));
     let outputs = Outputs::default();
+    let rendered = Default::default();
+    let policy = GateOutcome {
+        fail_on: cmd.fail_on.as_str().into(),
+        allow_errors: cmd.allow_errors,
+        ..GateOutcome::undecided()
+    };
     let mut sinks: Vec<Box<dyn runner::Sink>> = Vec::new();
     if let Some(path) = &cmd.json {
         check_destination("--json", path)?;
         sinks.push(Box::new(JsonSink::new(path, outputs.clone())?));
     }
+    sinks.extend(report::args::sinks(
+        &cmd.reports,
+        &render_options(cmd),
+        &policy,
+        &outputs,
+        &rendered,
+    )?);
     let pipeline = Pipeline::new(stages, sinks);
     pipeline.begin()?;
     let nodes = std::sync::atomic::AtomicUsize::new(0);
@@ -187,7 +200,7 @@ fn run_streamed(
     ensure_not_empty(cmd, &header, nodes.into_inner())?;
     pipeline.finish_header(&mut header);
     pipeline.end(&header)?;
-    report::stream::commit(&outputs, &[])?;
+    report::stream::commit(&outputs, &crate::sync::locked(&rendered))?;
     Ok(header.gate.exit_code)
 }
 
@@ -203,6 +216,15 @@ fn stop_if_interrupted(error: anyhow::Error) -> anyhow::Error {
         std::process::exit(128 + signal);
     }
     error
+}
+
+fn render_options(cmd: &ScanCommand) -> RenderOptions {
+    RenderOptions {
+        color: !cmd.no_color
+            && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
+        include_test_output: cmd.include_test_output,
+        ..RenderOptions::default()
+    }
 }
 
 fn policy(cmd: &ScanCommand) -> GatePolicy {
@@ -340,12 +362,7 @@ fn describe_selection(cmd: &ScanCommand) -> String {
 /// leaves no half-written report behind.
 /// Every report of the run, `extra` (`--asff`) included, written as one set.
 fn emit(cmd: &ScanCommand, results: &RunResults, extra: Vec<Rendered>) -> anyhow::Result<()> {
-    let options = RenderOptions {
-        color: !cmd.no_color
-            && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
-        include_test_output: cmd.include_test_output,
-        ..RenderOptions::default()
-    };
+    let options = render_options(cmd);
     let json_to_stdout = cmd.json.as_deref() == Some(std::path::Path::new("-"));
     if json_to_stdout && cmd.reports.uses_stdout() {
         bail!(

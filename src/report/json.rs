@@ -7,11 +7,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::stream::{indent_json, Finished, Outputs, Spool};
+use super::stream::{finish, indent_json, Outputs, Spool};
 use super::{Emitter, RenderOptions};
 use crate::results::{NodeResults, RunResults};
 use crate::runner::Sink;
-use crate::sync::locked;
 
 pub struct Json;
 
@@ -66,26 +65,20 @@ impl Sink for JsonSink {
     fn end(&mut self, run: &RunResults) -> anyhow::Result<()> {
         let spool = self.spool.take().expect("ended once");
         let header = serde_json::to_vec_pretty(run)?;
-        let (staged, mut file) = super::destination::StagedFile::create(&self.path)?;
-        let at = find(&header, NO_NODES).filter(|_| !spool.is_empty());
-        match at {
-            None => file.write_all(&header)?,
-            Some(at) => {
-                let open = at + NO_NODES.len() - 1; // just after `[`
-                file.write_all(&header[..open])?;
-                spool.write_sorted(&mut file, b",")?;
-                file.write_all(b"\n  ")?;
-                file.write_all(&header[open..])?;
+        finish(&self.outputs, "--json", &self.path, |file| {
+            match find(&header, NO_NODES).filter(|_| !spool.is_empty()) {
+                None => file.write_all(&header)?,
+                Some(at) => {
+                    let open = at + NO_NODES.len() - 1; // just after `[`
+                    file.write_all(&header[..open])?;
+                    spool.write_sorted(file, b",")?;
+                    file.write_all(b"\n  ")?;
+                    file.write_all(&header[open..])?;
+                }
             }
-        }
-        file.write_all(b"\n")?;
-        file.flush()?;
-        locked(&self.outputs).push(Finished {
-            flag: "--json".into(),
-            path: self.path.clone(),
-            staged,
-        });
-        Ok(())
+            file.write_all(b"\n")?;
+            Ok(())
+        })
     }
 }
 

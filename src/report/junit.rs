@@ -183,3 +183,79 @@ mod tests {
         assert!(fixed.contains("<testsuite name=\"a\" tests=\"2\" skipped=\"1\""));
     }
 }
+
+/// `--junit` written as nodes arrive: each node's suites are serialized on their own and
+/// spooled; `<testsuites>` with the run's counts is put around them, in report order, at
+/// the end. The same bytes as [`JunitEmitter`].
+pub struct JunitSink {
+    path: std::path::PathBuf,
+    spool: Option<super::stream::Spool>,
+    policy: crate::results::GateOutcome,
+    counts: Report,
+    outputs: super::stream::Outputs,
+}
+
+impl JunitSink {
+    /// `policy`: the gate's `fail_on` and `allow_errors` (which states are failures).
+    pub fn new(
+        path: &std::path::Path,
+        policy: crate::results::GateOutcome,
+        outputs: super::stream::Outputs,
+    ) -> anyhow::Result<JunitSink> {
+        Ok(JunitSink {
+            path: path.to_path_buf(),
+            spool: Some(super::stream::Spool::create(path)?),
+            policy,
+            counts: Report::new(""),
+            outputs,
+        })
+    }
+}
+
+/// The part of a serialized report between `<testsuites …>` and `</testsuites>`.
+fn between_testsuites_tags(xml: &str) -> (&str, &str, &str) {
+    let start = xml.find("<testsuites").unwrap_or(0);
+    let open_end = xml[start..].find('>').map_or(xml.len(), |i| start + i + 1);
+    let close = xml.rfind("\n</testsuites>").unwrap_or(xml.len());
+    (&xml[..open_end], &xml[open_end..close], &xml[close..])
+}
+
+impl crate::runner::Sink for JunitSink {
+    fn node(&mut self, node: &NodeResults) -> anyhow::Result<()> {
+        let one = super::stream::run_of_one(&self.policy, node);
+        let one = &*super::sanitize::results_with(&one, super::sanitize::for_xml)?;
+        let mut report = Report::new("");
+        for section in &one.nodes[0].sections {
+            report.add_test_suite(suite(one, &one.nodes[0], section));
+        }
+        self.counts.tests += report.tests;
+        self.counts.failures += report.failures;
+        self.counts.errors += report.errors;
+        self.counts.skipped += report.skipped;
+        let xml = report.to_string()?;
+        let (_, suites, _) = between_testsuites_tags(&xml);
+        if let Some(spool) = self.spool.as_mut() {
+            spool.add(node, suites.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, run: &RunResults) -> anyhow::Result<()> {
+        use std::io::Write;
+        let spool = self.spool.take().expect("ended once");
+        let name = super::sanitize::for_xml(&run.benchmark.name);
+        let mut header = Report::new(format!("cisgate {name}"));
+        header.tests = self.counts.tests;
+        header.failures = self.counts.failures;
+        header.errors = self.counts.errors;
+        header.skipped = self.counts.skipped;
+        let header = without_testsuites_skipped(&header.to_string()?);
+        let (open, _, close) = between_testsuites_tags(&header);
+        super::stream::finish(&self.outputs, "--junit", &self.path, |file| {
+            file.write_all(open.as_bytes())?;
+            spool.write_sorted(file, b"")?;
+            file.write_all(close.as_bytes())?;
+            Ok(())
+        })
+    }
+}

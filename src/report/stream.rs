@@ -123,3 +123,46 @@ pub fn indent_json(out: &mut Vec<u8>, pretty: &[u8], indent: &[u8]) {
         out.extend_from_slice(line);
     }
 }
+
+/// The run as a report's per-node rendering sees it before the run's header is known: this
+/// one node, and the gate's policy (which states gate: known from the start), the verdict
+/// still open.
+pub fn run_of_one(policy: &crate::results::GateOutcome, node: &NodeResults) -> RunResults {
+    RunResults {
+        results_version: crate::results::RESULTS_VERSION,
+        tool: crate::results::ToolInfo::current(),
+        benchmark: crate::results::BenchmarkInfo {
+            name: node.node.benchmark.clone().unwrap_or_default(),
+            source: String::new(),
+            selected_because: String::new(),
+            targets: Vec::new(),
+        },
+        benchmarks: Vec::new(),
+        nodes: vec![node.clone()],
+        unreadable: Vec::new(),
+        totals: node.totals,
+        gate: policy.clone(),
+        baseline: None,
+        previous: None,
+    }
+}
+
+use crate::results::RunResults;
+
+/// A finished report's file, ready to be filled and handed to [`commit`].
+pub fn finish(
+    outputs: &Outputs,
+    flag: &str,
+    path: &Path,
+    write: impl FnOnce(&mut File) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let (staged, mut file) = StagedFile::create(path)?;
+    write(&mut file)?;
+    file.flush()?;
+    locked(outputs).push(Finished {
+        flag: flag.to_owned(),
+        path: path.to_path_buf(),
+        staged,
+    });
+    Ok(())
+}
