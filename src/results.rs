@@ -71,6 +71,10 @@ impl Totals {
 pub struct RunResults {
     pub results_version: u32,
     pub tool: ToolInfo,
+    /// When the scan ran: UTC, RFC 3339, to the second. `SOURCE_DATE_EPOCH` or `--today` pin it
+    /// for reproducible output; absent in files written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scanned_at: Option<jiff::Timestamp>,
     /// The benchmark every node ran; in a fleet that mixes benchmarks, their names joined by
     /// ` + `, each described in `benchmarks`.
     pub benchmark: BenchmarkInfo,
@@ -135,6 +139,7 @@ impl RunResults {
         RunResults {
             results_version: self.results_version,
             tool: self.tool.clone(),
+            scanned_at: self.scanned_at,
             benchmark: self.benchmark.clone(),
             benchmarks: self.benchmarks.clone(),
             nodes: Vec::new(),

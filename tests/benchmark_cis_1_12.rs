@@ -372,7 +372,7 @@ fn stock_kubeadm_streaming_timeout_of_0s_in_the_file_is_the_4h_default() {
 /// API server that serves the recorded lists; each kind must be listed once.
 fn scan_cluster(cluster: &str) -> Option<BTreeMap<String, (String, String)>> {
     if !api_server::kubectl_installed() {
-        println!("skipped: kubectl is not installed");
+        support::missing("kubectl is not installed");
         return None;
     }
     let temp = TempDir::new().expect("temp dir");
@@ -398,7 +398,7 @@ fn scan_cluster(cluster: &str) -> Option<BTreeMap<String, (String, String)>> {
 /// real kubectl and the loopback server), and the snapshot file is scanned offline.
 fn scan_cluster_snapshot(cluster: &str) -> Option<BTreeMap<String, (String, String)>> {
     if !api_server::kubectl_installed() {
-        println!("skipped: kubectl is not installed");
+        support::missing("kubectl is not installed");
         return None;
     }
     let temp = TempDir::new().expect("temp dir");

@@ -434,11 +434,7 @@ fn every_automated_node_check_has_a_passing_and_a_failing_fixture() {
 /// through the real kubectl and a loopback API server: `check id → state`.
 fn scan_cluster(benchmark: &str, cluster: &str) -> Option<BTreeMap<String, String>> {
     if !api_server::kubectl_installed() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "kubectl is missing under CI"
-        );
-        println!("NOT RUN: kubectl is not installed");
+        support::missing("kubectl is not installed");
         return None;
     }
     let temp = tempfile::TempDir::new().expect("temp dir");
@@ -520,12 +516,8 @@ fn policy_checks_decide_on_api_objects_where_kube_bench_automates_them() {
 #[test]
 fn every_kube_bench_recommendation_is_present_with_the_same_id_scored_and_type() {
     for benchmark in ["rke2-cis-1.8", "k3s-cis-1.9"] {
+        // Absent: `kube_bench_dir` has said so (a failure under CI).
         let Some(reference) = kube_bench_dir(benchmark) else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "kube-bench's {benchmark} tree is missing under CI"
-            );
-            println!("missing: kube-bench's {benchmark} tree (shared/kube-bench-cfg)");
             return;
         };
         let theirs = load_benchmark(&reference);

@@ -42,6 +42,39 @@ fn show_counts_automated_and_manual_checks_per_section() {
     assert!(text.contains("1.2.1 "), "{text}");
 }
 
+/// Issue #13 item 15: a check titled "(Manual)" is never listed as scored (it was listed as
+/// "automated", which read as a contradiction).
+#[test]
+fn show_lists_how_each_check_is_treated_consistently_with_its_title() {
+    let output = cisgate(&["benchmarks", "show", "cis-1.12"]);
+    let text = stdout_of(&output);
+    assert!(
+        text.starts_with("Each check: its id, how cisgate treats it"),
+        "{text}"
+    );
+    let checks: Vec<(&str, &str)> = text
+        .lines()
+        .filter(|l| l.starts_with("    "))
+        .map(|l| {
+            let mut parts = l.split_whitespace();
+            let (_, kind) = (parts.next().unwrap(), parts.next().unwrap());
+            (kind, l)
+        })
+        .collect();
+    assert!(checks.len() > 100, "{text}");
+    for (kind, line) in &checks {
+        assert!(
+            ["scored", "unscored", "manual", "skip"].contains(kind),
+            "{line}"
+        );
+        if line.ends_with("(Manual)") {
+            assert_ne!(*kind, "scored", "{line}");
+        }
+    }
+    assert!(!text.contains("automated"), "{text}");
+    assert!(text.contains("    1.1.9    unscored  "), "{text}");
+}
+
 #[test]
 fn explain_resolves_variables_to_the_benchmarks_default_paths() {
     let output = cisgate(&["explain", "1.2.1"]);

@@ -164,7 +164,8 @@ fn unreadable_nodes_are_named_on_stderr_even_when_quiet() {
     let stdout = String::from_utf8_lossy(&loud.stdout);
     let summary = stdout.lines().last().unwrap_or_default();
     assert!(
-        summary.contains("regression(s)") && summary.contains("1 node(s) could not be evaluated"),
+        summary.contains("regressions at or above --fail-on")
+            && summary.ends_with("; 1 node could not be evaluated"),
         "{summary}"
     );
 }

@@ -4,6 +4,7 @@
 
 #[path = "support/api_server.rs"]
 mod api_server;
+mod support;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -49,7 +50,7 @@ fn kubectl_against(server: &RecordedApiServer, dir: &Path) -> Kubectl {
 #[test]
 fn real_kubectl_lists_recorded_pods_across_namespaces_once() {
     if !kubectl_installed() {
-        eprintln!("skipped: kubectl is not installed");
+        support::missing("kubectl is not installed");
         return;
     }
     let server = recorded_cluster();
@@ -74,7 +75,7 @@ fn real_kubectl_lists_recorded_pods_across_namespaces_once() {
 #[test]
 fn real_kubectl_lists_a_grouped_kind_and_an_empty_list() {
     if !kubectl_installed() {
-        eprintln!("skipped: kubectl is not installed");
+        support::missing("kubectl is not installed");
         return;
     }
     let server = recorded_cluster();
@@ -92,7 +93,7 @@ fn real_kubectl_lists_a_grouped_kind_and_an_empty_list() {
 #[test]
 fn real_kubectl_reports_the_server_version_when_reachable() {
     if !kubectl_installed() {
-        eprintln!("skipped: kubectl is not installed");
+        support::missing("kubectl is not installed");
         return;
     }
     let server = recorded_cluster();
@@ -107,7 +108,7 @@ fn live_facts_answer_api_questions_through_real_kubectl() {
     use cisgate::facts::live::{LiveFacts, LiveOptions};
     use cisgate::facts::Facts;
     if !kubectl_installed() {
-        eprintln!("skipped: kubectl is not installed");
+        support::missing("kubectl is not installed");
         return;
     }
     let server = recorded_cluster();
@@ -130,7 +131,7 @@ fn live_facts_answer_api_questions_through_real_kubectl() {
 #[test]
 fn no_cluster_is_an_api_error_carrying_kubectls_message() {
     if !kubectl_installed() {
-        eprintln!("skipped: kubectl is not installed");
+        support::missing("kubectl is not installed");
         return;
     }
     // A port that was free a moment ago: nothing listens there.

@@ -227,11 +227,30 @@ fn a_report_into_a_missing_directory_writes_no_report_at_all() {
 }
 
 #[test]
-fn no_report_flag_is_an_error_that_lists_them() {
-    let error = run(command(&["--from", &arg(&fixture_path("small.json"))])).unwrap_err();
-    assert!(error
-        .to_string()
-        .contains("--sarif, --junit, --html, --codequality, --summary-md or --json"));
+fn quiet_without_a_report_or_gate_is_an_error_that_lists_them() {
+    let error = run(command(&[
+        "--from",
+        &arg(&fixture_path("small.json")),
+        "--quiet",
+    ]))
+    .unwrap_err();
+    assert!(error.to_string().contains(
+        "--gate or at least one of --sarif, --junit, --html, --codequality, --summary-md or --json"
+    ));
+}
+
+#[test]
+fn without_a_report_flag_the_console_report_is_printed() {
+    let output = assert_cmd::Command::cargo_bin("cisgate")
+        .unwrap()
+        .args(["report", "--no-color", "--from"])
+        .arg(fixture_path("small.json"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let console = String::from_utf8(output.stdout).unwrap();
+    assert!(console.contains("== Node worker-2"), "{console}");
+    assert!(console.contains("Gate FAILED"), "{console}");
 }
 
 #[test]
@@ -323,4 +342,331 @@ fn the_binary_exits_2_naming_a_bad_results_file() {
         "{stderr}"
     );
     assert!(output.stdout.is_empty());
+}
+
+/// `cisgate report --from … --gate`: a pipeline that scans in one job (`scan --json`, its exit
+/// code ignored) and gates in another gets the exit code and the console report `cisgate scan`
+/// would have given, with the baseline re-applied from `--baseline`.
+mod gate_job {
+    use std::path::{Path, PathBuf};
+    use std::process::Output;
+
+    use cisgate::baseline::{update, BaselineFile, Entry};
+    use cisgate::results::{RunResults, State};
+
+    use super::support::repo_root;
+
+    fn cisgate(dir: &Path, args: &[&str]) -> Output {
+        assert_cmd::Command::cargo_bin("cisgate")
+            .unwrap()
+            .current_dir(dir)
+            .env_remove("CISGATE_TODAY")
+            .env("NO_COLOR", "1")
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn code(output: &Output) -> i32 {
+        output.status.code().expect("cisgate exits with a code")
+    }
+
+    fn snapshots() -> PathBuf {
+        repo_root().join("examples/snapshots")
+    }
+
+    fn path_arg(path: &Path) -> &str {
+        path.to_str().unwrap()
+    }
+
+    /// The scan job: the example fleet's results in `dir/name`, no baseline applied.
+    fn scan_job(dir: &Path, name: &str, snapshot: &Path) {
+        let output = cisgate(
+            dir,
+            &[
+                "scan",
+                "--snapshot",
+                path_arg(snapshot),
+                "--quiet",
+                "--json",
+                name,
+            ],
+        );
+        assert!(
+            matches!(code(&output), 0 | 1 | 3),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// `allow.yaml` for the example fleet: every finding accepted with a reason, but one entry
+    /// still a placeholder, one expiring at the end of 2026 and one stale (its check passes).
+    fn write_allowlist(dir: &Path, results: &RunResults) {
+        let mut entries: Vec<Entry> = update::create(results, &Default::default())
+            .entries
+            .into_iter()
+            .map(|entry| Entry {
+                reason: format!("accepted in the test: {}", entry.check),
+                ..entry
+            })
+            .collect();
+        assert!(entries.len() >= 3, "the example fleet has findings");
+        entries[0].reason = cisgate::baseline::PLACEHOLDER_REASON.into();
+        entries[1].expires = Some(jiff::civil::date(2026, 12, 31));
+        let passing = results
+            .checks()
+            .find(|(_, _, check)| check.state == State::Pass)
+            .map(|(node, _, check)| (node.node.name.clone(), check.id.to_string()))
+            .unwrap();
+        entries.push(Entry {
+            check: passing.1,
+            nodes: vec![passing.0],
+            reason: "fixed since; left here to be found stale".into(),
+            ..Entry::default()
+        });
+        std::fs::write(dir.join("allow.yaml"), update::render(&entries)).unwrap();
+        BaselineFile::load(&dir.join("allow.yaml")).expect("the allowlist is valid");
+    }
+
+    fn read(path: &Path) -> RunResults {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_gate_job_exits_as_the_scan_would_under_every_gate_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        scan_job(dir.path(), "results.json", &snapshots());
+        write_allowlist(dir.path(), &read(&dir.path().join("results.json")));
+        let cases: &[(&[&str], i32)] = &[
+            (&[], 1),
+            (&["--baseline", "allow.yaml"], 0),
+            (&["--baseline", "allow.yaml", "--require-reasons"], 1),
+            (&["--baseline", "allow.yaml", "--strict"], 1),
+            (&["--baseline", "allow.yaml", "--today", "2027-01-01"], 1),
+            (&["--baseline", "allow.yaml", "--today", "2026-12-31"], 0),
+            (&["--baseline", "allow.yaml", "--fail-on", "warn"], 1),
+            (&["--no-baseline"], 1),
+        ];
+        for (flags, expected) in cases {
+            let fleet = snapshots();
+            let mut scan = vec!["scan", "--snapshot", path_arg(&fleet), "--quiet"];
+            scan.extend_from_slice(flags);
+            let mut gate = vec!["report", "--from", "results.json", "--gate", "--quiet"];
+            gate.extend_from_slice(flags);
+            let (scanned, gated) = (cisgate(dir.path(), &scan), cisgate(dir.path(), &gate));
+            assert_eq!(code(&scanned), *expected, "scan {flags:?}");
+            assert_eq!(
+                code(&gated),
+                *expected,
+                "report --gate {flags:?}: {}",
+                String::from_utf8_lossy(&gated.stderr)
+            );
+        }
+    }
+
+    #[test]
+    fn the_gate_job_prints_the_console_report_the_scan_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        scan_job(dir.path(), "results.json", &snapshots());
+        write_allowlist(dir.path(), &read(&dir.path().join("results.json")));
+        for flags in [
+            &[][..],
+            &["--baseline", "allow.yaml", "--today", "2026-12-20"],
+        ] {
+            let fleet = snapshots();
+            let mut scan = vec!["scan", "--snapshot", path_arg(&fleet)];
+            scan.extend_from_slice(flags);
+            let mut gate = vec!["report", "--from", "results.json", "--gate"];
+            gate.extend_from_slice(flags);
+            let (scanned, gated) = (cisgate(dir.path(), &scan), cisgate(dir.path(), &gate));
+            let console = String::from_utf8(gated.stdout).unwrap();
+            assert!(console.contains("Gate "), "{console}");
+            assert_eq!(
+                String::from_utf8(scanned.stdout).unwrap(),
+                console,
+                "{flags:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn per_node_results_merge_into_one_gate_and_a_node_twice_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        scan_job(dir.path(), "all.json", &snapshots());
+        write_allowlist(dir.path(), &read(&dir.path().join("all.json")));
+        scan_job(dir.path(), "cp.json", &snapshots().join("control-plane-1"));
+        scan_job(dir.path(), "worker.json", &snapshots().join("worker-1"));
+        let merged = |extra: &[&str]| {
+            let mut args = vec![
+                "report",
+                "--from",
+                "cp.json",
+                "--from",
+                "worker.json",
+                "--gate",
+                "--quiet",
+            ];
+            args.extend_from_slice(extra);
+            code(&cisgate(dir.path(), &args))
+        };
+        assert_eq!(merged(&[]), 1);
+        assert_eq!(merged(&["--baseline", "allow.yaml"]), 0);
+        assert_eq!(
+            merged(&["--baseline", "allow.yaml", "--require-reasons"]),
+            1
+        );
+        // The stale entry is stale on the whole fleet, not per file.
+        assert_eq!(merged(&["--baseline", "allow.yaml", "--strict"]), 1);
+
+        let twice = cisgate(
+            dir.path(),
+            &[
+                "report", "--from", "cp.json", "--from", "all.json", "--gate",
+            ],
+        );
+        assert_eq!(code(&twice), 2);
+        let stderr = String::from_utf8_lossy(&twice.stderr);
+        assert!(
+            stderr.contains("node control-plane-1 appears both in cp.json and in all.json"),
+            "{stderr}"
+        );
+        assert!(twice.stdout.is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_node_in_the_saved_results_makes_the_gate_partial() {
+        let dir = tempfile::tempdir().unwrap();
+        let broken = dir.path().join("broken.json");
+        std::fs::write(&broken, "not a snapshot").unwrap();
+        let fleet = snapshots();
+        let scan = |extra: &[&str]| {
+            let mut args = vec![
+                "scan",
+                "--snapshot",
+                path_arg(&fleet),
+                "--snapshot",
+                "broken.json",
+                "--quiet",
+            ];
+            args.extend_from_slice(extra);
+            cisgate(dir.path(), &args)
+        };
+        scan(&["--json", "results.json"]);
+        write_allowlist(dir.path(), &read(&dir.path().join("results.json")));
+        assert_eq!(code(&scan(&["--baseline", "allow.yaml"])), 3);
+        let gated = cisgate(
+            dir.path(),
+            &[
+                "report",
+                "--from",
+                "results.json",
+                "--gate",
+                "--quiet",
+                "--baseline",
+                "allow.yaml",
+            ],
+        );
+        assert_eq!(code(&gated), 3);
+        let stderr = String::from_utf8_lossy(&gated.stderr);
+        assert!(
+            stderr.contains("could not evaluate broken.json"),
+            "{stderr}"
+        );
+        // Without --gate, re-rendering the same results still exits 0.
+        let rendered = cisgate(
+            dir.path(),
+            &[
+                "report",
+                "--from",
+                "results.json",
+                "--quiet",
+                "--json",
+                "out.json",
+            ],
+        );
+        assert_eq!(code(&rendered), 0);
+    }
+
+    #[test]
+    fn the_gate_job_writes_reports_with_the_gate_it_decided() {
+        let dir = tempfile::tempdir().unwrap();
+        scan_job(dir.path(), "results.json", &snapshots());
+        write_allowlist(dir.path(), &read(&dir.path().join("results.json")));
+        let output = cisgate(
+            dir.path(),
+            &[
+                "report",
+                "--from",
+                "results.json",
+                "--gate",
+                "--baseline",
+                "allow.yaml",
+                "--json",
+                "gated.json",
+                "--summary-md",
+                "-",
+            ],
+        );
+        assert_eq!(code(&output), 0);
+        let summary = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            !summary.contains("== Summary total =="),
+            "no console text in a report on stdout"
+        );
+        let gated = read(&dir.path().join("gated.json"));
+        assert!(gated.gate.passed);
+        assert_eq!(gated.gate.exit_code, 0);
+        let baseline = gated.baseline.unwrap();
+        assert_eq!(baseline.file, "allow.yaml");
+        assert_eq!(baseline.stale.len(), 1);
+    }
+
+    #[test]
+    fn a_gate_on_results_without_checks_is_refused_unless_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut empty = super::small_fixture();
+        empty.nodes.truncate(1);
+        empty.nodes[0].sections.clear();
+        empty.unreadable.clear();
+        empty.baseline = None;
+        std::fs::write(
+            dir.path().join("empty.json"),
+            serde_json::to_vec(&empty).unwrap(),
+        )
+        .unwrap();
+        let refused = cisgate(dir.path(), &["report", "--from", "empty.json", "--gate"]);
+        assert_eq!(code(&refused), 2);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains("--allow-empty"), "{stderr}");
+        let allowed = cisgate(
+            dir.path(),
+            &[
+                "report",
+                "--from",
+                "empty.json",
+                "--gate",
+                "--allow-empty",
+                "--quiet",
+            ],
+        );
+        assert_eq!(
+            code(&allowed),
+            0,
+            "{}",
+            String::from_utf8_lossy(&allowed.stderr)
+        );
+    }
+
+    #[test]
+    fn classification_flags_without_a_baseline_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = super::fixture_path("small.json");
+        for flags in [&["--require-reasons"][..], &["--warn-expiry", "30"]] {
+            let mut args = vec!["report", "--from", path_arg(&from), "--gate"];
+            args.extend_from_slice(flags);
+            let output = cisgate(dir.path(), &args);
+            assert_eq!(code(&output), 2, "{flags:?}");
+            assert!(String::from_utf8_lossy(&output.stderr).contains("--baseline FILE"));
+        }
+    }
 }

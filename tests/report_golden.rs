@@ -60,3 +60,17 @@ fn rendering_twice_gives_identical_bytes_for_every_format() {
 fn html_matches_golden_file() {
     insta::assert_snapshot!("html", render_string(&HtmlEmitter, &small_fixture()));
 }
+
+#[test]
+fn console_summary_and_full_listing_match_golden_files() {
+    use cisgate::report::text::Text;
+    use cisgate::report::{ConsoleFormat, RenderOptions};
+    let results = small_fixture();
+    insta::assert_snapshot!("text_summary", render_string(&Text, &results));
+    let full = RenderOptions {
+        format: Some(ConsoleFormat::Full),
+        ..RenderOptions::default()
+    };
+    let bytes = Text.render(&results, &full).unwrap();
+    insta::assert_snapshot!("text_full", String::from_utf8(bytes).unwrap());
+}

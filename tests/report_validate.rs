@@ -1,6 +1,6 @@
 //! Every format checked by an independent consumer: the official SARIF schema, the junit-10 XSD
 //! through xmllint, an XML parser reading the counts back, and GitLab's documented Code Quality
-//! fields. Tests that need an absent schema or tool say SKIPPED and return.
+//! fields. A test that needs an absent schema or tool calls `support::missing` (a failure under CI).
 
 mod support;
 

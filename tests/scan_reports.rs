@@ -1,7 +1,7 @@
 //! Reports of a real scan (the bundled example nodes with the embedded benchmark), end to
 //! end through the binary: every format written in one run, byte-identical on a second
 //! run, and accepted by its independent consumer where that tool is installed (CI
-//! installs them; elsewhere the check is skipped with a printed reason).
+//! installs them; elsewhere `support::missing` says the check did not run).
 
 mod support;
 
@@ -24,6 +24,8 @@ const REPORTS: [(&str, &str); 6] = [
 /// Scans the examples from the repository root, writing every report into `out`.
 fn scan_examples(out: &Path) -> i32 {
     let mut command = Command::cargo_bin("cisgate").unwrap();
+    // Reports carry the scan's time: pinned, as for any reproducible output.
+    command.env("SOURCE_DATE_EPOCH", "1781481600");
     command.current_dir(repo_root()).args([
         "scan",
         "--quiet",
@@ -153,6 +155,8 @@ fn streamed_reports_are_the_bytes_of_whole_run_reports() {
     let run = |out: &Path, quiet: bool| {
         std::fs::create_dir_all(out).unwrap();
         let mut command = Command::cargo_bin("cisgate").unwrap();
+        // Both runs carry the same scan time.
+        command.env("SOURCE_DATE_EPOCH", "1767225600");
         command.current_dir(repo_root()).args([
             "scan",
             "--snapshot",
@@ -195,6 +199,8 @@ fn streamed_reports_of_a_passing_run_are_the_bytes_of_whole_run_reports() {
     let run = |out: &Path, quiet: bool| {
         std::fs::create_dir_all(out).unwrap();
         let mut command = Command::cargo_bin("cisgate").unwrap();
+        // Both runs carry the same scan time.
+        command.env("SOURCE_DATE_EPOCH", "1767225600");
         command.current_dir(repo_root()).args([
             "scan",
             "--snapshot",

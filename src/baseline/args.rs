@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use jiff::civil::Date;
+use jiff::Timestamp;
 
 use super::DEFAULT_PATH;
 
@@ -36,7 +37,8 @@ pub struct BaselineArgs {
     #[arg(long, value_name = "FILE")]
     pub previous: Option<PathBuf>,
 
-    /// Judge expiry as of this date instead of today (UTC), e.g. to replay a past gate
+    /// Judge expiry as of this date instead of today (UTC), e.g. to replay a past gate; reports
+    /// then show the scan's time as that date's midnight UTC
     #[arg(long, value_name = "YYYY-MM-DD", env = "CISGATE_TODAY")]
     pub today: Option<Date>,
 }
@@ -66,6 +68,15 @@ impl BaselineArgs {
         })
     }
 
+    /// The scan's time as reports show it (UTC, to the second): midnight UTC of `--today`, else
+    /// `SOURCE_DATE_EPOCH` (seconds since 1970, for reproducible output), else now.
+    /// `SOURCE_DATE_EPOCH` pins only what reports show: expiry is still judged against
+    /// [`Self::today`], so a variable left over from a reproducible build cannot revive an
+    /// expired exception.
+    pub fn scan_time(&self) -> Result<Timestamp, String> {
+        scan_time_from(self.today, std::env::var_os("SOURCE_DATE_EPOCH"))
+    }
+
     /// The allowlist to load: the one named by `--baseline` (which must then exist),
     /// else the default path when a file is there, else none.
     pub fn baseline_file(&self) -> Option<PathBuf> {
@@ -89,6 +100,33 @@ impl BaselineArgs {
             }
         })
     }
+}
+
+fn scan_time_from(
+    today: Option<Date>,
+    source_date_epoch: Option<std::ffi::OsString>,
+) -> Result<Timestamp, String> {
+    if let Some(date) = today {
+        return date
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .map(|zoned| zoned.timestamp())
+            .map_err(|error| format!("--today {date}: {error}"));
+    }
+    if let Some(epoch) = source_date_epoch {
+        let text = epoch.to_string_lossy();
+        return text
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(|seconds| Timestamp::from_second(seconds).ok())
+            .ok_or_else(|| {
+                format!(
+                    "SOURCE_DATE_EPOCH={text}: expected whole seconds since 1970-01-01 UTC \
+                     (e.g. `date +%s`), or unset it"
+                )
+            });
+    }
+    Ok(Timestamp::from_second(Timestamp::now().as_second()).expect("now is a valid time"))
 }
 
 #[cfg(test)]
@@ -133,6 +171,22 @@ mod tests {
         assert!(args.strict && args.require_reasons);
         assert_eq!(args.previous, Some(PathBuf::from("old.json")));
         assert_eq!(args.today(), jiff::civil::date(2026, 6, 15));
+    }
+
+    #[test]
+    fn the_scan_time_is_pinned_by_today_then_source_date_epoch() {
+        let epoch = Some(std::ffi::OsString::from("1781481600"));
+        let today = Some(jiff::civil::date(2026, 6, 15));
+        let shown = |t: Result<Timestamp, String>| t.unwrap().to_string();
+        assert_eq!(
+            shown(scan_time_from(today, epoch.clone())),
+            "2026-06-15T00:00:00Z"
+        );
+        assert_eq!(shown(scan_time_from(None, epoch)), "2026-06-15T00:00:00Z");
+        let now = scan_time_from(None, None).unwrap();
+        assert_eq!(now.subsec_nanosecond(), 0, "to the second");
+        let error = scan_time_from(None, Some("yesterday".into())).unwrap_err();
+        assert!(error.contains("SOURCE_DATE_EPOCH=yesterday"), "{error}");
     }
 
     #[test]

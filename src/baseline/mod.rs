@@ -24,13 +24,24 @@ pub use file::{BaselineFile, Entry, Exception};
 /// Where the allowlist lives when `--baseline` is not given.
 pub const DEFAULT_PATH: &str = ".cisgate/baseline.yaml";
 
-/// The reason `cisgate baseline` writes for a new entry. Any reason starting with `TODO`
-/// counts as a placeholder (see [`is_placeholder_reason`]).
+/// The reason `cisgate baseline` writes for a new entry; it is a placeholder (see
+/// [`is_placeholder_reason`]).
 pub const PLACEHOLDER_REASON: &str = "TODO: explain why this is accepted";
 
-/// A reason that still has to be written: `--require-reasons` does not accept it.
+/// Words that mark a reason still to be written when the reason starts with one.
+const PLACEHOLDER_WORDS: [&str; 5] = ["todo", "fixme", "tbd", "xxx", "placeholder"];
+
+/// A reason that still has to be written: empty or only punctuation, or starting with
+/// TODO, FIXME, TBD, XXX or "placeholder" (any case). Reports warn about it;
+/// `--require-reasons` does not accept it.
 pub fn is_placeholder_reason(reason: &str) -> bool {
-    reason.trim_start().starts_with("TODO")
+    let first_word = reason
+        .split(|c: char| !c.is_alphanumeric())
+        .find(|word| !word.is_empty());
+    match first_word {
+        None => true,
+        Some(word) => PLACEHOLDER_WORDS.contains(&word.to_lowercase().as_str()),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +124,36 @@ pub fn stages(
     Ok(stages)
 }
 
+/// For results read back (`cisgate report`): an explicit `--baseline` classifies them again
+/// (as of `today`), `--no-baseline` drops every mark (each non-passing result is then a
+/// regression), and neither keeps the classification the scan recorded. The default file is
+/// not looked for: the results already say what it accepted when they were written.
+pub fn reapply(
+    results: &mut RunResults,
+    args: &BaselineArgs,
+    today: Date,
+) -> Result<(), BaselineError> {
+    if args.no_baseline {
+        for node in &mut results.nodes {
+            for section in &mut node.sections {
+                for check in section.groups.iter_mut().flat_map(|g| g.checks.iter_mut()) {
+                    check.baseline = None;
+                }
+            }
+        }
+        results.baseline = None;
+    } else if let Some(path) = &args.baseline {
+        let baseline = BaselineFile::load(path)?;
+        let options = ClassifyOptions {
+            today,
+            warn_expiry_days: args.warn_expiry,
+            require_reasons: args.require_reasons,
+        };
+        classify(results, &baseline, &options);
+    }
+    Ok(())
+}
+
 /// Reads a JSON results file written by `cisgate scan --json`.
 pub fn read_results(path: &Path) -> Result<RunResults, BaselineError> {
     let file = path.display().to_string();
@@ -126,6 +167,37 @@ pub fn read_results(path: &Path) -> Result<RunResults, BaselineError> {
         column: error.column(),
         problem: error.to_string(),
     })
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    use super::*;
+
+    #[test]
+    fn placeholder_reasons_are_recognised_in_any_case_and_real_ones_are_not() {
+        for reason in [
+            PLACEHOLDER_REASON,
+            "TODO",
+            "todo: ask the platform team",
+            "FIXME later",
+            "tbd",
+            "TBD.",
+            "XXX",
+            "",
+            "  ",
+            "-",
+            "Placeholder",
+        ] {
+            assert!(is_placeholder_reason(reason), "{reason:?}");
+        }
+        for reason in [
+            "etcd runs as root on this distribution",
+            "Todoist integration needs it",
+            "kubeadm default, fixed in the next image",
+        ] {
+            assert!(!is_placeholder_reason(reason), "{reason:?}");
+        }
+    }
 }
 
 /// Small hand-built runs for the unit tests of this module.
@@ -182,6 +254,7 @@ pub(crate) mod testing {
         RunResults {
             results_version: RESULTS_VERSION,
             tool: ToolInfo::current(),
+            scanned_at: None,
             benchmark: BenchmarkInfo {
                 name: benchmark.into(),
                 source: "embedded".into(),

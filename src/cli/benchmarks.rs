@@ -19,7 +19,7 @@ use crate::report::write_output;
 pub enum BenchmarksCommand {
     /// The benchmarks of the tree: the platform and versions each is chosen for, its targets.
     List(TreeArgs),
-    /// The sections, groups and checks of a benchmark, with automated/manual counts.
+    /// The sections, groups and checks of a benchmark: each scored, unscored or manual.
     Show {
         name: String,
         #[command(flatten)]
@@ -176,35 +176,59 @@ fn targets_of(tree: &BenchmarkTree, name: &str) -> anyhow::Result<Vec<(String, C
     Ok(benchmark_controls(tree, name)?)
 }
 
-fn is_automated(check: &Check) -> bool {
-    check.check_type != "manual" && check.check_type != "skip" && check.tests.is_some()
+/// What a check is to cisgate, as `benchmarks show` lists it: `scored` (tested; a failure is
+/// FAIL), `unscored` (tested; a failure is WARN, as the benchmark's "(Manual)" titles say),
+/// `manual` (no test: a person checks; always WARN) or `skip` (always INFO).
+fn kind_of(check: &Check) -> &'static str {
+    if check.check_type == "skip" {
+        "skip"
+    } else if check.check_type == "manual" || check.tests.is_none() {
+        "manual"
+    } else if check.scored {
+        "scored"
+    } else {
+        "unscored"
+    }
 }
 
 fn show(tree: &BenchmarkTree, name: &str) -> anyhow::Result<i32> {
-    let mut out = String::new();
+    let mut out = String::from(
+        "Each check: its id, how cisgate treats it (scored: a failure is FAIL; unscored: a \
+         failure is WARN; manual: a person checks, always WARN; skip: always INFO), its title \
+         with the benchmark's own (Automated)/(Manual) status.\n\n",
+    );
     let mut sections = targets_of(tree, name)?;
     // In section order (1, 2, 3, …), as scans report them, not in target-mapping order.
     sections.sort_by(|(_, a), (_, b)| crate::results::compare_check_ids(&a.id, &b.id));
     for (target, controls) in sections {
         let checks: Vec<&Check> = controls.groups.iter().flat_map(|g| &g.checks).collect();
-        let automated = checks.iter().filter(|c| is_automated(c)).count();
+        let count = |kind: &str| checks.iter().filter(|c| kind_of(c) == kind).count();
+        let mut counts = format!(
+            "{} scored, {} unscored (a failure is WARN), {} manual",
+            count("scored"),
+            count("unscored"),
+            count("manual")
+        );
+        if count("skip") > 0 {
+            counts.push_str(&format!(", {} skipped", count("skip")));
+        }
         writeln!(
             out,
-            "{} {} [{target}]: {} checks, {automated} automated, {} manual",
+            "{} {} [{target}]: {} checks: {counts}",
             controls.id,
             controls.text,
             checks.len(),
-            checks.len() - automated
         )?;
         for group in &controls.groups {
             writeln!(out, "  {} {}", group.id, group.text)?;
             for check in &group.checks {
-                let kind = if is_automated(check) {
-                    "automated"
-                } else {
-                    "manual"
-                };
-                writeln!(out, "    {:<8} {:<9} {}", check.id, kind, check.text)?;
+                writeln!(
+                    out,
+                    "    {:<8} {:<9} {}",
+                    check.id,
+                    kind_of(check),
+                    check.text
+                )?;
             }
         }
     }

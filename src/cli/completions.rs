@@ -1,7 +1,6 @@
 //! `cisgate completions SHELL`, `cisgate man`, and the `--version` text: all generated from the
 //! clap definitions, so they cannot drift from the flags that exist.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -81,18 +80,50 @@ pub fn man(cmd: ManCommand) -> anyhow::Result<i32> {
     match cmd.dir {
         Some(dir) => {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            clap_mangen::generate_to(command, &dir)
+            clap_mangen::generate_to(command.clone(), &dir)
                 .with_context(|| format!("writing man pages into {}", dir.display()))?;
+            // cisgate.1 again, with the exit status as a table (see `top_page`).
+            let top = top_page(command.disable_help_subcommand(true))?;
+            let path = dir.join("cisgate.1");
+            std::fs::write(&path, top).with_context(|| format!("writing {}", path.display()))?;
         }
         None => {
-            let mut out = std::io::stdout().lock();
-            clap_mangen::Man::new(command)
-                .render(&mut out)
+            crate::report::write_output(std::path::Path::new("-"), &top_page(command)?)
                 .context("writing the man page")?;
-            out.flush().context("writing the man page")?;
         }
     }
     Ok(0)
+}
+
+/// cisgate(1): clap_mangen's page, with the exit codes as an EXIT STATUS table instead of the
+/// `--help` text (which roff would fill into one paragraph), and the version lines kept apart.
+fn top_page(command: clap::Command) -> anyhow::Result<Vec<u8>> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command.after_help(None::<&str>))
+        .render(&mut page)
+        .context("rendering the man page")?;
+    let page = String::from_utf8(page).context("the man page is not UTF-8")?;
+    let exit_status = exit_status_section();
+    const VERSION: &str = ".SH VERSION\n";
+    Ok(match page.find(VERSION) {
+        Some(at) => {
+            let version = &page[at + VERSION.len()..];
+            format!("{}{exit_status}{VERSION}.nf\n{version}.fi\n", &page[..at])
+        }
+        None => format!("{page}{exit_status}"),
+    }
+    .into_bytes())
+}
+
+fn exit_status_section() -> String {
+    let mut roff = String::from(".SH \"EXIT STATUS\"\n");
+    for (code, text) in super::EXIT_CODES {
+        roff.push_str(&format!(
+            ".TP\n\\fB{code}\\fR\n{}\n",
+            text.replace('-', "\\-")
+        ));
+    }
+    roff
 }
 
 #[cfg(test)]

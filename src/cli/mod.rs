@@ -18,16 +18,51 @@ use clap::{Parser, Subcommand};
 use crate::gate::EXIT_USAGE;
 use crate::report::sanitize;
 
-const EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0  no regressions at or above --fail-on
-  1  regressions (or expired baseline exceptions; with --strict also stale/expiring ones)
-  2  the run could not be done as asked (bad flags, unreadable or invalid cfg/snapshot/baseline)
-  3  partial: some nodes could not be evaluated, the others were reported";
+/// The exit codes, for `--help` and the man page's EXIT STATUS (one table, so they agree).
+pub(crate) const EXIT_CODES: [(i32, &str); 4] = [
+    (0, "no regressions at or above --fail-on"),
+    (
+        1,
+        "regressions, or expired baseline exceptions (with --strict also stale or expiring \
+         ones); 1 wins when some nodes could not be evaluated as well",
+    ),
+    (
+        2,
+        "the run could not be done as asked: bad flags, an unreadable or invalid cfg, \
+         snapshot or baseline, a selection that runs no check",
+    ),
+    (
+        3,
+        "partial: some nodes could not be evaluated, the others were reported",
+    ),
+];
+
+/// `Exit codes:` and the table, wrapped to 80 columns with the text indented under itself.
+fn exit_codes_help() -> String {
+    const WIDTH: usize = 80;
+    const INDENT: &str = "     ";
+    let mut help = String::from("Exit codes:");
+    for (code, text) in EXIT_CODES {
+        let mut line = format!("  {code}  ");
+        for word in text.split_whitespace() {
+            if line.len() + 1 + word.len() > WIDTH && line.len() > INDENT.len() {
+                help.push('\n');
+                help.push_str(line.trim_end());
+                line = INDENT.to_string();
+            } else if !line.ends_with(' ') {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        help.push('\n');
+        help.push_str(&line);
+    }
+    help
+}
 
 /// Checks Kubernetes nodes against the CIS Kubernetes Benchmark, for CI pipelines.
 #[derive(Debug, Parser)]
-#[command(name = "cisgate", version, about, after_help = EXIT_CODES_HELP)]
+#[command(name = "cisgate", version, about, after_help = exit_codes_help())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -46,7 +81,7 @@ pub enum Command {
     Explain(benchmarks::ExplainCommand),
     /// Create or update the baseline allowlist from a run's JSON results.
     Baseline(baseline_cmd::BaselineCommand),
-    /// Re-render reports from saved JSON results (merging several nodes' files).
+    /// Reports, console and (with --gate) the gate from saved JSON results (merging nodes' files).
     Report(report_cmd::ReportCommand),
     /// The results store over time: import runs, trend report, prune, list runs.
     #[command(subcommand)]

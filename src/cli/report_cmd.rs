@@ -1,79 +1,188 @@
-//! `cisgate report`: re-renders reports from saved JSON results, merging several results files
-//! (one per node, e.g. a fleet's nightly jobs) into one report.
+//! `cisgate report`: re-renders reports and the console report from saved JSON results,
+//! merging several results files (one per node, e.g. a fleet's nightly jobs) into one, and with
+//! `--gate` gates on them as `cisgate scan` would (a pipeline that scans in one job and gates in
+//! another).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
 use super::args::LimitArgs;
+use crate::baseline::{self, args::BaselineArgs, args::DEFAULT_WARN_EXPIRY_DAYS};
 use crate::facts::bounded::{self, Limit};
+use crate::gate::{self, FailOn, GatePolicy, EXIT_OK};
 use crate::report::args::{write_reports, Rendered, ReportArgs};
 use crate::report::json::Json;
 use crate::report::merge::merge;
-use crate::report::{Emitter, RenderOptions};
+use crate::report::{self as reports, Emitter, RenderOptions};
 use crate::results::{RunResults, RESULTS_VERSION};
 
+const BASELINE_HELP: &str = "Re-apply this allowlist to the saved results (expiry judged as of \
+    today or --today); without it, the results keep the classification the scan recorded";
+
 #[derive(Debug, Clone, clap::Args)]
+#[command(mut_arg("baseline", |arg| arg.help(BASELINE_HELP)))]
 pub struct ReportCommand {
     /// A JSON results file written by `cisgate scan` (gzip accepted, `-` for stdin). Repeat it
     /// to merge several runs, one per node, into one report.
     #[arg(long = "from", value_name = "RESULTS.json", required = true)]
     pub from: Vec<PathBuf>,
-    /// An earlier run's JSON results: marks each result new, unchanged or fixed.
-    #[arg(long, value_name = "RESULTS.json")]
-    pub previous: Option<PathBuf>,
+    /// Gate as `cisgate scan` does: exit 1 on regressions (or expired exceptions; with
+    /// --strict stale or expiring ones), 3 when some nodes could not be evaluated, 0 otherwise.
+    /// Without it the exit code is 0 once the reports are written.
+    #[arg(long)]
+    pub gate: bool,
+    /// The lowest state that fails the gate [default: as the scan was gated]
+    #[arg(long, value_enum, value_name = "STATE")]
+    pub fail_on: Option<FailOn>,
+    /// Checks that could not be evaluated (ERROR) do not fail the gate [default: as the scan
+    /// was gated]
+    #[arg(long)]
+    pub allow_errors: bool,
+    /// With --gate: results that hold no check are not an error (exit 0 instead of 2).
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Also write the merged (and `--previous`-marked) JSON results to FILE (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// No console report (it is also left out when a report goes to stdout).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// No colour in console output (also: NO_COLOR set, or stdout not a terminal).
+    #[arg(long)]
+    pub no_color: bool,
+    /// Print each failing check's audit output in the console report.
+    #[arg(long)]
+    pub include_test_output: bool,
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
     #[command(flatten)]
     pub reports: ReportArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
 
-/// Reads, merges and renders. Returns the exit code: 0 once the reports are written (the gate
-/// belongs to `cisgate scan`; re-rendering never fails a pipeline for regressions).
+/// Reads, merges, re-applies the baseline and the gate when asked, and renders. Returns the
+/// exit code: with `--gate` the gate's (as `cisgate scan`'s), else 0 once the reports are written.
 pub fn run(cmd: ReportCommand) -> anyhow::Result<i32> {
-    if !cmd.reports.any() && cmd.json.is_none() {
-        bail!("nothing to write: give at least one of --sarif, --junit, --html, --codequality, --summary-md or --json");
-    }
+    ensure_flags_fit(&cmd)?;
     cmd.limits.apply();
     let mut inputs = Vec::with_capacity(cmd.from.len());
     for path in &cmd.from {
         inputs.push((path.display().to_string(), read_results(path)?));
     }
     let mut results = merge(inputs)?;
-    if let Some(previous_path) = &cmd.previous {
+    // Errors go to stderr whatever the console settings (--quiet, a report on stdout).
+    for unreadable in &results.unreadable {
+        eprintln!(
+            "cisgate: could not evaluate {}: {}",
+            unreadable.source, unreadable.reason
+        );
+    }
+    if cmd.gate && results.totals.checks() == 0 && !cmd.allow_empty {
+        bail!(
+            "{} hold(s) no check result: a gate on them would check nothing; pass --allow-empty to accept an empty run",
+            joined(&cmd.from)
+        );
+    }
+    baseline::reapply(&mut results, &cmd.baseline, cmd.baseline.today())?;
+    if let Some(previous_path) = &cmd.baseline.previous {
         let previous = read_results(previous_path)?;
-        crate::baseline::previous::mark(
+        baseline::previous::mark(
             &mut results,
             &previous,
             &previous_path.display().to_string(),
         );
     }
-    let options = RenderOptions::default();
-    // Rendered before any report is written, like the others.
-    let merged_json = match &cmd.json {
-        Some(path) => Some((path, Json.render(&results, &options)?)),
-        None => None,
+    if decides_again(&cmd) {
+        results.gate = gate::decide(&results, &policy(&cmd, &results));
+    }
+    emit(&cmd, &results)?;
+    Ok(if cmd.gate {
+        results.gate.exit_code
+    } else {
+        EXIT_OK
+    })
+}
+
+/// Flags that would silently do nothing are refused: `--quiet` with no report, no `--json` and
+/// no `--gate`; classification flags without a `--baseline` to classify against.
+fn ensure_flags_fit(cmd: &ReportCommand) -> anyhow::Result<()> {
+    if cmd.quiet && !cmd.gate && !cmd.reports.any() && cmd.json.is_none() {
+        bail!("nothing to do: --quiet and no report; give --gate or at least one of --sarif, --junit, --html, --codequality, --summary-md or --json");
+    }
+    let args = &cmd.baseline;
+    let classifies = args.require_reasons || args.warn_expiry != DEFAULT_WARN_EXPIRY_DAYS;
+    if classifies && args.baseline.is_none() {
+        bail!("--require-reasons and --warn-expiry classify the results against an allowlist: give it with --baseline FILE (saved results keep the classification the scan recorded)");
+    }
+    Ok(())
+}
+
+/// The gate is decided again when asked to gate or when a flag changes what it depends on;
+/// otherwise the merged verdict of the inputs stands.
+fn decides_again(cmd: &ReportCommand) -> bool {
+    cmd.gate
+        || cmd.fail_on.is_some()
+        || cmd.allow_errors
+        || cmd.baseline.strict
+        || cmd.baseline.baseline.is_some()
+        || cmd.baseline.no_baseline
+}
+
+/// The gate's policy: the flags given here, else the one the scan recorded.
+fn policy(cmd: &ReportCommand, results: &RunResults) -> GatePolicy {
+    let recorded = if results.gate.fail_on == FailOn::Warn.as_str() {
+        FailOn::Warn
+    } else {
+        FailOn::Fail
     };
-    if merged_json
-        .as_ref()
-        .is_some_and(|(path, _)| path.as_path() == Path::new("-"))
-        && cmd.reports.uses_stdout()
-    {
+    GatePolicy {
+        fail_on: cmd.fail_on.unwrap_or(recorded),
+        allow_errors: cmd.allow_errors || results.gate.allow_errors,
+        strict: cmd.baseline.strict,
+    }
+}
+
+fn joined(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every report and `--json` rendered first and written as one set, then the console report
+/// (left out with `--quiet` or when a report is the whole of stdout), as `cisgate scan` does.
+fn emit(cmd: &ReportCommand, results: &RunResults) -> anyhow::Result<()> {
+    let options = RenderOptions {
+        color: !cmd.no_color
+            && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
+        include_test_output: cmd.include_test_output,
+        ..RenderOptions::default()
+    };
+    let json_to_stdout = cmd.json.as_deref() == Some(Path::new("-"));
+    if json_to_stdout && cmd.reports.uses_stdout() {
         bail!("only one output can go to stdout (`-`): --json and a report both ask for it");
     }
-    let extra = merged_json
-        .map(|(path, bytes)| Rendered {
+    let mut extra = Vec::new();
+    if let Some(path) = &cmd.json {
+        extra.push(Rendered {
             flag: "--json".into(),
-            path: path.to_path_buf(),
-            bytes,
-        })
-        .into_iter()
-        .collect();
-    write_reports(&results, &cmd.reports, &options, extra)?;
-    Ok(0)
+            path: path.clone(),
+            bytes: Json.render(results, &RenderOptions::default())?,
+        });
+    }
+    let console = if cmd.quiet || json_to_stdout || cmd.reports.uses_stdout() {
+        None
+    } else {
+        Some(reports::text::Text.render(results, &options)?)
+    };
+    write_reports(results, &cmd.reports, &options, extra)?;
+    if let Some(bytes) = console {
+        reports::write_output(Path::new("-"), &bytes)?;
+    }
+    Ok(())
 }
 
 /// Reads one results file with an error that names the file and says what was expected.

@@ -14,8 +14,7 @@ use crate::definitions::tree::BenchmarkTree;
 use crate::engine::run::CheckFilter;
 use crate::facts::live::LiveFacts;
 use crate::gate::{self, FailOn, GatePolicy};
-use crate::report::args::check_destination;
-use crate::report::args::{write_reports, Rendered, ReportArgs};
+use crate::report::args::{check_destination, write_reports, ConsoleArgs, Rendered, ReportArgs};
 use crate::report::asff::AsffArgs;
 use crate::report::destination;
 use crate::report::json::JsonSink;
@@ -74,9 +73,8 @@ pub struct ScanCommand {
     /// Say more: unknown keys in benchmark files, what was detected.
     #[arg(long, short)]
     verbose: bool,
-    /// Print each failing check's audit output in the console report.
-    #[arg(long)]
-    include_test_output: bool,
+    #[command(flatten)]
+    console: ConsoleArgs,
     #[command(flatten)]
     node: LiveArgs,
     #[command(flatten)]
@@ -93,7 +91,7 @@ pub struct ScanCommand {
 
 pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
     cmd.limits.apply();
-    let started_at = jiff::Timestamp::now();
+    let started_at = cmd.baseline.scan_time().map_err(anyhow::Error::msg)?;
     let mut baseline_args = cmd.baseline.clone();
     let previous_from_store = take_previous_from_store(&mut baseline_args, &cmd.store)?;
     let tree = cmd.selection.tree()?;
@@ -113,9 +111,10 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
         Input::Snapshots(&cmd.snapshots)
     };
     if streams(&cmd) {
-        return run_streamed(&cmd, &tree, &runner, input, &baseline_args);
+        return run_streamed(&cmd, &tree, &runner, input, &baseline_args, started_at);
     }
     let mut results = runner::run_whole(&runner, input)?;
+    results.scanned_at = Some(started_at);
     say_warnings(&runner, cmd.verbose);
     say_unreadable(&results);
     ensure_selection_exists(&tree, &cmd, &results)?;
@@ -160,17 +159,21 @@ fn run_streamed(
     runner: &NodeRunner,
     input: Input,
     baseline_args: &BaselineArgs,
+    started_at: jiff::Timestamp,
 ) -> anyhow::Result<i32> {
     let _interruptible = destination::Interruptible::install();
     let mut stages = baseline::stages(baseline_args, cmd.baseline.today())?;
     stages.push(Box::new(gate::Counter::new(policy(cmd))));
     let outputs = Outputs::default();
     let rendered = Default::default();
-    let policy = GateOutcome {
-        fail_on: cmd.fail_on.as_str().into(),
-        allow_errors: cmd.allow_errors,
-        ..GateOutcome::undecided()
-    };
+    let template = report::stream::template(
+        GateOutcome {
+            fail_on: cmd.fail_on.as_str().into(),
+            allow_errors: cmd.allow_errors,
+            ..GateOutcome::undecided()
+        },
+        Some(started_at),
+    );
     let mut sinks: Vec<Box<dyn runner::Sink>> = Vec::new();
     if let Some(path) = &cmd.json {
         check_destination("--json", path)?;
@@ -179,7 +182,7 @@ fn run_streamed(
     sinks.extend(report::args::sinks(
         &cmd.reports,
         &render_options(cmd),
-        &policy,
+        &template,
         &outputs,
         &rendered,
     )?);
@@ -198,6 +201,7 @@ fn run_streamed(
     say_unreadable(&header);
     ensure_selection_exists(tree, cmd, &header)?;
     ensure_not_empty(cmd, &header, nodes.into_inner())?;
+    header.scanned_at = Some(started_at);
     pipeline.finish_header(&mut header);
     pipeline.end(&header)?;
     report::stream::commit(&outputs, &crate::sync::locked(&rendered))?;
@@ -219,12 +223,10 @@ fn stop_if_interrupted(error: anyhow::Error) -> anyhow::Error {
 }
 
 fn render_options(cmd: &ScanCommand) -> RenderOptions {
-    RenderOptions {
-        color: !cmd.no_color
+    cmd.console.options(
+        !cmd.no_color
             && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
-        include_test_output: cmd.include_test_output,
-        ..RenderOptions::default()
-    }
+    )
 }
 
 fn policy(cmd: &ScanCommand) -> GatePolicy {

@@ -11,7 +11,7 @@ use super::junit::JunitEmitter;
 use super::markdown::MarkdownEmitter;
 use super::sarif::SarifEmitter;
 use super::stream::Outputs;
-use super::{destination, Emitter, RenderOptions};
+use super::{destination, ConsoleFormat, Emitter, RenderOptions};
 use crate::results::{NodeResults, RunResults};
 use crate::runner::{Collect, Sink};
 use std::sync::{Arc, Mutex};
@@ -37,6 +37,48 @@ pub struct ReportArgs {
     /// Report file paths relative to DIR (the repository root holding snapshot directories).
     #[arg(long = "source-root", value_name = "DIR")]
     pub source_root: Option<PathBuf>,
+}
+
+/// What the console report shows (kube-bench's spellings accepted as aliases).
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Console")]
+pub struct ConsoleArgs {
+    /// What the console lists: `full` (every check per node, kube-bench's layout),
+    /// `failures` (the checks that did not pass), `summary` (one line per node, then the
+    /// regressions by check) [default: full for one node, summary for more]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<ConsoleFormat>,
+    /// Leave out the per-check lines (also --noresults)
+    #[arg(long = "no-results", visible_alias = "noresults")]
+    pub no_results: bool,
+    /// Leave out the remediations (also --noremediations)
+    #[arg(long = "no-remediations", visible_alias = "noremediations")]
+    pub no_remediations: bool,
+    /// Leave out the per-section summaries (also --nosummary)
+    #[arg(long = "no-summary", visible_alias = "nosummary")]
+    pub no_summary: bool,
+    /// Leave out the total summary (also --nototals)
+    #[arg(long = "no-totals", visible_alias = "nototals")]
+    pub no_totals: bool,
+    /// Print each failing check's audit output
+    #[arg(long)]
+    pub include_test_output: bool,
+}
+
+impl ConsoleArgs {
+    /// The render options these flags ask for, with `color` decided by the caller.
+    pub fn options(&self, color: bool) -> RenderOptions {
+        RenderOptions {
+            color,
+            format: self.format,
+            no_results: self.no_results,
+            no_remediations: self.no_remediations,
+            no_summary: self.no_summary,
+            no_totals: self.no_totals,
+            include_test_output: self.include_test_output,
+            source_root: None,
+        }
+    }
 }
 
 impl ReportArgs {
@@ -107,12 +149,12 @@ pub fn render_reports(
 
 /// The requested reports as consumers of a streamed run: those written as nodes arrive
 /// (JUnit, Code Quality) get their own sink; the others share one that keeps the run and
-/// renders them, side by side, at the end (into `rendered`). `policy` is the gate's
-/// `fail_on` and `allow_errors`, known before the first node.
+/// renders them, side by side, at the end (into `rendered`). `template` is what is known
+/// before the first node ([`super::stream::template`]).
 pub fn sinks(
     args: &ReportArgs,
     options: &RenderOptions,
-    policy: &crate::results::GateOutcome,
+    template: &RunResults,
     outputs: &Outputs,
     rendered: &Arc<Mutex<Vec<Rendered>>>,
 ) -> anyhow::Result<Vec<Box<dyn Sink>>> {
@@ -129,12 +171,12 @@ pub fn sinks(
         match flag {
             "--junit" => sinks.push(Box::new(super::junit::JunitSink::new(
                 path,
-                policy.clone(),
+                template.clone(),
                 outputs.clone(),
             )?)),
             "--codequality" => sinks.push(Box::new(super::codequality::CodeQualitySink::new(
                 path,
-                policy.clone(),
+                template.clone(),
                 options.clone(),
                 outputs.clone(),
             )?)),

@@ -91,23 +91,23 @@ fn severity(check: &CheckResult) -> &'static str {
 pub struct CodeQualitySink {
     path: std::path::PathBuf,
     spool: Option<super::stream::Spool>,
-    policy: crate::results::GateOutcome,
+    template: RunResults,
     options: RenderOptions,
     outputs: super::stream::Outputs,
 }
 
 impl CodeQualitySink {
-    /// `policy`: the gate's `fail_on` and `allow_errors` (which states are regressions).
+    /// `template`: what is known before the first node ([`super::stream::template`]).
     pub fn new(
         path: &std::path::Path,
-        policy: crate::results::GateOutcome,
+        template: RunResults,
         options: RenderOptions,
         outputs: super::stream::Outputs,
     ) -> anyhow::Result<CodeQualitySink> {
         Ok(CodeQualitySink {
             path: path.to_path_buf(),
             spool: Some(super::stream::Spool::create(path)?),
-            policy,
+            template,
             options,
             outputs,
         })
@@ -116,7 +116,7 @@ impl CodeQualitySink {
 
 impl crate::runner::Sink for CodeQualitySink {
     fn node(&mut self, node: &crate::results::NodeResults) -> anyhow::Result<()> {
-        let one = super::stream::run_of_one(&self.policy, node);
+        let one = super::stream::run_of_one(&self.template, node);
         let issues = issues(&one, &self.options)?;
         if issues.is_empty() {
             return Ok(());

@@ -46,6 +46,8 @@ impl Emitter for HtmlEmitter {
 struct Page {
     title: String,
     tool: String,
+    /// The scan's time (RFC 3339, UTC), when the results carry it.
+    scanned_at: Option<String>,
     benchmark: String,
     benchmark_source: String,
     selected_because: String,
@@ -352,6 +354,7 @@ impl Page {
         Page {
             title: format!("cisgate report: {}", results.benchmark.name),
             tool: format!("{} {}", results.tool.name, results.tool.version),
+            scanned_at: results.scanned_at.map(|time| time.to_string()),
             benchmark: results.benchmark.name.clone(),
             benchmark_source: results.benchmark.source.clone(),
             selected_because: results.benchmark.selected_because.clone(),

@@ -16,12 +16,22 @@ impl Emitter for JunitEmitter {
         let mut report = Report::new(format!("cisgate {}", results.benchmark.name));
         for node in &results.nodes {
             for section in &node.sections {
-                report.add_test_suite(suite(results, node, section));
+                let mut suite = suite(results, node, section);
+                if let Some(time) = scan_time(results) {
+                    suite.set_timestamp(time);
+                }
+                report.add_test_suite(suite);
             }
         }
         let xml = report.to_string()?;
         Ok(without_testsuites_skipped(&xml).into_bytes())
     }
+}
+
+/// The scan's time for each suite's `timestamp` (junit-10.xsd allows none on `<testsuites>`).
+fn scan_time(results: &RunResults) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    let time = results.scanned_at?;
+    chrono::DateTime::from_timestamp(time.as_second(), 0).map(Into::into)
 }
 
 /// junit-10.xsd allows only name, time, tests, failures and errors on `<testsuites>`;
@@ -190,22 +200,22 @@ mod tests {
 pub struct JunitSink {
     path: std::path::PathBuf,
     spool: Option<super::stream::Spool>,
-    policy: crate::results::GateOutcome,
+    template: RunResults,
     counts: Report,
     outputs: super::stream::Outputs,
 }
 
 impl JunitSink {
-    /// `policy`: the gate's `fail_on` and `allow_errors` (which states are failures).
+    /// `template`: what is known before the first node ([`super::stream::template`]).
     pub fn new(
         path: &std::path::Path,
-        policy: crate::results::GateOutcome,
+        template: RunResults,
         outputs: super::stream::Outputs,
     ) -> anyhow::Result<JunitSink> {
         Ok(JunitSink {
             path: path.to_path_buf(),
             spool: Some(super::stream::Spool::create(path)?),
-            policy,
+            template,
             counts: Report::new(""),
             outputs,
         })
@@ -222,11 +232,15 @@ fn between_testsuites_tags(xml: &str) -> (&str, &str, &str) {
 
 impl crate::runner::Sink for JunitSink {
     fn node(&mut self, node: &NodeResults) -> anyhow::Result<()> {
-        let one = super::stream::run_of_one(&self.policy, node);
+        let one = super::stream::run_of_one(&self.template, node);
         let one = &*super::sanitize::results_with(&one, super::sanitize::for_xml)?;
         let mut report = Report::new("");
         for section in &one.nodes[0].sections {
-            report.add_test_suite(suite(one, &one.nodes[0], section));
+            let mut suite = suite(one, &one.nodes[0], section);
+            if let Some(time) = scan_time(one) {
+                suite.set_timestamp(time);
+            }
+            report.add_test_suite(suite);
         }
         self.counts.tests += report.tests;
         self.counts.failures += report.failures;

@@ -49,6 +49,9 @@ fn verdict(out: &mut String, results: &RunResults) {
         cell(benchmark),
         results.gate.fail_on
     );
+    if let Some(time) = &results.scanned_at {
+        let _ = writeln!(out, "\nScanned at {time}.");
+    }
     if !results.unreadable.is_empty() {
         let _ = writeln!(
             out,

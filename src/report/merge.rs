@@ -103,6 +103,11 @@ pub fn merge(inputs: Vec<(String, RunResults)>) -> Result<RunResults, MergeError
     let mut merged = RunResults {
         results_version: head.results_version,
         tool: head.tool.clone(),
+        // The fleet's scan began with its earliest node's run.
+        scanned_at: all
+            .iter()
+            .filter_map(|(_, results)| results.scanned_at)
+            .min(),
         benchmark,
         benchmarks: Vec::new(),
         nodes,

@@ -69,7 +69,7 @@ fn build_run(results: &RunResults, source_root: Option<&Path>) -> sarif::Run {
         .information_uri(INFORMATION_URI)
         .rules(rules)
         .build();
-    sarif::Run::builder()
+    let mut run = sarif::Run::builder()
         .tool(sarif::Tool::builder().driver(driver).build())
         .automation_details(
             sarif::RunAutomationDetails::builder()
@@ -80,7 +80,15 @@ fn build_run(results: &RunResults, source_root: Option<&Path>) -> sarif::Run {
         .column_kind(serde_json::json!("unicodeCodePoints"))
         .results(sarif_results)
         .properties(run_properties(results))
-        .build()
+        .build();
+    // The scan's time; executionSuccessful: the scan ran (a failed gate is still a success).
+    run.invocations = results.scanned_at.map(|time| {
+        vec![sarif::Invocation::builder()
+            .execution_successful(true)
+            .start_time_utc(time.to_string())
+            .build()]
+    });
+    run
 }
 
 /// `cisgate/<benchmark>/<targets>/`: GitHub keeps one set of alerts per category, so two jobs

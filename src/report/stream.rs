@@ -124,27 +124,40 @@ pub fn indent_json(out: &mut Vec<u8>, pretty: &[u8], indent: &[u8]) {
     }
 }
 
-/// The run as a report's per-node rendering sees it before the run's header is known: this
-/// one node, and the gate's policy (which states gate: known from the start), the verdict
-/// still open.
-pub fn run_of_one(policy: &crate::results::GateOutcome, node: &NodeResults) -> RunResults {
+/// What a report's per-node rendering may consult before the run's header is known: the
+/// gate's policy (which states gate: `fail_on`, `allow_errors`) and the scan's time; the
+/// verdict, totals and benchmarks are still open.
+pub fn template(
+    policy: crate::results::GateOutcome,
+    scanned_at: Option<jiff::Timestamp>,
+) -> RunResults {
     RunResults {
         results_version: crate::results::RESULTS_VERSION,
         tool: crate::results::ToolInfo::current(),
+        scanned_at,
         benchmark: crate::results::BenchmarkInfo {
-            name: node.node.benchmark.clone().unwrap_or_default(),
+            name: String::new(),
             source: String::new(),
             selected_because: String::new(),
             targets: Vec::new(),
         },
         benchmarks: Vec::new(),
-        nodes: vec![node.clone()],
+        nodes: Vec::new(),
         unreadable: Vec::new(),
-        totals: node.totals,
-        gate: policy.clone(),
+        totals: Default::default(),
+        gate: policy,
         baseline: None,
         previous: None,
     }
+}
+
+/// The run as a report's per-node rendering sees it: this one node in the [`template`].
+pub fn run_of_one(template: &RunResults, node: &NodeResults) -> RunResults {
+    let mut run = template.clone();
+    run.benchmark.name = node.node.benchmark.clone().unwrap_or_default();
+    run.nodes = vec![node.clone()];
+    run.totals = node.totals;
+    run
 }
 
 use crate::results::RunResults;

@@ -222,6 +222,7 @@ impl Fleet {
         Ok(RunResults {
             results_version: RESULTS_VERSION,
             tool: ToolInfo::current(),
+            scanned_at: None,
             benchmark,
             benchmarks,
             nodes: Vec::new(),

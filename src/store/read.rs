@@ -194,6 +194,7 @@ impl Store {
         Ok(RunResults {
             results_version: stored.results_version,
             tool: stored.tool,
+            scanned_at: jiff::Timestamp::from_second(summary.started_at).ok(),
             benchmark: stored.benchmark,
             benchmarks: stored.benchmarks,
             nodes: node_results,

@@ -169,6 +169,7 @@ fn without_nodes(results: &RunResults) -> RunResults {
     RunResults {
         results_version: results.results_version,
         tool: results.tool.clone(),
+        scanned_at: results.scanned_at,
         benchmark: results.benchmark.clone(),
         benchmarks: results.benchmarks.clone(),
         nodes: Vec::new(),

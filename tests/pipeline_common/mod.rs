@@ -1,6 +1,12 @@
 //! Shared by the pipeline tests (action, GitLab job, docs, manifests): the built binary, the
-//! bundled examples, and skipping with a printed reason when a tool is absent.
+//! bundled examples, and [`missing`] when a tool is absent (a failure under `CI`, said in the
+//! normal output locally).
 #![allow(dead_code)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+pub use support::missing;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -55,18 +61,18 @@ pub fn which(program: &str) -> Option<PathBuf> {
     })
 }
 
-/// Whether `program` is installed; prints why the calling test is skipped when it is not.
+/// Whether `program` is installed; when it is not, the calling test cannot run: see [`missing`].
 pub fn tool_available(program: &str, reason: &str) -> bool {
     if which(program).is_some() {
         true
     } else {
-        eprintln!("SKIPPED: {program} is not installed ({reason})");
+        missing(&format!("{program} is not installed ({reason})"));
         false
     }
 }
 
-/// Whether this build's `cisgate scan` takes `--snapshot` (snapshot scanning is wired in by the
-/// core; until then the snapshot-mode tests say SKIPPED).
+/// Whether this build's `cisgate scan` takes `--snapshot`; a build without it cannot run the
+/// snapshot-mode tests (see [`missing`]).
 pub fn snapshot_scans_available() -> bool {
     let help = Command::new(cisgate_bin())
         .args(["scan", "--help"])
@@ -74,7 +80,7 @@ pub fn snapshot_scans_available() -> bool {
         .expect("cisgate runs");
     let available = String::from_utf8_lossy(&help.stdout).contains("--snapshot");
     if !available {
-        eprintln!("SKIPPED: this build's `cisgate scan` has no --snapshot");
+        missing("this build's `cisgate scan` has no --snapshot");
     }
     available
 }

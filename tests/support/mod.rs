@@ -298,6 +298,7 @@ pub fn generated_fleet(nodes: usize, checks: usize) -> RunResults {
             name: "cisgate".into(),
             version: "0.1.0".into(),
         },
+        scanned_at: None,
         benchmark: BenchmarkInfo {
             name: "cis-1.12".into(),
             source: "embedded".into(),

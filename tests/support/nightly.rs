@@ -251,6 +251,7 @@ pub fn night_with(night: usize, nodes: usize, extra: usize) -> RunResults {
     RunResults {
         results_version: RESULTS_VERSION,
         tool: ToolInfo::current(),
+        scanned_at: None,
         benchmark: BenchmarkInfo {
             name: "cis-1.12".into(),
             source: "embedded".into(),
