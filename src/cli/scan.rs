@@ -111,7 +111,9 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
         Input::Snapshots(&cmd.snapshots)
     };
     if streams(&cmd) {
-        return run_streamed(&cmd, &tree, &runner, input, &baseline_args, started_at);
+        // Its staged reports are dropped (removed) before an interrupted run ends.
+        return run_streamed(&cmd, &tree, &runner, input, &baseline_args, started_at)
+            .map_err(stop_if_interrupted);
     }
     let mut results = runner::run_whole(&runner, input)?;
     results.scanned_at = Some(started_at);
@@ -195,8 +197,7 @@ fn run_streamed(
         }
         nodes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         pipeline.node(node)
-    })
-    .map_err(stop_if_interrupted)?;
+    })?;
     say_warnings(runner, cmd.verbose);
     say_unreadable(&header);
     ensure_selection_exists(tree, cmd, &header)?;
