@@ -230,3 +230,51 @@ fn streamed_reports_of_a_passing_run_are_the_bytes_of_whole_run_reports() {
         "[]\n"
     );
 }
+
+/// `--json-without-passing-evidence`: passing checks carry no evidence, the others keep
+/// theirs, and the file still reads back as results (`cisgate report --from`).
+#[test]
+fn json_without_passing_evidence_keeps_only_what_needs_attention() {
+    let dir = TempDir::new().unwrap();
+    let json = dir.path().join("results.json");
+    let mut command = Command::cargo_bin("cisgate").unwrap();
+    command
+        .current_dir(repo_root())
+        .args([
+            "scan",
+            "--quiet",
+            "--snapshot",
+            "examples/snapshots",
+            "--json",
+        ])
+        .arg(&json)
+        .arg("--json-without-passing-evidence");
+    assert!(matches!(
+        command.output().unwrap().status.code(),
+        Some(0 | 1)
+    ));
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let checks: Vec<&serde_json::Value> = results["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|n| n["sections"].as_array().unwrap())
+        .flat_map(|s| s["groups"].as_array().unwrap())
+        .flat_map(|g| g["checks"].as_array().unwrap())
+        .collect();
+    let passing: Vec<_> = checks.iter().filter(|c| c["state"] == "PASS").collect();
+    assert!(!passing.is_empty());
+    for check in &passing {
+        assert_eq!(check["evidence"]["actual"], "", "{}", check["id"]);
+        assert!(check["evidence"]["audits"].as_array().unwrap().is_empty());
+    }
+    assert!(checks
+        .iter()
+        .filter(|c| c["state"] == "FAIL")
+        .all(|c| !c["evidence"]["audits"].as_array().unwrap().is_empty()));
+    let mut report = Command::cargo_bin("cisgate").unwrap();
+    report.args(["report", "--quiet", "--from"]).arg(&json);
+    report.arg("--junit").arg(dir.path().join("junit.xml"));
+    assert!(report.output().unwrap().status.success());
+}

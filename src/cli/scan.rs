@@ -17,7 +17,7 @@ use crate::gate::{self, FailOn, GatePolicy};
 use crate::report::args::{check_destination, write_reports, ConsoleArgs, Rendered, ReportArgs};
 use crate::report::asff::AsffArgs;
 use crate::report::destination;
-use crate::report::json::JsonSink;
+use crate::report::json::{without_passing_evidence, JsonSink};
 use crate::report::sanitize;
 use crate::report::stream::Outputs;
 use crate::report::{self, Emitter, RenderOptions};
@@ -54,6 +54,10 @@ pub struct ScanCommand {
     /// Write the JSON results file (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Leave passing checks' evidence out of the JSON results (audits, found and expected
+    /// empty): a fleet's results shrink to what needs attention.
+    #[arg(long, requires = "json")]
+    json_without_passing_evidence: bool,
     /// The lowest state that fails the gate.
     #[arg(long, value_enum, default_value = "fail")]
     fail_on: FailOn,
@@ -179,7 +183,11 @@ fn run_streamed(
     let mut sinks: Vec<Box<dyn runner::Sink>> = Vec::new();
     if let Some(path) = &cmd.json {
         check_destination("--json", path)?;
-        sinks.push(Box::new(JsonSink::new(path, outputs.clone())?));
+        sinks.push(Box::new(JsonSink::new(
+            path,
+            cmd.json_without_passing_evidence,
+            outputs.clone(),
+        )?));
     }
     sinks.extend(report::args::sinks(
         &cmd.reports,
@@ -377,7 +385,13 @@ fn emit(cmd: &ScanCommand, results: &RunResults, extra: Vec<Rendered>) -> anyhow
         outputs.push(Rendered {
             flag: "--json".into(),
             path: path.clone(),
-            bytes: report::json::Json.render(results, &options)?,
+            bytes: if cmd.json_without_passing_evidence {
+                let mut results = results.clone();
+                results.nodes.iter_mut().for_each(without_passing_evidence);
+                report::json::Json.render(&results, &options)?
+            } else {
+                report::json::Json.render(results, &options)?
+            },
         });
     }
     // A report on stdout is the whole of stdout: the console report would corrupt it.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::stream::{finish, indent_json, Outputs, Spool};
 use super::{Emitter, RenderOptions};
-use crate::results::{NodeResults, RunResults};
+use crate::results::{Evidence, NodeResults, RunResults, State};
 use crate::runner::Sink;
 
 pub struct Json;
@@ -30,6 +30,8 @@ const NODE_INDENT: &[u8] = b"    ";
 /// `--json` written as nodes arrive; byte for byte what [`Json`] renders for the whole run.
 pub struct JsonSink {
     path: PathBuf,
+    /// `--json-without-passing-evidence`.
+    without_passing_evidence: bool,
     spool: Option<Spool>,
     pretty: Vec<u8>,
     part: Vec<u8>,
@@ -37,9 +39,14 @@ pub struct JsonSink {
 }
 
 impl JsonSink {
-    pub fn new(path: &Path, outputs: Outputs) -> anyhow::Result<JsonSink> {
+    pub fn new(
+        path: &Path,
+        without_passing_evidence: bool,
+        outputs: Outputs,
+    ) -> anyhow::Result<JsonSink> {
         Ok(JsonSink {
             path: path.to_path_buf(),
+            without_passing_evidence,
             spool: Some(Spool::create(path)?),
             pretty: Vec::new(),
             part: Vec::new(),
@@ -51,7 +58,13 @@ impl JsonSink {
 impl Sink for JsonSink {
     fn node(&mut self, node: &NodeResults) -> anyhow::Result<()> {
         self.pretty.clear();
-        serde_json::to_writer_pretty(&mut self.pretty, node)?;
+        if self.without_passing_evidence {
+            let mut node = node.clone();
+            without_passing_evidence(&mut node);
+            serde_json::to_writer_pretty(&mut self.pretty, &node)?;
+        } else {
+            serde_json::to_writer_pretty(&mut self.pretty, node)?;
+        }
         self.part.clear();
         self.part.push(b'\n');
         self.part.extend_from_slice(NODE_INDENT);
@@ -79,6 +92,18 @@ impl Sink for JsonSink {
             file.write_all(b"\n")?;
             Ok(())
         })
+    }
+}
+
+/// Empties the evidence (audits, found, expected) of every passing check of `node`.
+pub fn without_passing_evidence(node: &mut NodeResults) {
+    let checks = node
+        .sections
+        .iter_mut()
+        .flat_map(|s| s.groups.iter_mut())
+        .flat_map(|g| g.checks.iter_mut());
+    for check in checks.filter(|check| check.state == State::Pass) {
+        check.evidence = Evidence::default();
     }
 }
 
