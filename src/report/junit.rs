@@ -181,19 +181,6 @@ fn details(check: &CheckResult) -> String {
     text
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn testsuites_skipped_attribute_is_removed_and_suite_ones_kept() {
-        let xml = "<?xml version=\"1.0\"?>\n<testsuites name=\"x\" tests=\"2\" skipped=\"1\" failures=\"0\" errors=\"0\">\n<testsuite name=\"a\" tests=\"2\" skipped=\"1\" errors=\"0\" failures=\"0\"/></testsuites>";
-        let fixed = without_testsuites_skipped(xml);
-        assert!(fixed.contains("<testsuites name=\"x\" tests=\"2\" failures=\"0\" errors=\"0\">"));
-        assert!(fixed.contains("<testsuite name=\"a\" tests=\"2\" skipped=\"1\""));
-    }
-}
-
 /// `--junit` written as nodes arrive: each node's suites are serialized on their own and
 /// spooled; `<testsuites>` with the run's counts is put around them, in report order, at
 /// the end. The same bytes as [`JunitEmitter`].
@@ -271,5 +258,18 @@ impl crate::runner::Sink for JunitSink {
             file.write_all(close.as_bytes())?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn testsuites_skipped_attribute_is_removed_and_suite_ones_kept() {
+        let xml = "<?xml version=\"1.0\"?>\n<testsuites name=\"x\" tests=\"2\" skipped=\"1\" failures=\"0\" errors=\"0\">\n<testsuite name=\"a\" tests=\"2\" skipped=\"1\" errors=\"0\" failures=\"0\"/></testsuites>";
+        let fixed = without_testsuites_skipped(xml);
+        assert!(fixed.contains("<testsuites name=\"x\" tests=\"2\" failures=\"0\" errors=\"0\">"));
+        assert!(fixed.contains("<testsuite name=\"a\" tests=\"2\" skipped=\"1\""));
     }
 }
