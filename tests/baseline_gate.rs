@@ -237,7 +237,7 @@ mod through_the_library {
         assert!(
             error
                 .to_string()
-                .starts_with("no/such/baseline.yaml: cannot read"),
+                .starts_with("no/such/baseline.yaml: no such baseline file"),
             "{error}"
         );
     }
@@ -360,6 +360,123 @@ mod through_the_binary {
             .stderr(predicates::str::contains(
                 ".cisgate/baseline.yaml:2: missing `reason`",
             ));
+    }
+
+    #[test]
+    fn a_malformed_baseline_names_the_line_and_shows_what_an_entry_looks_like() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, line, problem) in [
+            (": : :\n", 1, "an empty key or value where text is expected"),
+            (
+                "exceptions:\n  check: 1.1.1\n  reason: r\n",
+                2,
+                "expected a list here",
+            ),
+        ] {
+            std::fs::write(dir.path().join("allow.yaml"), text).unwrap();
+            let output = cisgate(dir.path())
+                .args([
+                    "report",
+                    "--gate",
+                    "--quiet",
+                    "--baseline",
+                    "allow.yaml",
+                    "--from",
+                ])
+                .arg(fixture("run.json"))
+                .output()
+                .unwrap();
+            assert_eq!(output.status.code(), Some(gate::EXIT_USAGE));
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                stderr.contains(&format!("allow.yaml:{line}: {problem}")),
+                "{stderr}"
+            );
+            assert!(
+                stderr.contains("`- check: \"1.2.*\"` with `reason: why it is accepted`"),
+                "{stderr}"
+            );
+            assert!(!stderr.contains("Option<String>"), "{stderr}");
+        }
+    }
+
+    #[test]
+    fn a_missing_baseline_file_is_named_once_with_how_to_create_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = cisgate(dir.path())
+            .args([
+                "report",
+                "--gate",
+                "--quiet",
+                "--baseline",
+                "nope.yaml",
+                "--from",
+            ])
+            .arg(fixture("run.json"))
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(gate::EXIT_USAGE));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.matches("nope.yaml").count(), 2, "{stderr}");
+        assert!(
+            stderr.contains("nope.yaml: no such baseline file"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("`cisgate baseline create --from results.json -o nope.yaml`"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("os error"), "{stderr}");
+    }
+
+    #[test]
+    fn baseline_counts_are_said_in_the_singular_for_one() {
+        let dir = tempfile::tempdir().unwrap();
+        cisgate(dir.path())
+            .args(["baseline", "create", "--from"])
+            .arg(fixture("run.json"))
+            .assert()
+            .code(0)
+            .stderr(predicates::str::contains("4 entries (0 kept, 4 added)"))
+            .stderr(predicates::str::contains(
+                "4 new entries have a placeholder",
+            ));
+        rewrite_baseline(dir.path(), |entries| {
+            entries.remove(0);
+            entries.push(Entry {
+                check: "9.9.9".into(),
+                reason: "no such check any more".into(),
+                ..Entry::default()
+            });
+        });
+        let output = cisgate(dir.path())
+            .args(["baseline", "update", "--from"])
+            .arg(fixture("run.json"))
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("5 entries (4 kept, 1 added)"), "{stderr}");
+        assert!(
+            stderr.contains("  1 new entry has a placeholder reason"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("  1 stale entry kept"), "{stderr}");
+        assert!(!stderr.contains("1 new entries"), "{stderr}");
+    }
+
+    #[test]
+    fn baseline_help_names_both_ways_to_give_a_run() {
+        let help = cisgate(Path::new("."))
+            .args(["baseline", "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&help.stdout);
+        let about = help.split("\n\n").next().unwrap();
+        assert!(
+            about.contains("--from") && about.contains("--snapshot"),
+            "{about}"
+        );
     }
 
     #[test]

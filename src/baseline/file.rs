@@ -115,9 +115,14 @@ pub struct BaselineFile {
 impl BaselineFile {
     pub fn load(path: &Path) -> Result<BaselineFile, BaselineError> {
         let display = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Read {
-            file: display.clone(),
-            source,
+        let text = std::fs::read_to_string(path).map_err(|error| match error.kind() {
+            std::io::ErrorKind::NotFound => BaselineError::Missing {
+                file: display.clone(),
+            },
+            _ => BaselineError::Read {
+                file: display.clone(),
+                error,
+            },
         })?;
         BaselineFile::parse(&display, &text)
     }
@@ -203,8 +208,37 @@ fn parse_yaml(file: &str, text: &str) -> Result<RawFile, BaselineError> {
             .map(|l| l.line() as u32)
             .filter(|&l| l > 0)
             .unwrap_or(1);
-        invalid(file, line, yaml_problem(&error))
+        invalid(file, line, with_the_fix(&yaml_problem(&error)))
     })
+}
+
+/// What a baseline file looks like, told with every error in its structure.
+const SHAPE: &str = "a baseline file is `exceptions:` followed by one entry per check, \
+    each a list item such as `- check: \"1.2.*\"` with `reason: why it is accepted` \
+    on the next line, indented under `check` (docs/baseline.md)";
+
+/// The problem, followed by what the file should look like unless the message already names
+/// what is allowed (an unknown or a repeated key).
+fn with_the_fix(problem: &str) -> String {
+    if problem.starts_with("unknown field") || problem.starts_with("duplicate mapping key") {
+        return problem.to_string();
+    }
+    format!("{}; {SHAPE}", in_the_files_terms(problem))
+}
+
+/// The YAML library's wording for the mistakes people make, said in the file's terms.
+fn in_the_files_terms(problem: &str) -> String {
+    if problem.starts_with("cannot deserialize null into string") {
+        "an empty key or value where text is expected (a line such as `: : :`, or a key with \
+         nothing before its `:`)"
+            .to_string()
+    } else if problem.starts_with("expected sequence start") {
+        "expected a list here: `exceptions`, `nodes` and `targets` hold lists, one `- item` per \
+         line or `[a, b]`"
+            .to_string()
+    } else {
+        problem.to_string()
+    }
 }
 
 /// The first line of serde-saphyr's message, without its source snippet (we name the line).
@@ -220,6 +254,7 @@ fn yaml_problem(error: &serde_saphyr::Error) -> String {
     let without_advice = without_position
         .split(", set DuplicateKeyPolicy")
         .next()
+        .and_then(|text| text.split("; use Option<").next())
         .unwrap_or(without_position);
     without_advice.trim_end_matches('.').to_string()
 }
@@ -553,6 +588,45 @@ exceptions:
             message,
             ".cisgate/baseline.yaml:4: duplicate mapping key: reason"
         );
+        let message = error_of(": : :\n");
+        assert!(!message.contains("Option<String>"), "{message}");
+    }
+
+    #[test]
+    fn structure_errors_say_what_an_entry_looks_like() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                ": : :\n",
+                ":1: an empty key or value where text is expected",
+                "null key",
+            ),
+            (
+                "exceptions:\n  check: 1.1.1\n  reason: r\n",
+                ":2: expected a list here",
+                "exceptions as a mapping",
+            ),
+            (
+                "exceptions: 1.1.1\n",
+                ":1: expected a list here",
+                "exceptions as text",
+            ),
+            (
+                "exceptions:\n  - check: 1.1.1\n    nodes: cp-1\n    reason: r\n",
+                ":3: expected a list here",
+                "nodes as text",
+            ),
+        ];
+        for (text, expected, what) in cases {
+            let message = error_of(text);
+            assert!(
+                message.starts_with(&format!(".cisgate/baseline.yaml{expected}")),
+                "{what}: {message}"
+            );
+            assert!(
+                message.contains("`- check: \"1.2.*\"` with `reason: why it is accepted`"),
+                "{what}: {message}"
+            );
+        }
     }
 
     #[test]

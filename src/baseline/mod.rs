@@ -46,12 +46,16 @@ pub fn is_placeholder_reason(reason: &str) -> bool {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
-    #[error("{file}: cannot read: {source}")]
-    Read {
-        file: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The OS error is said once, in this message (not also as a source anyhow would repeat).
+    #[error("{file}: cannot read: {error}")]
+    Read { file: String, error: std::io::Error },
+    /// `--baseline FILE` names a file that is not there.
+    #[error(
+        "{file}: no such baseline file; write one from a run with `cisgate baseline create \
+         --from results.json -o {file}` (or `--snapshot DIR` instead of `--from`), or leave out \
+         --baseline"
+    )]
+    Missing { file: String },
     /// The baseline file is invalid; the CLI exits 2.
     #[error("{file}:{line}: {problem}")]
     Invalid {
@@ -157,9 +161,9 @@ pub fn reapply(
 /// Reads a JSON results file written by `cisgate scan --json`.
 pub fn read_results(path: &Path) -> Result<RunResults, BaselineError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Read {
+    let text = std::fs::read_to_string(path).map_err(|error| BaselineError::Read {
         file: file.clone(),
-        source,
+        error,
     })?;
     serde_json::from_str(&text).map_err(|error| BaselineError::Results {
         file,

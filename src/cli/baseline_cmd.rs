@@ -1,4 +1,5 @@
-//! `cisgate baseline create|update`: write the allowlist from a run's JSON results.
+//! `cisgate baseline create|update`: write the allowlist from a run: its JSON results
+//! (`--from`) or snapshots scanned on the spot (`--snapshot`).
 
 use std::path::{Path, PathBuf};
 
@@ -154,15 +155,16 @@ fn report(output: &Path, updated: &Updated) {
         output.display().to_string()
     };
     eprintln!(
-        "{shown}: {} entries ({} kept, {} added)",
-        updated.entries.len(),
+        "{shown}: {} ({} kept, {} added)",
+        count_of(updated.entries.len(), "entry", "entries"),
         updated.kept,
         updated.added
     );
     if updated.added > 0 {
+        let have = if updated.added == 1 { "has" } else { "have" };
         eprintln!(
-            "  {} new entries have a placeholder reason: write why each is accepted (--require-reasons rejects placeholders)",
-            updated.added
+            "  {} {have} a placeholder reason: write why each is accepted (--require-reasons rejects placeholders)",
+            count_of(updated.added, "new entry", "new entries")
         );
     }
     for entry in &updated.pruned {
@@ -170,8 +172,18 @@ fn report(output: &Path, updated: &Updated) {
     }
     if updated.stale_kept > 0 {
         eprintln!(
-            "  {} stale entries kept: run `cisgate baseline update --prune` to remove them",
-            updated.stale_kept
+            "  {} kept: run `cisgate baseline update --prune` to remove {}",
+            count_of(updated.stale_kept, "stale entry", "stale entries"),
+            if updated.stale_kept == 1 {
+                "it"
+            } else {
+                "them"
+            }
         );
     }
+}
+
+/// `1 entry`, `2 entries`.
+fn count_of(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
 }

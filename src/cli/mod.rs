@@ -79,9 +79,9 @@ pub enum Command {
     Benchmarks(benchmarks::BenchmarksCommand),
     /// Explain one check: what it checks, how it decides, the remediation.
     Explain(benchmarks::ExplainCommand),
-    /// Create or update the baseline allowlist from a run's JSON results.
+    /// Create or update the baseline allowlist from a run's JSON results (--from) or snapshots (--snapshot).
     Baseline(baseline_cmd::BaselineCommand),
-    /// Reports, console and (with --gate) the gate from saved JSON results (merging nodes' files).
+    /// Reports, console and (--gate) the gate from saved JSON results, merging nodes' files.
     Report(report_cmd::ReportCommand),
     /// The results store over time: import runs, trend report, prune, list runs.
     #[command(subcommand)]

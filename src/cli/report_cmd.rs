@@ -11,7 +11,7 @@ use super::args::LimitArgs;
 use crate::baseline::{self, args::BaselineArgs, args::DEFAULT_WARN_EXPIRY_DAYS};
 use crate::facts::bounded::{self, Limit};
 use crate::gate::{self, FailOn, GatePolicy, EXIT_OK};
-use crate::report::args::{write_reports, Rendered, ReportArgs};
+use crate::report::args::{write_reports, ConsoleArgs, Rendered, ReportArgs};
 use crate::report::json::Json;
 use crate::report::merge::merge;
 use crate::report::{self as reports, Emitter, RenderOptions};
@@ -51,9 +51,8 @@ pub struct ReportCommand {
     /// No colour in console output (also: NO_COLOR set, or stdout not a terminal).
     #[arg(long)]
     pub no_color: bool,
-    /// Print each failing check's audit output in the console report.
-    #[arg(long)]
-    pub include_test_output: bool,
+    #[command(flatten)]
+    pub console: ConsoleArgs,
     #[command(flatten)]
     pub baseline: BaselineArgs,
     #[command(flatten)]
@@ -155,12 +154,10 @@ fn joined(paths: &[PathBuf]) -> String {
 /// Every report and `--json` rendered first and written as one set, then the console report
 /// (left out with `--quiet` or when a report is the whole of stdout), as `cisgate scan` does.
 fn emit(cmd: &ReportCommand, results: &RunResults) -> anyhow::Result<()> {
-    let options = RenderOptions {
-        color: !cmd.no_color
+    let options = cmd.console.options(
+        !cmd.no_color
             && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
-        include_test_output: cmd.include_test_output,
-        ..RenderOptions::default()
-    };
+    );
     let json_to_stdout = cmd.json.as_deref() == Some(Path::new("-"));
     if json_to_stdout && cmd.reports.uses_stdout() {
         bail!("only one output can go to stdout (`-`): --json and a report both ask for it");
