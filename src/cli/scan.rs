@@ -180,6 +180,7 @@ fn run_streamed(
         },
         Some(started_at),
     );
+    ensure_one_on_stdout(cmd)?;
     let mut sinks: Vec<Box<dyn runner::Sink>> = Vec::new();
     if let Some(path) = &cmd.json {
         check_destination("--json", path)?;
@@ -229,6 +230,16 @@ fn stop_if_interrupted(error: anyhow::Error) -> anyhow::Error {
         std::process::exit(128 + signal);
     }
     error
+}
+
+/// `--json -` and another report on stdout would mix two documents.
+fn ensure_one_on_stdout(cmd: &ScanCommand) -> anyhow::Result<()> {
+    if cmd.json.as_deref() == Some(Path::new("-")) && cmd.reports.uses_stdout() {
+        bail!(
+            "only one report can go to stdout (`-`), but --json and another report both ask for it"
+        );
+    }
+    Ok(())
 }
 
 fn render_options(cmd: &ScanCommand) -> RenderOptions {
@@ -375,11 +386,7 @@ fn describe_selection(cmd: &ScanCommand) -> String {
 fn emit(cmd: &ScanCommand, results: &RunResults, extra: Vec<Rendered>) -> anyhow::Result<()> {
     let options = render_options(cmd);
     let json_to_stdout = cmd.json.as_deref() == Some(std::path::Path::new("-"));
-    if json_to_stdout && cmd.reports.uses_stdout() {
-        bail!(
-            "only one report can go to stdout (`-`), but --json and another report both ask for it"
-        );
-    }
+    ensure_one_on_stdout(cmd)?;
     let mut outputs = extra;
     if let Some(path) = &cmd.json {
         outputs.push(Rendered {
