@@ -1,16 +1,19 @@
-//! Issue 3: a fleet of control-plane snapshot files through the binary with all reports
-//! off (`cisgate scan --snapshot DIR --quiet --benchmark cis-1.12`).
-//! Targets: 1,000 files under 1 s; 10,000 under 10 s with peak memory under 512 MB that
-//! grows with results, not with snapshots.
+//! Fleets of control-plane snapshot files through the binary (issues 3 and 14), two ways:
+//! quiet (`cisgate scan --snapshot DIR --quiet --benchmark cis-1.12`) and with every report
+//! (`--json --sarif --junit --html --codequality --summary-md`), at 1,000 and 10,000 files.
+//! Targets (#14): 10,000 quiet ≤ 1.5 s and ≤ 128 MiB; 10,000 with every report ≤ 10 s and
+//! ≤ 512 MiB, peak memory flat from 1,000 to 10,000 nodes; the HTML report of 1,000 nodes
+//! < 5 MB (#13 item 12).
 //!
 //! The snapshot is recorded here from `examples/snapshots/control-plane-1` while scanning
 //! it once (what `cisgate collect` would store), then written as N `.json.gz` files with
-//! distinct node names. Peak memory is GNU time's maximum resident set size
-//! (`/usr/bin/time -v`; `apt-get install -y time`), else the process's VmHWM polled from
-//! `/proc`. A per-node breakdown of where the time goes (single thread, in-process) is
-//! printed after the table.
+//! distinct node names. Wall time and CPU time are the child's; peak memory is its maximum
+//! resident set size as the kernel reports it when the child is reaped (`wait4`'s rusage).
+//! A per-node breakdown of where the time goes (single thread, in-process) is printed after
+//! the table.
 //!
-//! Run: `cargo bench --bench snapshot_fleet`. Exits 1 when a target is missed.
+//! Run: `cargo bench --bench snapshot_fleet`. Prints `MISSED` and exits 1 when a target is
+//! missed.
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
@@ -37,35 +40,60 @@ const BENCHMARK: &str = "cis-1.12";
 const NAME_PLACEHOLDER: &str = "cisgate-bench-node-name-placeholder";
 const MB: u64 = 1024 * 1024;
 
-struct Goal {
+/// One way of scanning a fleet, with its targets.
+struct Scenario {
     files: usize,
+    reports: bool,
     time: Option<Duration>,
     memory: Option<u64>,
 }
 
-/// 100 files have no goal of their own: with 1,000 they give the memory growth per node.
-const GOALS: [Goal; 3] = [
-    Goal {
-        files: 100,
-        time: None,
-        memory: None,
-    },
-    Goal {
+const SCENARIOS: [Scenario; 4] = [
+    Scenario {
         files: 1_000,
+        reports: false,
         time: Some(Duration::from_secs(1)),
         memory: None,
     },
-    Goal {
+    Scenario {
         files: 10_000,
+        reports: false,
+        time: Some(Duration::from_millis(1_500)),
+        memory: Some(128 * MB),
+    },
+    Scenario {
+        files: 1_000,
+        reports: true,
+        time: None,
+        memory: Some(512 * MB),
+    },
+    Scenario {
+        files: 10_000,
+        reports: true,
         time: Some(Duration::from_secs(10)),
         memory: Some(512 * MB),
     },
 ];
 
-/// Runs of one fleet size repeat (up to 3) while they have taken less than this.
+/// Every report at 10,000 nodes may use at most this much more memory than at 1,000.
+const FLAT_WITHIN: u64 = 64 * MB;
+/// The HTML report of 1,000 nodes.
+const HTML_1000_LIMIT: u64 = 5_000_000;
+
+/// The report flags and the file each writes.
+const REPORTS: [(&str, &str); 6] = [
+    ("--json", "results.json"),
+    ("--sarif", "results.sarif"),
+    ("--junit", "junit.xml"),
+    ("--html", "report.html"),
+    ("--codequality", "codequality.json"),
+    ("--summary-md", "summary.md"),
+];
+
+/// Runs of one scenario repeat (up to 3) while they have taken less than this.
 const REPEAT_WITHIN: Duration = Duration::from_secs(15);
 /// A run still going after this is stopped and reported as "over": the bench stays short.
-const DEADLINE: Duration = Duration::from_secs(30);
+const DEADLINE: Duration = Duration::from_secs(60);
 
 fn main() {
     // `cargo test --benches` / `--all-targets` runs this binary without `--bench`.
@@ -77,7 +105,7 @@ fn main() {
     let work = tempfile::TempDir::new().expect("temp dir");
     let snapshot = record_snapshot();
     let template = serde_json::to_string(&snapshot).expect("snapshot serializes");
-    let largest = GOALS.iter().map(|g| g.files).max().unwrap();
+    let largest = SCENARIOS.iter().map(|s| s.files).max().unwrap();
     // For profiling the binary on exactly this work (docs/performance.md).
     if let Some(out) = std::env::var_os("CISGATE_BENCH_FLEET_OUT") {
         write_fleet(Path::new(&out), &template, largest);
@@ -101,50 +129,55 @@ fn main() {
 
     let mut missed = Vec::new();
     let mut rows = Vec::new();
-    for goal in &GOALS {
-        let dir = if goal.files == largest {
+    for scenario in &SCENARIOS {
+        let dir = if scenario.files == largest {
             all.clone()
         } else {
-            link_subset(
-                &all,
-                &work.path().join(format!("fleet-{}", goal.files)),
-                goal.files,
-            )
+            let dir = work.path().join(format!("fleet-{}", scenario.files));
+            if !dir.exists() {
+                link_subset(&all, &dir, scenario.files);
+            }
+            dir
         };
-        let row = measure(&binary, &dir, goal);
-        missed.extend(row.misses(goal));
+        let row = measure(&binary, &dir, scenario, work.path());
+        missed.extend(row.misses(scenario));
         rows.push(row);
     }
 
     println!();
     println!(
-        "snapshot fleet through the binary, reports off, {BENCHMARK}, {} cores",
-        cores()
+        "snapshot fleet through the binary, {BENCHMARK}, {} cores (quiet: no report; every: {})",
+        cores(),
+        REPORTS.map(|(flag, _)| flag).join(" ")
     );
     println!(
-        "{:>7} {:>5} {:>12} {:>10} {:>10} {:>10} {:>16} {:>11}",
-        "files", "runs", "median", "min", "target", "CPU", "peak RSS", "RSS goal"
+        "{:>7} {:>7} {:>5} {:>12} {:>10} {:>10} {:>12} {:>12}",
+        "files", "reports", "runs", "median", "target", "CPU", "peak RSS", "RSS target"
     );
-    for (goal, row) in GOALS.iter().zip(&rows) {
-        row.print(goal);
+    for (scenario, row) in SCENARIOS.iter().zip(&rows) {
+        row.print(scenario);
     }
-    if let Some(per_node) = rss_growth_per_node(&rows) {
-        println!(
-            "peak RSS growth per extra node ({} → {} files): {:.0} KB; one snapshot is {} KB as JSON",
-            GOALS[0].files,
-            GOALS[1].files,
-            per_node / 1024.0,
-            template.len() / 1024
-        );
+    for (scenario, row) in SCENARIOS.iter().zip(&rows) {
+        if !row.sizes.is_empty() {
+            println!(
+                "report sizes at {} nodes: {}",
+                scenario.files,
+                row.sizes
+                    .iter()
+                    .map(|(flag, bytes)| format!("{flag} {}", size(*bytes)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
     }
-    if let Some(cpu) = rows[1].median().cpu.filter(|_| !rows[1].median().stopped) {
-        let per_node = cpu.as_secs_f64() / rows[1].files as f64;
+    missed.extend(flatness(&rows));
+    missed.extend(html_size(&rows));
+    if let Some(cpu) = rows[0].median().cpu.filter(|_| !rows[0].median().stopped) {
+        let per_node = cpu.as_secs_f64() / rows[0].files as f64;
         println!(
-            "CPU per node: {:.1} ms; on {} idle cores that is {:.1} s for 1,000 files and {:.0} s \
-             for 10,000 (estimate: CPU time / cores; wall times above include other load)",
+            "CPU per node (quiet): {:.2} ms; on {} idle cores that is {:.2} s for 10,000 files",
             per_node * 1000.0,
             cores(),
-            per_node * 1_000.0 / cores() as f64,
             per_node * 10_000.0 / cores() as f64
         );
     }
@@ -154,10 +187,58 @@ fn main() {
         if missed.is_empty() { "met" } else { "MISSED" }
     );
     for reason in &missed {
-        println!("  missed: {reason}");
+        println!("  MISSED: {reason}");
     }
     if !missed.is_empty() {
         std::process::exit(1);
+    }
+}
+
+/// Peak memory with every report must not grow with the fleet.
+fn flatness(rows: &[Row]) -> Option<String> {
+    let every: Vec<&Row> = rows.iter().filter(|r| r.reports).collect();
+    let [small, large] = every.as_slice() else {
+        return None;
+    };
+    let (small_rss, large_rss) = (small.peak_rss()?, large.peak_rss()?);
+    println!(
+        "peak RSS with every report: {} nodes {:.1} MB, {} nodes {:.1} MB (growth {:.1} MB, limit {} MB)",
+        small.files,
+        small_rss as f64 / MB as f64,
+        large.files,
+        large_rss as f64 / MB as f64,
+        large_rss.saturating_sub(small_rss) as f64 / MB as f64,
+        FLAT_WITHIN / MB
+    );
+    (large_rss > small_rss + FLAT_WITHIN).then(|| {
+        format!(
+            "memory with every report is not flat: {} MB at {} nodes, {} MB at {} nodes",
+            small_rss / MB,
+            small.files,
+            large_rss / MB,
+            large.files
+        )
+    })
+}
+
+/// The HTML report of 1,000 nodes stays small enough for a browser.
+fn html_size(rows: &[Row]) -> Option<String> {
+    let row = rows.iter().find(|r| r.reports && r.files == 1_000)?;
+    let html = row.sizes.iter().find(|(flag, _)| *flag == "--html")?.1;
+    (html >= HTML_1000_LIMIT).then(|| {
+        format!(
+            "the HTML report of 1,000 nodes is {}, over {}",
+            size(html),
+            size(HTML_1000_LIMIT)
+        )
+    })
+}
+
+fn size(bytes: u64) -> String {
+    if bytes >= 1_000_000 {
+        format!("{:.1} MB", bytes as f64 / 1e6)
+    } else {
+        format!("{:.0} KB", bytes as f64 / 1e3)
     }
 }
 
@@ -287,8 +368,11 @@ struct Run {
 
 struct Row {
     files: usize,
+    reports: bool,
     /// Sorted by time.
     runs: Vec<Run>,
+    /// Each report's size in bytes, from the last run.
+    sizes: Vec<(&'static str, u64)>,
 }
 
 impl Row {
@@ -300,13 +384,25 @@ impl Row {
         self.runs.iter().filter_map(|r| r.peak_rss).max()
     }
 
-    fn misses(&self, goal: &Goal) -> Vec<String> {
+    fn label(&self) -> String {
+        format!(
+            "{} files, {}",
+            self.files,
+            if self.reports {
+                "every report"
+            } else {
+                "quiet"
+            }
+        )
+    }
+
+    fn misses(&self, scenario: &Scenario) -> Vec<String> {
         let mut misses = Vec::new();
         let median = self.median();
-        if let Some(time) = goal.time.filter(|time| median.elapsed >= *time) {
+        if let Some(time) = scenario.time.filter(|time| median.elapsed >= *time) {
             misses.push(format!(
-                "{} files: {}{} (median), over the {} target by {}{} ({:.0}x the target)",
-                self.files,
+                "{}: {}{} (median), over the {} target by {}{} ({:.1}x the target)",
+                self.label(),
                 if median.stopped { "over " } else { "" },
                 secs(median.elapsed),
                 secs(time),
@@ -315,11 +411,11 @@ impl Row {
                 median.elapsed.as_secs_f64() / time.as_secs_f64()
             ));
         }
-        if let (Some(limit), Some(peak)) = (goal.memory, self.peak_rss()) {
+        if let (Some(limit), Some(peak)) = (scenario.memory, self.peak_rss()) {
             if peak >= limit {
                 misses.push(format!(
-                    "{} files: peak memory {}{} MB, over {} MB",
-                    self.files,
+                    "{}: peak memory {}{} MB, over {} MB",
+                    self.label(),
                     if median.stopped { "at least " } else { "" },
                     peak / MB,
                     limit / MB
@@ -329,16 +425,18 @@ impl Row {
         misses
     }
 
-    fn print(&self, goal: &Goal) {
+    fn print(&self, scenario: &Scenario) {
         let median = self.median();
         let over = if median.stopped { "> " } else { "" };
         println!(
-            "{:>7} {:>5} {:>12} {:>10} {:>10} {:>10} {:>16} {:>11}",
+            "{:>7} {:>7} {:>5} {:>12} {:>10} {:>10} {:>12} {:>12}",
             self.files,
+            if self.reports { "every" } else { "quiet" },
             self.runs.len(),
             format!("{over}{}", secs(median.elapsed)),
-            format!("{over}{}", secs(self.runs[0].elapsed)),
-            goal.time.map_or("-".into(), |t| format!("< {}", secs(t))),
+            scenario
+                .time
+                .map_or("-".into(), |t| format!("< {}", secs(t))),
             median
                 .cpu
                 .map_or("?".into(), |c| format!("{over}{}", secs(c))),
@@ -347,164 +445,103 @@ impl Row {
                 if median.stopped { ">= " } else { "" },
                 p as f64 / MB as f64
             )),
-            goal.memory
+            scenario
+                .memory
                 .map_or("-".into(), |m| format!("< {} MB", m / MB))
         );
     }
 }
 
-/// Runs one fleet size up to three times, while the runs so far took under [`REPEAT_WITHIN`].
-fn measure(binary: &Path, dir: &Path, goal: &Goal) -> Row {
+/// Runs one scenario up to three times, while the runs so far took under [`REPEAT_WITHIN`].
+fn measure(binary: &Path, dir: &Path, scenario: &Scenario, work: &Path) -> Row {
     let mut runs = Vec::new();
+    let mut sizes = Vec::new();
     let started = Instant::now();
+    let out = work.join("reports");
     while runs.len() < 3 && started.elapsed() < REPEAT_WITHIN {
-        let run = run_binary(binary, dir);
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir_all(&out).unwrap();
+        let mut command = Command::new(binary);
+        command
+            .args(["scan", "--quiet", "--benchmark", BENCHMARK, "--snapshot"])
+            .arg(dir);
+        if scenario.reports {
+            for (flag, file) in REPORTS {
+                command.arg(flag).arg(out.join(file));
+            }
+        }
+        let run = run_child(command);
         let stopped = run.stopped;
         runs.push(run);
+        sizes = REPORTS
+            .iter()
+            .filter_map(|(flag, file)| Some((*flag, std::fs::metadata(out.join(file)).ok()?.len())))
+            .collect();
         if stopped {
             break;
         }
     }
+    let _ = std::fs::remove_dir_all(&out);
     runs.sort_by_key(|r| r.elapsed);
     Row {
-        files: goal.files,
+        files: scenario.files,
+        reports: scenario.reports,
         runs,
+        sizes,
     }
 }
 
-fn rss_growth_per_node(rows: &[Row]) -> Option<f64> {
-    let [small, medium, ..] = rows else {
-        return None;
-    };
-    let grown = medium.peak_rss()? as f64 - small.peak_rss()? as f64;
-    Some(grown / (medium.files - small.files) as f64)
-}
-
-/// `cisgate scan --snapshot DIR --quiet --benchmark cis-1.12`, timed, with its peak RSS:
-/// GNU time's report when the run ends, the polled VmHWM when it is stopped.
-fn run_binary(binary: &Path, dir: &Path) -> Run {
-    let gnu_time = Path::new("/usr/bin/time").is_file();
-    let rss_file = dir.with_extension("time");
-    let mut command = if gnu_time {
-        let mut command = Command::new("/usr/bin/time");
-        command.arg("-v").arg("-o").arg(&rss_file).arg(binary);
-        command
-    } else {
-        Command::new(binary)
-    };
+/// Runs `command` in its own process group, timed, and reaps it with `wait4`: the kernel's
+/// account of its CPU time and peak RSS. A run still going after [`DEADLINE`] is killed.
+fn run_child(mut command: Command) -> Run {
     command
-        .args(["scan", "--quiet", "--benchmark", BENCHMARK, "--snapshot"])
-        .arg(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .process_group(0);
     let start = Instant::now();
     let mut child = command.spawn().expect("start cisgate");
-    let mut scanner = (!gnu_time).then_some(child.id());
-    let mut polled = None;
-    let mut polled_cpu = None;
-    let mut stopped = false;
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() >= DEADLINE {
-            // The group is the time wrapper and cisgate, both started here.
-            if let Some(group) = rustix::process::Pid::from_raw(child.id() as i32) {
+    let pid = child.id() as libc::pid_t;
+    let mut stderr = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        let timed_out = finished.recv_timeout(DEADLINE).is_err();
+        if timed_out {
+            // The child is not reaped before this returns: its group id is still its own.
+            if let Some(group) = rustix::process::Pid::from_raw(pid) {
                 let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
             }
-            stopped = true;
-            break;
         }
-        scanner = scanner.or_else(|| first_child_of(child.id()));
-        if let Some(pid) = scanner {
-            polled = std::fs::read_to_string(format!("/proc/{pid}/status"))
-                .ok()
-                .and_then(|text| vm_hwm(&text))
-                .or(polled);
-            polled_cpu = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|text| cpu_of_stat(&text))
-                .or(polled_cpu);
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let output = child.wait_with_output().expect("cisgate finishes");
+        timed_out
+    });
+    let mut status: libc::c_int = 0;
+    // SAFETY: `usage` is a plain C struct for which all-zero bytes are valid, and wait4
+    // writes only into `status` and `usage`, both live for the call.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let elapsed = start.elapsed();
-    if stopped {
-        return Run {
-            elapsed,
-            stopped,
-            peak_rss: polled,
-            cpu: polled_cpu,
-        };
-    }
+    let _ = done.send(());
+    let stopped = watchdog.join().unwrap_or(false);
+    let stderr = reader.join().unwrap_or_default();
+    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
+    // The child was reaped here, not by `Child`: forget it so nothing waits twice.
+    std::mem::forget(child);
+    let exited = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
     assert!(
-        matches!(output.status.code(), Some(0 | 1)),
-        "cisgate scan --snapshot {}: {:?}\n{}",
-        dir.display(),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
+        stopped || matches!(exited, Some(0 | 1)),
+        "cisgate scan: status {status:#x}\n{stderr}"
     );
-    let report = gnu_time
-        .then(|| std::fs::read_to_string(&rss_file).ok())
-        .flatten()
-        .unwrap_or_default();
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     Run {
         elapsed,
         stopped,
-        peak_rss: max_rss(&report).or(polled),
-        cpu: cpu_of_time_report(&report).or(polled_cpu),
+        peak_rss: Some(usage.ru_maxrss as u64 * 1024),
+        cpu: Some(time(usage.ru_utime) + time(usage.ru_stime)),
     }
-}
-
-/// The process GNU time started (`/proc/<pid>/task/<pid>/children`).
-fn first_child_of(pid: u32) -> Option<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// GNU time's `Maximum resident set size (kbytes): N`, in bytes.
-fn max_rss(report: &str) -> Option<u64> {
-    kilobytes_after(report, "Maximum resident set size (kbytes):")
-}
-
-/// GNU time's `User time (seconds)` + `System time (seconds)`.
-fn cpu_of_time_report(report: &str) -> Option<Duration> {
-    let seconds = |label: &str| -> Option<f64> {
-        report
-            .lines()
-            .find_map(|line| line.trim().strip_prefix(label))?
-            .trim()
-            .parse()
-            .ok()
-    };
-    Some(Duration::from_secs_f64(
-        seconds("User time (seconds):")? + seconds("System time (seconds):")?,
-    ))
-}
-
-/// utime + stime from `/proc/<pid>/stat` (fields 14 and 15, in clock ticks of 1/100 s
-/// on Linux).
-fn cpu_of_stat(stat: &str) -> Option<Duration> {
-    let after_name = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
-}
-
-/// `/proc/<pid>/status`'s `VmHWM: N kB`, in bytes.
-fn vm_hwm(status: &str) -> Option<u64> {
-    kilobytes_after(status, "VmHWM:")
-}
-
-fn kilobytes_after(text: &str, label: &str) -> Option<u64> {
-    let line = text
-        .lines()
-        .find_map(|line| line.trim().strip_prefix(label))?;
-    let number = line.split_whitespace().next()?;
-    Some(number.parse::<u64>().ok()? * 1024)
 }
 
 /// Where one node's time goes, single-threaded and in-process over `count` files:

@@ -4,7 +4,8 @@
 //! exceptions) · 2 the run could not be done as asked · 3 some nodes could not be
 //! evaluated (the rest were reported).
 
-use crate::results::{Classification, GateOutcome, RunResults, State};
+use crate::results::{CheckResult, Classification, GateOutcome, NodeResults, RunResults, State};
+use crate::runner::Stage;
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_REGRESSIONS: i32 = 1;
@@ -53,14 +54,54 @@ impl GatePolicy {
 pub fn decide(results: &RunResults, policy: &GatePolicy) -> GateOutcome {
     let regressions = results
         .checks()
-        .filter(|(_, _, check)| policy.gates(check.state))
-        .filter(|(_, _, check)| {
-            check
-                .baseline
-                .as_ref()
-                .is_none_or(|mark| mark.classification == Classification::Regression)
-        })
+        .filter(|(_, _, check)| is_regression(check, policy))
         .count();
+    outcome(results, policy, regressions)
+}
+
+/// A result that fails the gate: a gating state nothing in the baseline accepts.
+fn is_regression(check: &CheckResult, policy: &GatePolicy) -> bool {
+    policy.gates(check.state)
+        && check
+            .baseline
+            .as_ref()
+            .is_none_or(|mark| mark.classification == Classification::Regression)
+}
+
+/// The gate as a stage of a streamed run: counts regressions as classified nodes pass,
+/// decides at the end (after the baseline's stage filled its summary).
+pub struct Counter {
+    pub policy: GatePolicy,
+    regressions: usize,
+}
+
+impl Counter {
+    pub fn new(policy: GatePolicy) -> Counter {
+        Counter {
+            policy,
+            regressions: 0,
+        }
+    }
+}
+
+impl Stage for Counter {
+    fn node(&mut self, node: &mut NodeResults) {
+        self.regressions += node
+            .sections
+            .iter()
+            .flat_map(|s| &s.groups)
+            .flat_map(|g| &g.checks)
+            .filter(|check| is_regression(check, &self.policy))
+            .count();
+    }
+
+    fn end(&mut self, run: &mut RunResults) {
+        run.gate = outcome(run, &self.policy, self.regressions);
+    }
+}
+
+/// The verdict for `regressions` and the run's baseline summary and unreadable nodes.
+fn outcome(results: &RunResults, policy: &GatePolicy, regressions: usize) -> GateOutcome {
     let baseline_strict_failure = policy.strict
         && results
             .baseline

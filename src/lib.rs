@@ -12,6 +12,7 @@ pub mod gate;
 pub mod matching;
 pub mod report;
 pub mod results;
+pub mod runner;
 pub mod store;
 pub mod sync;
 

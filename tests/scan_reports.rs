@@ -126,3 +126,155 @@ fn sarif_points_at_the_files_in_the_snapshot_directory() {
         "{location}"
     );
 }
+
+/// The reports a scan writes node by node (`--quiet`: the stream) are the bytes the same
+/// scan renders from the whole run (console on), with a baseline accepting some findings
+/// and `--previous` marking changes.
+#[test]
+fn streamed_reports_are_the_bytes_of_whole_run_reports() {
+    let dir = TempDir::new().unwrap();
+    let baseline = dir.path().join("baseline.yaml");
+    std::fs::write(
+        &baseline,
+        "exceptions:\n  - check: \"1.2.*\"\n    reason: the API server is managed elsewhere\n  - check: \"9.9.9\"\n    reason: stale on purpose\n",
+    )
+    .unwrap();
+    let previous = dir.path().join("previous.json");
+    let mut first = Command::cargo_bin("cisgate").unwrap();
+    first
+        .current_dir(repo_root())
+        .args([
+            "scan",
+            "--quiet",
+            "--snapshot",
+            "examples/snapshots/worker-1",
+            "--json",
+        ])
+        .arg(&previous);
+    assert!(matches!(first.output().unwrap().status.code(), Some(0 | 1)));
+    let run = |out: &Path, quiet: bool| {
+        std::fs::create_dir_all(out).unwrap();
+        let mut command = Command::cargo_bin("cisgate").unwrap();
+        // Both runs carry the same scan time.
+        command.env("SOURCE_DATE_EPOCH", "1767225600");
+        command.current_dir(repo_root()).args([
+            "scan",
+            "--snapshot",
+            "examples/snapshots",
+            "--snapshot",
+            "examples/collected",
+        ]);
+        command.arg("--baseline").arg(&baseline);
+        command.arg("--previous").arg(&previous);
+        if quiet {
+            command.arg("--quiet");
+        }
+        for (flag, file) in REPORTS {
+            command.arg(flag).arg(out.join(file));
+        }
+        command.output().unwrap().status.code().unwrap()
+    };
+    let streamed = dir.path().join("streamed");
+    let whole = dir.path().join("whole");
+    assert_eq!(run(&streamed, true), run(&whole, false));
+    for (flag, file) in REPORTS {
+        let (a, b) = (
+            std::fs::read(streamed.join(file)).unwrap(),
+            std::fs::read(whole.join(file)).unwrap(),
+        );
+        assert!(a == b, "{flag}: streamed and whole-run reports differ");
+    }
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(streamed.join("results.json")).unwrap()).unwrap();
+    assert!(results["baseline"]["accepted"].as_u64().unwrap() > 0);
+    assert_eq!(results["baseline"]["stale"].as_array().unwrap().len(), 1);
+    assert!(results["previous"]["new"].as_u64().unwrap() > 0);
+}
+
+/// A run with no regression streams an empty Code Quality array and a JUnit report without
+/// failures, as the whole-run rendering does.
+#[test]
+fn streamed_reports_of_a_passing_run_are_the_bytes_of_whole_run_reports() {
+    let dir = TempDir::new().unwrap();
+    let run = |out: &Path, quiet: bool| {
+        std::fs::create_dir_all(out).unwrap();
+        let mut command = Command::cargo_bin("cisgate").unwrap();
+        // Both runs carry the same scan time.
+        command.env("SOURCE_DATE_EPOCH", "1767225600");
+        command.current_dir(repo_root()).args([
+            "scan",
+            "--snapshot",
+            "examples/snapshots/control-plane-1",
+            "--check",
+            "1.1.1",
+        ]);
+        if quiet {
+            command.arg("--quiet");
+        }
+        for (flag, file) in REPORTS {
+            command.arg(flag).arg(out.join(file));
+        }
+        command.output().unwrap().status.code().unwrap()
+    };
+    let (streamed, whole) = (dir.path().join("s"), dir.path().join("w"));
+    assert_eq!(run(&streamed, true), 0);
+    assert_eq!(run(&whole, false), 0);
+    for (flag, file) in REPORTS {
+        assert!(
+            std::fs::read(streamed.join(file)).unwrap() == std::fs::read(whole.join(file)).unwrap(),
+            "{flag}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(streamed.join("codequality.json")).unwrap(),
+        "[]\n"
+    );
+}
+
+/// `--json-without-passing-evidence`: passing checks carry no evidence, the others keep
+/// theirs, and the file still reads back as results (`cisgate report --from`).
+#[test]
+fn json_without_passing_evidence_keeps_only_what_needs_attention() {
+    let dir = TempDir::new().unwrap();
+    let json = dir.path().join("results.json");
+    let mut command = Command::cargo_bin("cisgate").unwrap();
+    command
+        .current_dir(repo_root())
+        .args([
+            "scan",
+            "--quiet",
+            "--snapshot",
+            "examples/snapshots",
+            "--json",
+        ])
+        .arg(&json)
+        .arg("--json-without-passing-evidence");
+    assert!(matches!(
+        command.output().unwrap().status.code(),
+        Some(0 | 1)
+    ));
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let checks: Vec<&serde_json::Value> = results["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|n| n["sections"].as_array().unwrap())
+        .flat_map(|s| s["groups"].as_array().unwrap())
+        .flat_map(|g| g["checks"].as_array().unwrap())
+        .collect();
+    let passing: Vec<_> = checks.iter().filter(|c| c["state"] == "PASS").collect();
+    assert!(!passing.is_empty());
+    for check in &passing {
+        assert_eq!(check["evidence"]["actual"], "", "{}", check["id"]);
+        assert!(check["evidence"]["audits"].as_array().unwrap().is_empty());
+    }
+    assert!(checks
+        .iter()
+        .filter(|c| c["state"] == "FAIL")
+        .all(|c| !c["evidence"]["audits"].as_array().unwrap().is_empty()));
+    let mut report = Command::cargo_bin("cisgate").unwrap();
+    report.args(["report", "--quiet", "--from"]).arg(&json);
+    report.arg("--junit").arg(dir.path().join("junit.xml"));
+    assert!(report.output().unwrap().status.success());
+}

@@ -26,9 +26,10 @@ use jiff::ToSpan;
 use super::file::{BaselineFile, Exception};
 use super::is_placeholder_reason;
 use crate::results::{
-    BaselineMark, BaselineSummary, CheckResult, Classification, ExceptionRef, RunResults,
-    StaleException, State,
+    BaselineMark, BaselineSummary, CheckResult, Classification, ExceptionRef, NodeResults,
+    RunResults, StaleException, State,
 };
+use crate::runner::Stage;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ClassifyOptions {
@@ -63,38 +64,83 @@ struct Usage {
 /// Classifies every non-passing result of `results` against `baseline`, and writes the
 /// summary into `results.baseline`. Existing marks are replaced.
 pub fn classify(results: &mut RunResults, baseline: &BaselineFile, options: &ClassifyOptions) {
-    let mut usage = vec![Usage::default(); baseline.exceptions.len()];
-    let run_benchmark = results.benchmark.name.clone();
-    let (mut accepted, mut regressions) = (0, 0);
+    let mut classifier = Classifier::new(baseline, *options);
     for node in &mut results.nodes {
+        classifier.mark(node, &results.benchmark.name);
+    }
+    results.baseline = Some(classifier.summary());
+}
+
+/// Classification node by node, as a run's nodes arrive: marks each node's results and
+/// keeps only what the summary needs (counts per entry).
+pub struct Classifier<B> {
+    baseline: B,
+    options: ClassifyOptions,
+    usage: Vec<Usage>,
+    accepted: usize,
+    regressions: usize,
+}
+
+impl<B: std::borrow::Borrow<BaselineFile>> Classifier<B> {
+    pub fn new(baseline: B, options: ClassifyOptions) -> Self {
+        let entries = baseline.borrow().exceptions.len();
+        Classifier {
+            baseline,
+            options,
+            usage: vec![Usage::default(); entries],
+            accepted: 0,
+            regressions: 0,
+        }
+    }
+
+    /// Marks one node's non-passing results; `run_benchmark` scopes a node that does not
+    /// name its own benchmark.
+    pub fn mark(&mut self, node: &mut NodeResults, run_benchmark: &str) {
+        let baseline = self.baseline.borrow();
         // A fleet may mix benchmarks: each node is in scope of entries naming its own.
-        let benchmark = node
-            .node
-            .benchmark
-            .clone()
-            .unwrap_or_else(|| run_benchmark.clone());
+        let benchmark = node.node.benchmark.as_deref().unwrap_or(run_benchmark);
         for section in &mut node.sections {
             let in_scope: Vec<bool> = baseline
                 .exceptions
                 .iter()
-                .map(|e| e.in_scope(&node.node.name, &section.target, &benchmark))
+                .map(|e| e.in_scope(&node.node.name, &section.target, benchmark))
                 .collect();
             for (index, applies) in in_scope.iter().enumerate() {
-                usage[index].applies |= applies;
+                self.usage[index].applies |= applies;
             }
             let checks = section.groups.iter_mut().flat_map(|g| g.checks.iter_mut());
             for check in checks {
-                let mark = mark_check(check, baseline, &in_scope, &mut usage, options);
+                let mark = mark_check(check, baseline, &in_scope, &mut self.usage, &self.options);
                 match mark.as_ref().map(|m| m.classification) {
-                    Some(Classification::Accepted) => accepted += 1,
-                    Some(Classification::Regression) => regressions += 1,
+                    Some(Classification::Accepted) => self.accepted += 1,
+                    Some(Classification::Regression) => self.regressions += 1,
                     None => {}
                 }
                 check.baseline = mark.map(Box::new);
             }
         }
     }
-    results.baseline = Some(summarize(baseline, &usage, options, accepted, regressions));
+
+    /// What the whole run did with the allowlist.
+    pub fn summary(&self) -> BaselineSummary {
+        summarize(
+            self.baseline.borrow(),
+            &self.usage,
+            &self.options,
+            self.accepted,
+            self.regressions,
+        )
+    }
+}
+
+impl Stage for Classifier<BaselineFile> {
+    fn node(&mut self, node: &mut NodeResults) {
+        self.mark(node, "");
+    }
+
+    fn end(&mut self, run: &mut RunResults) {
+        run.baseline = Some(self.summary());
+    }
 }
 
 fn mark_check(

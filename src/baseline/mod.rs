@@ -101,6 +101,33 @@ pub fn apply(
     Ok(())
 }
 
+/// The same work as [`apply`], as stages that mark each node as it arrives
+/// ([`crate::runner::Stage`]): classification against the allowlist, then changes against
+/// `--previous`.
+pub fn stages(
+    args: &BaselineArgs,
+    today: Date,
+) -> Result<Vec<Box<dyn crate::runner::Stage>>, BaselineError> {
+    let mut stages: Vec<Box<dyn crate::runner::Stage>> = Vec::new();
+    if let Some(path) = args.baseline_file() {
+        let baseline = BaselineFile::load(&path)?;
+        let options = ClassifyOptions {
+            today,
+            warn_expiry_days: args.warn_expiry,
+            require_reasons: args.require_reasons,
+        };
+        stages.push(Box::new(classify::Classifier::new(baseline, options)));
+    }
+    if let Some(path) = &args.previous {
+        let earlier = read_results(path)?;
+        stages.push(Box::new(previous::Marker::new(
+            &earlier,
+            &path.display().to_string(),
+        )));
+    }
+    Ok(stages)
+}
+
 /// For results read back (`cisgate report`): an explicit `--baseline` classifies them again
 /// (as of `today`), `--no-baseline` drops every mark (each non-passing result is then a
 /// regression), and neither keeps the classification the scan recorded. The default file is

@@ -8,33 +8,59 @@
 //! - not failing now, failing before → `fixed`;
 //! - passing now and before (or absent before) → no mark.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::classify::is_non_passing;
-use crate::results::{Change, PreviousSummary, RunResults};
+use crate::results::{Change, NodeResults, PreviousSummary, RunResults};
+use crate::runner::Stage;
 
 /// Fills `CheckResult.change` for every result and `results.previous` with the counts.
 pub fn mark(results: &mut RunResults, previous: &RunResults, file: &str) {
-    let failing_before: HashSet<(&str, &str)> = previous
-        .checks()
-        .filter(|(_, _, check)| is_non_passing(check.state))
-        .map(|(node, _, check)| (node.node.name.as_str(), check.id.as_str()))
-        .collect();
-    let mut summary = PreviousSummary {
-        file: file.to_string(),
-        new: 0,
-        unchanged: 0,
-        fixed: 0,
-    };
+    let mut marker = Marker::new(previous, file);
     for node in &mut results.nodes {
+        marker.mark(node);
+    }
+    results.previous = Some(marker.summary);
+}
+
+/// Marking node by node against an earlier run, as a run's nodes arrive.
+pub struct Marker {
+    /// Node name → ids of its results failing in the earlier run.
+    failing_before: HashMap<String, HashSet<String>>,
+    summary: PreviousSummary,
+}
+
+impl Marker {
+    pub fn new(previous: &RunResults, file: &str) -> Marker {
+        let mut failing_before: HashMap<String, HashSet<String>> = HashMap::new();
+        for (node, _, check) in previous.checks() {
+            if is_non_passing(check.state) {
+                failing_before
+                    .entry(node.node.name.clone())
+                    .or_default()
+                    .insert(check.id.to_string());
+            }
+        }
+        Marker {
+            failing_before,
+            summary: PreviousSummary {
+                file: file.to_string(),
+                new: 0,
+                unchanged: 0,
+                fixed: 0,
+            },
+        }
+    }
+
+    pub fn mark(&mut self, node: &mut NodeResults) {
+        let failing_before = self.failing_before.get(&node.node.name);
         let checks = node
             .sections
             .iter_mut()
             .flat_map(|s| s.groups.iter_mut())
             .flat_map(|g| g.checks.iter_mut());
         for check in checks {
-            let was_failing =
-                failing_before.contains(&(node.node.name.as_str(), check.id.as_str()));
+            let was_failing = failing_before.is_some_and(|ids| ids.contains(check.id.as_str()));
             check.change = match (is_non_passing(check.state), was_failing) {
                 (true, false) => Some(Change::New),
                 (true, true) => Some(Change::Unchanged),
@@ -42,14 +68,23 @@ pub fn mark(results: &mut RunResults, previous: &RunResults, file: &str) {
                 (false, false) => None,
             };
             match check.change {
-                Some(Change::New) => summary.new += 1,
-                Some(Change::Unchanged) => summary.unchanged += 1,
-                Some(Change::Fixed) => summary.fixed += 1,
+                Some(Change::New) => self.summary.new += 1,
+                Some(Change::Unchanged) => self.summary.unchanged += 1,
+                Some(Change::Fixed) => self.summary.fixed += 1,
                 None => {}
             }
         }
     }
-    results.previous = Some(summary);
+}
+
+impl Stage for Marker {
+    fn node(&mut self, node: &mut NodeResults) {
+        self.mark(node);
+    }
+
+    fn end(&mut self, run: &mut RunResults) {
+        run.previous = Some(self.summary.clone());
+    }
 }
 
 #[cfg(test)]

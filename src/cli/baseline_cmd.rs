@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 
 use super::args::SelectionArgs;
-use super::nodes::{assemble, evaluate_snapshots, NodeRunner};
 use crate::baseline::update::{self, Updated};
 use crate::baseline::{read_results, BaselineFile, DEFAULT_PATH};
 use crate::engine::run::CheckFilter;
 use crate::gate::{FailOn, GatePolicy, EXIT_OK};
 use crate::results::RunResults;
+use crate::runner::{self, Input, NodeRunner};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BaselineCommand {
@@ -83,8 +83,7 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<i32> {
 fn scan_snapshots(run: &FromRun) -> anyhow::Result<RunResults> {
     let tree = run.selection.tree()?;
     let runner = NodeRunner::new(&tree, run.selection.request(), CheckFilter::default());
-    let outcomes = evaluate_snapshots(&runner, &run.snapshots);
-    let mut results = assemble(&tree, outcomes)?;
+    let mut results = runner::run_whole(&runner, Input::Snapshots(&run.snapshots))?;
     let policy = GatePolicy {
         fail_on: run.fail_on.unwrap_or_default(),
         allow_errors: false,

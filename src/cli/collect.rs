@@ -10,7 +10,6 @@ use anyhow::Context;
 use clap::Args;
 
 use super::args::{LimitArgs, LiveArgs, SelectionArgs};
-use super::nodes::{api_server_version, NodeFailure, NodeRunner};
 use crate::definitions::config::BenchmarkConfig;
 use crate::definitions::select::KubernetesVersion;
 use crate::engine::detect;
@@ -22,6 +21,7 @@ use crate::facts::recording::RecordingFacts;
 use crate::facts::Facts;
 use crate::report::sanitize;
 use crate::report::write_output;
+use crate::runner::{api_server_version, NodeFailure, NodeRunner};
 
 #[derive(Debug, Args)]
 pub struct CollectCommand {

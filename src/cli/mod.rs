@@ -8,7 +8,6 @@ mod collect;
 mod completions;
 mod history;
 mod history_args;
-mod nodes;
 pub mod report_cmd;
 mod scan;
 

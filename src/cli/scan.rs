@@ -1,25 +1,28 @@
 //! `cisgate scan`: definitions → facts → engine → results → gate → reports.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use clap::Args;
 
 use super::args::{LimitArgs, LiveArgs, SelectionArgs};
 use super::history_args::{take_previous_from_store, StoreArgs};
-use super::nodes::{api_server_version, assemble, evaluate_snapshots, NodeRunner};
 use crate::baseline::{self, args::BaselineArgs};
 use crate::definitions::load::benchmark_controls;
 use crate::definitions::tree::BenchmarkTree;
 use crate::engine::run::CheckFilter;
 use crate::facts::live::LiveFacts;
-use crate::facts::Facts;
 use crate::gate::{self, FailOn, GatePolicy};
-use crate::report::args::{write_reports, ConsoleArgs, Rendered, ReportArgs};
+use crate::report::args::{check_destination, write_reports, ConsoleArgs, Rendered, ReportArgs};
 use crate::report::asff::AsffArgs;
-use crate::report::{self, Emitter};
-use crate::results::RunResults;
+use crate::report::destination;
+use crate::report::json::{without_passing_evidence, JsonSink};
+use crate::report::sanitize;
+use crate::report::stream::Outputs;
+use crate::report::{self, Emitter, RenderOptions};
+use crate::results::{GateOutcome, RunResults};
+use crate::runner::{self, Input, NodeRunner, Pipeline};
 use crate::store::sink;
 
 #[derive(Debug, Args)]
@@ -51,6 +54,10 @@ pub struct ScanCommand {
     /// Write the JSON results file (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Leave passing checks' evidence out of the JSON results (audits, found and expected
+    /// empty): a fleet's results shrink to what needs attention.
+    #[arg(long, requires = "json")]
+    json_without_passing_evidence: bool,
     /// The lowest state that fails the gate.
     #[arg(long, value_enum, default_value = "fail")]
     fail_on: FailOn,
@@ -100,32 +107,24 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
         unscored_only: cmd.unscored,
     };
     let runner = NodeRunner::new(&tree, cmd.selection.request(), filter);
-    let outcomes = if cmd.snapshots.is_empty() {
-        let facts = LiveFacts::new(cmd.node.options());
-        let source = facts.describe();
-        let outcome = runner.evaluate(&facts, &source, || api_server_version(&facts));
-        vec![(source, outcome)]
+    let live;
+    let input = if cmd.snapshots.is_empty() {
+        live = LiveFacts::new(cmd.node.options());
+        Input::Live(&live)
     } else {
-        evaluate_snapshots(&runner, &cmd.snapshots)
+        Input::Snapshots(&cmd.snapshots)
     };
-    runner.say_warnings(cmd.verbose);
-    let mut results = assemble(&tree, outcomes)?;
+    if streams(&cmd) {
+        // Its staged reports are dropped (removed) before an interrupted run ends.
+        return run_streamed(&cmd, &tree, &runner, input, &baseline_args, started_at)
+            .map_err(stop_if_interrupted);
+    }
+    let mut results = runner::run_whole(&runner, input)?;
     results.scanned_at = Some(started_at);
-    // Errors go to stderr whatever the console settings (--quiet, a report on stdout).
-    for unreadable in &results.unreadable {
-        eprintln!(
-            "cisgate: could not evaluate {}: {}",
-            unreadable.source, unreadable.reason
-        );
-    }
+    say_warnings(&runner, cmd.verbose);
+    say_unreadable(&results);
     ensure_selection_exists(&tree, &cmd, &results)?;
-    if results.totals.checks() == 0 && !cmd.allow_empty {
-        bail!(
-            "the selection ran no check on {} node(s){}; pass --allow-empty to accept an empty run",
-            results.nodes.len(),
-            describe_selection(&cmd)
-        );
-    }
+    ensure_not_empty(&cmd, &results, results.nodes.len())?;
     baseline::apply(&mut results, &baseline_args, cmd.baseline.today())?;
     // The run's cluster and id matter only where the run is stored or exported (a fleet of
     // several clusters scans fine without them).
@@ -137,12 +136,7 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
     if let (true, Some(url), Some(meta)) = (previous_from_store, &cmd.store.store, &meta) {
         sink::mark_previous_from_store(url, &meta.cluster, &mut results)?;
     }
-    let policy = GatePolicy {
-        fail_on: cmd.fail_on,
-        allow_errors: cmd.allow_errors,
-        strict: cmd.baseline.strict,
-    };
-    results.gate = gate::decide(&results, &policy);
+    results.gate = gate::decide(&results, &policy(&cmd));
     let mut extra = Vec::new();
     if let (Some(path), Some(meta)) = (&cmd.asff.asff, &meta) {
         let context = cmd.asff.context(&meta.cluster, started_at, &meta.run_id)?;
@@ -157,6 +151,146 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
         sink::record(url, meta, &results, cmd.quiet)?;
     }
     Ok(results.gate.exit_code)
+}
+
+/// Whether the run can go node by node into its consumers, never holding the whole run:
+/// no console report, results store or ASFF (they take the whole run), and only reports
+/// written as nodes arrive.
+fn streams(cmd: &ScanCommand) -> bool {
+    let console =
+        !(cmd.quiet || cmd.json.as_deref() == Some(Path::new("-")) || cmd.reports.uses_stdout());
+    !console && cmd.store.store.is_none() && cmd.asff.asff.is_none()
+}
+
+/// The scan as a stream: each node is classified, counted by the gate and written into
+/// every report as it finishes; reports are renamed into place only when the run is done.
+fn run_streamed(
+    cmd: &ScanCommand,
+    tree: &BenchmarkTree,
+    runner: &NodeRunner,
+    input: Input,
+    baseline_args: &BaselineArgs,
+    started_at: jiff::Timestamp,
+) -> anyhow::Result<i32> {
+    let _interruptible = destination::Interruptible::install();
+    let mut stages = baseline::stages(baseline_args, cmd.baseline.today())?;
+    stages.push(Box::new(gate::Counter::new(policy(cmd))));
+    let outputs = Outputs::default();
+    let rendered = Default::default();
+    let template = report::stream::template(
+        GateOutcome {
+            fail_on: cmd.fail_on.as_str().into(),
+            allow_errors: cmd.allow_errors,
+            ..GateOutcome::undecided()
+        },
+        Some(started_at),
+    );
+    ensure_one_on_stdout(cmd)?;
+    let mut sinks: Vec<Box<dyn runner::Sink>> = Vec::new();
+    if let Some(path) = &cmd.json {
+        check_destination("--json", path)?;
+        sinks.push(Box::new(JsonSink::new(
+            path,
+            cmd.json_without_passing_evidence,
+            outputs.clone(),
+        )?));
+    }
+    sinks.extend(report::args::sinks(
+        &cmd.reports,
+        &render_options(cmd),
+        &template,
+        &outputs,
+        &rendered,
+    )?);
+    let pipeline = Pipeline::new(stages, sinks);
+    pipeline.begin()?;
+    let nodes = std::sync::atomic::AtomicUsize::new(0);
+    let mut header = runner::run(runner, input, &|node| {
+        if let Some(signal) = destination::interrupted() {
+            bail!(Interrupted(signal));
+        }
+        nodes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        pipeline.node(node)
+    })?;
+    say_warnings(runner, cmd.verbose);
+    say_unreadable(&header);
+    ensure_selection_exists(tree, cmd, &header)?;
+    ensure_not_empty(cmd, &header, nodes.into_inner())?;
+    header.scanned_at = Some(started_at);
+    pipeline.finish_header(&mut header);
+    pipeline.end(&header)?;
+    report::stream::commit(&outputs, &crate::sync::locked(&rendered))?;
+    Ok(header.gate.exit_code)
+}
+
+/// A signal asked the run to stop while reports were being written.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by signal {0}")]
+struct Interrupted(i32);
+
+/// Ends the process for an interrupted run (its staged reports already removed).
+fn stop_if_interrupted(error: anyhow::Error) -> anyhow::Error {
+    if let Some(Interrupted(signal)) = error.downcast_ref::<Interrupted>() {
+        eprintln!("cisgate: interrupted; no report was changed");
+        std::process::exit(128 + signal);
+    }
+    error
+}
+
+/// `--json -` and another report on stdout would mix two documents.
+fn ensure_one_on_stdout(cmd: &ScanCommand) -> anyhow::Result<()> {
+    if cmd.json.as_deref() == Some(Path::new("-")) && cmd.reports.uses_stdout() {
+        bail!(
+            "only one report can go to stdout (`-`), but --json and another report both ask for it"
+        );
+    }
+    Ok(())
+}
+
+fn render_options(cmd: &ScanCommand) -> RenderOptions {
+    cmd.console.options(
+        !cmd.no_color
+            && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
+    )
+}
+
+fn policy(cmd: &ScanCommand) -> GatePolicy {
+    GatePolicy {
+        fail_on: cmd.fail_on,
+        allow_errors: cmd.allow_errors,
+        strict: cmd.baseline.strict,
+    }
+}
+
+/// The run's notes (unknown keys in benchmark files and the like), under `--verbose`.
+fn say_warnings(runner: &NodeRunner, verbose: bool) {
+    if verbose {
+        for warning in runner.warnings() {
+            eprintln!("cisgate: warning: {}", sanitize::for_terminal(&warning));
+        }
+    }
+}
+
+/// Errors go to stderr whatever the console settings (--quiet, a report on stdout).
+fn say_unreadable(results: &RunResults) {
+    for unreadable in &results.unreadable {
+        eprintln!(
+            "cisgate: could not evaluate {}: {}",
+            unreadable.source, unreadable.reason
+        );
+    }
+}
+
+/// A selection that runs no check is an error unless `--allow-empty`.
+fn ensure_not_empty(cmd: &ScanCommand, results: &RunResults, nodes: usize) -> anyhow::Result<()> {
+    if results.totals.checks() == 0 && !cmd.allow_empty {
+        bail!(
+            "the selection ran no check on {} node(s){}; pass --allow-empty to accept an empty run",
+            nodes,
+            describe_selection(cmd)
+        );
+    }
+    Ok(())
 }
 
 /// Every id named by `--check`, `--group` and `--skip` exists in a benchmark the run used: a
@@ -255,22 +389,21 @@ fn describe_selection(cmd: &ScanCommand) -> String {
 /// leaves no half-written report behind.
 /// Every report of the run, `extra` (`--asff`) included, written as one set.
 fn emit(cmd: &ScanCommand, results: &RunResults, extra: Vec<Rendered>) -> anyhow::Result<()> {
-    let options = cmd.console.options(
-        !cmd.no_color
-            && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
-    );
+    let options = render_options(cmd);
     let json_to_stdout = cmd.json.as_deref() == Some(std::path::Path::new("-"));
-    if json_to_stdout && cmd.reports.uses_stdout() {
-        bail!(
-            "only one report can go to stdout (`-`), but --json and another report both ask for it"
-        );
-    }
+    ensure_one_on_stdout(cmd)?;
     let mut outputs = extra;
     if let Some(path) = &cmd.json {
         outputs.push(Rendered {
             flag: "--json".into(),
             path: path.clone(),
-            bytes: report::json::Json.render(results, &options)?,
+            bytes: if cmd.json_without_passing_evidence {
+                let mut results = results.clone();
+                results.nodes.iter_mut().for_each(without_passing_evidence);
+                report::json::Json.render(&results, &options)?
+            } else {
+                report::json::Json.render(results, &options)?
+            },
         });
     }
     // A report on stdout is the whole of stdout: the console report would corrupt it.

@@ -10,8 +10,11 @@ use super::html::HtmlEmitter;
 use super::junit::JunitEmitter;
 use super::markdown::MarkdownEmitter;
 use super::sarif::SarifEmitter;
+use super::stream::Outputs;
 use super::{destination, ConsoleFormat, Emitter, RenderOptions};
-use crate::results::RunResults;
+use crate::results::{NodeResults, RunResults};
+use crate::runner::{Collect, Sink};
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(next_help_heading = "Reports")]
@@ -80,8 +83,8 @@ impl ConsoleArgs {
 
 impl ReportArgs {
     /// The reports asked for, in a fixed order, with their destination.
-    fn requested(&self) -> Vec<(&'static str, &Path, Box<dyn Emitter>)> {
-        let mut list: Vec<(&'static str, &Path, Box<dyn Emitter>)> = Vec::new();
+    fn requested(&self) -> Vec<(&'static str, &Path, Box<dyn Emitter + Send + Sync>)> {
+        let mut list: Vec<(&'static str, &Path, Box<dyn Emitter + Send + Sync>)> = Vec::new();
         if let Some(path) = &self.sarif {
             list.push(("--sarif", path, Box::new(SarifEmitter)));
         }
@@ -122,17 +125,7 @@ pub fn render_reports(
     options: &RenderOptions,
 ) -> anyhow::Result<Vec<Rendered>> {
     let requested = args.requested();
-    let to_stdout: Vec<&str> = requested
-        .iter()
-        .filter(|(_, path, _)| *path == Path::new("-"))
-        .map(|(flag, _, _)| *flag)
-        .collect();
-    if to_stdout.len() > 1 {
-        bail!(
-            "only one report can go to stdout (`-`), but {} all ask for it",
-            to_stdout.join(", ")
-        );
-    }
+    ensure_one_stdout(&requested)?;
     let mut options = options.clone();
     if let Some(root) = &args.source_root {
         options.source_root = Some(root.clone());
@@ -152,6 +145,107 @@ pub fn render_reports(
         });
     }
     Ok(rendered)
+}
+
+/// The requested reports as consumers of a streamed run: those written as nodes arrive
+/// (JUnit, Code Quality) get their own sink; the others share one that keeps the run and
+/// renders them, side by side, at the end (into `rendered`). `template` is what is known
+/// before the first node ([`super::stream::template`]).
+pub fn sinks(
+    args: &ReportArgs,
+    options: &RenderOptions,
+    template: &RunResults,
+    outputs: &Outputs,
+    rendered: &Arc<Mutex<Vec<Rendered>>>,
+) -> anyhow::Result<Vec<Box<dyn Sink>>> {
+    let requested = args.requested();
+    ensure_one_stdout(&requested)?;
+    let mut options = options.clone();
+    if let Some(root) = &args.source_root {
+        options.source_root = Some(root.clone());
+    }
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    let mut whole = Vec::new();
+    for (flag, path, emitter) in requested {
+        check_destination(flag, path)?;
+        match flag {
+            "--junit" => sinks.push(Box::new(super::junit::JunitSink::new(
+                path,
+                template.clone(),
+                &options,
+                outputs.clone(),
+            )?)),
+            "--codequality" => sinks.push(Box::new(super::codequality::CodeQualitySink::new(
+                path,
+                template.clone(),
+                options.clone(),
+                outputs.clone(),
+            )?)),
+            _ => whole.push((flag, path.to_path_buf(), emitter)),
+        }
+    }
+    if !whole.is_empty() {
+        sinks.push(Box::new(WholeRun {
+            nodes: Collect::default(),
+            reports: whole,
+            options,
+            rendered: rendered.clone(),
+        }));
+    }
+    Ok(sinks)
+}
+
+/// Reports rendered from the whole run: keeps every node until the end.
+struct WholeRun {
+    nodes: Collect,
+    reports: Vec<(&'static str, PathBuf, Box<dyn Emitter + Send + Sync>)>,
+    options: RenderOptions,
+    rendered: Arc<Mutex<Vec<Rendered>>>,
+}
+
+impl Sink for WholeRun {
+    fn node(&mut self, node: &NodeResults) -> anyhow::Result<()> {
+        self.nodes.push(node.clone());
+        Ok(())
+    }
+
+    fn end(&mut self, run: &RunResults) -> anyhow::Result<()> {
+        use rayon::prelude::*;
+        let results = std::mem::take(&mut self.nodes).into_results(run.clone());
+        let options = &self.options;
+        let rendered = self
+            .reports
+            .par_iter()
+            .map(|(flag, path, emitter)| {
+                Ok(Rendered {
+                    flag: flag.to_string(),
+                    path: path.clone(),
+                    bytes: emitter
+                        .render(&results, options)
+                        .with_context(|| format!("rendering the {flag} report"))?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<Rendered>>>()?;
+        crate::sync::locked(&self.rendered).extend(rendered);
+        Ok(())
+    }
+}
+
+fn ensure_one_stdout(
+    requested: &[(&'static str, &Path, Box<dyn Emitter + Send + Sync>)],
+) -> anyhow::Result<()> {
+    let to_stdout: Vec<&str> = requested
+        .iter()
+        .filter(|(_, path, _)| *path == Path::new("-"))
+        .map(|(flag, _, _)| *flag)
+        .collect();
+    if to_stdout.len() > 1 {
+        bail!(
+            "only one report can go to stdout (`-`), but {} all ask for it",
+            to_stdout.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// One rendered output and the flag that asked for it.
@@ -190,7 +284,7 @@ pub fn write_set(outputs: &[Rendered]) -> anyhow::Result<()> {
 }
 
 /// Fails early (before any report is written) when a report's directory does not exist.
-fn check_destination(flag: &str, path: &Path) -> anyhow::Result<()> {
+pub fn check_destination(flag: &str, path: &Path) -> anyhow::Result<()> {
     if path == Path::new("-") {
         return Ok(());
     }

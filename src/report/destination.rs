@@ -22,6 +22,81 @@ static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
 
 /// Writes every `(path, bytes)`; on failure, the path it failed on and why.
 pub fn write_all(outputs: &[(&Path, &[u8])]) -> Result<(), (PathBuf, io::Error)> {
+    let contents: Vec<(&Path, Content)> = outputs
+        .iter()
+        .map(|(path, bytes)| (*path, Content::Bytes(bytes)))
+        .collect();
+    write_set(&contents)
+}
+
+/// What goes to a destination: bytes rendered in memory, or a file written as the run went.
+pub enum Content<'a> {
+    Bytes(&'a [u8]),
+    Staged(&'a StagedFile),
+}
+
+/// A report written while the run goes on: a temporary file beside its destination (renamed
+/// into place with the rest of the set), or in the temp directory for a destination that is
+/// written in place or is stdout (copied there). Removed when dropped uncommitted.
+pub struct StagedFile {
+    temporary: PathBuf,
+    beside: bool,
+}
+
+impl StagedFile {
+    /// A new, empty staged file for `destination`, open for writing.
+    pub fn create(destination: &Path) -> io::Result<(StagedFile, std::fs::File)> {
+        Self::create_as(destination, "tmp")
+    }
+
+    /// A scratch file for work on `destination` (a spool of its parts), never renamed.
+    pub fn scratch(destination: &Path) -> io::Result<(StagedFile, std::fs::File)> {
+        let (mut staged, file) = Self::create_as(destination, "spool")?;
+        staged.beside = false;
+        Ok((staged, file))
+    }
+
+    fn create_as(destination: &Path, kind: &str) -> io::Result<(StagedFile, std::fs::File)> {
+        let beside = is_atomic(destination);
+        let temporary = if beside {
+            let mut path = temporary_path(destination).into_os_string();
+            if kind != "tmp" {
+                path.push(format!("-{kind}"));
+            }
+            PathBuf::from(path)
+        } else {
+            std::env::temp_dir().join(format!(
+                "cisgate-report-{}-{}",
+                std::process::id(),
+                STAGED.fetch_add(1, Ordering::SeqCst)
+            ))
+        };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&temporary)?;
+        Ok((StagedFile { temporary, beside }, file))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.temporary
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        // gone already when renamed into place
+        let _ = std::fs::remove_file(&self.temporary);
+    }
+}
+
+/// Numbers staged files of one process.
+static STAGED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Writes every output as one set: all renamed into place only when all are complete.
+pub fn write_set(outputs: &[(&Path, Content)]) -> Result<(), (PathBuf, io::Error)> {
     let _signals = SignalGuard::install();
     let atomic: Vec<bool> = outputs.iter().map(|(path, _)| is_atomic(path)).collect();
     let of_kind = |wanted: bool| {
@@ -36,8 +111,15 @@ pub fn write_all(outputs: &[(&Path, &[u8])]) -> Result<(), (PathBuf, io::Error)>
         remove_all(temporaries);
         Err((path.to_path_buf(), error))
     };
-    for (path, bytes) in of_kind(true) {
-        match write_temporary(path, bytes) {
+    for (path, content) in of_kind(true) {
+        let written = match content {
+            Content::Bytes(bytes) => write_temporary(path, bytes),
+            Content::Staged(staged) if staged.beside => Ok(staged.temporary.clone()),
+            Content::Staged(staged) => {
+                std::fs::read(&staged.temporary).and_then(|bytes| write_temporary(path, &bytes))
+            }
+        };
+        match written {
             Ok(temporary) => temporaries.push((temporary, path)),
             Err(error) => return fail(&temporaries, path, error),
         }
@@ -49,13 +131,45 @@ pub fn write_all(outputs: &[(&Path, &[u8])]) -> Result<(), (PathBuf, io::Error)>
             return fail(&temporaries[index..], path, error);
         }
     }
-    for (path, bytes) in of_kind(false) {
-        write_in_place(path, bytes).map_err(|error| (path.to_path_buf(), error))?;
+    for (path, content) in of_kind(false) {
+        with_content(content, |reader| write_in_place(path, reader))
+            .map_err(|error| (path.to_path_buf(), error))?;
     }
-    for (_, bytes) in outputs.iter().filter(|(path, _)| is_stdout(path)) {
-        write_stdout(bytes).map_err(|error| (PathBuf::from("-"), error))?;
+    for (_, content) in outputs.iter().filter(|(path, _)| is_stdout(path)) {
+        with_content(content, write_stdout).map_err(|error| (PathBuf::from("-"), error))?;
     }
     Ok(())
+}
+
+/// Runs `write` on a reader of the content.
+fn with_content(
+    content: &Content,
+    write: impl FnOnce(&mut dyn io::Read) -> io::Result<()>,
+) -> io::Result<()> {
+    match content {
+        Content::Bytes(mut bytes) => write(&mut bytes),
+        Content::Staged(staged) => write(&mut io::BufReader::new(std::fs::File::open(
+            &staged.temporary,
+        )?)),
+    }
+}
+
+/// Whether SIGINT or SIGTERM arrived while a run's reports were being written.
+pub fn interrupted() -> Option<i32> {
+    match INTERRUPTED.load(Ordering::SeqCst) {
+        0 => None,
+        signal => Some(signal),
+    }
+}
+
+/// SIGINT and SIGTERM noted, not fatal, while it lives: a run writing staged reports checks
+/// [`interrupted`] between nodes and stops, its staged files removed.
+pub struct Interruptible(#[allow(dead_code)] SignalGuard);
+
+impl Interruptible {
+    pub fn install() -> Interruptible {
+        Interruptible(SignalGuard::install())
+    }
 }
 
 fn is_stdout(path: &Path) -> bool {
@@ -71,7 +185,8 @@ fn is_atomic(path: &Path) -> bool {
         }
 }
 
-fn write_temporary(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
+/// The temporary file beside `path`: `.NAME.cisgate-tmp-PID`.
+fn temporary_path(path: &Path) -> PathBuf {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
@@ -80,10 +195,11 @@ fn write_temporary(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "report".into());
-    // A report directory that does not exist yet is made (a pipeline or a pod without a
-    // shell has no `mkdir -p`).
-    std::fs::create_dir_all(&dir)?;
-    let temporary = dir.join(format!(".{file_name}.cisgate-tmp-{}", std::process::id()));
+    dir.join(format!(".{file_name}.cisgate-tmp-{}", std::process::id()))
+}
+
+fn write_temporary(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
+    let temporary = temporary_path(path);
     let written = std::fs::File::create(&temporary)
         .and_then(|mut file| file.write_all(bytes).and_then(|()| file.flush()));
     match written {
@@ -96,22 +212,22 @@ fn write_temporary(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
 }
 
 /// A device, a FIFO or what a symlink leads to: opened for writing as `>` would.
-fn write_in_place(path: &Path, bytes: &[u8]) -> io::Result<()> {
+fn write_in_place(path: &Path, bytes: &mut dyn io::Read) -> io::Result<()> {
     let is_regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .truncate(is_regular)
         .open(path)?;
-    match file.write_all(bytes).and_then(|()| file.flush()) {
+    match io::copy(bytes, &mut file).and_then(|_| file.flush()) {
         // a pipe whose reader stopped early (`--json /dev/stdout | head`) wanted no more
         Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
     }
 }
 
-fn write_stdout(bytes: &[u8]) -> io::Result<()> {
+fn write_stdout(bytes: &mut dyn io::Read) -> io::Result<()> {
     let mut out = io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
+    match io::copy(bytes, &mut out).and_then(|_| out.flush()) {
         Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
     }

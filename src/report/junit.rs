@@ -198,6 +198,89 @@ fn details(check: &CheckResult, with_output: bool) -> String {
     text
 }
 
+/// `--junit` written as nodes arrive: each node's suites are serialized on their own and
+/// spooled; `<testsuites>` with the run's counts is put around them, in report order, at
+/// the end. The same bytes as [`JunitEmitter`].
+pub struct JunitSink {
+    path: std::path::PathBuf,
+    spool: Option<super::stream::Spool>,
+    template: RunResults,
+    counts: Report,
+    outputs: super::stream::Outputs,
+    include_test_output: bool,
+}
+
+impl JunitSink {
+    /// `template`: what is known before the first node ([`super::stream::template`]).
+    pub fn new(
+        path: &std::path::Path,
+        template: RunResults,
+        options: &RenderOptions,
+        outputs: super::stream::Outputs,
+    ) -> anyhow::Result<JunitSink> {
+        Ok(JunitSink {
+            path: path.to_path_buf(),
+            spool: Some(super::stream::Spool::create(path)?),
+            template,
+            counts: Report::new(""),
+            outputs,
+            include_test_output: options.include_test_output,
+        })
+    }
+}
+
+/// The part of a serialized report between `<testsuites …>` and `</testsuites>`.
+fn between_testsuites_tags(xml: &str) -> (&str, &str, &str) {
+    let start = xml.find("<testsuites").unwrap_or(0);
+    let open_end = xml[start..].find('>').map_or(xml.len(), |i| start + i + 1);
+    let close = xml.rfind("\n</testsuites>").unwrap_or(xml.len());
+    (&xml[..open_end], &xml[open_end..close], &xml[close..])
+}
+
+impl crate::runner::Sink for JunitSink {
+    fn node(&mut self, node: &NodeResults) -> anyhow::Result<()> {
+        let one = super::stream::run_of_one(&self.template, node);
+        let one = &*super::sanitize::results_with(&one, super::sanitize::for_xml)?;
+        let mut report = Report::new("");
+        for section in &one.nodes[0].sections {
+            let mut suite = suite(one, &one.nodes[0], section, self.include_test_output);
+            if let Some(time) = scan_time(one) {
+                suite.set_timestamp(time);
+            }
+            report.add_test_suite(suite);
+        }
+        self.counts.tests += report.tests;
+        self.counts.failures += report.failures;
+        self.counts.errors += report.errors;
+        self.counts.skipped += report.skipped;
+        let xml = report.to_string()?;
+        let (_, suites, _) = between_testsuites_tags(&xml);
+        if let Some(spool) = self.spool.as_mut() {
+            spool.add(node, suites.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, run: &RunResults) -> anyhow::Result<()> {
+        use std::io::Write;
+        let spool = self.spool.take().expect("ended once");
+        let name = super::sanitize::for_xml(&run.benchmark.name);
+        let mut header = Report::new(format!("cisgate {name}"));
+        header.tests = self.counts.tests;
+        header.failures = self.counts.failures;
+        header.errors = self.counts.errors;
+        header.skipped = self.counts.skipped;
+        let header = without_testsuites_skipped(&header.to_string()?);
+        let (open, _, close) = between_testsuites_tags(&header);
+        super::stream::finish(&self.outputs, "--junit", &self.path, |file| {
+            file.write_all(open.as_bytes())?;
+            spool.write_sorted(file, b"")?;
+            file.write_all(close.as_bytes())?;
+            Ok(())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

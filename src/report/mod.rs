@@ -78,3 +78,4 @@ pub mod markdown;
 pub mod merge;
 pub mod sanitize;
 pub mod sarif;
+pub mod stream;

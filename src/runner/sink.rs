@@ -1,0 +1,119 @@
+//! Where a run's results go: every consumer (report emitters, the baseline classifier, the
+//! gate's count, a collector for whole-run consumers) sees the same stream of nodes, as
+//! ripgrep's searcher feeds its printer through a `Sink`.
+//!
+//! Nodes arrive in the order they finish (on any worker thread), not in report order:
+//! a consumer that writes nodes in report order keeps them by [`node_key`] (see
+//! `report::spool`). The run's header — benchmarks, totals, unreadable nodes, baseline
+//! summary, gate — is known only at the end and comes with [`Sink::end`].
+
+use crate::results::{NodeResults, RunResults};
+use crate::sync::locked;
+use std::sync::Mutex;
+
+/// A consumer of a run's results.
+pub trait Sink: Send {
+    /// Before the first node: create files, write what does not depend on the run.
+    fn begin(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
+    /// One node's results, marked by every [`Stage`], in completion order.
+    fn node(&mut self, node: &NodeResults) -> anyhow::Result<()>;
+    /// After the last node: `run` is the header (every field but `nodes`, which is empty).
+    fn end(&mut self, run: &RunResults) -> anyhow::Result<()>;
+}
+
+/// A step that marks each node before the sinks see it (baseline classification, changes
+/// since a previous run) and fills its part of the header at the end (summary, gate).
+pub trait Stage: Send {
+    fn node(&mut self, node: &mut NodeResults);
+    fn end(&mut self, run: &mut RunResults);
+}
+
+/// A node's place in report order: by name, then by where it came from.
+pub fn node_key(node: &NodeResults) -> (&str, &str) {
+    (&node.node.name, &node.node.source)
+}
+
+/// Stages in order, then every sink, shared by the worker threads: each sink has its own
+/// lock, so two threads can write two reports at once.
+pub struct Pipeline {
+    stages: Mutex<Vec<Box<dyn Stage>>>,
+    sinks: Vec<Mutex<Box<dyn Sink>>>,
+}
+
+impl Pipeline {
+    pub fn new(stages: Vec<Box<dyn Stage>>, sinks: Vec<Box<dyn Sink>>) -> Pipeline {
+        Pipeline {
+            stages: Mutex::new(stages),
+            sinks: sinks.into_iter().map(Mutex::new).collect(),
+        }
+    }
+
+    pub fn begin(&self) -> anyhow::Result<()> {
+        self.sinks.iter().try_for_each(|sink| locked(sink).begin())
+    }
+
+    /// Marks the node, then hands it to every sink (free ones first).
+    pub fn node(&self, mut node: NodeResults) -> anyhow::Result<()> {
+        for stage in locked(&self.stages).iter_mut() {
+            stage.node(&mut node);
+        }
+        let mut done = vec![false; self.sinks.len()];
+        for (index, sink) in self.sinks.iter().enumerate() {
+            if let Ok(mut sink) = sink.try_lock() {
+                done[index] = true;
+                sink.node(&node)?;
+            }
+        }
+        for (index, sink) in self.sinks.iter().enumerate() {
+            if !done[index] {
+                locked(sink).node(&node)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Lets every stage fill its part of the header.
+    pub fn finish_header(&self, run: &mut RunResults) {
+        for stage in locked(&self.stages).iter_mut() {
+            stage.end(run);
+        }
+    }
+
+    /// Ends every sink, side by side (each report's last part is written on its own thread).
+    pub fn end(self, run: &RunResults) -> anyhow::Result<()> {
+        use rayon::prelude::*;
+        self.sinks
+            .into_par_iter()
+            .map(|sink| {
+                sink.into_inner()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .end(run)
+            })
+            .collect::<anyhow::Result<Vec<()>>>()
+            .map(drop)
+    }
+}
+
+/// Keeps every node, for consumers that need the whole run at once (the console report,
+/// reports not yet written as nodes arrive, the results store).
+#[derive(Default)]
+pub struct Collect {
+    nodes: Vec<NodeResults>,
+}
+
+impl Collect {
+    /// The whole run: the header with its nodes in report order.
+    pub fn into_results(mut self, header: RunResults) -> RunResults {
+        self.nodes.sort_by(|a, b| node_key(a).cmp(&node_key(b)));
+        RunResults {
+            nodes: self.nodes,
+            ..header
+        }
+    }
+
+    pub fn push(&mut self, node: NodeResults) {
+        self.nodes.push(node);
+    }
+}
