@@ -153,8 +153,11 @@ fn previous_store_without_a_store_is_a_usage_error() {
     );
 }
 
+/// The scanning machine's kubeconfig names the pipeline's cluster, not the snapshots':
+/// a snapshot scan takes the cluster its nodes name (tests/history_cluster.rs), else
+/// `default`; a live scan takes the kubeconfig's context (also there).
 #[test]
-fn the_cluster_defaults_to_the_kubeconfig_context() {
+fn a_snapshot_scan_does_not_take_the_scanning_machines_kubeconfig_context() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join(".kube")).unwrap();
     std::fs::write(
@@ -172,7 +175,7 @@ fn the_cluster_defaults_to_the_kubeconfig_context() {
         &["history", "runs", "--store", "h.db", "--json"],
     );
     let runs: Value = serde_json::from_slice(&runs.stdout).unwrap();
-    assert_eq!(runs[0]["cluster"], "kind-dev");
+    assert_eq!(runs[0]["cluster"], "default");
 }
 
 #[test]

@@ -75,8 +75,10 @@ fn a_link_to_etc_shadow_resolves_inside_the_snapshot() {
         facts.read_file("/etc/kubernetes/shadow-link").unwrap(),
         None
     );
-    // with one in the snapshot, that one is read
+    // with one in the snapshot, that one is read (a scan sees the tree as it was opened,
+    // so the changed tree is opened again)
     write(dir.path(), "etc/shadow", "snapshot's own shadow");
+    let facts = SnapshotDirFacts::open(dir.path()).unwrap();
     assert_eq!(
         facts
             .read_file("/etc/kubernetes/shadow-link")

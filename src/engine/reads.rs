@@ -80,7 +80,23 @@ pub fn allowlist(
     allow
         .whole_files
         .extend(WHOLE_FILES.iter().map(|f| f.to_string()));
+    allow.whole_files.extend(version_files(config));
     Ok(allow)
+}
+
+/// The files platform detection reads a version from (`version_from` in config.yaml's
+/// `platforms`), kept whole: a collected snapshot must tell its version as the node did.
+/// They hold version strings (`/etc/eks/kubelet-version.txt`, GKE's `kube-proxy.docker_tag`,
+/// `/etc/os-release`); manifests among them keep their `image:` lines anyway and are
+/// reduced like every manifest.
+fn version_files(config: &BenchmarkConfig) -> Vec<String> {
+    config
+        .platforms()
+        .iter()
+        .flat_map(|platform| &platform.version_from)
+        .map(|file| file.path.clone())
+        .filter(|path| !path.ends_with(".yaml") && !path.ends_with(".yml"))
+        .collect()
 }
 
 fn add_check(allow: &mut Allowlist, check: &Check) {
