@@ -10,7 +10,8 @@ use cisgate::report::html::HtmlEmitter;
 use cisgate::report::junit::JunitEmitter;
 use cisgate::report::markdown::MarkdownEmitter;
 use cisgate::report::sarif::SarifEmitter;
-use cisgate::report::{Emitter, RenderOptions};
+use cisgate::report::text::Text;
+use cisgate::report::{ConsoleFormat, Emitter, RenderOptions};
 use cisgate::results::{CheckResult, RunResults, State};
 use serde_json::Value;
 use support::{render_string, small_fixture};
@@ -95,6 +96,7 @@ fn every_report_shows_the_decisive_value_and_not_the_whole_config() {
         ("Markdown", render_string(&MarkdownEmitter, &results)),
         ("HTML", render_string(&HtmlEmitter, &results)),
         ("ASFF", asff.join("\n")),
+        ("console", console_full(&results)),
     ];
     for (name, report) in &reports {
         // HTML escapes `/`, JSON nothing here, XML nothing here.
@@ -223,4 +225,13 @@ fn html_does_not_colour_a_zero_pass_rate_green() {
     let zero = regex::Regex::new(r#"<td class="num (\w+)" title="0 of 3 pass">0%</td>"#).unwrap();
     let level = &zero.captures(&html).expect("worker-2's 0% cell")[1];
     assert_ne!(level, "good", "a 0% pass rate is not coloured as good");
+}
+
+/// The console's per-check listing (a fleet's console is a summary by default).
+fn console_full(results: &RunResults) -> String {
+    let options = RenderOptions {
+        format: Some(ConsoleFormat::Full),
+        ..RenderOptions::default()
+    };
+    String::from_utf8(Text.render(results, &options).unwrap()).unwrap()
 }

@@ -126,13 +126,17 @@ impl TestsOutcome {
             (false, false) => !item.passed,
             _ => true,
         };
-        let mut parts: Vec<String> = Vec::new();
-        for part in self
-            .items
+        let decided: Vec<&ItemOutcome> = self.items.iter().filter(deciding).collect();
+        // A key with no letters or digits (kube-bench's `flag: ":"` beside `flag: "etcd:etcd"`
+        // in ownership checks) says nothing a reader can use next to a named one.
+        let named: Vec<&ItemOutcome> = decided
             .iter()
-            .filter(deciding)
-            .map(ItemOutcome::decisive)
-        {
+            .copied()
+            .filter(|item| item.key.chars().any(char::is_alphanumeric))
+            .collect();
+        let shown = if named.is_empty() { decided } else { named };
+        let mut parts: Vec<String> = Vec::new();
+        for part in shown.into_iter().map(ItemOutcome::decisive) {
             if !parts.contains(&part) {
                 parts.push(part);
             }

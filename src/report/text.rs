@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
-use super::findings::{disposition, Disposition};
+use super::findings::{disposition, found_text, Disposition};
 use super::{ConsoleFormat, Emitter, RenderOptions};
 use crate::results::{
     compare_check_ids, Change, CheckResult, Classification, ExceptionRef, NodeResults,
@@ -217,6 +217,12 @@ fn check_line(out: &mut String, results: &RunResults, check: &CheckResult, paint
         .map_or("baseline", |b| b.file.as_str());
     if let Some(note) = baseline_note(check, file) {
         let _ = writeln!(out, "{DETAIL_INDENT}{note}");
+    }
+    if check.state == State::Fail {
+        let found = found_text(check);
+        if !found.is_empty() {
+            let _ = writeln!(out, "{DETAIL_INDENT}found: {found}");
+        }
     }
 }
 
