@@ -86,12 +86,7 @@ pub fn apply(
     today: Date,
 ) -> Result<(), BaselineError> {
     if let Some(path) = args.baseline_file() {
-        let baseline = BaselineFile::load(&path)?;
-        let options = ClassifyOptions {
-            today,
-            warn_expiry_days: args.warn_expiry,
-            require_reasons: args.require_reasons,
-        };
+        let (baseline, options) = allowlist(&path, args, today)?;
         classify(results, &baseline, &options);
     }
     if let Some(path) = &args.previous {
@@ -99,6 +94,20 @@ pub fn apply(
         previous::mark(results, &earlier, &path.display().to_string());
     }
     Ok(())
+}
+
+/// The allowlist at `path`, with how the flags say to classify against it as of `today`.
+fn allowlist(
+    path: &Path,
+    args: &BaselineArgs,
+    today: Date,
+) -> Result<(BaselineFile, ClassifyOptions), BaselineError> {
+    let options = ClassifyOptions {
+        today,
+        warn_expiry_days: args.warn_expiry,
+        require_reasons: args.require_reasons,
+    };
+    Ok((BaselineFile::load(path)?, options))
 }
 
 /// The same work as [`apply`], as stages that mark each node as it arrives
@@ -110,12 +119,7 @@ pub fn stages(
 ) -> Result<Vec<Box<dyn crate::runner::Stage>>, BaselineError> {
     let mut stages: Vec<Box<dyn crate::runner::Stage>> = Vec::new();
     if let Some(path) = args.baseline_file() {
-        let baseline = BaselineFile::load(&path)?;
-        let options = ClassifyOptions {
-            today,
-            warn_expiry_days: args.warn_expiry,
-            require_reasons: args.require_reasons,
-        };
+        let (baseline, options) = allowlist(&path, args, today)?;
         stages.push(Box::new(classify::Classifier::new(baseline, options)));
     }
     if let Some(path) = &args.previous {
@@ -147,12 +151,7 @@ pub fn reapply(
         }
         results.baseline = None;
     } else if let Some(path) = &args.baseline {
-        let baseline = BaselineFile::load(path)?;
-        let options = ClassifyOptions {
-            today,
-            warn_expiry_days: args.warn_expiry,
-            require_reasons: args.require_reasons,
-        };
+        let (baseline, options) = allowlist(path, args, today)?;
         classify(results, &baseline, &options);
     }
     Ok(())
