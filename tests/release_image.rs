@@ -12,24 +12,11 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use image::*;
 use release::*;
 use serde_json::Value;
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        text(&output.stdout),
-        text(&output.stderr)
-    )
-}
 
 /// `cisgate scan` of the example nodes as JSON: (exit code, check id → state per node).
 fn scan_examples(program: &Path) -> (Option<i32>, BTreeSet<(String, String, String)>) {

@@ -16,19 +16,6 @@ use release::*;
 use serde_json::Value;
 use static_http::StaticServer;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        text(&output.stdout),
-        text(&output.stderr)
-    )
-}
-
 fn asset_stem() -> String {
     format!("cisgate-v{VERSION}-{}", host_target())
 }

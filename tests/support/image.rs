@@ -13,20 +13,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::release::{repo_root, static_binary};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        text(&output.stdout),
-        text(&output.stderr)
-    )
-}
+use crate::release::{describe, repo_root, static_binary, text};
 
 pub fn podman(args: &[&str]) -> Output {
     Command::new("podman").args(args).output().unwrap()
