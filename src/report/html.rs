@@ -34,6 +34,8 @@ const TEMPLATE: &str = include_str!("../../templates/report.html");
 pub const EVIDENCE_DETAIL_LIMIT: usize = 2_000;
 /// Node names listed in one group, exception or finding before "and N more".
 const NAMES_SHOWN: usize = 30;
+/// Rows of the fleet table (worst first); the others are counted, and in the per-node table.
+pub const FLEET_ROWS_SHOWN: usize = 1_000;
 /// Drift entries listed before "and N more".
 const DRIFT_SHOWN: usize = 200;
 
@@ -447,6 +449,8 @@ struct BenchmarkView {
     selected_because: String,
     sections: Vec<SectionHead>,
     fleet: Vec<FleetRow>,
+    /// Nodes past [`FLEET_ROWS_SHOWN`], left out of the fleet table.
+    fleet_more: usize,
     matrix: Vec<MatrixRow>,
 }
 #[derive(Serialize)]
@@ -715,10 +719,14 @@ fn benchmark_views(
 ) -> Vec<BenchmarkView> {
     let view = |name: &str, selected_because: &str, nodes: Vec<&NodeRecord>| {
         let sections = section_heads(page, &nodes);
+        let mut fleet = fleet(page, &nodes, &sections, summaries);
+        let fleet_more = fleet.len().saturating_sub(FLEET_ROWS_SHOWN);
+        fleet.truncate(FLEET_ROWS_SHOWN);
         BenchmarkView {
             name: name.to_owned(),
             selected_because: selected_because.to_owned(),
-            fleet: fleet(page, &nodes, &sections, summaries),
+            fleet,
+            fleet_more,
             matrix: matrix(page, &nodes),
             sections,
         }
