@@ -753,12 +753,14 @@ fn benchmark_views(
         .collect()
 }
 
-/// The distinct profiles of `nodes`, each once.
+/// The distinct profiles of `nodes`, each once, in node order (not arrival order: the page
+/// is the same whatever order nodes finish in).
 fn profiles_of<'p>(page: &'p FleetPage, nodes: &[&NodeRecord]) -> Vec<&'p [Row]> {
-    let distinct: BTreeSet<u32> = nodes.iter().map(|n| n.profile).collect();
-    distinct
-        .into_iter()
-        .map(|p| page.profiles.list[p as usize].as_slice())
+    let mut seen = std::collections::HashSet::new();
+    nodes
+        .iter()
+        .filter(|n| seen.insert(n.profile))
+        .map(|n| page.profiles.list[n.profile as usize].as_slice())
         .collect()
 }
 
@@ -1279,4 +1281,61 @@ fn check_data(page: &FleetPage) -> (String, usize) {
     };
     let json = serde_json::to_string(&data).expect("plain data serializes");
     (json.replace('<', "\\u003c"), row_count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page_of(results: &RunResults, nodes: &[NodeResults]) -> Vec<u8> {
+        let mut page = FleetPage::new(&results.gate, false);
+        for node in nodes {
+            page.add(node);
+        }
+        let header = RunResults {
+            nodes: Vec::new(),
+            ..results.clone()
+        };
+        let mut html = Vec::new();
+        page.write(&header, &mut html).unwrap();
+        html
+    }
+
+    #[test]
+    fn the_page_is_the_same_whatever_order_nodes_arrive_in() {
+        let results: RunResults =
+            serde_json::from_str(include_str!("../../tests/fixtures/results/small.json")).unwrap();
+        assert!(results.nodes.len() >= 3);
+        let in_order = page_of(&results, &results.nodes);
+        let mut reversed = results.nodes.clone();
+        reversed.reverse();
+        assert_eq!(in_order, page_of(&results, &reversed));
+        reversed.rotate_left(1);
+        assert_eq!(in_order, page_of(&results, &reversed));
+    }
+
+    #[test]
+    fn alike_nodes_share_one_profile_and_each_text_once() {
+        let results: RunResults =
+            serde_json::from_str(include_str!("../../tests/fixtures/results/small.json")).unwrap();
+        let mut page = FleetPage::new(&results.gate, false);
+        for n in 0..100 {
+            let mut node = results.nodes[0].clone();
+            node.node.name = format!("cp-{n}");
+            page.add(&node);
+        }
+        assert_eq!(page.profiles.list.len(), 1);
+        assert_eq!(page.nodes.len(), 100);
+        let names = page
+            .strings
+            .list
+            .iter()
+            .filter(|s| s.starts_with("cp-"))
+            .count();
+        assert_eq!(page.strings.list.len() - names, {
+            let mut one = FleetPage::new(&results.gate, false);
+            one.add(&results.nodes[0]);
+            one.strings.list.len() - 1
+        });
+    }
 }
