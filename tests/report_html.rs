@@ -408,3 +408,52 @@ fn html_for_a_run_with_no_nodes_renders_and_passes_the_nu_checker() {
     assert!(String::from_utf8_lossy(&html).contains("could not be evaluated"));
     nu_check(&html);
 }
+
+/// `cisgate scan --html` builds the page as nodes arrive (in completion order, on worker
+/// threads); `cisgate report --from` builds it from saved results: the same bytes.
+#[test]
+fn the_streamed_html_of_a_scan_is_the_page_rendered_from_its_saved_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, streamed, saved) = (
+        dir.path().join("results.json"),
+        dir.path().join("streamed.html"),
+        dir.path().join("saved.html"),
+    );
+    let mut scan = assert_cmd::Command::cargo_bin("cisgate").unwrap();
+    scan.env("SOURCE_DATE_EPOCH", "1767225600")
+        .current_dir(support::repo_root())
+        .args([
+            "scan",
+            "--quiet",
+            "--snapshot",
+            "examples/snapshots",
+            "--snapshot",
+            "examples/collected",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .arg("--html")
+        .arg(&streamed);
+    assert!(matches!(scan.output().unwrap().status.code(), Some(0 | 1)));
+    let mut report = assert_cmd::Command::cargo_bin("cisgate").unwrap();
+    report
+        .args(["report", "--from"])
+        .arg(&json)
+        .arg("--html")
+        .arg(&saved);
+    let output = report.output().unwrap();
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (a, b) = (
+        std::fs::read_to_string(&streamed).unwrap(),
+        std::fs::read_to_string(&saved).unwrap(),
+    );
+    assert!(a.contains("id=\"check-data\""));
+    assert!(
+        a == b,
+        "the streamed page differs from the one rendered from results"
+    );
+}
