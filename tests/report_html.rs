@@ -457,3 +457,19 @@ fn the_streamed_html_of_a_scan_is_the_page_rendered_from_its_saved_results() {
         "the streamed page differs from the one rendered from results"
     );
 }
+
+/// The script draws node text from the data island as text, never as markup.
+#[test]
+fn chromium_draws_hostile_node_text_from_the_data_as_text() {
+    let results = hostile_fixture();
+    let (_dir, file) = render_to_file(&results);
+    let Some(dom) = chromium_dom(&format!("file://{}", file.display())) else {
+        return;
+    };
+    assert_eq!(check_rows(&dom).len(), results.totals.checks());
+    assert!(dom.contains("<td>&lt;script&gt;alert('node')&lt;/script&gt;</td>"));
+    assert!(dom.contains("<td>/etc/&lt;svg onload=alert(1)&gt;/config.yaml"));
+    for injected in ["<svg onload", "<script>alert"] {
+        assert!(!dom.contains(injected), "{injected} became markup");
+    }
+}
