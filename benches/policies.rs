@@ -459,19 +459,14 @@ fn measure_binary(objects: &Objects, source: BinarySource, runs: usize) -> Measu
         ]
         .map(String::from),
     );
-    let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/cisgate");
-    assert!(
-        binary.exists(),
-        "{} is missing: `cargo build --release` first",
-        binary.display()
-    );
+    let binary = Path::new(env!("CARGO_BIN_EXE_cisgate"));
     let log = dir.path().join("calls.log");
     let mut cpu_times = Vec::new();
     let times = timed(runs, || {
         let _ = std::fs::remove_file(&log);
         let cpu_before = children_cpu();
         let start = Instant::now();
-        let output = std::process::Command::new(&binary)
+        let output = std::process::Command::new(binary)
             .args(&args)
             .env_remove("CISGATE_CONFIG_DIR")
             .output()
