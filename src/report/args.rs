@@ -181,6 +181,11 @@ pub fn sinks(
                 &options,
                 outputs.clone(),
             ))),
+            "--summary-md" => sinks.push(Box::new(super::markdown::MarkdownSink::new(
+                path,
+                template.clone(),
+                outputs.clone(),
+            ))),
             "--codequality" => sinks.push(Box::new(super::codequality::CodeQualitySink::new(
                 path,
                 template.clone(),
