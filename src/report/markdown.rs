@@ -543,6 +543,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn nodes_folded_in_any_order_give_the_summary_of_the_whole_run() {
+        let mut results = crate::report::sarif::tests::fleet(4 * TOP_NODES + 11);
+        // Different regression counts, so the worst-first table is not just name order.
+        for (index, node) in results.nodes.iter_mut().enumerate() {
+            if index % 3 == 0 {
+                for check in node
+                    .sections
+                    .iter_mut()
+                    .flat_map(|s| &mut s.groups)
+                    .flat_map(|g| &mut g.checks)
+                {
+                    check.state = crate::results::State::Pass;
+                }
+            }
+        }
+        let whole = MarkdownEmitter
+            .render(&results, &RenderOptions::default())
+            .unwrap();
+        let mut summary = Summary::new(results.gate.clone());
+        for node in results.nodes.iter().rev() {
+            summary.add(node);
+        }
+        let streamed = summary.render(&results);
+        assert_eq!(
+            String::from_utf8(whole).unwrap(),
+            String::from_utf8(streamed).unwrap()
+        );
+    }
+
+    #[test]
     fn cell_escapes_markup_and_table_breakers() {
         assert_eq!(cell("a|b\n<x> `c`"), "a\\|b &lt;x&gt; \\`c\\`");
     }

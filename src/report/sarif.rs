@@ -91,10 +91,8 @@ impl crate::runner::Sink for SarifSink {
     fn end(&mut self, run: &RunResults) -> anyhow::Result<()> {
         use std::io::Write;
         let header = super::sanitize::results_with(run, super::sanitize::strip_controls)?;
-        let aggregate = std::mem::replace(
-            &mut self.aggregate,
-            Aggregate::new(run.gate.clone(), None),
-        );
+        let aggregate =
+            std::mem::replace(&mut self.aggregate, Aggregate::new(run.gate.clone(), None));
         let bytes = render_log(&aggregate.into_log(&header))?;
         super::stream::finish(&self.outputs, "--sarif", &self.path, |file| {
             file.write_all(&bytes)?;
@@ -399,7 +397,11 @@ impl FindingGroup {
         let place = (member.path.uri.clone(), member.path.base, member.path.line);
         let order = member.order.clone();
         self.members.push(member.order.clone());
-        if self.locations_last.as_ref().is_some_and(|last| order >= *last) {
+        if self
+            .locations_last
+            .as_ref()
+            .is_some_and(|last| order >= *last)
+        {
             return;
         }
         let location = location(&member);
@@ -799,10 +801,7 @@ fn found_values(group: &FindingGroup) -> Vec<(String, usize)> {
     values
 }
 
-fn result_properties(
-    group: &FindingGroup,
-    names: &[&str],
-) -> BTreeMap<String, serde_json::Value> {
+fn result_properties(group: &FindingGroup, names: &[&str]) -> BTreeMap<String, serde_json::Value> {
     let first = &group.first;
     let mut properties = BTreeMap::new();
     properties.insert("node".into(), serde_json::json!(first.node_name));
@@ -870,8 +869,50 @@ fn baseline_state(group: &FindingGroup) -> Option<serde_json::Value> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// `small.json`'s node copied `count` times under distinct names, in report order.
+    pub(crate) fn fleet(count: usize) -> RunResults {
+        let mut results: RunResults =
+            serde_json::from_str(include_str!("../../tests/fixtures/results/small.json")).unwrap();
+        let node = results.nodes[0].clone();
+        results.nodes = (0..count)
+            .map(|index| {
+                let mut copy = node.clone();
+                copy.node.name = format!("node-{index:04}");
+                copy
+            })
+            .collect();
+        results
+    }
+
+    #[test]
+    fn nodes_folded_in_any_order_give_the_log_of_the_whole_run() {
+        let results = fleet(LOCATIONS_PER_RESULT + 37);
+        let whole = render_log(&build_log(&results, None)).unwrap();
+        let mut aggregate = Aggregate::new(results.gate.clone(), None);
+        // Completion order: late nodes first, then the early ones.
+        for node in results.nodes.iter().rev().step_by(2) {
+            aggregate.add(node);
+        }
+        for node in results.nodes.iter().rev().skip(1).step_by(2) {
+            aggregate.add(node);
+        }
+        let streamed = render_log(&aggregate.into_log(&results)).unwrap();
+        assert!(
+            whole == streamed,
+            "streamed SARIF differs from the whole run's"
+        );
+        let log: serde_json::Value = serde_json::from_slice(&whole).unwrap();
+        let first = &log["runs"][0]["results"][0];
+        assert_eq!(
+            first["locations"].as_array().unwrap().len(),
+            LOCATIONS_PER_RESULT
+        );
+        assert_eq!(first["properties"]["nodes"][0], "node-0000");
+        assert_eq!(first["properties"]["nodeCount"], LOCATIONS_PER_RESULT + 37);
+    }
 
     #[test]
     fn rule_name_is_pascal_case_without_punctuation() {
