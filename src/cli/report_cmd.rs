@@ -15,7 +15,7 @@ use crate::report::args::{write_reports, ConsoleArgs, Rendered, ReportArgs};
 use crate::report::json::Json;
 use crate::report::merge::merge;
 use crate::report::{self as reports, Emitter, RenderOptions};
-use crate::results::{RunResults, RESULTS_VERSION};
+use crate::results::{RunResults, READS_RESULTS_VERSION, RESULTS_VERSION};
 
 const BASELINE_HELP: &str = "Re-apply this allowlist to the saved results (expiry judged as of \
     today or --today); without it, the results keep the classification the scan recorded";
@@ -186,9 +186,9 @@ fn emit(cmd: &ReportCommand, results: &RunResults) -> anyhow::Result<()> {
 pub fn read_results(path: &Path) -> anyhow::Result<RunResults> {
     let bytes = read_bytes(path)?;
     let name = path.display();
-    match serde_json::from_slice::<RunResults>(&bytes) {
-        Ok(results) if results.results_version > RESULTS_VERSION => bail!(
-            "{name}: results_version {} is newer than this cisgate reads ({RESULTS_VERSION}); use a newer cisgate",
+    match crate::results::from_json_slice(&bytes) {
+        Ok(results) if results.results_version > READS_RESULTS_VERSION => bail!(
+            "{name}: results_version {} is newer than this cisgate reads ({READS_RESULTS_VERSION}); use a newer cisgate",
             results.results_version
         ),
         Ok(results) => Ok(results),
@@ -231,8 +231,8 @@ fn explain(name: &str, bytes: &[u8], error: serde_json::Error) -> anyhow::Error 
     };
     match value.get("results_version").and_then(|v| v.as_u64()) {
         None => anyhow::anyhow!("{name}: no \"results_version\" field; {expected}"),
-        Some(version) if version > u64::from(RESULTS_VERSION) => anyhow::anyhow!(
-            "{name}: results_version {version} is newer than this cisgate reads ({RESULTS_VERSION}); use a newer cisgate"
+        Some(version) if version > u64::from(READS_RESULTS_VERSION) => anyhow::anyhow!(
+            "{name}: results_version {version} is newer than this cisgate reads ({READS_RESULTS_VERSION}); use a newer cisgate"
         ),
         Some(_) => anyhow::anyhow!(
             "{name}:{}:{}: {error}; {expected}",
