@@ -334,6 +334,17 @@ fn compact_results_read_back_as_the_full_form_everywhere() {
         "report --from compact differs from the full form"
     );
 
+    // `report` writes the compact form too: the scan's bytes from the full form.
+    let recompacted = dir.path().join("recompacted.json");
+    let mut report = Command::cargo_bin("cisgate").unwrap();
+    report.args(["report", "--quiet", "--from"]).arg(&full);
+    report
+        .arg("--json")
+        .arg(&recompacted)
+        .args(["--results-format", "compact"]);
+    assert!(report.output().unwrap().status.success());
+    assert!(std::fs::read(&recompacted).unwrap() == compact_bytes);
+
     let baseline = |from: &Path, out: &Path| {
         let mut create = Command::cargo_bin("cisgate").unwrap();
         create
@@ -355,7 +366,7 @@ fn compact_results_read_back_as_the_full_form_everywhere() {
     );
 
     let broken = dir.path().join("broken.json");
-    let text = String::from_utf8(compact_bytes).unwrap();
+    let text = String::from_utf8(compact_bytes.clone()).unwrap();
     let key = check["details"].as_str().unwrap();
     std::fs::write(
         &broken,

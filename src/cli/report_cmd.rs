@@ -45,6 +45,16 @@ pub struct ReportCommand {
     /// Also write the merged (and `--previous`-marked) JSON results to FILE (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// The form of the JSON results: `full` (results_version 1) or `compact` (2: each
+    /// distinct title, remediation and evidence once); both are read everywhere.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORM",
+        default_value = "full",
+        requires = "json"
+    )]
+    pub results_format: crate::report::json::ResultsFormat,
     /// No console report (it is also left out when a report goes to stdout).
     #[arg(long, short)]
     pub quiet: bool,
@@ -167,7 +177,14 @@ fn emit(cmd: &ReportCommand, results: &RunResults) -> anyhow::Result<()> {
         extra.push(Rendered {
             flag: "--json".into(),
             path: path.clone(),
-            bytes: Json.render(results, &RenderOptions::default())?,
+            bytes: match cmd.results_format {
+                crate::report::json::ResultsFormat::Full => {
+                    Json.render(results, &RenderOptions::default())?
+                }
+                crate::report::json::ResultsFormat::Compact => {
+                    crate::report::json::render_compact(results, false)?
+                }
+            },
         });
     }
     let console = if cmd.quiet || json_to_stdout || cmd.reports.uses_stdout() {
