@@ -9,6 +9,100 @@ use arcstr::ArcStr;
 use serde::{Deserialize, Serialize};
 
 pub const RESULTS_VERSION: u32 = 1;
+/// The compact form (`--results-format compact`): each check's title, reason, remediation and
+/// evidence kept once per distinct value in a top-level `details` table.
+pub const COMPACT_RESULTS_VERSION: u32 = 2;
+/// The newest results version this cisgate reads.
+pub const READS_RESULTS_VERSION: u32 = COMPACT_RESULTS_VERSION;
+
+/// What the compact form keeps once per distinct value: a check's words and evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CheckDetails {
+    pub text: ArcStr,
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    pub reason: ArcStr,
+    pub remediation: ArcStr,
+    pub evidence: Evidence,
+}
+
+impl CheckDetails {
+    pub fn of(check: &CheckResult) -> CheckDetails {
+        CheckDetails {
+            text: check.text.clone(),
+            reason: check.reason.clone(),
+            remediation: check.remediation.clone(),
+            evidence: check.evidence.clone(),
+        }
+    }
+}
+
+/// Reads a JSON results file of either form (`results_version` 1, or 2: the compact form,
+/// expanded); the run comes back in the full form (`results_version` 1).
+pub fn from_json_slice(bytes: &[u8]) -> Result<RunResults, serde_json::Error> {
+    let error = match serde_json::from_slice::<RunResults>(bytes) {
+        Ok(results) => return Ok(results),
+        Err(error) => error,
+    };
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Err(error);
+    };
+    let version = value.get("results_version").and_then(|v| v.as_u64());
+    if version != Some(u64::from(COMPACT_RESULTS_VERSION)) {
+        return Err(error);
+    }
+    expand_compact(&mut value)?;
+    serde_json::from_value(value)
+}
+
+/// A compact results document made full: every check's `details` key replaced by the
+/// fields it names.
+fn expand_compact(value: &mut serde_json::Value) -> Result<(), serde_json::Error> {
+    use serde::de::Error;
+    use serde_json::Value;
+    let details = match value.as_object_mut().and_then(|o| o.remove("details")) {
+        Some(Value::Object(details)) => details,
+        _ => {
+            return Err(serde_json::Error::custom(
+                "a results_version 2 file needs a `details` object",
+            ))
+        }
+    };
+    value["results_version"] = Value::from(RESULTS_VERSION);
+    let nodes = value
+        .get_mut("nodes")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| serde_json::Error::custom("missing field `nodes`"))?;
+    let checks = nodes
+        .iter_mut()
+        .filter_map(|n| n.get_mut("sections").and_then(Value::as_array_mut))
+        .flatten()
+        .filter_map(|s| s.get_mut("groups").and_then(Value::as_array_mut))
+        .flatten()
+        .filter_map(|g| g.get_mut("checks").and_then(Value::as_array_mut))
+        .flatten();
+    for check in checks {
+        let Some(check) = check.as_object_mut() else {
+            continue;
+        };
+        let key = match check.remove("details") {
+            Some(Value::String(key)) => key,
+            _ => return Err(serde_json::Error::custom(format!(
+                "check {} has no `details` key (a string naming an entry of the top-level `details`)",
+                check.get("id").unwrap_or(&Value::Null)
+            ))),
+        };
+        let Some(Value::Object(fields)) = details.get(&key) else {
+            return Err(serde_json::Error::custom(format!(
+                "check {} names details {key:?}, which the top-level `details` does not have",
+                check.get("id").unwrap_or(&Value::Null)
+            )));
+        };
+        for (field, value) in fields {
+            check.insert(field.clone(), value.clone());
+        }
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -135,7 +229,7 @@ impl RunResults {
     }
 
     /// Everything but the nodes and unreadable entries.
-    fn clone_header(&self) -> RunResults {
+    pub fn clone_header(&self) -> RunResults {
         RunResults {
             results_version: self.results_version,
             tool: self.tool.clone(),
@@ -267,7 +361,7 @@ pub struct CheckResult {
     pub change: Option<Change>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Evidence {
     /// What was asked, in order: audit_env, audit, audit_config.
     pub audits: Vec<AuditEvidence>,
@@ -283,7 +377,7 @@ pub struct Evidence {
     pub decisive: ArcStr,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AuditEvidence {
     /// `audit`, `audit_config` or `audit_env`.
     pub role: ArcStr,
@@ -397,7 +491,7 @@ pub struct StaleException {
 
 // ---- previous run comparison ----
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Change {
     New,

@@ -278,3 +278,114 @@ fn json_without_passing_evidence_keeps_only_what_needs_attention() {
     report.arg("--junit").arg(dir.path().join("junit.xml"));
     assert!(report.output().unwrap().status.success());
 }
+
+/// Scans the examples with `--json` and `extra` flags, into `json`; the scan's exit code.
+fn scan_json(json: &Path, extra: &[&str]) -> i32 {
+    let mut command = Command::cargo_bin("cisgate").unwrap();
+    command.env("SOURCE_DATE_EPOCH", "1781481600");
+    command
+        .current_dir(repo_root())
+        .args(["scan", "--snapshot", "examples/snapshots", "--json"])
+        .arg(json)
+        .args(extra);
+    command.output().unwrap().status.code().unwrap()
+}
+
+/// The compact results form keeps each distinct title, remediation and evidence once, and
+/// every reader of results files (`report --from`, `baseline create --from`, `store import`)
+/// takes it as the full form: re-rendered, it gives the full form's bytes.
+#[test]
+fn compact_results_read_back_as_the_full_form_everywhere() {
+    let dir = TempDir::new().unwrap();
+    let full = dir.path().join("full.json");
+    let compact = dir.path().join("compact.json");
+    let compact_whole = dir.path().join("compact-whole.json");
+    let code = scan_json(&full, &["--quiet"]);
+    assert_eq!(
+        code,
+        scan_json(&compact, &["--quiet", "--results-format", "compact"])
+    );
+    // The whole-run rendering (console on) writes the streamed bytes.
+    assert_eq!(
+        code,
+        scan_json(&compact_whole, &["--results-format", "compact"])
+    );
+    let compact_bytes = std::fs::read(&compact).unwrap();
+    assert!(compact_bytes == std::fs::read(&compact_whole).unwrap());
+    let document: serde_json::Value = serde_json::from_slice(&compact_bytes).unwrap();
+    assert_eq!(document["results_version"], 2);
+    let details = document["details"].as_object().unwrap();
+    let check = &document["nodes"][0]["sections"][0]["groups"][0]["checks"][0];
+    assert!(check.get("evidence").is_none() && check.get("remediation").is_none());
+    assert!(details.contains_key(check["details"].as_str().unwrap()));
+    let full_bytes = std::fs::read(&full).unwrap();
+    assert!(compact_bytes.len() < full_bytes.len());
+
+    let again = dir.path().join("again.json");
+    let mut report = Command::cargo_bin("cisgate").unwrap();
+    report
+        .args(["report", "--quiet", "--gate", "--from"])
+        .arg(&compact)
+        .arg("--json")
+        .arg(&again);
+    assert_eq!(report.output().unwrap().status.code(), Some(code));
+    assert!(
+        std::fs::read(&again).unwrap() == full_bytes,
+        "report --from compact differs from the full form"
+    );
+
+    // `report` writes the compact form too: the scan's bytes from the full form.
+    let recompacted = dir.path().join("recompacted.json");
+    let mut report = Command::cargo_bin("cisgate").unwrap();
+    report.args(["report", "--quiet", "--from"]).arg(&full);
+    report
+        .arg("--json")
+        .arg(&recompacted)
+        .args(["--results-format", "compact"]);
+    assert!(report.output().unwrap().status.success());
+    assert!(std::fs::read(&recompacted).unwrap() == compact_bytes);
+
+    let baseline = |from: &Path, out: &Path| {
+        let mut create = Command::cargo_bin("cisgate").unwrap();
+        create
+            .args(["baseline", "create", "--from"])
+            .arg(from)
+            .arg("--output")
+            .arg(out);
+        let output = create.output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        std::fs::read_to_string(out).unwrap()
+    };
+    assert_eq!(
+        baseline(&compact, &dir.path().join("b1.yaml")),
+        baseline(&full, &dir.path().join("b2.yaml"))
+    );
+
+    let broken = dir.path().join("broken.json");
+    let text = String::from_utf8(compact_bytes.clone()).unwrap();
+    let key = check["details"].as_str().unwrap();
+    std::fs::write(
+        &broken,
+        text.replacen(
+            &format!("\"details\": \"{key}\""),
+            "\"details\": \"nosuchkey\"",
+            1,
+        ),
+    )
+    .unwrap();
+    let mut report = Command::cargo_bin("cisgate").unwrap();
+    report
+        .args(["report", "--quiet", "--gate", "--from"])
+        .arg(&broken);
+    let output = report.output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("broken.json") && stderr.contains("nosuchkey"),
+        "{stderr}"
+    );
+}

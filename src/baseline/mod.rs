@@ -164,7 +164,7 @@ pub fn read_results(path: &Path) -> Result<RunResults, BaselineError> {
         file: file.clone(),
         error,
     })?;
-    serde_json::from_str(&text).map_err(|error| BaselineError::Results {
+    crate::results::from_json_slice(text.as_bytes()).map_err(|error| BaselineError::Results {
         file,
         line: error.line(),
         column: error.column(),

@@ -15,7 +15,7 @@ use crate::report::args::{write_reports, ConsoleArgs, Rendered, ReportArgs};
 use crate::report::json::Json;
 use crate::report::merge::merge;
 use crate::report::{self as reports, Emitter, RenderOptions};
-use crate::results::{RunResults, RESULTS_VERSION};
+use crate::results::{RunResults, READS_RESULTS_VERSION, RESULTS_VERSION};
 
 const BASELINE_HELP: &str = "Re-apply this allowlist to the saved results (expiry judged as of \
     today or --today); without it, the results keep the classification the scan recorded";
@@ -45,6 +45,16 @@ pub struct ReportCommand {
     /// Also write the merged (and `--previous`-marked) JSON results to FILE (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// The form of the JSON results: `full` (results_version 1) or `compact` (2: each
+    /// distinct title, remediation and evidence once); both are read everywhere.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORM",
+        default_value = "full",
+        requires = "json"
+    )]
+    pub results_format: crate::report::json::ResultsFormat,
     /// No console report (it is also left out when a report goes to stdout).
     #[arg(long, short)]
     pub quiet: bool,
@@ -167,7 +177,14 @@ fn emit(cmd: &ReportCommand, results: &RunResults) -> anyhow::Result<()> {
         extra.push(Rendered {
             flag: "--json".into(),
             path: path.clone(),
-            bytes: Json.render(results, &RenderOptions::default())?,
+            bytes: match cmd.results_format {
+                crate::report::json::ResultsFormat::Full => {
+                    Json.render(results, &RenderOptions::default())?
+                }
+                crate::report::json::ResultsFormat::Compact => {
+                    crate::report::json::render_compact(results, false)?
+                }
+            },
         });
     }
     let console = if cmd.quiet || json_to_stdout || cmd.reports.uses_stdout() {
@@ -186,9 +203,9 @@ fn emit(cmd: &ReportCommand, results: &RunResults) -> anyhow::Result<()> {
 pub fn read_results(path: &Path) -> anyhow::Result<RunResults> {
     let bytes = read_bytes(path)?;
     let name = path.display();
-    match serde_json::from_slice::<RunResults>(&bytes) {
-        Ok(results) if results.results_version > RESULTS_VERSION => bail!(
-            "{name}: results_version {} is newer than this cisgate reads ({RESULTS_VERSION}); use a newer cisgate",
+    match crate::results::from_json_slice(&bytes) {
+        Ok(results) if results.results_version > READS_RESULTS_VERSION => bail!(
+            "{name}: results_version {} is newer than this cisgate reads ({READS_RESULTS_VERSION}); use a newer cisgate",
             results.results_version
         ),
         Ok(results) => Ok(results),
@@ -231,8 +248,8 @@ fn explain(name: &str, bytes: &[u8], error: serde_json::Error) -> anyhow::Error 
     };
     match value.get("results_version").and_then(|v| v.as_u64()) {
         None => anyhow::anyhow!("{name}: no \"results_version\" field; {expected}"),
-        Some(version) if version > u64::from(RESULTS_VERSION) => anyhow::anyhow!(
-            "{name}: results_version {version} is newer than this cisgate reads ({RESULTS_VERSION}); use a newer cisgate"
+        Some(version) if version > u64::from(READS_RESULTS_VERSION) => anyhow::anyhow!(
+            "{name}: results_version {version} is newer than this cisgate reads ({READS_RESULTS_VERSION}); use a newer cisgate"
         ),
         Some(_) => anyhow::anyhow!(
             "{name}:{}:{}: {error}; {expected}",

@@ -17,7 +17,7 @@ use crate::gate::{self, FailOn, GatePolicy};
 use crate::report::args::{check_destination, write_reports, ConsoleArgs, Rendered, ReportArgs};
 use crate::report::asff::AsffArgs;
 use crate::report::destination;
-use crate::report::json::{without_passing_evidence, JsonSink};
+use crate::report::json::{without_passing_evidence, JsonSink, ResultsFormat};
 use crate::report::sanitize;
 use crate::report::stream::Outputs;
 use crate::report::{self, Emitter, RenderOptions};
@@ -58,6 +58,17 @@ pub struct ScanCommand {
     /// empty): a fleet's results shrink to what needs attention.
     #[arg(long, requires = "json")]
     json_without_passing_evidence: bool,
+    /// The form of the JSON results: `full` (results_version 1, every check whole) or
+    /// `compact` (results_version 2: each distinct title, remediation and evidence once,
+    /// for fleets); every cisgate command that reads results reads both.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORM",
+        default_value = "full",
+        requires = "json"
+    )]
+    results_format: ResultsFormat,
     /// The lowest state that fails the gate.
     #[arg(long, value_enum, default_value = "fail")]
     fail_on: FailOn,
@@ -192,6 +203,7 @@ fn run_streamed(
         sinks.push(Box::new(JsonSink::new(
             path,
             cmd.json_without_passing_evidence,
+            cmd.results_format,
             outputs.clone(),
         )?));
     }
@@ -397,7 +409,9 @@ fn emit(cmd: &ScanCommand, results: &RunResults, extra: Vec<Rendered>) -> anyhow
         outputs.push(Rendered {
             flag: "--json".into(),
             path: path.clone(),
-            bytes: if cmd.json_without_passing_evidence {
+            bytes: if cmd.results_format == ResultsFormat::Compact {
+                report::json::render_compact(results, cmd.json_without_passing_evidence)?
+            } else if cmd.json_without_passing_evidence {
                 let mut results = results.clone();
                 results.nodes.iter_mut().for_each(without_passing_evidence);
                 report::json::Json.render(&results, &options)?

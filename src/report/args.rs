@@ -175,6 +175,17 @@ pub fn sinks(
                 &options,
                 outputs.clone(),
             )?)),
+            "--sarif" => sinks.push(Box::new(super::sarif::SarifSink::new(
+                path,
+                template.clone(),
+                &options,
+                outputs.clone(),
+            ))),
+            "--summary-md" => sinks.push(Box::new(super::markdown::MarkdownSink::new(
+                path,
+                template.clone(),
+                outputs.clone(),
+            ))),
             "--codequality" => sinks.push(Box::new(super::codequality::CodeQualitySink::new(
                 path,
                 template.clone(),

@@ -156,12 +156,12 @@ pub fn finding_detail(check: &CheckResult) -> String {
 /// One sentence: what was found versus what was expected, on which node; at most
 /// [`MESSAGE_LIMIT`] characters.
 pub fn finding_message(node: &NodeResults, check: &CheckResult) -> String {
-    let mut message = format!(
-        "{} on node {}: {}",
-        check.state.as_str(),
-        node.node.name,
-        check.text
-    );
+    finding_message_on(&node.node.name, check)
+}
+
+/// [`finding_message`] for the node named `node`.
+pub fn finding_message_on(node: &str, check: &CheckResult) -> String {
+    let mut message = format!("{} on node {}: {}", check.state.as_str(), node, check.text);
     let detail = finding_detail(check);
     if !detail.is_empty() {
         message.push_str(". ");

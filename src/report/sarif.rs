@@ -1,17 +1,20 @@
 //! SARIF 2.1.0 for GitHub code scanning and other SARIF viewers (`docs/reports.md`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_sarif::sarif;
 
 use super::findings::{
-    compare_ids, disposition, exception, fenced_block, finding_detail, finding_message,
+    compare_ids, disposition, exception, fenced_block, finding_detail, finding_message_on,
     fingerprint, found_text, one_line, report_path, Disposition, ReportPath, MESSAGE_LIMIT,
     NODES_BASE, SOURCE_ROOT_BASE,
 };
 use super::{Emitter, RenderOptions};
-use crate::results::{Change, CheckResult, NodeResults, RunResults, SectionResult, State};
+use crate::results::{
+    BenchmarkInfo, Change, CheckResult, GateOutcome, NodeResults, RunResults, SectionResult, State,
+};
 
 pub const INFORMATION_URI: &str = "https://github.com/cisgate/cisgate";
 /// The key of our entry in `partialFingerprints`; bump the version if the hash input changes.
@@ -26,37 +29,260 @@ impl Emitter for SarifEmitter {
     fn render(&self, results: &RunResults, options: &RenderOptions) -> anyhow::Result<Vec<u8>> {
         // Text from nodes is untrusted: control characters from a node removed.
         let results = &*super::sanitize::results_with(results, super::sanitize::strip_controls)?;
-        let log = build_log(results, options.source_root.as_deref());
-        let mut bytes = serde_json::to_vec_pretty(&log)?;
-        bytes.push(b'\n');
-        Ok(bytes)
+        let mut aggregate = Aggregate::new(results.gate.clone(), options.source_root.clone());
+        for node in &results.nodes {
+            aggregate.add(node);
+        }
+        render_log(&aggregate.into_log(results))
     }
 }
 
-/// The SARIF log: one run per benchmark (a fleet that mixes benchmarks gets several runs,
-/// each with its own rules and `automationDetails.id`).
-pub fn build_log(results: &RunResults, source_root: Option<&Path>) -> sarif::Sarif {
-    let runs: Vec<sarif::Run> = results
-        .by_benchmark()
-        .iter()
-        .map(|part| build_run(part, source_root))
-        .collect();
-    sarif::Sarif::builder()
-        .schema(SCHEMA_URI)
-        .version(serde_json::json!("2.1.0"))
-        .runs(runs)
-        .build()
+fn render_log(log: &sarif::Sarif) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec_pretty(log)?;
+    bytes.push(b'\n');
+    Ok(bytes)
 }
 
-fn build_run(results: &RunResults, source_root: Option<&Path>) -> sarif::Run {
-    let rules = rules(results);
+/// The SARIF log of a whole run: one run per benchmark (a fleet that mixes benchmarks gets
+/// several runs, each with its own rules and `automationDetails.id`).
+pub fn build_log(results: &RunResults, source_root: Option<&Path>) -> sarif::Sarif {
+    let mut aggregate = Aggregate::new(results.gate.clone(), source_root.map(Path::to_path_buf));
+    for node in &results.nodes {
+        aggregate.add(node);
+    }
+    aggregate.into_log(results)
+}
+
+/// `--sarif` as nodes arrive: each node is folded into an [`Aggregate`] whose size depends
+/// on the distinct findings (one per check and place) and rules, not on how many nodes
+/// share them; the log is written at the end. The same bytes as [`SarifEmitter`].
+pub struct SarifSink {
+    path: PathBuf,
+    template: RunResults,
+    aggregate: Aggregate,
+    outputs: super::stream::Outputs,
+}
+
+impl SarifSink {
+    /// `template`: what is known before the first node ([`super::stream::template`]).
+    pub fn new(
+        path: &Path,
+        template: RunResults,
+        options: &RenderOptions,
+        outputs: super::stream::Outputs,
+    ) -> SarifSink {
+        SarifSink {
+            path: path.to_path_buf(),
+            aggregate: Aggregate::new(template.gate.clone(), options.source_root.clone()),
+            template,
+            outputs,
+        }
+    }
+}
+
+impl crate::runner::Sink for SarifSink {
+    fn node(&mut self, node: &NodeResults) -> anyhow::Result<()> {
+        let one = super::stream::run_of_one(&self.template, node);
+        let one = super::sanitize::results_with(&one, super::sanitize::strip_controls)?;
+        self.aggregate.add(&one.nodes[0]);
+        Ok(())
+    }
+
+    fn end(&mut self, run: &RunResults) -> anyhow::Result<()> {
+        use std::io::Write;
+        let header = super::sanitize::results_with(run, super::sanitize::strip_controls)?;
+        let aggregate =
+            std::mem::replace(&mut self.aggregate, Aggregate::new(run.gate.clone(), None));
+        let bytes = render_log(&aggregate.into_log(&header))?;
+        super::stream::finish(&self.outputs, "--sarif", &self.path, |file| {
+            file.write_all(&bytes)?;
+            Ok(())
+        })
+    }
+}
+
+/// A node's place in report order, shared by everything kept about it.
+type NodeKey = Arc<(String, String)>;
+/// A check result's place in report order: its node, then its position among the node's checks.
+type Order = (NodeKey, usize);
+
+/// What the log needs of a run's nodes, folded node by node in any order.
+struct Aggregate {
+    gate: GateOutcome,
+    source_root: Option<PathBuf>,
+    /// Per benchmark the nodes named (`None` for results files that do not name it).
+    parts: BTreeMap<Option<String>, Part>,
+}
+
+#[derive(Default)]
+struct Part {
+    /// Per check id: the first (in report order) section and check with that id.
+    rules: HashMap<String, RuleSeed>,
+    groups: HashMap<GroupKey, FindingGroup>,
+}
+
+struct RuleSeed {
+    order: Order,
+    section: SectionResult,
+    check: CheckResult,
+}
+
+impl Aggregate {
+    fn new(gate: GateOutcome, source_root: Option<PathBuf>) -> Aggregate {
+        Aggregate {
+            gate,
+            source_root,
+            parts: BTreeMap::new(),
+        }
+    }
+
+    fn add(&mut self, node: &NodeResults) {
+        let key: NodeKey = Arc::new((node.node.name.clone(), node.node.source.clone()));
+        let part = self.parts.entry(node.node.benchmark.clone()).or_default();
+        let checks = node.sections.iter().flat_map(|section| {
+            section
+                .groups
+                .iter()
+                .flat_map(move |group| group.checks.iter().map(move |check| (section, check)))
+        });
+        for (position, (section, check)) in checks.enumerate() {
+            let order = (key.clone(), position);
+            part.add_rule(&order, section, check);
+            if check.state == State::Pass {
+                continue;
+            }
+            let path = report_path(node, section, check, self.source_root.as_deref());
+            let place = place_of(section, check, &path);
+            let disposition = disposition(check, &self.gate);
+            let group_key = GroupKey {
+                check: check.id.as_str().to_owned(),
+                place: place.clone(),
+                disposition,
+                state: check.state,
+                exception_line: exception(check).map(|e| e.line),
+            };
+            let member = Member {
+                order,
+                node_name: &node.node.name,
+                target: &section.target,
+                check,
+                path,
+            };
+            match part.groups.get_mut(&group_key) {
+                Some(group) => group.add(member),
+                None => {
+                    part.groups
+                        .insert(group_key, FindingGroup::new(place, disposition, member));
+                }
+            }
+        }
+    }
+
+    /// The log, with `results`' header (its nodes are not read).
+    fn into_log(self, results: &RunResults) -> sarif::Sarif {
+        let mut parts = self.parts;
+        let headers: Vec<(Option<String>, RunResults)> = if results.benchmarks.len() <= 1 {
+            vec![(None, part_header(results, results.benchmark.clone(), true))]
+        } else {
+            results
+                .benchmarks
+                .iter()
+                .enumerate()
+                .map(|(index, info)| {
+                    let header = part_header(results, info.clone(), index == 0);
+                    (Some(info.name.clone()), header)
+                })
+                .collect()
+        };
+        let runs: Vec<sarif::Run> = headers
+            .into_iter()
+            .map(|(benchmark, header)| {
+                let part = match benchmark {
+                    // One benchmark: every node's findings, whatever benchmark it names.
+                    None => std::mem::take(&mut parts)
+                        .into_values()
+                        .reduce(Part::absorb)
+                        .unwrap_or_default(),
+                    Some(name) => parts.remove(&Some(name)).unwrap_or_default(),
+                };
+                build_run(&header, part)
+            })
+            .collect();
+        sarif::Sarif::builder()
+            .schema(SCHEMA_URI)
+            .version(serde_json::json!("2.1.0"))
+            .runs(runs)
+            .build()
+    }
+}
+
+impl Part {
+    fn add_rule(&mut self, order: &Order, section: &SectionResult, check: &CheckResult) {
+        match self.rules.get_mut(check.id.as_str()) {
+            Some(seed) if seed.order <= *order => {}
+            Some(seed) => *seed = RuleSeed::new(order, section, check),
+            None => {
+                self.rules.insert(
+                    check.id.as_str().to_owned(),
+                    RuleSeed::new(order, section, check),
+                );
+            }
+        }
+    }
+
+    /// Both parts as one (a run whose nodes name different benchmarks but whose header
+    /// describes one).
+    fn absorb(mut self, other: Part) -> Part {
+        for (id, seed) in other.rules {
+            match self.rules.get(&id) {
+                Some(mine) if mine.order <= seed.order => {}
+                _ => {
+                    self.rules.insert(id, seed);
+                }
+            }
+        }
+        for (key, group) in other.groups {
+            match self.groups.remove(&key) {
+                Some(mine) => {
+                    self.groups.insert(key, mine.absorb(group));
+                }
+                None => {
+                    self.groups.insert(key, group);
+                }
+            }
+        }
+        self
+    }
+}
+
+impl RuleSeed {
+    fn new(order: &Order, section: &SectionResult, check: &CheckResult) -> RuleSeed {
+        RuleSeed {
+            order: order.clone(),
+            section: SectionResult {
+                groups: Vec::new(),
+                ..section.clone()
+            },
+            // A rule shows the check's title and remediation, never its evidence.
+            check: CheckResult {
+                evidence: Default::default(),
+                ..check.clone()
+            },
+        }
+    }
+}
+
+fn build_run(results: &RunResults, part: Part) -> sarif::Run {
+    let rules = rules(results, &part);
     let rule_index: BTreeMap<&str, i64> = rules
         .iter()
         .enumerate()
         .map(|(index, rule)| (rule.id.as_str(), index as i64))
         .collect();
-    let sarif_results: Vec<sarif::Result> = finding_groups(results, source_root)
-        .iter()
+    let mut groups: Vec<FindingGroup> = part.groups.into_values().collect();
+    groups.sort_by(|a, b| a.first.order.cmp(&b.first.order));
+    let sarif_results: Vec<sarif::Result> = groups
+        .into_iter()
         .map(|group| {
             let index = rule_index
                 .get(group.check().id.as_str())
@@ -94,75 +320,154 @@ fn build_run(results: &RunResults, source_root: Option<&Path>) -> sarif::Run {
     run
 }
 
-/// One node's non-passing result and where it points to.
+/// One node's non-passing result and where it points to, while it is folded in.
 struct Member<'a> {
-    node: &'a NodeResults,
-    section: &'a SectionResult,
+    order: Order,
+    node_name: &'a str,
+    target: &'a str,
     check: &'a CheckResult,
     path: ReportPath,
+}
+
+/// The first member of a group, kept whole: the result's message, level, suppression and
+/// properties come from it.
+struct First {
+    order: Order,
+    node_name: String,
+    check: CheckResult,
 }
 
 /// The nodes that share one finding: the same check, failing the same way (classification,
 /// state, accepting exception) at the same place (the same repository file, or the same
 /// path on each node). One SARIF result each, so a fleet of a thousand identical nodes
 /// gives one result per check instead of a thousand (GitHub takes at most 25,000 per run).
-struct FindingGroup<'a> {
+/// Kept compact: the first member whole, each member's order (for `properties.nodes`), the
+/// first [`LOCATIONS_PER_RESULT`] distinct locations, the distinct found values counted.
+struct FindingGroup {
     /// What identifies the place: `SRCROOT/<file>`, or the node path, or `target:<target>`.
     place: String,
     disposition: Disposition,
-    members: Vec<Member<'a>>,
+    first: First,
+    members: Vec<Order>,
+    /// The earliest member (in report order) at each distinct place, at most
+    /// [`LOCATIONS_PER_RESULT`] of them: the earliest places.
+    locations: HashMap<(String, &'static str, Option<u32>), (Order, sarif::Location)>,
+    /// The latest order in `locations` once it is full.
+    locations_last: Option<Order>,
+    found: BTreeMap<String, usize>,
+    changes: BTreeSet<Change>,
 }
 
-impl<'a> FindingGroup<'a> {
-    fn first(&self) -> &Member<'a> {
-        &self.members[0]
-    }
-
-    fn check(&self) -> &'a CheckResult {
-        self.first().check
-    }
-}
-
-/// Every non-passing result, grouped, in report order (of each group's first node).
-fn finding_groups<'a>(
-    results: &'a RunResults,
-    source_root: Option<&Path>,
-) -> Vec<FindingGroup<'a>> {
-    let mut index: HashMap<GroupKey, usize> = HashMap::new();
-    let mut groups: Vec<FindingGroup<'a>> = Vec::new();
-    for (node, section, check) in results.checks() {
-        if check.state == State::Pass {
-            continue;
-        }
-        let path = report_path(node, section, check, source_root);
-        let place = place_of(section, check, &path);
-        let disposition = disposition(check, &results.gate);
-        let key = GroupKey {
-            check: check.id.as_str().to_owned(),
-            place: place.clone(),
+impl FindingGroup {
+    fn new(place: String, disposition: Disposition, member: Member<'_>) -> FindingGroup {
+        let mut group = FindingGroup {
+            place,
             disposition,
-            state: check.state,
-            exception_line: exception(check).map(|e| e.line),
+            first: First {
+                order: member.order.clone(),
+                node_name: member.node_name.to_owned(),
+                check: member.check.clone(),
+            },
+            members: Vec::new(),
+            locations: HashMap::new(),
+            locations_last: None,
+            found: BTreeMap::new(),
+            changes: BTreeSet::new(),
         };
-        let member = Member {
-            node,
-            section,
-            check,
-            path,
-        };
-        match index.get(&key) {
-            Some(&at) => groups[at].members.push(member),
+        group.add(member);
+        group
+    }
+
+    fn check(&self) -> &CheckResult {
+        &self.first.check
+    }
+
+    fn add(&mut self, member: Member<'_>) {
+        if member.order < self.first.order {
+            self.first = First {
+                order: member.order.clone(),
+                node_name: member.node_name.to_owned(),
+                check: member.check.clone(),
+            };
+        }
+        *self.found.entry(found_text(member.check)).or_default() += 1;
+        if let Some(change) = member.check.change {
+            self.changes.insert(change);
+        }
+        let place = (member.path.uri.clone(), member.path.base, member.path.line);
+        let order = member.order.clone();
+        self.members.push(member.order.clone());
+        if self
+            .locations_last
+            .as_ref()
+            .is_some_and(|last| order >= *last)
+        {
+            return;
+        }
+        let location = location(&member);
+        self.keep_location(place, order, location);
+    }
+
+    fn keep_location(
+        &mut self,
+        place: (String, &'static str, Option<u32>),
+        order: Order,
+        location: sarif::Location,
+    ) {
+        match self.locations.get_mut(&place) {
+            Some(kept) if kept.0 <= order => return,
+            Some(kept) => *kept = (order, location),
             None => {
-                index.insert(key, groups.len());
-                groups.push(FindingGroup {
-                    place,
-                    disposition,
-                    members: vec![member],
-                });
+                self.locations.insert(place, (order, location));
             }
         }
+        if self.locations.len() > LOCATIONS_PER_RESULT {
+            let latest = self
+                .locations
+                .iter()
+                .max_by(|a, b| a.1 .0.cmp(&b.1 .0))
+                .map(|(place, _)| place.clone());
+            if let Some(latest) = latest {
+                self.locations.remove(&latest);
+            }
+        }
+        self.locations_last = if self.locations.len() == LOCATIONS_PER_RESULT {
+            self.locations.values().map(|kept| kept.0.clone()).max()
+        } else {
+            None
+        };
     }
-    groups
+
+    fn absorb(mut self, other: FindingGroup) -> FindingGroup {
+        if other.first.order < self.first.order {
+            self.first = other.first;
+        }
+        self.members.extend(other.members);
+        for (value, count) in other.found {
+            *self.found.entry(value).or_default() += count;
+        }
+        self.changes.extend(other.changes);
+        for (place, (order, location)) in other.locations {
+            self.keep_location(place, order, location);
+        }
+        self
+    }
+
+    /// The members' node names in report order.
+    fn node_names(&self) -> Vec<&str> {
+        let mut members: Vec<&Order> = self.members.iter().collect();
+        members.sort();
+        members.iter().map(|(node, _)| node.0.as_str()).collect()
+    }
+
+    /// The first locations, in report order.
+    fn locations(&self) -> Vec<sarif::Location> {
+        let mut kept: Vec<&(Order, sarif::Location)> = self.locations.values().collect();
+        kept.sort_by(|a, b| a.0.cmp(&b.0));
+        kept.into_iter()
+            .map(|(_, location)| location.clone())
+            .collect()
+    }
 }
 
 #[derive(PartialEq, Eq, Hash)]
@@ -234,18 +539,34 @@ fn run_properties(results: &RunResults) -> sarif::PropertyBag {
         .build()
 }
 
+/// A part of the run's header for one SARIF run: every field a run reads (not the nodes).
+fn part_header(results: &RunResults, benchmark: BenchmarkInfo, unreadable: bool) -> RunResults {
+    RunResults {
+        results_version: results.results_version,
+        tool: results.tool.clone(),
+        scanned_at: results.scanned_at,
+        benchmark,
+        benchmarks: Vec::new(),
+        nodes: Vec::new(),
+        unreadable: if unreadable {
+            results.unreadable.clone()
+        } else {
+            Vec::new()
+        },
+        totals: results.totals,
+        gate: results.gate.clone(),
+        baseline: results.baseline.clone(),
+        previous: results.previous.clone(),
+    }
+}
+
 /// One rule per check of the benchmark that was run (passing ones too), in id order.
-fn rules(results: &RunResults) -> Vec<sarif::ReportingDescriptor> {
-    let mut seen = BTreeSet::new();
-    let mut first: Vec<(&SectionResult, &CheckResult)> = results
-        .checks()
-        .filter(|(_, _, check)| seen.insert(check.id.as_str()))
-        .map(|(_, section, check)| (section, check))
-        .collect();
-    first.sort_by(|a, b| compare_ids(&a.1.id, &b.1.id));
+fn rules(results: &RunResults, part: &Part) -> Vec<sarif::ReportingDescriptor> {
+    let mut first: Vec<&RuleSeed> = part.rules.values().collect();
+    first.sort_by(|a, b| compare_ids(&a.check.id, &b.check.id));
     first
         .into_iter()
-        .map(|(section, check)| rule(results, section, check))
+        .map(|seed| rule(results, &seed.section, &seed.check))
         .collect()
 }
 
@@ -328,24 +649,15 @@ pub const LOCATIONS_PER_RESULT: usize = 100;
 /// Distinct found values listed in a fleet finding's message and properties.
 const FOUND_VALUES_SHOWN: usize = 20;
 
-fn result(group: &FindingGroup<'_>, rule_index: i64) -> sarif::Result {
-    let first = group.first();
-    let check = first.check;
+fn result(group: FindingGroup, rule_index: i64) -> sarif::Result {
+    let check = group.check();
     let disposition = group.disposition;
     let level = match (disposition, check.state) {
         (Disposition::Regression, _) | (_, State::Fail) => sarif::ResultLevel::Error,
         (_, State::Warn) | (_, State::Error) => sarif::ResultLevel::Warning,
         _ => sarif::ResultLevel::Note,
     };
-    let mut seen = BTreeSet::new();
-    let locations: Vec<sarif::Location> = group
-        .members
-        .iter()
-        .filter(|m| seen.insert((m.path.uri.as_str(), m.path.base, m.path.line)))
-        .take(LOCATIONS_PER_RESULT)
-        .map(location)
-        .collect();
-    let stable = group_fingerprint(group);
+    let stable = group_fingerprint(&group);
     // GitHub's own key, in its `hash:occurrence` form, from the same stable inputs (no line
     // content: a moved line is the same finding), so GitHub does not compute one itself.
     let line_hash = format!("{}:1", &stable[..16]);
@@ -353,20 +665,25 @@ fn result(group: &FindingGroup<'_>, rule_index: i64) -> sarif::Result {
         (FINGERPRINT_KEY.to_string(), stable),
         (PRIMARY_LINE_HASH_KEY.to_string(), line_hash),
     ]);
+    let names = group.node_names();
     let builder = sarif::Result::builder()
         .rule_id(check.id.to_string())
         .rule_index(rule_index)
         .level(level)
         .kind(sarif::ResultKind::Fail)
-        .message(sarif::Message::builder().text(group_message(group)).build())
-        .locations(locations)
+        .message(
+            sarif::Message::builder()
+                .text(group_message(&group, &names))
+                .build(),
+        )
+        .locations(group.locations())
         .partial_fingerprints(fingerprints)
         .properties(
             sarif::PropertyBag::builder()
-                .additional_properties(result_properties(group))
+                .additional_properties(result_properties(&group, &names))
                 .build(),
         );
-    match (suppression(check, disposition), baseline_state(group)) {
+    match (suppression(check, disposition), baseline_state(&group)) {
         (Some(suppression), Some(state)) => builder
             .suppressions(vec![suppression])
             .baseline_state(state)
@@ -389,11 +706,8 @@ fn location(member: &Member<'_>) -> sarif::Location {
         .region(region)
         .build();
     let logical = sarif::LogicalLocation::builder()
-        .name(member.section.target.to_string())
-        .fully_qualified_name(format!(
-            "{}/{}",
-            member.node.node.name, member.section.target
-        ))
+        .name(member.target.to_string())
+        .fully_qualified_name(format!("{}/{}", member.node_name, member.target))
         .kind("resource")
         .build();
     sarif::Location::builder()
@@ -406,7 +720,7 @@ fn location(member: &Member<'_>) -> sarif::Location {
 /// the same (the parts that split a group, so results of one run never share one):
 /// no node names (a node joining the fleet does not open a new alert), no line numbers, no
 /// evidence.
-fn group_fingerprint(group: &FindingGroup<'_>) -> String {
+fn group_fingerprint(group: &FindingGroup) -> String {
     let exception_line = exception(group.check())
         .filter(|_| group.disposition == Disposition::Accepted)
         .map(|e| e.line.to_string())
@@ -434,19 +748,14 @@ fn group_fingerprint(group: &FindingGroup<'_>) -> String {
 /// One node: the finding's sentence as every report words it. Several: how many and which,
 /// then the title and what was found on them (each distinct value with its node count).
 /// Bounded to [`MESSAGE_LIMIT`] characters; the properties hold every node.
-fn group_message(group: &FindingGroup<'_>) -> String {
-    let first = group.first();
-    if group.members.len() == 1 {
-        return finding_message(first.node, first.check);
+fn group_message(group: &FindingGroup, names: &[&str]) -> String {
+    let first = &group.first;
+    if names.len() == 1 {
+        return finding_message_on(&first.node_name, &first.check);
     }
-    let check = first.check;
-    let count = group.members.len();
-    let names: Vec<&str> = group
-        .members
-        .iter()
-        .take(NAMES_IN_MESSAGE)
-        .map(|m| m.node.node.name.as_str())
-        .collect();
+    let check = &first.check;
+    let count = names.len();
+    let shown: Vec<&str> = names.iter().take(NAMES_IN_MESSAGE).copied().collect();
     let more = if count > NAMES_IN_MESSAGE {
         format!(" and {} more", count - NAMES_IN_MESSAGE)
     } else {
@@ -475,34 +784,29 @@ fn group_message(group: &FindingGroup<'_>) -> String {
     let message = format!(
         "{} on {count} nodes ({}{more}): {}. {detail}.",
         check.state.as_str(),
-        names.join(", "),
+        shown.join(", "),
         check.text
     );
     one_line(&message, MESSAGE_LIMIT)
 }
 
 /// Each distinct found value of a group with its node count, most nodes first.
-fn found_values(group: &FindingGroup<'_>) -> Vec<(String, usize)> {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for member in &group.members {
-        *counts.entry(found_text(member.check)).or_default() += 1;
-    }
-    let mut values: Vec<(String, usize)> = counts.into_iter().collect();
+fn found_values(group: &FindingGroup) -> Vec<(String, usize)> {
+    let mut values: Vec<(String, usize)> = group
+        .found
+        .iter()
+        .map(|(value, count)| (value.clone(), *count))
+        .collect();
     values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     values
 }
 
-fn result_properties(group: &FindingGroup<'_>) -> BTreeMap<String, serde_json::Value> {
-    let first = group.first();
-    let nodes: Vec<&str> = group
-        .members
-        .iter()
-        .map(|m| m.node.node.name.as_str())
-        .collect();
+fn result_properties(group: &FindingGroup, names: &[&str]) -> BTreeMap<String, serde_json::Value> {
+    let first = &group.first;
     let mut properties = BTreeMap::new();
-    properties.insert("node".into(), serde_json::json!(first.node.node.name));
-    properties.insert("nodeCount".into(), serde_json::json!(nodes.len()));
-    properties.insert("nodes".into(), serde_json::json!(nodes));
+    properties.insert("node".into(), serde_json::json!(first.node_name));
+    properties.insert("nodeCount".into(), serde_json::json!(names.len()));
+    properties.insert("nodes".into(), serde_json::json!(names));
     properties.insert(
         "state".into(),
         serde_json::json!(first.check.state.as_str()),
@@ -549,12 +853,8 @@ fn suppression(check: &CheckResult, disposition: Disposition) -> Option<sarif::S
 
 /// `new` when the finding is new on any of its nodes, `unchanged` when it was there before
 /// on all of them.
-fn baseline_state(group: &FindingGroup<'_>) -> Option<serde_json::Value> {
-    let changes: Vec<Change> = group
-        .members
-        .iter()
-        .filter_map(|m| m.check.change)
-        .collect();
+fn baseline_state(group: &FindingGroup) -> Option<serde_json::Value> {
+    let changes = &group.changes;
     let state = if changes.contains(&Change::New) {
         "new"
     } else if changes.contains(&Change::Unchanged) {
@@ -569,8 +869,50 @@ fn baseline_state(group: &FindingGroup<'_>) -> Option<serde_json::Value> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// `small.json`'s node copied `count` times under distinct names, in report order.
+    pub(crate) fn fleet(count: usize) -> RunResults {
+        let mut results: RunResults =
+            serde_json::from_str(include_str!("../../tests/fixtures/results/small.json")).unwrap();
+        let node = results.nodes[0].clone();
+        results.nodes = (0..count)
+            .map(|index| {
+                let mut copy = node.clone();
+                copy.node.name = format!("node-{index:04}");
+                copy
+            })
+            .collect();
+        results
+    }
+
+    #[test]
+    fn nodes_folded_in_any_order_give_the_log_of_the_whole_run() {
+        let results = fleet(LOCATIONS_PER_RESULT + 37);
+        let whole = render_log(&build_log(&results, None)).unwrap();
+        let mut aggregate = Aggregate::new(results.gate.clone(), None);
+        // Completion order: late nodes first, then the early ones.
+        for node in results.nodes.iter().rev().step_by(2) {
+            aggregate.add(node);
+        }
+        for node in results.nodes.iter().rev().skip(1).step_by(2) {
+            aggregate.add(node);
+        }
+        let streamed = render_log(&aggregate.into_log(&results)).unwrap();
+        assert!(
+            whole == streamed,
+            "streamed SARIF differs from the whole run's"
+        );
+        let log: serde_json::Value = serde_json::from_slice(&whole).unwrap();
+        let first = &log["runs"][0]["results"][0];
+        assert_eq!(
+            first["locations"].as_array().unwrap().len(),
+            LOCATIONS_PER_RESULT
+        );
+        assert_eq!(first["properties"]["nodes"][0], "node-0000");
+        assert_eq!(first["properties"]["nodeCount"], LOCATIONS_PER_RESULT + 37);
+    }
 
     #[test]
     fn rule_name_is_pascal_case_without_punctuation() {

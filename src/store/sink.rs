@@ -95,7 +95,7 @@ pub struct Import<'a> {
 pub fn import(store: &mut Store, import: &Import) -> anyhow::Result<(RunMeta, Written)> {
     let file = import.file;
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let results: RunResults = serde_json::from_slice(&bytes).map_err(|error| {
+    let results: RunResults = crate::results::from_json_slice(&bytes).map_err(|error| {
         anyhow::anyhow!(
             "{}:{}:{}: not a cisgate JSON results file: {error}",
             file.display(),
