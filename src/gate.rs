@@ -39,6 +39,19 @@ pub struct GatePolicy {
 }
 
 impl GatePolicy {
+    /// The policy a decided run was gated with (as its results record it).
+    pub fn of(outcome: &GateOutcome) -> GatePolicy {
+        GatePolicy {
+            fail_on: if outcome.fail_on == FailOn::Warn.as_str() {
+                FailOn::Warn
+            } else {
+                FailOn::Fail
+            },
+            allow_errors: outcome.allow_errors,
+            strict: false,
+        }
+    }
+
     /// Whether a result in this state fails the gate when nothing accepts it.
     pub fn gates(&self, state: State) -> bool {
         match state {
@@ -60,7 +73,7 @@ pub fn decide(results: &RunResults, policy: &GatePolicy) -> GateOutcome {
 }
 
 /// A result that fails the gate: a gating state nothing in the baseline accepts.
-fn is_regression(check: &CheckResult, policy: &GatePolicy) -> bool {
+pub fn is_regression(check: &CheckResult, policy: &GatePolicy) -> bool {
     policy.gates(check.state)
         && check
             .baseline

@@ -15,7 +15,12 @@
 //!   repetition (`"x" * 10000000000`) and turning a value into text (`tojson`,
 //!   `tostring`, string interpolation, printing an output) are refused past
 //!   [`MAX_VALUE_BYTES`] — values share their parts, so `[., .]` forty times is small in
-//!   memory but a terabyte as text.
+//!   memory but a terabyte as text. The same bound holds for what one native step compares:
+//!   `==`, `<` and the other comparisons (the smaller operand), `sort`, `sort_by`,
+//!   `group_by`, `unique`, `unique_by`, `min`, `max`, `min_by`, `max_by`, `bsearch`
+//!   (their input and each key), and `contains`, `inside` and `indices`, which compare every
+//!   part of one value with every part of the other ([`MAX_SEARCH_WORK`]).
+//! - Filters may not name the guarded natives (`__cisgate_...`) themselves.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
@@ -25,7 +30,7 @@ use jaq_core::box_iter::box_once;
 use jaq_core::load::lex::{StrPart, Token};
 use jaq_core::load::parse::{BinaryOp, Def, Parser, Term};
 use jaq_core::native::{v, Fun};
-use jaq_core::ops::Math;
+use jaq_core::ops::{Cmp, Math};
 use jaq_core::{Error, Exn, Native};
 
 /// What the library and filters run over.
@@ -58,8 +63,38 @@ const MUL: &str = "__cisgate_mul";
 const MUL_CHECKED: &str = "__cisgate_mul_checked";
 /// `.` if its text is at most [`MAX_VALUE_BYTES`], else an error (native).
 const SMALL: &str = "__cisgate_small";
-/// jaq's own `tojson`, renamed: `tojson` checks the size first.
-const RAW_TOJSON: &str = "__cisgate_tojson";
+/// `.` if comparing it costs at most [`MAX_VALUE_BYTES`] steps, else an error (native).
+const SMALL_WORK: &str = "__cisgate_small_work";
+/// `.` if searching `$x` in it costs at most [`MAX_SEARCH_WORK`] steps (native).
+const SEARCHABLE: &str = "__cisgate_searchable";
+/// The natives checked before they run: each is renamed `__cisgate_NAME` and the name
+/// itself is a definition in [`guard_defs`] that checks the inputs first.
+const GUARDED_NATIVES: [&str; 9] = [
+    "tojson",
+    "sort",
+    "sort_by",
+    "group_by",
+    "min_by_or_empty",
+    "max_by_or_empty",
+    "contains",
+    "indices",
+    "bsearch",
+];
+/// The names the guarded natives run under ([`GUARDED_NATIVES`]).
+const GUARDED_RAW: [&str; 9] = [
+    "__cisgate_tojson",
+    "__cisgate_sort",
+    "__cisgate_sort_by",
+    "__cisgate_group_by",
+    "__cisgate_min_by_or_empty",
+    "__cisgate_max_by_or_empty",
+    "__cisgate_contains",
+    "__cisgate_indices",
+    "__cisgate_bsearch",
+];
+/// What `contains`, `inside` and `indices` may cost: the product of the sizes of the two
+/// values (as text), as each part of one may be compared with each part of the other.
+pub const MAX_SEARCH_WORK: u64 = 1 << 28;
 
 /// What to load for `filter`: the bounded library ([`library_defs`]) and the filter itself,
 /// bounded the same way, as the definition that [`MAIN`] calls.
@@ -67,6 +102,9 @@ pub fn program_defs(filter: &str) -> Result<Vec<Def<&str>>, String> {
     let tokens = jaq_core::load::Lexer::new(filter)
         .lex()
         .map_err(|errors| format!("{:?}", errors.iter().map(|e| e.1).collect::<Vec<_>>()))?;
+    if let Some(name) = reserved_name(&tokens) {
+        return Err(format!("`{name}` is reserved for cisgate's own bounds"));
+    }
     let body = Parser::new(&tokens).parse(|p| p.term()).map_err(|errors| {
         let found: Vec<String> = errors
             .iter()
@@ -86,11 +124,36 @@ pub fn program_defs(filter: &str) -> Result<Vec<Def<&str>>, String> {
     Ok(defs)
 }
 
+/// The first word of the filter naming one of the bounds' own definitions.
+fn reserved_name<'t>(tokens: &[Token<&'t str>]) -> Option<&'t str> {
+    use jaq_core::load::lex::Tok;
+    tokens.iter().find_map(|Token(text, kind)| match kind {
+        Tok::Word | Tok::Var if text.contains("__cisgate") => Some(*text),
+        Tok::Block(inner) => reserved_name(inner),
+        Tok::Str(parts) => parts.iter().find_map(|part| match part {
+            StrPart::Term(token) => reserved_name(std::slice::from_ref(token)),
+            _ => None,
+        }),
+        _ => None,
+    })
+}
+
 /// Guards defined before the library, so its definitions call them: `tojson` checks the
 /// size of its input before jaq's, `__cisgate_mul` the size of a repetition.
 fn guard_defs() -> impl Iterator<Item = Def<&'static str>> {
     let code = "def tojson: __cisgate_small | __cisgate_tojson; \
-        def __cisgate_mul(l; r): r as $r | l as $l | __cisgate_mul_checked($l; $r);";
+        def __cisgate_mul(l; r): r as $r | l as $l | __cisgate_mul_checked($l; $r); \
+        def sort: __cisgate_small_work | __cisgate_sort; \
+        def sort_by(f): __cisgate_small_work | __cisgate_sort_by(f | __cisgate_small_work); \
+        def group_by(f): __cisgate_small_work | __cisgate_group_by(f | __cisgate_small_work); \
+        def min_by_or_empty(f): \
+            __cisgate_small_work | __cisgate_min_by_or_empty(f | __cisgate_small_work); \
+        def max_by_or_empty(f): \
+            __cisgate_small_work | __cisgate_max_by_or_empty(f | __cisgate_small_work); \
+        def contains($x): __cisgate_searchable($x) | __cisgate_contains($x); \
+        def indices($x): __cisgate_searchable($x) | __cisgate_indices($x); \
+        def bsearch($x): __cisgate_small_work | ($x | __cisgate_small_work) as $x \
+            | __cisgate_bsearch($x);";
     let tokens = jaq_core::load::Lexer::new(code)
         .lex()
         .expect("the guards lex");
@@ -132,6 +195,14 @@ fn add_nested_checks(term: &mut Term<&str>) {
             unreachable!()
         };
         *term = Term::Call(MUL, vec![*left, *right]);
+    }
+    if let Term::BinOp(_, BinaryOp::Cmp(op), _) = term {
+        let op = *op;
+        let Term::BinOp(left, _, right) = std::mem::take(term) else {
+            unreachable!()
+        };
+        // the left operand's outputs vary slowest, as in jaq's own comparison
+        *term = Term::Call(compare_name(op), vec![*left, *right]);
     }
     match term {
         Term::Def(defs, rest) => {
@@ -196,6 +267,42 @@ fn add_nested_checks(term: &mut Term<&str>) {
     }
 }
 
+/// The native that compares two values with `op` after checking their size.
+fn compare_name(op: Cmp) -> &'static str {
+    match op {
+        Cmp::Lt => "__cisgate_lt",
+        Cmp::Le => "__cisgate_le",
+        Cmp::Gt => "__cisgate_gt",
+        Cmp::Ge => "__cisgate_ge",
+        Cmp::Eq => "__cisgate_eq",
+        Cmp::Ne => "__cisgate_ne",
+    }
+}
+
+/// The comparison natives, one per operator ([`compare_name`]).
+fn compare_funs() -> impl Iterator<Item = Fun<Data>> {
+    fn compare<const OP: u8>(mut cv: jaq_core::Cv<'_, Data>) -> jaq_core::ValXs<'_, jaq_json::Val> {
+        const OPS: [Cmp; 6] = [Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge, Cmp::Eq, Cmp::Ne];
+        let right = cv.0.pop_var();
+        let left = cv.0.pop_var();
+        match check_comparison(&left, &right) {
+            Ok(()) => box_once(Ok(OPS[OP as usize].run(&left, &right).into())),
+            Err(message) => box_once(Err(Exn::from(Error::str(message)))),
+        }
+    }
+    let natives: [(Cmp, jaq_core::RunPtr<Data>); 6] = [
+        (Cmp::Lt, compare::<0>),
+        (Cmp::Le, compare::<1>),
+        (Cmp::Gt, compare::<2>),
+        (Cmp::Ge, compare::<3>),
+        (Cmp::Eq, compare::<4>),
+        (Cmp::Ne, compare::<5>),
+    ];
+    natives
+        .into_iter()
+        .map(|(op, run)| (compare_name(op), v(2), Native::<Data>::new(run)))
+}
+
 /// `term | __cisgate_budget`.
 fn then_check(term: &mut Term<&str>) {
     let inner = std::mem::take(term);
@@ -239,6 +346,25 @@ pub fn library_funs() -> impl Iterator<Item = Fun<Data>> {
             Err(message) => box_once(Err(Exn::from(Error::str(message)))),
         }),
     );
+    let small_work: Fun<Data> = (
+        SMALL_WORK,
+        v(0),
+        Native::new(|cv| match check_work_size(&cv.1) {
+            Ok(()) => box_once(Ok(cv.1)),
+            Err(message) => box_once(Err(Exn::from(Error::str(message)))),
+        }),
+    );
+    let searchable: Fun<Data> = (
+        SEARCHABLE,
+        v(1),
+        Native::new(|mut cv| {
+            let needle = cv.0.pop_var();
+            match check_search(&cv.1, &needle) {
+                Ok(()) => box_once(Ok(cv.1)),
+                Err(message) => box_once(Err(Exn::from(Error::str(message)))),
+            }
+        }),
+    );
     let mul: Fun<Data> = (
         MUL_CHECKED,
         v(2),
@@ -258,21 +384,26 @@ pub fn library_funs() -> impl Iterator<Item = Fun<Data>> {
             let replaced = *name == "range" && args.len() == 3;
             !(FORBIDDEN.contains(name) || replaced)
         })
-        .map(|(name, args, native)| match name {
-            "tojson" => (RAW_TOJSON, args, native),
-            _ => (name, args, native),
-        })
-        .chain([budget, range, small, mul])
+        .map(
+            |(name, args, native)| match GUARDED_NATIVES.iter().position(|n| *n == name) {
+                Some(index) => (GUARDED_RAW[index], args, native),
+                None => (name, args, native),
+            },
+        )
+        .chain([budget, range, small, small_work, searchable, mul])
+        .chain(compare_funs())
 }
 
 /// Whether `left * right` stays within [`MAX_VALUE_BYTES`] (a string times a count is a
 /// repetition, allocated at once).
 fn check_repetition(left: &jaq_json::Val, right: &jaq_json::Val) -> Result<(), String> {
-    use jaq_json::Val::{BStr, Num, TStr};
+    use jaq_json::Val::{BStr, Num, Obj, TStr};
     let (text, count) = match (left, right) {
         (BStr(text) | TStr(text), Num(count)) | (Num(count), BStr(text) | TStr(text)) => {
             (text, count)
         }
+        // a deep merge walks the keys both objects have
+        (Obj(_), Obj(_)) => return check_comparison(left, right),
         _ => return Ok(()),
     };
     let count = match count {
@@ -294,14 +425,32 @@ fn check_repetition(left: &jaq_json::Val, right: &jaq_json::Val) -> Result<(), S
 /// Whether `value` as text stays within [`MAX_VALUE_BYTES`]. The walk stops at the limit:
 /// a value whose parts are shared many times over costs at most that much to measure.
 pub fn check_value_size(value: &jaq_json::Val) -> Result<(), String> {
+    match text_size_within(value, MAX_VALUE_BYTES) {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "jq filter built a value of more than {} MiB as text and was stopped",
+            MAX_VALUE_BYTES >> 20
+        )),
+    }
+}
+
+/// The value's size as text, counting shared parts each time they are reached, if at most
+/// `limit`; `None` past it (the walk stops there).
+fn text_size_within(value: &jaq_json::Val, limit: usize) -> Option<usize> {
     use jaq_json::Val;
-    let mut left = MAX_VALUE_BYTES;
+    let scalar = |value: &Val| match value {
+        Val::Null | Val::Bool(_) => Some(5),
+        Val::Num(_) => Some(8),
+        Val::BStr(text) | Val::TStr(text) => Some(text.len() + 2),
+        Val::Arr(_) | Val::Obj(_) => None,
+    };
+    if let Some(size) = scalar(value) {
+        return (size <= limit).then_some(size);
+    }
+    let mut left = limit;
     let mut pending = vec![value];
     while let Some(value) = pending.pop() {
         let size = match value {
-            Val::Null | Val::Bool(_) => 5,
-            Val::Num(_) => 8,
-            Val::BStr(text) | Val::TStr(text) => text.len() + 2,
             Val::Arr(items) => {
                 pending.extend(items.iter());
                 items.len() + 2
@@ -313,18 +462,59 @@ pub fn check_value_size(value: &jaq_json::Val) -> Result<(), String> {
                 }
                 2 * entries.len() + 2
             }
+            scalar_value => scalar(scalar_value).unwrap_or(0),
         };
         left = match left.checked_sub(size) {
-            Some(left) if pending.len() <= MAX_VALUE_BYTES / 8 => left,
-            _ => {
-                return Err(format!(
-                    "jq filter built a value of more than {} MiB as text and was stopped",
-                    MAX_VALUE_BYTES >> 20
-                ))
-            }
+            Some(left) if pending.len() <= limit / 8 => left,
+            _ => return None,
         };
     }
-    Ok(())
+    Some(limit - left)
+}
+
+fn too_big_to_compare() -> String {
+    format!(
+        "jq filter compared or sorted a value of more than {} MiB as text and was stopped",
+        MAX_VALUE_BYTES >> 20
+    )
+}
+
+/// Whether comparing, sorting or grouping `value` stays within [`MAX_VALUE_BYTES`] steps.
+fn check_work_size(value: &jaq_json::Val) -> Result<(), String> {
+    text_size_within(value, MAX_VALUE_BYTES)
+        .map(|_| ())
+        .ok_or_else(too_big_to_compare)
+}
+
+/// Whether comparing `left` with `right` stays within [`MAX_VALUE_BYTES`] steps: a
+/// comparison stops at the end of the smaller value.
+fn check_comparison(left: &jaq_json::Val, right: &jaq_json::Val) -> Result<(), String> {
+    if text_size_within(left, MAX_VALUE_BYTES).is_some()
+        || text_size_within(right, MAX_VALUE_BYTES).is_some()
+    {
+        return Ok(());
+    }
+    Err(too_big_to_compare())
+}
+
+/// Whether `haystack | contains(needle)` or `indices(needle)` stays within
+/// [`MAX_SEARCH_WORK`]: either may compare each part of one with each part of the other.
+/// Strings are searched as text, in time linear in their lengths.
+fn check_search(haystack: &jaq_json::Val, needle: &jaq_json::Val) -> Result<(), String> {
+    use jaq_json::Val::{BStr, TStr};
+    if matches!(haystack, BStr(_) | TStr(_)) && matches!(needle, BStr(_) | TStr(_)) {
+        return Ok(());
+    }
+    let limit = MAX_SEARCH_WORK as usize;
+    let within = text_size_within(haystack, limit).and_then(|haystack_size| {
+        text_size_within(needle, limit / haystack_size.max(1)).map(|_| ())
+    });
+    within.ok_or_else(|| {
+        format!(
+            "jq filter searched values too large for one step (sizes as text multiplied: more than {} MiB) and was stopped",
+            MAX_SEARCH_WORK >> 20
+        )
+    })
 }
 
 /// `range($from; $upto; $by)` as jq-core has it, with a budget check per value.
@@ -378,9 +568,39 @@ thread_local! {
     static TIME_LIMIT_OVERRIDE: Cell<Option<Duration>> = const { Cell::new(None) };
 }
 
-/// Starts a run's budget on this thread; the budget ends when the guard drops.
-pub fn start_run() -> BudgetGuard {
-    let time_limit = TIME_LIMIT_OVERRIDE.with(Cell::get).unwrap_or(TIME_LIMIT);
+/// The environment variable an operator sets to change [`TIME_LIMIT`]: seconds, e.g. `5`
+/// or `0.5` (docs/security.md).
+pub const TIME_LIMIT_VARIABLE: &str = "CISGATE_JQ_TIME_LIMIT";
+
+/// [`TIME_LIMIT`], or the operator's [`TIME_LIMIT_VARIABLE`]; read once per process.
+pub fn time_limit() -> Result<Duration, String> {
+    static LIMIT: std::sync::OnceLock<Result<Duration, String>> = std::sync::OnceLock::new();
+    LIMIT
+        .get_or_init(|| match std::env::var(TIME_LIMIT_VARIABLE) {
+            Err(_) => Ok(TIME_LIMIT),
+            Ok(text) => parse_time_limit(&text),
+        })
+        .clone()
+}
+
+fn parse_time_limit(text: &str) -> Result<Duration, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .ok_or_else(|| {
+            format!("{TIME_LIMIT_VARIABLE}={text:?} is not a positive number of seconds")
+        })
+}
+
+/// Starts a run's budget on this thread; the budget ends when the guard drops. A bad
+/// [`TIME_LIMIT_VARIABLE`] is each run's error.
+pub fn start_run() -> Result<BudgetGuard, String> {
+    let time_limit = match TIME_LIMIT_OVERRIDE.with(Cell::get) {
+        Some(limit) => limit,
+        None => time_limit()?,
+    };
     let previous = BUDGET.with(|budget| {
         budget.replace(Some(Budget {
             deadline: Instant::now() + time_limit,
@@ -389,7 +609,7 @@ pub fn start_run() -> BudgetGuard {
             allocated_base: allocated_by_this_thread(),
         }))
     });
-    BudgetGuard { previous }
+    Ok(BudgetGuard { previous })
 }
 
 /// Restores the budget of an enclosing run, if any.
@@ -409,6 +629,25 @@ pub fn set_time_limit_for_tests(limit: Duration) {
     TIME_LIMIT_OVERRIDE.with(|cell| cell.set(Some(limit)));
 }
 
+/// Budget checks between two readings of the clock: reading it costs more than the rest
+/// of a check, and 64 checks take microseconds (a native step between two checks is
+/// bounded by its own checks above).
+const CHECKS_PER_CLOCK_READING: u32 = 64;
+
+thread_local! {
+    static CHECKS_SINCE_CLOCK: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Whether this check reads the clock.
+fn clock_due() -> bool {
+    CHECKS_SINCE_CLOCK.with(|count| {
+        let next = count.get() + 1;
+        let due = next >= CHECKS_PER_CLOCK_READING;
+        count.set(if due { 0 } else { next });
+        due
+    })
+}
+
 /// Whether the run may go on.
 pub fn check_budget() -> Result<(), String> {
     let Some(budget) = BUDGET.with(Cell::get) else {
@@ -421,7 +660,7 @@ pub fn check_budget() -> Result<(), String> {
             STACK_LIMIT >> 10
         ));
     }
-    if Instant::now() > budget.deadline {
+    if clock_due() && Instant::now() > budget.deadline {
         return Err(format!(
             "jq filter ran longer than {} s and was stopped",
             budget.time_limit.as_secs_f64()
@@ -529,13 +768,23 @@ mod tests {
             .compile(modules)
             .map_err(|errors| format!("{errors:?}"))?;
         let ctx = jaq_core::Ctx::<Data>::new(&filter.lut, jaq_core::Vars::new([]));
-        let _budget = start_run();
+        let _budget = start_run()?;
         filter
             .id
             .run((ctx, jaq_json::Val::Null))
             .map(jaq_core::unwrap_valr)
             .map(|value| value.map(|v| v.to_string()).map_err(|e| e.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_operator_time_limit_reads_seconds() {
+        assert_eq!(parse_time_limit("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_time_limit(" 0.25 "), Ok(Duration::from_millis(250)));
+        for bad in ["", "0", "-1", "1e400", "NaN", "2s"] {
+            let error = parse_time_limit(bad).unwrap_err();
+            assert!(error.contains(TIME_LIMIT_VARIABLE), "{bad}: {error}");
+        }
     }
 
     #[test]
@@ -588,6 +837,101 @@ mod tests {
                 error.contains("more than 64 MiB as text"),
                 "{filter}: {error}"
             );
+        }
+    }
+
+    #[test]
+    fn one_step_that_would_compare_or_search_too_much_is_an_error() {
+        let shared = "reduce range(40) as $i (0; [., .])";
+        for filter in [
+            "sort",
+            "sort_by(.)",
+            "sort_by([.])",
+            "group_by(.)",
+            "unique",
+            "unique_by(.)",
+            "min",
+            "max",
+            "min_by(.)",
+            "max_by(.)",
+            ". < .",
+            ". >= .",
+            "[.] == [.]",
+            "(0, .) != (1, .)",
+            "[.] | bsearch([.][0])",
+            "{a: .} as $o | $o * $o",
+            "[1, 2] | sort_by($big)",
+        ] {
+            let filter = format!("{shared} as $big | {shared} | [., .] | {filter}");
+            let error = run(&filter).unwrap_err();
+            assert!(
+                error.contains("compared or sorted a value of more than 64 MiB"),
+                "{filter}: {error}"
+            );
+        }
+        // two shared values built apart are not the same part: `==` walks both
+        let apart = format!("{shared} as $a | {shared} | . == $a");
+        assert!(run(&apart).unwrap_err().contains("64 MiB"), "{apart}");
+        for filter in ["contains(.)", "inside(.)", "indices(.)", "index(.[0])"] {
+            let filter = format!("{shared} | [., .] | {filter}");
+            let error = run(&filter).unwrap_err();
+            assert!(
+                error.contains("searched values too large"),
+                "{filter}: {error}"
+            );
+        }
+        // quadratic without shared parts
+        let error = run("[range(100000)] | contains([range(100000)])").unwrap_err();
+        assert!(error.contains("searched values too large"), "{error}");
+    }
+
+    #[test]
+    fn guarded_comparisons_and_sorts_give_what_jaq_gives() {
+        // (jaq's order: the left operand's outputs vary slowest)
+        assert_eq!(run("[(1,3) < (2,4)]").unwrap(), ["[true,true,false,true]"]);
+        assert_eq!(
+            run(r#"[1 == 1.0, "a" < "b", [] < {}, {"a":1} == {"a":1}, null != false, 2 >= 3, 2 <= 2, 3 > 2]"#)
+                .unwrap(),
+            ["[true,true,true,true,true,false,true,true]"]
+        );
+        assert_eq!(
+            run(r#"[3,1,2] | sort, sort_by(-.), group_by(. % 2), unique, min, max, bsearch(2)"#)
+                .unwrap(),
+            [
+                "[1,2,3]",
+                "[3,2,1]",
+                "[[2],[3,1]]",
+                "[1,2,3]",
+                "1",
+                "3",
+                "2"
+            ]
+        );
+        assert_eq!(
+            run(r#"[{"a":2,"b":1},{"a":1,"b":2}] | min_by(.a).b, max_by(.a).b, (unique_by(.a) | length)"#)
+                .unwrap(),
+            ["2", "1", "2"]
+        );
+        assert_eq!(
+            run(r#"["ab","c"] | contains(["a"]), inside(["ab","c","d"]), indices("c"), ("abcb" | indices("b")), ("foobar" | contains("bar"))"#)
+                .unwrap(),
+            ["true", "true", "[1]", "[1,3]", "true"]
+        );
+        assert_eq!(
+            run("[1,[2]] | index([2]), ([1,2,1] | indices(1))").unwrap(),
+            ["null", "[0,2]"]
+        );
+    }
+
+    #[test]
+    fn filters_may_not_call_the_guarded_natives_themselves() {
+        for filter in [
+            "__cisgate_sort",
+            "[1] | __cisgate_tojson",
+            r#""\(__cisgate_lt(1; 2))""#,
+        ] {
+            let error = run(filter).unwrap_err();
+            assert!(error.contains("reserved"), "{filter}: {error}");
         }
     }
 

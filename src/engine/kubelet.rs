@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::definitions::config::merge;
 use crate::facts::{FactError, Facts, Process};
+use crate::report::sanitize;
 
 use super::substitute::runs_binary;
 use crate::matching::recent_parses::{parse_or_reuse, RecentParses};
@@ -300,7 +301,8 @@ fn parsed_yaml(text: &str) -> Result<Value, String> {
         static RECENT: RecentParses<Value> = const { RefCell::new(VecDeque::new()) };
     }
     parse_or_reuse(&RECENT, text, |text| {
-        serde_saphyr::from_str(text).map_err(|e| e.without_snippet().to_string())
+        serde_saphyr::from_str(text)
+            .map_err(|e| sanitize::excerpt(&e.without_snippet().to_string()))
     })
 }
 
@@ -552,6 +554,25 @@ fn fraction(value: u128, scale: u128) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_config_that_does_not_parse_is_quoted_in_at_most_300_characters() {
+        let long_line = format!("a: {}\n", "x".repeat(500));
+        for text in [
+            format!("{long_line}{long_line}b: [\n{long_line}: : :\n\t{long_line}"),
+            format!("k: \"{}", "y".repeat(2000)),
+            format!("{}: [1\n", "z".repeat(1000)),
+            format!("{}\n- ]\n", "q: r\n".repeat(100)),
+        ] {
+            let error = parsed_yaml(&text).unwrap_err();
+            assert!(
+                error.chars().count() <= 301,
+                "{} chars: {error}",
+                error.len()
+            );
+            assert!(!error.contains('\n'), "{error}");
+        }
+    }
 
     #[test]
     fn durations_print_like_go() {

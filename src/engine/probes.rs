@@ -1,9 +1,7 @@
 //! Answers typed probes from the facts, printing what the equivalent kube-bench shell
 //! idiom prints (see `docs/probes.md`). No process is spawned and no shell is involved.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use globset::{Glob, GlobMatcher};
@@ -287,31 +285,32 @@ struct JqProgram {
 }
 
 impl JqProgram {
-    /// The compiled filter, compiled once per thread: a fleet scan asks the same
-    /// filters of every node, and compiling loads jq's standard library each time.
-    fn cached(code: &str) -> Result<Rc<Self>, ProbeError> {
+    /// The compiled filter, compiled once: a fleet scan asks the same filters of every
+    /// node, and compiling loads jq's standard library each time.
+    fn cached(code: &str) -> Result<Arc<Self>, ProbeError> {
         Self::cached_as(code.to_owned(), code)
     }
 
     /// `filter` applied to each element of the input array, in one run: starting jq once
     /// per object costs more than a simple filter itself (4,500 pods, a dozen checks).
     /// The outputs, their order and the first error are those of one run per object.
-    fn cached_for_each(filter: &str) -> Result<Rc<Self>, ProbeError> {
+    fn cached_for_each(filter: &str) -> Result<Arc<Self>, ProbeError> {
         // The newline ends a trailing `# comment` of the filter before the parenthesis.
         Self::cached_as(format!(".[] | (\n{filter}\n)"), filter)
     }
 
-    /// `code` compiled once per thread; errors name `shown`, the filter as written.
-    fn cached_as(code: String, shown: &str) -> Result<Rc<Self>, ProbeError> {
-        thread_local! {
-            static PROGRAMS: RefCell<HashMap<String, Rc<JqProgram>>> = RefCell::new(HashMap::new());
+    /// `code` compiled once per process and shared by the threads running checks;
+    /// errors name `shown`, the filter as written.
+    fn cached_as(code: String, shown: &str) -> Result<Arc<Self>, ProbeError> {
+        static PROGRAMS: std::sync::OnceLock<Mutex<HashMap<String, Arc<JqProgram>>>> =
+            std::sync::OnceLock::new();
+        let programs = PROGRAMS.get_or_init(Default::default);
+        if let Some(program) = locked(programs).get(&code) {
+            return Ok(Arc::clone(program));
         }
-        if let Some(program) = PROGRAMS.with(|programs| programs.borrow().get(&code).cloned()) {
-            return Ok(program);
-        }
-        let program = Rc::new(Self::compile(&code, shown)?);
-        PROGRAMS.with(|programs| programs.borrow_mut().insert(code, Rc::clone(&program)));
-        Ok(program)
+        // compiled outside the lock: two threads may compile the same filter once each
+        let program = Arc::new(Self::compile(&code, shown)?);
+        Ok(Arc::clone(locked(programs).entry(code).or_insert(program)))
     }
 
     fn compile(code: &str, shown: &str) -> Result<Self, ProbeError> {
@@ -354,7 +353,8 @@ impl JqProgram {
         use jaq_core::{Ctx, Vars};
         let ctx =
             Ctx::<jaq_core::data::JustLut<jaq_json::Val>>::new(&self.filter.lut, Vars::new([]));
-        let _budget = jq_bounds::start_run();
+        let _budget = jq_bounds::start_run()
+            .map_err(|message| ProbeError::Invalid(format!("jq: {message}")))?;
         let mut lines = Vec::new();
         let mut bytes = 0;
         for output in self.filter.id.run((ctx, input)).map(jaq_core::unwrap_valr) {

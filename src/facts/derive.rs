@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 
 use super::{FactError, Facts};
+use crate::report::sanitize;
 
 /// A process worked out from the file that defines it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,8 +107,12 @@ fn static_pod_path(
     };
     if let Some(config) = flag_value(&kubelet.argv, "config") {
         if let Some(text) = facts.read_file(&config)? {
-            let parsed: KubeletConfigPaths = serde_saphyr::from_str(&text)
-                .map_err(|error| unreadable(&config, format!("invalid kubelet config: {error}")))?;
+            let parsed: KubeletConfigPaths = serde_saphyr::from_str(&text).map_err(|error| {
+                unreadable(
+                    &config,
+                    format!("invalid kubelet config: {}", yaml_excerpt(&error)),
+                )
+            })?;
             if let Some(path) = parsed.static_pod_path.filter(|p| !p.is_empty()) {
                 return Ok(path);
             }
@@ -206,6 +211,11 @@ pub fn pod_manifest_argvs(text: &str) -> Result<Vec<Vec<String>>, String> {
         .collect())
 }
 
+/// A YAML error as a short one-line excerpt: the file is the node's (docs/security.md).
+fn yaml_excerpt(error: &serde_saphyr::Error) -> String {
+    sanitize::excerpt(&error.without_snippet().to_string())
+}
+
 struct ContainerCommand {
     argv: Vec<String>,
     image: Option<String>,
@@ -213,8 +223,8 @@ struct ContainerCommand {
 
 /// Each container with a `command`: its argv and image.
 fn pod_manifest_containers(text: &str) -> Result<Vec<ContainerCommand>, String> {
-    let manifest: PodManifest =
-        serde_saphyr::from_str(text).map_err(|error| format!("invalid pod manifest: {error}"))?;
+    let manifest: PodManifest = serde_saphyr::from_str(text)
+        .map_err(|error| format!("invalid pod manifest: {}", yaml_excerpt(&error)))?;
     if manifest.kind.as_deref() != Some("Pod") {
         return Ok(Vec::new());
     }
@@ -578,6 +588,16 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn a_manifest_that_does_not_parse_is_quoted_in_at_most_300_characters() {
+        let long_line = format!("a: {}\n", "x".repeat(500));
+        let text = format!("{long_line}{long_line}b: [\n{long_line}: : :\n{long_line}");
+        let error = pod_manifest_argvs(&text).unwrap_err();
+        let excerpt = error.trim_start_matches("invalid pod manifest: ");
+        assert!(excerpt.chars().count() <= 301, "{error}");
+        assert!(!error.contains('\n'), "{error}");
     }
 
     #[test]

@@ -181,6 +181,12 @@ pub fn sinks(
                 options.clone(),
                 outputs.clone(),
             )?)),
+            "--html" => sinks.push(Box::new(super::html::HtmlSink::new(
+                path,
+                template,
+                &options,
+                outputs.clone(),
+            ))),
             _ => whole.push((flag, path.to_path_buf(), emitter)),
         }
     }

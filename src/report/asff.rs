@@ -134,7 +134,7 @@ fn is_region(region: &str) -> bool {
 pub fn findings(results: &RunResults, context: &AsffContext) -> Vec<Value> {
     let mut list = Vec::new();
     for (node, _, check) in results.checks() {
-        if crate::store::rows::is_regression(check, &results.gate) {
+        if crate::gate::is_regression(check, &crate::gate::GatePolicy::of(&results.gate)) {
             list.push(finding(results, context, node, check, false));
         } else if check.change == Some(Change::Fixed) && !is_accepted(check) {
             list.push(finding(results, context, node, check, true));

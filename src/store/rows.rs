@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::db::Value;
 use super::meta::RunMeta;
+use crate::gate::GatePolicy;
 use crate::results::{
     BaselineSummary, BenchmarkInfo, CheckResult, Classification, Evidence, ExceptionRef,
     GateOutcome, Location, NodeResults, PreviousSummary, RunResults, SectionResult, State,
@@ -84,20 +85,9 @@ pub struct Summary {
     pub previous: Option<PreviousSummary>,
 }
 
-/// Whether a result counts as a regression, as the gate counted it: its state gates under
-/// the run's policy and no live baseline entry accepted it.
+/// Whether a result counts as a regression, as the gate counted it.
 pub fn is_regression(check: &CheckResult, gate: &GateOutcome) -> bool {
-    let gates = match check.state {
-        State::Fail => true,
-        State::Error => !gate.allow_errors,
-        State::Warn => gate.fail_on == "warn",
-        State::Pass | State::Info => false,
-    };
-    gates
-        && check
-            .baseline
-            .as_ref()
-            .is_none_or(|mark| mark.classification == Classification::Regression)
+    crate::gate::is_regression(check, &GatePolicy::of(gate))
 }
 
 pub fn state_text(state: State) -> &'static str {

@@ -352,6 +352,10 @@ groups:
 """
 
 
+# 2^40 leaves in a few hundred bytes: every part shared.
+SHARED = "reduce range(40) as $i (0; [., .])"
+
+
 def jq_cases(c):
     refused = {
         "halt": "halt",
@@ -392,9 +396,30 @@ def jq_cases(c):
         "huge-setpath": ("[] | setpath([10000000000]; 1) | length", "out of bounds"),
         "limit-repeat-tostring": ('[limit(1e9; repeat("xxxxxxxx"))] | tostring | length', "jq"),
         "range-collected-large-elements": ('[range(1e9) | "\\(.)" * 1000] | length',
-                                           "MiB of memory"),
+                                           "and was stopped"),
         "reduce-doubling": ('[range(64)] | reduce .[] as $x ("x"; . + .) | length',
                             "MiB of memory"),
+        # one native step over shared parts: checked before the step (issue 12, item 9)
+        "shared-tree-sorted": (SHARED + " | sort | length", "compared or sorted"),
+        "shared-tree-sorted-by": (SHARED + " | [., .] | sort_by(.) | length",
+                                  "compared or sorted"),
+        "shared-tree-grouped": (SHARED + " | [., .] | group_by(.) | length",
+                                "compared or sorted"),
+        "shared-tree-unique": (SHARED + " | [., .] | unique | length", "compared or sorted"),
+        "shared-tree-unique-by": (SHARED + " | [., .] | unique_by(.) | length",
+                                  "compared or sorted"),
+        "shared-tree-min": (SHARED + " | [., .] | min | length", "compared or sorted"),
+        "shared-tree-max": (SHARED + " | [., .] | max | length", "compared or sorted"),
+        "shared-tree-less-than": (SHARED + " | . < .", "compared or sorted"),
+        "shared-trees-equal": (SHARED + " as $a | " + SHARED + " | . == $a",
+                               "compared or sorted"),
+        "shared-tree-merged": ("{a: " + SHARED + "} | . * .", "compared or sorted"),
+        "shared-tree-contains": (SHARED + " | contains(.)", "searched values too large"),
+        "shared-tree-inside": (SHARED + " | inside(.)", "searched values too large"),
+        "shared-tree-indices": (SHARED + " | [., .] | indices(.[0])",
+                                "searched values too large"),
+        "long-arrays-contain": ("[range(20000)] | contains([range(20000)])",
+                                "searched values too large"),
         "nested-iteration-collected": (
             'reduce range(40) as $i ("x"; [., .]) | [' + ".[]" * 40 + ' | . * 1000] | length',
             "and was stopped"),
