@@ -177,9 +177,35 @@ fn compile_controls(relative: &str, text: &str) -> String {
     .unwrap()
 }
 
-/// A `config.yaml` as the JSON array of its YAML documents.
+/// A `config.yaml` as the JSON array of its YAML documents. Its platform regexes are
+/// compiled here, once: the binary compiles an embedded one only when it uses it
+/// (`src/definitions/platform.rs`).
 fn compile_config(relative: &str, text: &str) -> String {
     let documents: Vec<serde_json::Value> = serde_saphyr::from_multiple(text)
         .unwrap_or_else(|e| panic!("{EMBEDDED_NAME}/{relative}: {e}"));
+    for document in &documents {
+        check_platform_regexes(relative, document);
+    }
     serde_json::to_string(&documents).unwrap()
+}
+
+/// Panics on a `platforms.NAME.server_version`, `node_markers[].regex` or
+/// `version_from[].regex` that does not compile.
+fn check_platform_regexes(relative: &str, document: &serde_json::Value) {
+    let Some(platforms) = document.get("platforms").and_then(|p| p.as_object()) else {
+        return;
+    };
+    for (name, platform) in platforms {
+        let mut patterns: Vec<&serde_json::Value> =
+            platform.get("server_version").into_iter().collect();
+        for list in ["node_markers", "version_from"] {
+            let entries = platform.get(list).and_then(|l| l.as_array());
+            patterns.extend(entries.into_iter().flatten().filter_map(|m| m.get("regex")));
+        }
+        for pattern in patterns.into_iter().filter_map(|p| p.as_str()) {
+            if let Err(e) = regex::Regex::new(pattern) {
+                panic!("{EMBEDDED_NAME}/{relative}: platforms.{name}: invalid regex: {e}");
+            }
+        }
+    }
 }

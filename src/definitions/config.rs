@@ -91,7 +91,13 @@ impl BenchmarkConfig {
                 merge(&mut merged, overrides);
             }
         }
-        let platforms = platforms_from(merged.get("platforms"), &tree.display_path(TOP_CONFIG))?;
+        // The embedded tree's platform regexes were compiled by build.rs: compiled when used.
+        let checked = !matches!(tree, BenchmarkTree::Embedded);
+        let platforms = platforms_from(
+            merged.get("platforms"),
+            &tree.display_path(TOP_CONFIG),
+            checked,
+        )?;
         Ok(BenchmarkConfig {
             merged,
             platforms: platforms.into(),

@@ -3,7 +3,9 @@
 //! benchmark each version uses. Data, so that a new platform is a config entry plus tests.
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use regex::Regex;
 use serde::Deserialize;
@@ -35,7 +37,41 @@ pub enum VersionedBy {
 #[derive(Debug, Clone)]
 pub struct FileMatch {
     pub path: String,
-    pub regex: Option<Regex>,
+    pub regex: Option<Pattern>,
+}
+
+/// A platform regex, compiled when first used. Loading the embedded config compiled all of
+/// them (a third of a one-node scan), though most runs never detect a platform; the
+/// embedded ones are compiled by `build.rs` instead, which fails the build on a bad one,
+/// and a `--config-dir` tree's are compiled when it loads (see [`platforms_from`]).
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    source: String,
+    compiled: OnceLock<Regex>,
+}
+
+impl Pattern {
+    fn checked(source: String) -> Result<Self, regex::Error> {
+        let compiled = OnceLock::from(Regex::new(&source)?);
+        Ok(Pattern { source, compiled })
+    }
+
+    fn unchecked(source: String) -> Self {
+        Pattern {
+            source,
+            compiled: OnceLock::new(),
+        }
+    }
+}
+
+impl Deref for Pattern {
+    type Target = Regex;
+
+    fn deref(&self) -> &Regex {
+        self.compiled.get_or_init(|| {
+            Regex::new(&self.source).expect("an embedded platform regex, compiled by build.rs")
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -44,7 +80,7 @@ pub struct PlatformConfig {
     pub name: String,
     pub title: String,
     pub control_plane: ControlPlane,
-    pub server_version: Option<Regex>,
+    pub server_version: Option<Pattern>,
     pub node_markers: Vec<FileMatch>,
     pub version_from: Vec<FileMatch>,
     pub versioned_by: VersionedBy,
@@ -76,10 +112,13 @@ struct RawFileMatch {
     regex: Option<String>,
 }
 
-/// Reads the `platforms` section (absent in kube-bench trees: no platform then).
+/// Reads the `platforms` section (absent in kube-bench trees: no platform then). Its
+/// regexes are compiled (and so checked) now when `checked`, else when first used: only
+/// for the embedded tree, whose regexes `build.rs` compiled.
 pub fn platforms_from(
     section: Option<&Value>,
     file: &Path,
+    checked: bool,
 ) -> Result<Vec<PlatformConfig>, DefinitionError> {
     let Some(Value::Object(entries)) = section else {
         return Ok(Vec::new());
@@ -89,14 +128,22 @@ pub fn platforms_from(
         .map(|(name, body)| {
             let raw: RawPlatform = serde_json::from_value(body.clone())
                 .map_err(|e| DefinitionError::invalid(file, format!("platforms.{name}: {e}")))?;
-            platform(name, raw, file)
+            platform(name, raw, file, checked)
         })
         .collect()
 }
 
-fn platform(name: &str, raw: RawPlatform, file: &Path) -> Result<PlatformConfig, DefinitionError> {
+fn platform(
+    name: &str,
+    raw: RawPlatform,
+    file: &Path,
+    checked: bool,
+) -> Result<PlatformConfig, DefinitionError> {
     let compile = |what: &str, pattern: &str| {
-        Regex::new(pattern).map_err(|e| {
+        if !checked {
+            return Ok(Pattern::unchecked(pattern.to_owned()));
+        }
+        Pattern::checked(pattern.to_owned()).map_err(|e| {
             DefinitionError::invalid(file, format!("platforms.{name}.{what}: invalid regex: {e}"))
         })
     };
@@ -180,7 +227,7 @@ mod tests {
             "title": "GKE", "control_plane": "managed",
             "benchmarks": {"1.28": "gke-1.8.0", "1.31": "gke-1.9.0"}
         }});
-        platforms_from(Some(&section), Path::new("config.yaml"))
+        platforms_from(Some(&section), Path::new("config.yaml"), true)
             .unwrap()
             .remove(0)
     }
@@ -200,13 +247,13 @@ mod tests {
     fn mistakes_in_the_section_name_the_platform_and_field() {
         let bad_regex = json!({"x": {"title": "X", "control_plane": "nodes",
             "server_version": "(", "benchmarks": {"1.1": "b"}}});
-        let error = platforms_from(Some(&bad_regex), Path::new("c.yaml")).unwrap_err();
+        let error = platforms_from(Some(&bad_regex), Path::new("c.yaml"), true).unwrap_err();
         assert!(
             error.to_string().contains("platforms.x.server_version"),
             "{error}"
         );
         let unknown = json!({"x": {"title": "X", "control_plane": "cloud", "benchmarks": {}}});
-        let error = platforms_from(Some(&unknown), Path::new("c.yaml")).unwrap_err();
+        let error = platforms_from(Some(&unknown), Path::new("c.yaml"), true).unwrap_err();
         assert!(error.to_string().contains("platforms.x"), "{error}");
     }
 }

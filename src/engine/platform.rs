@@ -101,7 +101,7 @@ mod tests {
                     "version_from": [{"path": "/etc/os-release", "regex": "(?m)^OPENSHIFT_VERSION=\"?(\\d+\\.\\d+)"}],
                     "versioned_by": "platform", "benchmarks": {"4.13": "rh-1.8"}}
         });
-        platforms_from(Some(&section), Path::new("config.yaml")).unwrap()
+        platforms_from(Some(&section), Path::new("config.yaml"), true).unwrap()
     }
 
     fn node(files: &[(&str, &str)]) -> (tempfile::TempDir, SnapshotDirFacts) {

@@ -116,10 +116,31 @@ struct SliceParam {
     derived: bool,
 }
 
-static DICT_KEY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^'([^']*)'$").expect("valid regex"));
-static SLICE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(-?[0-9]*)(:-?[0-9]*)?(:-?[0-9]*)?$").expect("valid regex"));
+/// `^'([^']*)'$`, by hand: compiling the regex cost more than a one-node scan's lookups.
+fn dict_key(text: &str) -> Option<&str> {
+    text.strip_prefix('\'')?
+        .strip_suffix('\'')
+        .filter(|key| !key.contains('\''))
+}
+
+/// `^(-?[0-9]*)(:-?[0-9]*)?(:-?[0-9]*)?$`, by hand: the three groups, the second and third
+/// with their `:` and empty when absent.
+fn slice_parts(text: &str) -> Option<[String; 3]> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let number = |part: &str| {
+        let digits = part.strip_prefix('-').unwrap_or(part);
+        digits.bytes().all(|b| b.is_ascii_digit())
+    };
+    if parts.len() > 3 || !parts.iter().all(|part| number(part)) {
+        return None;
+    }
+    let group = |i: usize| match parts.get(i) {
+        Some(part) if i > 0 => format!(":{part}"),
+        Some(part) => (*part).to_owned(),
+        None => String::new(),
+    };
+    Some([group(0), group(1), group(2)])
+}
 static COMPARISON: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^([^!<>=]+)([!<>=]+)(.+?)$").expect("valid regex"));
 
@@ -327,18 +348,16 @@ impl<'t> Parser<'t> {
             return Ok(());
         }
 
-        if let Some(key) = DICT_KEY.captures(text) {
+        if let Some(key) = dict_key(text) {
             // client-go re-parses the key as a field path, so a dot inside splits it.
-            cur.extend(parse_action(&format!(".{}", &key[1]))?);
+            cur.extend(parse_action(&format!(".{key}"))?);
             return Ok(());
         }
 
-        let captures = SLICE
-            .captures(text)
-            .ok_or_else(|| format!("invalid array index {text}"))?;
+        let groups = slice_parts(text).ok_or_else(|| format!("invalid array index {text}"))?;
         let mut params = [SliceParam::default(); 3];
         for i in 0..3 {
-            let part = captures.get(i + 1).map_or("", |m| m.as_str());
+            let part = groups[i].as_str();
             if part.is_empty() {
                 if i == 1 {
                     params[1] = SliceParam {
@@ -1943,5 +1962,30 @@ volumeStatsAggPeriod: 0s
                 SliceParam::default(),
             ])])]
         );
+    }
+}
+
+#[cfg(test)]
+mod hand_written_patterns {
+    use super::*;
+
+    #[test]
+    fn dict_key_and_slice_match_what_their_regexes_match() {
+        let dict = Regex::new(r"^'([^']*)'$").unwrap();
+        let slice = Regex::new(r"^(-?[0-9]*)(:-?[0-9]*)?(:-?[0-9]*)?$").unwrap();
+        for text in [
+            "", "'", "''", "'a'", "'a.b'", "'a'b'", "a'", "'a", "0", "-1", "-", "1:", ":1", "1:2",
+            "1:2:3", "1::", "::", ":::", "1:2:3:4", "-1:-2:-3", "a", "1:a", "1 :2", "+1",
+        ] {
+            assert_eq!(
+                dict_key(text),
+                dict.captures(text).map(|c| c.get(1).unwrap().as_str()),
+                "{text:?}"
+            );
+            let by_regex = slice
+                .captures(text)
+                .map(|c| [1, 2, 3].map(|i| c.get(i).map_or("", |m| m.as_str()).to_owned()));
+            assert_eq!(slice_parts(text), by_regex, "{text:?}");
+        }
     }
 }
