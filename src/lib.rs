@@ -13,6 +13,7 @@ pub mod matching;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod sanitize;
 pub mod store;
 pub mod sync;
 

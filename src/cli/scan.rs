@@ -187,7 +187,6 @@ fn run_streamed(
     let mut stages = baseline::stages(baseline_args, cmd.baseline.today())?;
     stages.push(Box::new(gate::Counter::new(policy(cmd))));
     let outputs = Outputs::default();
-    let rendered = Default::default();
     let template = report::stream::template(
         GateOutcome {
             fail_on: cmd.fail_on.as_str().into(),
@@ -212,7 +211,6 @@ fn run_streamed(
         &render_options(cmd),
         &template,
         &outputs,
-        &rendered,
     )?);
     let pipeline = Pipeline::new(stages, sinks);
     pipeline.begin()?;
@@ -231,7 +229,7 @@ fn run_streamed(
     header.scanned_at = Some(started_at);
     pipeline.finish_header(&mut header);
     pipeline.end(&header)?;
-    report::stream::commit(&outputs, &crate::sync::locked(&rendered))?;
+    report::stream::commit(&outputs, &[])?;
     Ok(header.gate.exit_code)
 }
 

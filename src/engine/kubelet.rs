@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::definitions::config::merge;
 use crate::facts::{FactError, Facts, Process};
-use crate::report::sanitize;
+use crate::sanitize;
 
 use super::substitute::runs_binary;
 use crate::matching::recent_parses::{parse_or_reuse, RecentParses};

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 
 use super::{FactError, Facts};
-use crate::report::sanitize;
+use crate::sanitize;
 
 /// A process worked out from the file that defines it.
 #[derive(Debug, Clone, PartialEq, Eq)]

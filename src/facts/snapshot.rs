@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::sanitize;
+use crate::sanitize;
 
 use super::bounded::{self, Limit, ReadError};
 use super::{

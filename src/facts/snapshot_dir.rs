@@ -25,7 +25,7 @@ use super::{
     FactError, Facts, FileKind, FileStat, NodeIdentity, Process, ProcessList, ShellCommand,
     ShellOutput,
 };
-use crate::report::sanitize;
+use crate::sanitize;
 use crate::sync::locked;
 
 /// The metadata file at the top of a snapshot directory.

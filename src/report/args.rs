@@ -12,9 +12,8 @@ use super::markdown::MarkdownEmitter;
 use super::sarif::SarifEmitter;
 use super::stream::Outputs;
 use super::{destination, ConsoleFormat, Emitter, RenderOptions};
-use crate::results::{NodeResults, RunResults};
-use crate::runner::{Collect, Sink};
-use std::sync::{Arc, Mutex};
+use crate::results::RunResults;
+use crate::runner::Sink;
 
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(next_help_heading = "Reports")]
@@ -147,16 +146,14 @@ pub fn render_reports(
     Ok(rendered)
 }
 
-/// The requested reports as consumers of a streamed run: those written as nodes arrive
-/// (JUnit, Code Quality) get their own sink; the others share one that keeps the run and
-/// renders them, side by side, at the end (into `rendered`). `template` is what is known
-/// before the first node ([`super::stream::template`]).
+/// The requested reports as consumers of a streamed run: each folds nodes as they arrive
+/// into its temp file or a compact in-memory form. `template` is what is known before the
+/// first node ([`super::stream::template`]).
 pub fn sinks(
     args: &ReportArgs,
     options: &RenderOptions,
     template: &RunResults,
     outputs: &Outputs,
-    rendered: &Arc<Mutex<Vec<Rendered>>>,
 ) -> anyhow::Result<Vec<Box<dyn Sink>>> {
     let requested = args.requested();
     ensure_one_stdout(&requested)?;
@@ -165,8 +162,7 @@ pub fn sinks(
         options.source_root = Some(root.clone());
     }
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    let mut whole = Vec::new();
-    for (flag, path, emitter) in requested {
+    for (flag, path, _) in requested {
         check_destination(flag, path)?;
         match flag {
             "--junit" => sinks.push(Box::new(super::junit::JunitSink::new(
@@ -198,54 +194,10 @@ pub fn sinks(
                 &options,
                 outputs.clone(),
             ))),
-            _ => whole.push((flag, path.to_path_buf(), emitter)),
+            other => unreachable!("{other} is not a report flag"),
         }
     }
-    if !whole.is_empty() {
-        sinks.push(Box::new(WholeRun {
-            nodes: Collect::default(),
-            reports: whole,
-            options,
-            rendered: rendered.clone(),
-        }));
-    }
     Ok(sinks)
-}
-
-/// Reports rendered from the whole run: keeps every node until the end.
-struct WholeRun {
-    nodes: Collect,
-    reports: Vec<(&'static str, PathBuf, Box<dyn Emitter + Send + Sync>)>,
-    options: RenderOptions,
-    rendered: Arc<Mutex<Vec<Rendered>>>,
-}
-
-impl Sink for WholeRun {
-    fn node(&mut self, node: &NodeResults) -> anyhow::Result<()> {
-        self.nodes.push(node.clone());
-        Ok(())
-    }
-
-    fn end(&mut self, run: &RunResults) -> anyhow::Result<()> {
-        use rayon::prelude::*;
-        let results = std::mem::take(&mut self.nodes).into_results(run.clone());
-        let options = &self.options;
-        let rendered = self
-            .reports
-            .par_iter()
-            .map(|(flag, path, emitter)| {
-                Ok(Rendered {
-                    flag: flag.to_string(),
-                    path: path.clone(),
-                    bytes: emitter
-                        .render(&results, options)
-                        .with_context(|| format!("rendering the {flag} report"))?,
-                })
-            })
-            .collect::<anyhow::Result<Vec<Rendered>>>()?;
-        crate::sync::locked(&self.rendered).extend(rendered);
-        Ok(())
-    }
 }
 
 fn ensure_one_stdout(
