@@ -436,7 +436,8 @@ fn measure_binary(objects: &Objects, source: BinarySource, runs: usize) -> Measu
     let dir = tempfile::TempDir::new().expect("temp dir");
     let kubectl = write_scripted_kubectl(dir.path(), objects);
     let snapshot = dir.path().join("api-snapshot.json");
-    let mut args: Vec<String> = match source {
+    let mut args: Vec<String> = vec!["scan".into()];
+    args.extend(match source {
         BinarySource::Kubectl => vec![
             "--root".into(),
             dir.path().display().to_string(),
@@ -447,7 +448,7 @@ fn measure_binary(objects: &Objects, source: BinarySource, runs: usize) -> Measu
             write_api_snapshot(&snapshot, objects);
             vec!["--snapshot".into(), snapshot.display().to_string()]
         }
-    };
+    });
     args.extend(
         [
             "--benchmark",
