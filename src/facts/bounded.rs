@@ -156,26 +156,53 @@ pub fn read_limited(file: File, limit: Limit) -> Result<Vec<u8>, ReadError> {
 /// is the expected size (a file's length, a gzip trailer's): with it right, the bytes are
 /// read into one allocation of that size and nothing else is allocated or zeroed (a
 /// zeroed 64 KiB chunk per read was a tenth of a fleet scan). With it wrong, the buffer
-/// grows by doubling, and never reads more than one byte past the limit.
+/// grows by doubling but never past the limit (a bomb's buffer peaks at the limit, not at
+/// twice it); a full buffer reads one byte before growing, which also tells "exactly at
+/// the limit" from "over".
 pub fn read_stream_limited(
-    reader: impl Read,
+    mut reader: impl Read,
     limit: Limit,
     capacity: usize,
 ) -> Result<Vec<u8>, ReadError> {
     let max = usize::try_from(limit.bytes()).unwrap_or(usize::MAX);
     let mut bytes: Vec<u8> = Vec::with_capacity(capacity.min(max));
-    let mut reader = reader.take((max as u64).saturating_add(1));
     loop {
-        match reader.read_to_end(&mut bytes) {
-            Ok(_) => break,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(ReadError::Io(error)),
+        if bytes.len() >= bytes.capacity().min(max) {
+            // Full: one byte tells the end of the stream from more to come, before any growth.
+            let mut probe = [0u8; 1];
+            if read_retrying(&mut reader, &mut probe)? == 0 {
+                return Ok(bytes);
+            }
+            if bytes.len() >= max {
+                return Err(ReadError::TooLarge { limit });
+            }
+            let target = (bytes.capacity() * 2)
+                .max(bytes.len() + (64 << 10))
+                .min(max);
+            bytes.reserve_exact(target - bytes.len());
+            bytes.push(probe[0]);
+        }
+        let room = (bytes.capacity().min(max) - bytes.len()) as u64;
+        // `read_to_end` on a `take` of the free room fills it without zeroing and without
+        // growing the buffer; 0 from a non-empty room is the end of the stream.
+        let read = (&mut reader)
+            .take(room)
+            .read_to_end(&mut bytes)
+            .map_err(ReadError::Io)?;
+        if read == 0 && room > 0 {
+            return Ok(bytes);
         }
     }
-    if bytes.len() > max {
-        return Err(ReadError::TooLarge { limit });
+}
+
+/// One `read`, again when a signal interrupted it.
+fn read_retrying(reader: &mut impl Read, buffer: &mut [u8]) -> Result<usize, ReadError> {
+    loop {
+        match reader.read(buffer) {
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other.map_err(ReadError::Io),
+        }
     }
-    Ok(bytes)
 }
 
 fn kind_of(file_type: &std::fs::FileType) -> &'static str {
@@ -304,6 +331,28 @@ mod tests {
             read_stream_limited(&over[..], Limit::NodeFile, 0),
             Err(ReadError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn a_stream_over_the_limit_never_grows_the_buffer_past_the_limit() {
+        // A gzip bomb under `prlimit --as`: doubling a buffer at the limit to twice it
+        // (plus the copy) ran out of address space instead of naming the limit.
+        let max = Limit::NodeFile.bytes() as usize;
+        let mut exact = read_stream_limited(&vec![b'a'; max][..], Limit::NodeFile, 100).unwrap();
+        assert!(exact.capacity() <= max, "{} > {max}", exact.capacity());
+        exact.clear();
+        let right_hint = read_stream_limited(&b"twelve bytes"[..], Limit::NodeFile, 12).unwrap();
+        assert_eq!((right_hint.len(), right_hint.capacity()), (12, 12));
+        let over = vec![b'a'; max + 1];
+        for hint in [0, 1, max - 1, max, max + 1] {
+            assert!(
+                matches!(
+                    read_stream_limited(&over[..], Limit::NodeFile, hint),
+                    Err(ReadError::TooLarge { .. })
+                ),
+                "hint {hint}"
+            );
+        }
     }
 
     #[test]
