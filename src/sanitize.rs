@@ -115,6 +115,12 @@ pub fn excerpt(message: &str) -> String {
     for_terminal(&out).into_owned()
 }
 
+/// A YAML parser's error as one short excerpt, without the parser's quoted snippet of
+/// the file (the file may be a node's).
+pub fn yaml_error(error: &serde_saphyr::Error) -> String {
+    excerpt(&error.without_snippet().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

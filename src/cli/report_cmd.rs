@@ -12,9 +12,8 @@ use crate::baseline::{self, args::BaselineArgs, args::DEFAULT_WARN_EXPIRY_DAYS};
 use crate::facts::bounded::{self, Limit};
 use crate::gate::{self, FailOn, GatePolicy, EXIT_OK};
 use crate::report::args::{write_reports, ConsoleArgs, Rendered, ReportArgs};
-use crate::report::json::Json;
 use crate::report::merge::merge;
-use crate::report::{self as reports, Emitter, RenderOptions};
+use crate::report::{self as reports, Emitter};
 use crate::results::{RunResults, READS_RESULTS_VERSION, RESULTS_VERSION};
 
 const BASELINE_HELP: &str = "Re-apply this allowlist to the saved results (expiry judged as of \
@@ -177,14 +176,7 @@ fn emit(cmd: &ReportCommand, results: &RunResults) -> anyhow::Result<()> {
         extra.push(Rendered {
             flag: "--json".into(),
             path: path.clone(),
-            bytes: match cmd.results_format {
-                crate::report::json::ResultsFormat::Full => {
-                    Json.render(results, &RenderOptions::default())?
-                }
-                crate::report::json::ResultsFormat::Compact => {
-                    crate::report::json::render_compact(results, false)?
-                }
-            },
+            bytes: crate::report::json::render_results(results, cmd.results_format, false)?,
         });
     }
     let console = if cmd.quiet || json_to_stdout || cmd.reports.uses_stdout() {

@@ -17,7 +17,7 @@ use crate::gate::{self, FailOn, GatePolicy};
 use crate::report::args::{check_destination, write_reports, ConsoleArgs, Rendered, ReportArgs};
 use crate::report::asff::AsffArgs;
 use crate::report::destination;
-use crate::report::json::{without_passing_evidence, JsonSink, ResultsFormat};
+use crate::report::json::{JsonSink, ResultsFormat};
 use crate::report::sanitize;
 use crate::report::stream::Outputs;
 use crate::report::{self, Emitter, RenderOptions};
@@ -407,15 +407,11 @@ fn emit(cmd: &ScanCommand, results: &RunResults, extra: Vec<Rendered>) -> anyhow
         outputs.push(Rendered {
             flag: "--json".into(),
             path: path.clone(),
-            bytes: if cmd.results_format == ResultsFormat::Compact {
-                report::json::render_compact(results, cmd.json_without_passing_evidence)?
-            } else if cmd.json_without_passing_evidence {
-                let mut results = results.clone();
-                results.nodes.iter_mut().for_each(without_passing_evidence);
-                report::json::Json.render(&results, &options)?
-            } else {
-                report::json::Json.render(results, &options)?
-            },
+            bytes: report::json::render_results(
+                results,
+                cmd.results_format,
+                cmd.json_without_passing_evidence,
+            )?,
         });
     }
     // A report on stdout is the whole of stdout: the console report would corrupt it.

@@ -301,8 +301,7 @@ fn parsed_yaml(text: &str) -> Result<Value, String> {
         static RECENT: RecentParses<Value> = const { RefCell::new(VecDeque::new()) };
     }
     parse_or_reuse(&RECENT, text, |text| {
-        serde_saphyr::from_str(text)
-            .map_err(|e| sanitize::excerpt(&e.without_snippet().to_string()))
+        serde_saphyr::from_str(text).map_err(|e| sanitize::yaml_error(&e))
     })
 }
 

@@ -110,7 +110,7 @@ fn static_pod_path(
             let parsed: KubeletConfigPaths = serde_saphyr::from_str(&text).map_err(|error| {
                 unreadable(
                     &config,
-                    format!("invalid kubelet config: {}", yaml_excerpt(&error)),
+                    format!("invalid kubelet config: {}", sanitize::yaml_error(&error)),
                 )
             })?;
             if let Some(path) = parsed.static_pod_path.filter(|p| !p.is_empty()) {
@@ -211,11 +211,6 @@ pub fn pod_manifest_argvs(text: &str) -> Result<Vec<Vec<String>>, String> {
         .collect())
 }
 
-/// A YAML error as a short one-line excerpt: the file is the node's (docs/security.md).
-fn yaml_excerpt(error: &serde_saphyr::Error) -> String {
-    sanitize::excerpt(&error.without_snippet().to_string())
-}
-
 struct ContainerCommand {
     argv: Vec<String>,
     image: Option<String>,
@@ -224,7 +219,7 @@ struct ContainerCommand {
 /// Each container with a `command`: its argv and image.
 fn pod_manifest_containers(text: &str) -> Result<Vec<ContainerCommand>, String> {
     let manifest: PodManifest = serde_saphyr::from_str(text)
-        .map_err(|error| format!("invalid pod manifest: {}", yaml_excerpt(&error)))?;
+        .map_err(|error| format!("invalid pod manifest: {}", sanitize::yaml_error(&error)))?;
     if manifest.kind.as_deref() != Some("Pod") {
         return Ok(Vec::new());
     }

@@ -48,17 +48,8 @@ impl Emitter for HtmlEmitter {
             page.add(node);
         }
         let header = RunResults {
-            results_version: results.results_version,
-            tool: results.tool.clone(),
-            scanned_at: results.scanned_at,
-            benchmark: results.benchmark.clone(),
-            benchmarks: results.benchmarks.clone(),
-            nodes: Vec::new(),
             unreadable: results.unreadable.clone(),
-            totals: results.totals,
-            gate: results.gate.clone(),
-            baseline: results.baseline.clone(),
-            previous: results.previous.clone(),
+            ..results.clone_header()
         };
         let mut html = Vec::new();
         page.write(&header, &mut html)?;

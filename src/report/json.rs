@@ -48,6 +48,24 @@ const NO_NODES: &[u8] = b"\n  \"nodes\": []";
 /// A node inside `nodes` is indented by two levels.
 const NODE_INDENT: &[u8] = b"    ";
 
+/// A whole run's `--json` bytes in `format`, passing checks' evidence left out when asked.
+pub fn render_results(
+    results: &RunResults,
+    format: ResultsFormat,
+    without_passing: bool,
+) -> anyhow::Result<Vec<u8>> {
+    let options = RenderOptions::default();
+    match format {
+        ResultsFormat::Compact => render_compact(results, without_passing),
+        ResultsFormat::Full if without_passing => {
+            let mut results = results.clone();
+            results.nodes.iter_mut().for_each(without_passing_evidence);
+            Json.render(&results, &options)
+        }
+        ResultsFormat::Full => Json.render(results, &options),
+    }
+}
+
 /// The compact form of a whole run, in memory (`report --from`, console scans).
 pub fn render_compact(results: &RunResults, without_passing: bool) -> anyhow::Result<Vec<u8>> {
     let mut table = DetailsTable::default();
