@@ -239,8 +239,7 @@ fn between_testsuites_tags(xml: &str) -> (&str, &str, &str) {
 
 impl crate::runner::Sink for JunitSink {
     fn node(&mut self, node: &NodeResults) -> anyhow::Result<()> {
-        let one = super::stream::run_of_one(&self.template, node);
-        let one = &*super::sanitize::results_with(&one, super::sanitize::for_xml)?;
+        let one = &super::stream::clean_run_of_one(&self.template, node, super::sanitize::for_xml)?;
         let mut report = Report::new("");
         for section in &one.nodes[0].sections {
             let mut suite = suite(one, &one.nodes[0], section, self.include_test_output);

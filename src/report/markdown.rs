@@ -57,8 +57,8 @@ impl MarkdownSink {
 
 impl crate::runner::Sink for MarkdownSink {
     fn node(&mut self, node: &NodeResults) -> anyhow::Result<()> {
-        let one = super::stream::run_of_one(&self.template, node);
-        let one = super::sanitize::results_with(&one, super::sanitize::strip_controls)?;
+        let one =
+            super::stream::clean_run_of_one(&self.template, node, super::sanitize::strip_controls)?;
         self.summary.add(&one.nodes[0]);
         Ok(())
     }

@@ -82,8 +82,8 @@ impl SarifSink {
 
 impl crate::runner::Sink for SarifSink {
     fn node(&mut self, node: &NodeResults) -> anyhow::Result<()> {
-        let one = super::stream::run_of_one(&self.template, node);
-        let one = super::sanitize::results_with(&one, super::sanitize::strip_controls)?;
+        let one =
+            super::stream::clean_run_of_one(&self.template, node, super::sanitize::strip_controls)?;
         self.aggregate.add(&one.nodes[0]);
         Ok(())
     }

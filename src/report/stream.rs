@@ -4,12 +4,12 @@
 //! many nodes the run has.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::destination::{Content, StagedFile};
-use crate::results::NodeResults;
+use crate::results::{NodeResults, RunResults};
 use crate::runner::node_key;
 use crate::sync::locked;
 
@@ -108,8 +108,6 @@ impl Spool {
     }
 }
 
-use std::io::Read;
-
 /// Writes `pretty` (serde_json's pretty output) indented by `indent` more spaces: JSON
 /// strings escape their newlines, so every newline in it is between two tokens.
 pub fn indent_json(out: &mut Vec<u8>, pretty: &[u8], indent: &[u8]) {
@@ -160,7 +158,19 @@ pub fn run_of_one(template: &RunResults, node: &NodeResults) -> RunResults {
     run
 }
 
-use crate::results::RunResults;
+/// [`run_of_one`] with every text passed through `clean` (a sanitiser of
+/// [`super::sanitize`]), as a report that writes node by node needs it.
+pub fn clean_run_of_one(
+    template: &RunResults,
+    node: &NodeResults,
+    clean: fn(&str) -> std::borrow::Cow<'_, str>,
+) -> anyhow::Result<RunResults> {
+    let one = run_of_one(template, node);
+    if let std::borrow::Cow::Owned(cleaned) = super::sanitize::results_with(&one, clean)? {
+        return Ok(cleaned);
+    }
+    Ok(one)
+}
 
 /// A finished report's file, ready to be filled and handed to [`commit`].
 pub fn finish(
