@@ -287,7 +287,7 @@ fn compare_funs() -> impl Iterator<Item = Fun<Data>> {
         let left = cv.0.pop_var();
         match check_comparison(&left, &right) {
             Ok(()) => box_once(Ok(OPS[OP as usize].run(&left, &right).into())),
-            Err(message) => box_once(Err(Exn::from(Error::str(message)))),
+            Err(message) => box_once(Err(stopped(message))),
         }
     }
     let natives: [(Cmp, jaq_core::RunPtr<Data>); 6] = [
@@ -313,25 +313,33 @@ fn then_check(term: &mut Term<&str>) {
     );
 }
 
+/// A bound's refusal as a jq error: it ends the filter, and the check is ERROR with it.
+fn stopped<'a>(message: String) -> Exn<'a, jaq_json::Val> {
+    Exn::from(Error::str(message))
+}
+
+/// `value` (an output, or a value and its path) as the one output when `check` passed,
+/// else the check's error.
+fn checked<'a, T: 'a>(
+    check: Result<(), String>,
+    value: T,
+) -> jaq_core::box_iter::BoxIter<'a, Result<T, Exn<'a, jaq_json::Val>>> {
+    box_once(check.map(|()| value).map_err(stopped))
+}
+
 /// The native filters without the forbidden ones, `range/3` counting its values, and the
 /// budget check itself.
 pub fn library_funs() -> impl Iterator<Item = Fun<Data>> {
     let budget: Fun<Data> = (
         TICK,
         v(0),
-        Native::new(|cv| match check_budget() {
-            Ok(()) => box_once(Ok(cv.1)),
-            Err(message) => box_once(Err(Exn::from(Error::str(message)))),
-        })
-        .with_paths(|cv| match check_budget() {
-            Ok(()) => box_once(Ok(cv.1)),
-            Err(message) => box_once(Err(Exn::from(Error::str(message)))),
-        })
-        // updating `.` with `f` is `f` (`del(f)`, `f |= g` go through here)
-        .with_update(|cv, update| match check_budget() {
-            Ok(()) => update(cv.1),
-            Err(message) => box_once(Err(Exn::from(Error::str(message)))),
-        }),
+        Native::new(|cv| checked(check_budget(), cv.1))
+            .with_paths(|cv| checked(check_budget(), cv.1))
+            // updating `.` with `f` is `f` (`del(f)`, `f |= g` go through here)
+            .with_update(|cv, update| match check_budget() {
+                Ok(()) => update(cv.1),
+                Err(message) => box_once(Err(stopped(message))),
+            }),
     );
     let range: Fun<Data> = (
         "range",
@@ -341,28 +349,19 @@ pub fn library_funs() -> impl Iterator<Item = Fun<Data>> {
     let small: Fun<Data> = (
         SMALL,
         v(0),
-        Native::new(|cv| match check_value_size(&cv.1) {
-            Ok(()) => box_once(Ok(cv.1)),
-            Err(message) => box_once(Err(Exn::from(Error::str(message)))),
-        }),
+        Native::new(|cv| checked(check_value_size(&cv.1), cv.1)),
     );
     let small_work: Fun<Data> = (
         SMALL_WORK,
         v(0),
-        Native::new(|cv| match check_work_size(&cv.1) {
-            Ok(()) => box_once(Ok(cv.1)),
-            Err(message) => box_once(Err(Exn::from(Error::str(message)))),
-        }),
+        Native::new(|cv| checked(check_work_size(&cv.1), cv.1)),
     );
     let searchable: Fun<Data> = (
         SEARCHABLE,
         v(1),
         Native::new(|mut cv| {
             let needle = cv.0.pop_var();
-            match check_search(&cv.1, &needle) {
-                Ok(()) => box_once(Ok(cv.1)),
-                Err(message) => box_once(Err(Exn::from(Error::str(message)))),
-            }
+            checked(check_search(&cv.1, &needle), cv.1)
         }),
     );
     let mul: Fun<Data> = (
@@ -373,7 +372,7 @@ pub fn library_funs() -> impl Iterator<Item = Fun<Data>> {
             let left = cv.0.pop_var();
             match check_repetition(&left, &right) {
                 Ok(()) => box_once((left * right).map_err(Exn::from)),
-                Err(message) => box_once(Err(Exn::from(Error::str(message)))),
+                Err(message) => box_once(Err(stopped(message))),
             }
         }),
     );
