@@ -77,6 +77,12 @@ fn main() {
         write_api_snapshot(Path::new(&path), &large);
         println!("wrote {}", Path::new(&path).display());
     }
+    if let Some(dir) = std::env::var_os("CISGATE_BENCH_KUBECTL_OUT") {
+        std::fs::create_dir_all(&dir).expect("create the kubectl dir");
+        let script = write_scripted_kubectl(Path::new(&dir), &large);
+        println!("wrote {}", script.display());
+        return;
+    }
 
     let small_run = measure_in_process(&small, 1);
     let in_process = measure_in_process(&large, RUNS);

@@ -9,6 +9,7 @@ pub mod choose;
 pub mod detect;
 pub mod evaluate;
 pub mod jq_bounds;
+pub mod jq_native;
 pub mod k3s;
 pub mod kubelet;
 pub mod locate;

@@ -12,6 +12,7 @@ use crate::facts::{FactError, Facts};
 use crate::sync::locked;
 
 use super::jq_bounds;
+use super::jq_native::NativeFilter;
 use super::k3s;
 use super::kubelet;
 use super::substitute::runs_binary;
@@ -36,10 +37,22 @@ pub struct ApiCache {
 /// same kind wait for one listing, while different kinds are listed side by side.
 type KindSlot = Arc<Mutex<Option<Arc<SortedKind>>>>;
 
-/// One kind's objects in `namespace/name` order, as JSON and as jq values.
+/// One kind's objects in `namespace/name` order, as JSON and, once a filter needs jaq
+/// (see [`jq_native`]), as jq values.
 struct SortedKind {
     keys: Vec<String>,
-    jq_values: jaq_json::Rc<Vec<jaq_json::Val>>,
+    objects: Vec<Value>,
+    jq_values: std::sync::OnceLock<jaq_json::Rc<Vec<jaq_json::Val>>>,
+}
+
+impl SortedKind {
+    /// The objects as jaq values, converted on first use (most filters never need them).
+    fn jq_values(&self) -> jaq_json::Val {
+        let values = self
+            .jq_values
+            .get_or_init(|| jaq_json::Rc::new(self.objects.iter().map(to_jq).collect()));
+        jaq_json::Val::Arr(jaq_json::Rc::clone(values))
+    }
 }
 
 impl std::fmt::Debug for ApiCache {
@@ -68,8 +81,11 @@ impl ApiCache {
         let mut objects = facts.api_objects(kind)?;
         objects.sort_by_cached_key(object_key);
         let keys = objects.iter().map(object_key).collect();
-        let jq_values = jaq_json::Rc::new(objects.into_iter().map(into_jq).collect());
-        let sorted = Arc::new(SortedKind { keys, jq_values });
+        let sorted = Arc::new(SortedKind {
+            keys,
+            objects,
+            jq_values: Default::default(),
+        });
         *slot = Some(Arc::clone(&sorted));
         Ok(sorted)
     }
@@ -174,8 +190,16 @@ fn process_lines(facts: &dyn Facts, bin: &str) -> Result<String, ProbeError> {
 fn api_object_lines(objects: Arc<SortedKind>, jq: Option<&str>) -> Result<String, ProbeError> {
     let lines = match jq {
         None => objects.keys.clone(),
-        Some(filter) => JqProgram::cached_for_each(filter)?
-            .run_on(jaq_json::Val::Arr(jaq_json::Rc::clone(&objects.jq_values)))?,
+        Some(filter) => {
+            // compiled by jaq first: its load-time errors and refusals stay jq's
+            let program = JqProgram::cached_for_each(filter)?;
+            let native = NativeFilter::cached(filter)
+                .and_then(|native| native.lines_for_each(&objects.objects).ok());
+            match native {
+                Some(lines) => lines,
+                None => program.run_on(objects.jq_values())?,
+            }
+        }
     };
     Ok(lines.join("\n"))
 }
@@ -186,34 +210,41 @@ fn api_query_lines(
     kinds: &[String],
     jq: &str,
 ) -> Result<String, ProbeError> {
-    let mut input = jaq_json::Map::default();
-    for kind in kinds {
-        let objects = api.kind(facts, kind)?;
-        input.insert(
-            jaq_json::Val::from(kind.clone()),
-            jaq_json::Val::Arr(jaq_json::Rc::clone(&objects.jq_values)),
-        );
-    }
+    let listed = kinds
+        .iter()
+        .map(|kind| Ok((kind.as_str(), api.kind(facts, kind)?)))
+        .collect::<Result<Vec<_>, ProbeError>>()?;
     let program = JqProgram::cached(jq)?;
+    if let Some(native) = NativeFilter::cached(jq) {
+        let input: Vec<(&str, &[Value])> = listed
+            .iter()
+            .map(|(kind, sorted)| (*kind, sorted.objects.as_slice()))
+            .collect();
+        if let Ok(lines) = native.lines_for_kinds(&input) {
+            return Ok(lines.join("\n"));
+        }
+    }
+    let mut input = jaq_json::Map::default();
+    for (kind, objects) in &listed {
+        input.insert(jaq_json::Val::from(kind.to_string()), objects.jq_values());
+    }
     Ok(program.run_on(jaq_json::Val::obj(input))?.join("\n"))
 }
 
 /// A JSON value as jq sees it: the value jq would read from its JSON text, built
 /// directly (printing and re-parsing every object cost more than the checks themselves).
-fn into_jq(value: Value) -> jaq_json::Val {
+fn to_jq(value: &Value) -> jaq_json::Val {
     use jaq_json::Val;
     match value {
         Value::Null => Val::Null,
-        Value::Bool(b) => Val::Bool(b),
-        Value::Number(n) => Val::Num(jq_number(&n)),
-        Value::String(s) => Val::utf8_str(s.into_bytes()),
-        Value::Array(items) => {
-            Val::Arr(jaq_json::Rc::new(items.into_iter().map(into_jq).collect()))
-        }
+        Value::Bool(b) => Val::Bool(*b),
+        Value::Number(n) => Val::Num(jq_number(n)),
+        Value::String(s) => Val::utf8_str(s.as_bytes().to_vec()),
+        Value::Array(items) => Val::Arr(jaq_json::Rc::new(items.iter().map(to_jq).collect())),
         Value::Object(fields) => Val::obj(
             fields
-                .into_iter()
-                .map(|(key, value)| (Val::utf8_str(key.into_bytes()), into_jq(value)))
+                .iter()
+                .map(|(key, value)| (Val::utf8_str(key.as_bytes().to_vec()), to_jq(value)))
                 .collect(),
         ),
     }
@@ -346,7 +377,7 @@ impl JqProgram {
     /// Each output as one line: strings raw (`jq -r`), other values as compact JSON.
     #[cfg(test)]
     fn run(&self, input: &Value) -> Result<Vec<String>, ProbeError> {
-        self.run_on(into_jq(input.clone()))
+        self.run_on(to_jq(input))
     }
 
     fn run_on(&self, input: jaq_json::Val) -> Result<Vec<String>, ProbeError> {
@@ -441,7 +472,7 @@ mod tests {
         });
         let text = serde_json::to_vec(&object).unwrap();
         let parsed = jaq_json::read::parse_single(&text).unwrap();
-        let direct = into_jq(object);
+        let direct = to_jq(&object);
         assert_eq!(format!("{direct:?}"), format!("{parsed:?}"));
         assert_eq!(direct.to_string(), parsed.to_string());
     }
@@ -554,6 +585,133 @@ mod tests {
         .unwrap();
         let input = serde_json::json!({"items": [{"x": 1}, {"x": 2}]});
         assert_eq!(program.run(&input).unwrap(), vec!["3".to_owned()]);
+    }
+
+    /// Every `jq` of the embedded policies files with the kinds it reads.
+    fn embedded_filters() -> Vec<(String, Option<String>, Vec<String>)> {
+        let mut filters = Vec::new();
+        for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/cfg")).unwrap() {
+            let file = entry.unwrap().path().join("policies.yaml");
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                continue;
+            };
+            let yaml: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+            for group in yaml["groups"].as_array().unwrap() {
+                for check in group["checks"].as_array().into_iter().flatten() {
+                    let audit = &check["audit"];
+                    let Some(jq) = audit["jq"].as_str() else {
+                        continue;
+                    };
+                    let name = format!("{} {}", file.display(), check["id"].as_str().unwrap());
+                    match audit["probe"].as_str() {
+                        Some("api_objects") => filters.push((
+                            name,
+                            Some(audit["kind"].as_str().unwrap().to_owned()),
+                            vec![jq.to_owned()],
+                        )),
+                        _ => filters.push((
+                            name,
+                            None,
+                            std::iter::once(jq.to_owned())
+                                .chain(
+                                    audit["kinds"]
+                                        .as_array()
+                                        .unwrap()
+                                        .iter()
+                                        .map(|k| k.as_str().unwrap().to_owned()),
+                                )
+                                .collect(),
+                        )),
+                    }
+                }
+            }
+        }
+        filters
+    }
+
+    /// The recorded fixtures' objects of each kind, and variants with fields of the wrong
+    /// type or shape (which jq answers with errors or its own comparisons).
+    fn fixture_objects(kind: &str) -> Vec<Vec<Value>> {
+        let mut sets = Vec::new();
+        for cluster in ["good", "bad"] {
+            let path = format!(
+                "{}/tests/fixtures/cis-1.12/api/{cluster}/{kind}.json",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let Ok(text) = std::fs::read_to_string(path) else {
+                return Vec::new(); // a kind cis-1.12 does not read
+            };
+            let list: Value = serde_json::from_str(&text).unwrap();
+            let mut items = list["items"].as_array().unwrap().clone();
+            items.sort_by_cached_key(object_key);
+            sets.push(items);
+        }
+        let odd = [
+            serde_json::json!({"metadata": {"name": "a", "namespace": "n"}, "spec": "x"}),
+            serde_json::json!({"metadata": {"name": "b", "namespace": 7}, "spec": {"containers": null, "hostPID": 1}}),
+            serde_json::json!({"metadata": {"name": "c", "namespace": "n"}, "spec": {"containers": [{"name": "x", "ports": [{"hostPort": 80.5}], "securityContext": {"runAsUser": 1.5, "capabilities": {"add": ["NET_RAW", 3], "drop": "ALL"}}}]}}),
+            serde_json::json!({"metadata": {"name": "d", "namespace": "n", "labels": []}, "subjects": {"a": {"kind": "Group", "name": "system:authenticated"}}, "rules": [{"verbs": ["*"]}], "roleRef": {"kind": "ClusterRole", "name": "cluster-admin"}, "automountServiceAccountToken": "yes"}),
+            serde_json::json!([1, 2]),
+            serde_json::json!(null),
+            serde_json::json!({"metadata": {"name": "e", "namespace": "n"}, "spec": {"initContainers": [{"name": "i", "env": [{"name": "K", "valueFrom": {"secretKeyRef": {"name": 5}}}], "securityContext": {"privileged": true, "allowPrivilegeEscalation": "true", "runAsNonRoot": false, "runAsUser": -3}}], "volumes": [{"name": "v", "hostPath": {"path": ["/"]}}]}}),
+        ];
+        for value in odd {
+            let mut items = sets[1].clone();
+            items.insert(items.len() / 2, value);
+            sets.push(items);
+        }
+        sets
+    }
+
+    fn jaq_lines(program: &JqProgram, input: jaq_json::Val) -> Result<Vec<String>, String> {
+        program.run_on(input).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_native_run_of_every_embedded_filter_prints_what_jaq_prints() {
+        let mut native_runs = 0;
+        for (name, kind, filter) in embedded_filters() {
+            match kind {
+                Some(kind) => {
+                    let program = JqProgram::cached_for_each(&filter[0]).unwrap();
+                    for objects in fixture_objects(&kind) {
+                        let jaq = jaq_lines(&program, to_jq(&Value::Array(objects.clone())));
+                        let native =
+                            NativeFilter::cached(&filter[0]).map(|n| n.lines_for_each(&objects));
+                        if let Some(Ok(lines)) = native {
+                            native_runs += 1;
+                            assert_eq!(Ok(lines), jaq, "{name}");
+                        }
+                    }
+                }
+                None => {
+                    let program = JqProgram::cached(&filter[0]).unwrap();
+                    let kinds = &filter[1..];
+                    let sets: Vec<Vec<Vec<Value>>> =
+                        kinds.iter().map(|kind| fixture_objects(kind)).collect();
+                    let variants = sets.iter().map(Vec::len).min().unwrap_or(0);
+                    for variant in 0..variants {
+                        let input: Vec<(&str, &[Value])> = kinds
+                            .iter()
+                            .zip(&sets)
+                            .map(|(kind, sets)| (kind.as_str(), sets[variant].as_slice()))
+                            .collect();
+                        let object: serde_json::Map<String, Value> = input
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), Value::Array(v.to_vec())))
+                            .collect();
+                        let jaq = jaq_lines(&program, to_jq(&Value::Object(object)));
+                        let native =
+                            NativeFilter::cached(&filter[0]).map(|n| n.lines_for_kinds(&input));
+                        if let Some(Ok(lines)) = native {
+                            native_runs += 1;
+                            assert_eq!(Ok(lines), jaq, "{name}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(native_runs > 100, "{native_runs}");
     }
 
     #[test]

@@ -1,0 +1,736 @@
+//! A native evaluator for the common subset of jq that API-object checks are written in
+//! (paths, `select`, `and`/`or`/`not`, comparisons of scalars, `//`, `+`, `as $x`,
+//! string interpolation, `[...]`, `if`, `any`, `length`, `join`, `reduce` into an object),
+//! run directly over the parsed JSON objects.
+//!
+//! It never decides what jq would decide differently: whatever it is not sure of — a
+//! construct outside the subset, a value whose behaviour it does not model (a float, a
+//! comparison of arrays, a value printed as JSON, an error jq would raise) — ends the
+//! native run with [`Bail`], and the caller runs the same filter through jaq over the same
+//! objects. Only a run that finishes natively is used, so outputs, their order and errors
+//! are always jq's. A run that would print more than jq's output bounds bails too, so the
+//! bounds' errors come from jaq's run ([`jq_bounds`](super::jq_bounds)).
+//!
+//! Why: section 5 asks a dozen questions of every pod; jaq's interpreter, its values and
+//! converting the objects into them took most of a policies scan (docs/performance.md).
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::{Mutex, OnceLock};
+
+use jaq_core::load::lex::StrPart;
+use jaq_core::load::parse::{BinaryOp, Parser, Pattern, Term};
+use jaq_core::ops::{Cmp, Math};
+use jaq_core::path::{Opt, Part};
+use serde_json::Value;
+
+use super::jq_bounds::{MAX_OUTPUTS, MAX_OUTPUT_BYTES, MAX_VALUE_BYTES};
+use crate::sync::locked;
+
+/// The native run cannot decide: run the filter through jaq instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bail;
+
+type Flow = Result<(), Bail>;
+
+/// A filter parsed once and kept for the process: definitions have a bounded number of
+/// filters, and a fleet scan asks the same ones of every node. `None` when the filter
+/// uses something outside the subset (checked before any run).
+pub struct NativeFilter {
+    term: &'static Term<&'static str>,
+}
+
+impl NativeFilter {
+    /// The filter, when every construct in it is one the native evaluator runs.
+    pub fn cached(filter: &str) -> Option<&'static NativeFilter> {
+        type Cache = Mutex<HashMap<String, Option<&'static NativeFilter>>>;
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        if let Some(known) = locked(cache).get(filter) {
+            return *known;
+        }
+        let parsed = Self::parse(filter);
+        *locked(cache).entry(filter.to_owned()).or_insert(parsed)
+    }
+
+    fn parse(filter: &str) -> Option<&'static NativeFilter> {
+        // Leaked once per distinct filter (the cache above never forgets one): the parsed
+        // term borrows the text, and both live as long as the process's definitions.
+        let text: &'static str = Box::leak(filter.to_owned().into_boxed_str());
+        let tokens = jaq_core::load::Lexer::new(text).lex().ok()?;
+        let tokens: &'static [_] = Box::leak(tokens.into_boxed_slice());
+        let term = Parser::new(tokens).parse(|p| p.term()).ok()?;
+        if !supported(&term) {
+            return None;
+        }
+        let term: &'static Term<&'static str> = Box::leak(Box::new(term));
+        Some(Box::leak(Box::new(NativeFilter { term })))
+    }
+
+    /// The filter over each object in turn, one line per output (strings raw, other
+    /// scalars as JSON text), as `.[] | (filter)` over the list prints them.
+    pub fn lines_for_each(&self, objects: &[Value]) -> Result<Vec<String>, Bail> {
+        let mut lines = Lines::default();
+        for object in objects {
+            run(self.term, &Val::Json(object), None, &mut |v| lines.push(v))?;
+        }
+        Ok(lines.lines)
+    }
+
+    /// The filter over `{"<kind>": [objects], ...}`.
+    pub fn lines_for_kinds(&self, kinds: &[(&str, &[Value])]) -> Result<Vec<String>, Bail> {
+        let fields = kinds
+            .iter()
+            .map(|(kind, objects)| (Rc::from(*kind), Val::Items(objects)))
+            .collect();
+        let input = Val::Obj(Rc::new(fields));
+        let mut lines = Lines::default();
+        run(self.term, &input, None, &mut |v| lines.push(v))?;
+        Ok(lines.lines)
+    }
+}
+
+/// Outputs as lines, within jq's output bounds (past them jaq's run reports the error).
+#[derive(Default)]
+struct Lines {
+    lines: Vec<String>,
+    bytes: usize,
+}
+
+impl Lines {
+    fn push(&mut self, value: Val<'_>) -> Flow {
+        let line = text(&value)?;
+        self.bytes += line.len() + 1;
+        if self.lines.len() >= MAX_OUTPUTS || self.bytes > MAX_OUTPUT_BYTES {
+            return Err(Bail);
+        }
+        self.lines.push(line);
+        Ok(())
+    }
+}
+
+/// A value during a run: parts of the input borrowed, what the filter builds owned.
+#[derive(Clone, Debug)]
+enum Val<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Str(Rc<str>),
+    /// An array the filter built.
+    Arr(Rc<Vec<Val<'a>>>),
+    /// An object the filter built (only looked up, never iterated or printed).
+    Obj(Rc<HashMap<Rc<str>, Val<'a>>>),
+    /// A value of the input.
+    Json(&'a Value),
+    /// A list of input objects (one kind's).
+    Items(&'a [Value]),
+    /// A string written in the filter.
+    Lit(&'a str),
+}
+
+/// What a value is, whichever way it is held.
+enum View<'v, 'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// A number that is not an `i64` (jq's handling of it is not modelled).
+    OtherNum,
+    Str(&'v str),
+    Arr(ArrView<'v, 'a>),
+    Obj,
+}
+
+enum ArrView<'v, 'a> {
+    Built(&'v [Val<'a>]),
+    Input(&'a [Value]),
+}
+
+impl ArrView<'_, '_> {
+    fn len(&self) -> usize {
+        match self {
+            ArrView::Built(items) => items.len(),
+            ArrView::Input(items) => items.len(),
+        }
+    }
+}
+
+impl<'a> Val<'a> {
+    fn view(&self) -> View<'_, 'a> {
+        match self {
+            Val::Null => View::Null,
+            Val::Bool(b) => View::Bool(*b),
+            Val::Int(i) => View::Int(*i),
+            Val::Str(s) => View::Str(s),
+            Val::Lit(s) => View::Str(s),
+            Val::Arr(items) => View::Arr(ArrView::Built(items)),
+            Val::Obj(_) => View::Obj,
+            Val::Items(items) => View::Arr(ArrView::Input(items)),
+            Val::Json(value) => match value {
+                Value::Null => View::Null,
+                Value::Bool(b) => View::Bool(*b),
+                Value::Number(n) => n.as_i64().map_or(View::OtherNum, View::Int),
+                Value::String(s) => View::Str(s),
+                Value::Array(items) => View::Arr(ArrView::Input(items)),
+                Value::Object(_) => View::Obj,
+            },
+        }
+    }
+
+    fn truthy(&self) -> bool {
+        !matches!(self.view(), View::Null | View::Bool(false))
+    }
+}
+
+/// Variables bound by `as $x`, innermost first.
+struct Env<'e, 'a> {
+    name: &'e str,
+    value: Val<'a>,
+    outer: Option<&'e Env<'e, 'a>>,
+}
+
+fn lookup<'a>(mut env: Option<&Env<'_, 'a>>, name: &str) -> Result<Val<'a>, Bail> {
+    while let Some(frame) = env {
+        if frame.name == name {
+            return Ok(frame.value.clone());
+        }
+        env = frame.outer;
+    }
+    Err(Bail)
+}
+
+type Out<'o, 'a> = &'o mut dyn FnMut(Val<'a>) -> Flow;
+
+/// Whether every construct of the term is one [`run`] evaluates (it may still bail on
+/// values it does not model).
+fn supported(term: &Term<&str>) -> bool {
+    match term {
+        Term::Id | Term::Num(_) | Term::Var(_) | Term::Arr(None) => true,
+        Term::Obj(entries) => entries.is_empty(),
+        Term::Str(None, parts) => parts.iter().all(|part| match part {
+            StrPart::Term(inner) => supported(inner),
+            _ => true,
+        }),
+        Term::Arr(Some(inner)) => supported(inner),
+        Term::BinOp(l, op, r) => {
+            let op_ok = match op {
+                BinaryOp::Pipe(None) | BinaryOp::Comma | BinaryOp::Alt => true,
+                BinaryOp::Pipe(Some(Pattern::Var(_))) => true,
+                BinaryOp::And | BinaryOp::Or | BinaryOp::Cmp(_) => true,
+                BinaryOp::Math(Math::Add) => true,
+                _ => false,
+            };
+            op_ok && supported(l) && supported(r)
+        }
+        Term::IfThenElse(branches, otherwise) => {
+            branches.iter().all(|(c, t)| supported(c) && supported(t))
+                && otherwise.as_deref().is_none_or(supported)
+        }
+        Term::Call(name, args) => {
+            let known = matches!(
+                (*name, args.len()),
+                ("select", 1)
+                    | ("not", 0)
+                    | ("empty", 0)
+                    | ("true", 0)
+                    | ("false", 0)
+                    | ("null", 0)
+                    | ("length", 0)
+                    | ("join", 1)
+                    | ("any", 1)
+                    | ("any", 2)
+            );
+            known && args.iter().all(supported)
+        }
+        Term::Path(base, path) => {
+            supported(base)
+                && path.0.iter().all(|(part, _)| match part {
+                    Part::Index(index) => supported(index),
+                    Part::Range(None, None) => true,
+                    Part::Range(..) => false,
+                })
+        }
+        Term::Fold(fold, source, Pattern::Var(_), args) if *fold == "reduce" => {
+            supported(source)
+                && matches!(&args[..], [init, update] if supported(init) && object_set(update).is_some())
+        }
+        _ => false,
+    }
+}
+
+/// `.[KEY] = VALUE`: the only update `reduce` runs natively.
+fn object_set<'t>(term: &'t Term<&'t str>) -> Option<(&'t Term<&'t str>, &'t Term<&'t str>)> {
+    match term {
+        Term::BinOp(target, BinaryOp::Assign, value) => match &**target {
+            Term::Path(base, path) if matches!(**base, Term::Id) => match &path.0[..] {
+                [(Part::Index(key), Opt::Essential)] if supported(key) && supported(value) => {
+                    Some((key, value))
+                }
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+type Tm = Term<&'static str>;
+
+/// The one output of `term`, bailing when it has none or several (jq's order over
+/// several outputs of an operand is not modelled).
+fn one<'a>(term: &'static Tm, input: &Val<'a>, env: Option<&Env<'_, 'a>>) -> Result<Val<'a>, Bail> {
+    let mut found = None;
+    let mut count = 0;
+    run(term, input, env, &mut |v| {
+        count += 1;
+        found = Some(v);
+        Ok(())
+    })?;
+    match (count, found) {
+        (1, Some(v)) => Ok(v),
+        _ => Err(Bail),
+    }
+}
+
+fn all<'a>(
+    term: &'static Tm,
+    input: &Val<'a>,
+    env: Option<&Env<'_, 'a>>,
+) -> Result<Vec<Val<'a>>, Bail> {
+    let mut values = Vec::new();
+    run(term, input, env, &mut |v| {
+        values.push(v);
+        Ok(())
+    })?;
+    Ok(values)
+}
+
+fn run<'a>(
+    term: &'static Tm,
+    input: &Val<'a>,
+    env: Option<&Env<'_, 'a>>,
+    out: Out<'_, 'a>,
+) -> Flow {
+    match term {
+        Term::Id => out(input.clone()),
+        Term::Num(text) => out(Val::Int(text.parse().map_err(|_| Bail)?)),
+        Term::Str(None, parts) => match literal(parts) {
+            Some(text) => out(Val::Lit(text)),
+            None => out(Val::Str(interpolate(parts, input, env)?.into())),
+        },
+        Term::Obj(entries) if entries.is_empty() => out(Val::Obj(Rc::default())),
+        Term::Arr(None) => out(Val::Arr(Rc::new(Vec::new()))),
+        Term::Arr(Some(inner)) => out(Val::Arr(Rc::new(all(inner, input, env)?))),
+        Term::Var(name) => out(lookup(env, name)?),
+        Term::BinOp(l, op, r) => binary(l, op, r, input, env, out),
+        Term::IfThenElse(branches, otherwise) => {
+            if_then_else(branches, otherwise.as_deref(), input, env, out)
+        }
+        Term::Call(name, args) => call(name, args, input, env, out),
+        Term::Path(base, path) => run(base, input, env, &mut |v| {
+            parts(&v, &path.0, input, env, out)
+        }),
+        Term::Fold(fold, source, Pattern::Var(name), args) if *fold == "reduce" => {
+            let [init, update] = &args[..] else {
+                return Err(Bail);
+            };
+            let (key, value) = object_set(update).ok_or(Bail)?;
+            let mut acc = one(init, input, env)?;
+            for item in all(source, input, env)? {
+                let frame = Env {
+                    name,
+                    value: item,
+                    outer: env,
+                };
+                let key = one(key, &acc, Some(&frame))?;
+                let value = one(value, &acc, Some(&frame))?;
+                acc = set_field(acc, key, value)?;
+            }
+            out(acc)
+        }
+        _ => Err(Bail),
+    }
+}
+
+/// `.[key] = value` on a built object (or null, which becomes one).
+fn set_field<'a>(target: Val<'a>, key: Val<'a>, value: Val<'a>) -> Result<Val<'a>, Bail> {
+    let View::Str(key) = key.view() else {
+        return Err(Bail);
+    };
+    let key: Rc<str> = key.into();
+    let mut fields = match target {
+        Val::Obj(fields) => fields,
+        Val::Null | Val::Json(Value::Null) => Rc::new(HashMap::new()),
+        _ => return Err(Bail),
+    };
+    Rc::make_mut(&mut fields).insert(key, value);
+    Ok(Val::Obj(fields))
+}
+
+fn binary<'a>(
+    l: &'static Tm,
+    op: &'static BinaryOp<&'static str>,
+    r: &'static Tm,
+    input: &Val<'a>,
+    env: Option<&Env<'_, 'a>>,
+    out: Out<'_, 'a>,
+) -> Flow {
+    match op {
+        BinaryOp::Pipe(None) => run(l, input, env, &mut |v| run(r, &v, env, out)),
+        BinaryOp::Pipe(Some(Pattern::Var(name))) => run(l, input, env, &mut |value| {
+            let frame = Env {
+                name,
+                value,
+                outer: env,
+            };
+            run(r, input, Some(&frame), out)
+        }),
+        BinaryOp::Comma => {
+            run(l, input, env, out)?;
+            run(r, input, env, out)
+        }
+        BinaryOp::Alt => {
+            let left: Vec<Val<'a>> = all(l, input, env)?
+                .into_iter()
+                .filter(Val::truthy)
+                .collect();
+            if left.is_empty() {
+                run(r, input, env, out)
+            } else {
+                left.into_iter().try_for_each(out)
+            }
+        }
+        BinaryOp::And => {
+            let left = one(l, input, env)?;
+            if !left.truthy() {
+                return out(Val::Bool(false));
+            }
+            out(Val::Bool(one(r, input, env)?.truthy()))
+        }
+        BinaryOp::Or => {
+            let left = one(l, input, env)?;
+            if left.truthy() {
+                return out(Val::Bool(true));
+            }
+            out(Val::Bool(one(r, input, env)?.truthy()))
+        }
+        BinaryOp::Cmp(op) => {
+            let (left, right) = (one(l, input, env)?, one(r, input, env)?);
+            out(Val::Bool(compare(*op, &left, &right)?))
+        }
+        BinaryOp::Math(Math::Add) => {
+            let (left, right) = (one(l, input, env)?, one(r, input, env)?);
+            out(add(left, right)?)
+        }
+        _ => Err(Bail),
+    }
+}
+
+fn if_then_else<'a>(
+    branches: &'static [(Tm, Tm)],
+    otherwise: Option<&'static Tm>,
+    input: &Val<'a>,
+    env: Option<&Env<'_, 'a>>,
+    out: Out<'_, 'a>,
+) -> Flow {
+    let Some(((condition, then), rest)) = branches.split_first() else {
+        return match otherwise {
+            Some(term) => run(term, input, env, out),
+            None => out(input.clone()),
+        };
+    };
+    run(condition, input, env, &mut |c| {
+        if c.truthy() {
+            run(then, input, env, out)
+        } else {
+            if_then_else(rest, otherwise, input, env, out)
+        }
+    })
+}
+
+fn call<'a>(
+    name: &'static str,
+    args: &'static [Tm],
+    input: &Val<'a>,
+    env: Option<&Env<'_, 'a>>,
+    out: Out<'_, 'a>,
+) -> Flow {
+    match (name, args) {
+        ("select", [condition]) => run(condition, input, env, &mut |c| {
+            if c.truthy() {
+                out(input.clone())
+            } else {
+                Ok(())
+            }
+        }),
+        ("not", []) => out(Val::Bool(!input.truthy())),
+        ("empty", []) => Ok(()),
+        ("true", []) => out(Val::Bool(true)),
+        ("false", []) => out(Val::Bool(false)),
+        ("null", []) => out(Val::Null),
+        ("length", []) => out(Val::Int(length(input)?)),
+        ("join", [separator]) => {
+            let separator = one(separator, input, env)?;
+            out(Val::Str(join(input, &separator)?.into()))
+        }
+        ("any", [condition]) => out(Val::Bool(any(&elements(input)?, condition, env)?)),
+        ("any", [generator, condition]) => out(Val::Bool(any(
+            &all(generator, input, env)?,
+            condition,
+            env,
+        )?)),
+        _ => Err(Bail),
+    }
+}
+
+/// jq's `any(g; cond)`: stops at the first item whose condition holds.
+fn any<'a>(
+    items: &[Val<'a>],
+    condition: &'static Tm,
+    env: Option<&Env<'_, 'a>>,
+) -> Result<bool, Bail> {
+    for item in items {
+        let mut found = false;
+        run(condition, item, env, &mut |c| {
+            found |= c.truthy();
+            Ok(())
+        })?;
+        if found {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn length(value: &Val<'_>) -> Result<i64, Bail> {
+    let n = match value.view() {
+        View::Null => 0,
+        View::Arr(items) => items.len(),
+        View::Obj => match value {
+            Val::Obj(fields) => fields.len(),
+            Val::Json(Value::Object(fields)) => fields.len(),
+            _ => return Err(Bail),
+        },
+        _ => return Err(Bail),
+    };
+    i64::try_from(n).map_err(|_| Bail)
+}
+
+/// `join` of an array of strings (other elements are not modelled).
+fn join(value: &Val<'_>, separator: &Val<'_>) -> Result<String, Bail> {
+    let View::Str(separator) = separator.view() else {
+        return Err(Bail);
+    };
+    let mut joined = String::new();
+    for (i, item) in elements(value)?.iter().enumerate() {
+        let View::Str(text) = item.view() else {
+            return Err(Bail);
+        };
+        if i > 0 {
+            joined.push_str(separator);
+        }
+        joined.push_str(text);
+        if joined.len() > MAX_VALUE_BYTES {
+            return Err(Bail);
+        }
+    }
+    Ok(joined)
+}
+
+/// The elements of an array (`.[]`); anything else is not modelled here.
+fn elements<'a>(value: &Val<'a>) -> Result<Vec<Val<'a>>, Bail> {
+    match value {
+        Val::Arr(items) => Ok(items.to_vec()),
+        Val::Items(items) => Ok(items.iter().map(Val::Json).collect()),
+        Val::Json(Value::Array(items)) => Ok(items.iter().map(Val::Json).collect()),
+        _ => Err(Bail),
+    }
+}
+
+/// The path's parts applied in turn; `input` is the path's own input, which its index
+/// terms read (`$m[.metadata.name]`).
+fn parts<'a>(
+    value: &Val<'a>,
+    path: &'static [(Part<Tm>, Opt)],
+    input: &Val<'a>,
+    env: Option<&Env<'_, 'a>>,
+    out: Out<'_, 'a>,
+) -> Flow {
+    let Some(((part, opt), rest)) = path.split_first() else {
+        return out(value.clone());
+    };
+    let result = match part {
+        Part::Index(index) => {
+            let key = one(index, input, env)?;
+            match index_value(value, &key) {
+                Ok(found) => return parts(&found, rest, input, env, out),
+                Err(error) => Err(error),
+            }
+        }
+        Part::Range(None, None) => match value {
+            Val::Arr(items) => {
+                return items
+                    .iter()
+                    .try_for_each(|item| parts(item, rest, input, env, out))
+            }
+            Val::Items(items) => {
+                let items: &'a [Value] = items;
+                return items
+                    .iter()
+                    .try_for_each(|item| parts(&Val::Json(item), rest, input, env, out));
+            }
+            Val::Json(Value::Array(items)) => {
+                let items: &'a [Value] = items;
+                return items
+                    .iter()
+                    .try_for_each(|item| parts(&Val::Json(item), rest, input, env, out));
+            }
+            Val::Json(Value::Object(fields)) => {
+                return fields
+                    .values()
+                    .try_for_each(|item| parts(&Val::Json(item), rest, input, env, out))
+            }
+            // a built object's iteration order is not modelled
+            Val::Obj(_) => return Err(Bail),
+            _ => Err(JqError::Raised),
+        },
+        Part::Range(..) => return Err(Bail),
+    };
+    match (result, opt) {
+        // `?`: jq's error becomes no output
+        (Err(JqError::Raised), Opt::Optional) => Ok(()),
+        (Err(_), _) => Err(Bail),
+        (Ok(()), _) => Ok(()),
+    }
+}
+
+/// Why a path part gave no value.
+enum JqError {
+    /// An error jq raises (which `?` turns into no output).
+    Raised,
+    /// A case the native run does not model.
+    Unmodelled,
+}
+
+fn index_value<'a>(value: &Val<'a>, key: &Val<'a>) -> Result<Val<'a>, JqError> {
+    match (value, key.view()) {
+        (Val::Null | Val::Json(Value::Null), View::Str(_) | View::Int(_)) => Ok(Val::Null),
+        (Val::Json(Value::Object(fields)), View::Str(key)) => {
+            Ok(fields.get(key).map_or(Val::Null, Val::Json))
+        }
+        (Val::Obj(fields), View::Str(key)) => Ok(fields.get(key).cloned().unwrap_or(Val::Null)),
+        // an index from the end is not modelled
+        (_, View::Int(i)) if i < 0 => Err(JqError::Unmodelled),
+        (_, View::Int(i)) => match value.view() {
+            View::Arr(ArrView::Input(items)) => {
+                Ok(items.get(i as usize).map_or(Val::Null, Val::Json))
+            }
+            View::Arr(ArrView::Built(items)) => {
+                Ok(items.get(i as usize).cloned().unwrap_or(Val::Null))
+            }
+            _ => Err(JqError::Raised),
+        },
+        _ => Err(JqError::Raised),
+    }
+}
+
+/// `l + r` for null, integers (without overflow), strings and arrays.
+fn add<'a>(left: Val<'a>, right: Val<'a>) -> Result<Val<'a>, Bail> {
+    match (left.view(), right.view()) {
+        (View::Null, _) => Ok(right),
+        (_, View::Null) => Ok(left),
+        (View::Int(a), View::Int(b)) => a.checked_add(b).map(Val::Int).ok_or(Bail),
+        (View::Str(a), View::Str(b)) if a.len() + b.len() <= MAX_VALUE_BYTES => {
+            Ok(Val::Str(format!("{a}{b}").into()))
+        }
+        (View::Arr(_), View::Arr(_)) => {
+            let mut items = elements(&left)?;
+            items.extend(elements(&right)?);
+            Ok(Val::Arr(Rc::new(items)))
+        }
+        _ => Err(Bail),
+    }
+}
+
+/// A value's place in jq's order: null < false < true < numbers < strings < arrays <
+/// objects. Scalars are compared by value; two containers, or two numbers of which one
+/// is not an `i64`, are not modelled.
+#[derive(PartialEq, PartialOrd)]
+enum Rank<'v> {
+    Null,
+    False,
+    True,
+    Int(i64),
+    Str(&'v str),
+    Arr,
+    Obj,
+}
+
+fn rank<'v>(value: &'v Val<'_>) -> Result<Rank<'v>, Bail> {
+    match value.view() {
+        View::Null => Ok(Rank::Null),
+        View::Bool(false) => Ok(Rank::False),
+        View::Bool(true) => Ok(Rank::True),
+        View::Int(i) => Ok(Rank::Int(i)),
+        View::Str(s) if s.len() <= MAX_VALUE_BYTES => Ok(Rank::Str(s)),
+        View::Arr(_) => Ok(Rank::Arr),
+        View::Obj => Ok(Rank::Obj),
+        // floats and huge strings: jq's comparison of them is not modelled
+        View::OtherNum | View::Str(_) => Err(Bail),
+    }
+}
+
+fn compare(op: Cmp, left: &Val<'_>, right: &Val<'_>) -> Result<bool, Bail> {
+    let (l, r) = (rank(left)?, rank(right)?);
+    let containers = matches!(l, Rank::Arr | Rank::Obj) && matches!(r, Rank::Arr | Rank::Obj);
+    if containers {
+        return Err(Bail);
+    }
+    Ok(match op {
+        Cmp::Eq => l == r,
+        Cmp::Ne => l != r,
+        Cmp::Lt => l < r,
+        Cmp::Le => l <= r,
+        Cmp::Gt => l > r,
+        Cmp::Ge => l >= r,
+    })
+}
+
+/// The text of a string without interpolation.
+fn literal(parts: &'static [StrPart<&'static str, Tm>]) -> Option<&'static str> {
+    match parts {
+        [] => Some(""),
+        [StrPart::Str(text)] => Some(text),
+        _ => None,
+    }
+}
+
+/// `"...\(f)..."`: each interpolated term has one output, shown as `tostring` shows it.
+fn interpolate<'a>(
+    parts: &'static [StrPart<&'static str, Tm>],
+    input: &Val<'a>,
+    env: Option<&Env<'_, 'a>>,
+) -> Result<String, Bail> {
+    let mut text = String::new();
+    for part in parts {
+        match part {
+            StrPart::Str(s) => text.push_str(s),
+            StrPart::Char(c) => text.push(*c),
+            StrPart::Term(term) => text.push_str(&self::text(&one(term, input, env)?)?),
+        }
+        if text.len() > MAX_VALUE_BYTES {
+            return Err(Bail);
+        }
+    }
+    Ok(text)
+}
+
+/// A scalar as `jq -r` prints it; containers and floats are not modelled.
+fn text(value: &Val<'_>) -> Result<String, Bail> {
+    Ok(match value.view() {
+        View::Null => "null".to_owned(),
+        View::Bool(b) => b.to_string(),
+        View::Int(i) => i.to_string(),
+        View::Str(s) => s.to_owned(),
+        View::OtherNum | View::Arr(_) | View::Obj => return Err(Bail),
+    })
+}
