@@ -435,7 +435,7 @@ impl<F: Facts> Facts for Counting<F> {
     fn shell_path_prefix(&self) -> &str {
         self.inner.shell_path_prefix()
     }
-    fn api_objects(&self, kind: &str) -> Result<Vec<serde_json::Value>, FactError> {
+    fn api_objects(&self, kind: &str) -> Result<cisgate::facts::ApiObjects, FactError> {
         self.api.fetch_add(1, Ordering::Relaxed);
         self.inner.api_objects(kind)
     }

@@ -570,7 +570,7 @@ impl Facts for ServedApi<'_> {
     fn shell_path_prefix(&self) -> &str {
         ""
     }
-    fn api_objects(&self, kind: &str) -> Result<Vec<Value>, FactError> {
+    fn api_objects(&self, kind: &str) -> Result<cisgate::facts::ApiObjects, FactError> {
         *self
             .calls
             .lock()
@@ -579,7 +579,7 @@ impl Facts for ServedApi<'_> {
             .or_insert(0) += 1;
         self.objects
             .get(kind)
-            .cloned()
+            .map(|objects| std::sync::Arc::new(objects.clone()))
             .ok_or_else(|| FactError::Api {
                 kind: kind.into(),
                 reason: "not generated".into(),

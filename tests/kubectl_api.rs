@@ -87,7 +87,7 @@ fn real_kubectl_lists_a_grouped_kind_and_an_empty_list() {
         .unwrap();
     assert_eq!(bindings.len(), 1);
     assert_eq!(bindings[0]["roleRef"]["name"], "cluster-admin");
-    assert_eq!(kubectl.list("namespaces").unwrap(), Vec::<Value>::new());
+    assert_eq!(*kubectl.list("namespaces").unwrap(), Vec::<Value>::new());
 }
 
 #[test]

@@ -8,7 +8,7 @@ use globset::{Glob, GlobMatcher};
 use serde_json::Value;
 
 use crate::definitions::probe::Probe;
-use crate::facts::{FactError, Facts};
+use crate::facts::{ApiObjects, FactError, Facts};
 use crate::sync::locked;
 
 use super::jq_bounds;
@@ -41,7 +41,7 @@ type KindSlot = Arc<Mutex<Option<Arc<SortedKind>>>>;
 /// (see [`jq_native`]), as jq values.
 struct SortedKind {
     keys: Vec<String>,
-    objects: Vec<Value>,
+    objects: ApiObjects,
     jq_values: std::sync::OnceLock<jaq_json::Rc<Vec<jaq_json::Val>>>,
 }
 
@@ -78,9 +78,7 @@ impl ApiCache {
         if let Some(known) = slot.as_ref() {
             return Ok(Arc::clone(known));
         }
-        let mut objects = facts.api_objects(kind)?;
-        objects.sort_by_cached_key(object_key);
-        let keys = objects.iter().map(object_key).collect();
+        let (keys, objects) = sorted_by_key(facts.api_objects(kind)?);
         let sorted = Arc::new(SortedKind {
             keys,
             objects,
@@ -93,6 +91,19 @@ impl ApiCache {
     fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, KindSlot>> {
         locked(&self.kinds)
     }
+}
+
+/// The objects in `namespace/name` order (stable) and their keys. The API server lists
+/// them in that order already; only a list out of order is copied to be sorted.
+fn sorted_by_key(objects: ApiObjects) -> (Vec<String>, ApiObjects) {
+    let mut keyed: Vec<(String, usize)> = objects.iter().map(object_key).zip(0..).collect();
+    let objects = if keyed.is_sorted() {
+        objects
+    } else {
+        keyed.sort_unstable();
+        Arc::new(keyed.iter().map(|(_, i)| objects[*i].clone()).collect())
+    };
+    (keyed.into_iter().map(|(key, _)| key).collect(), objects)
 }
 
 /// Runs a probe and returns its output text.

@@ -44,7 +44,7 @@ impl Default for KubectlOptions {
     }
 }
 
-type Listing = Result<Vec<Value>, FactError>;
+type Listing = Result<super::ApiObjects, FactError>;
 
 impl KubectlOptions {
     /// The context kubectl would use: `--context`, else the `current-context` of the first
@@ -193,7 +193,7 @@ impl Kubectl {
         if !finished.status.success() {
             return Err(api_error(failure_text(&finished)));
         }
-        items_of(&finished.stdout).map_err(api_error)
+        items_of(&finished.stdout).map(Arc::new).map_err(api_error)
     }
 
     fn command(&self, arguments: &[&str]) -> Command {
@@ -227,10 +227,11 @@ fn failure_text(finished: &Finished) -> String {
 }
 
 fn items_of(stdout: &[u8]) -> Result<Vec<Value>, String> {
-    let list: Value = serde_json::from_slice(stdout)
+    let mut list: Value = serde_json::from_slice(stdout)
         .map_err(|error| format!("kubectl printed something that is not JSON: {error}"))?;
-    match list.get("items") {
-        Some(Value::Array(items)) => Ok(items.clone()),
+    // taken out of the list, not copied: a cluster's pods are megabytes
+    match list.get_mut("items").map(Value::take) {
+        Some(Value::Array(items)) => Ok(items),
         Some(Value::Null) | None => Ok(Vec::new()),
         Some(_) => Err("kubectl's list has an `items` that is not an array".to_string()),
     }

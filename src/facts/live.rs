@@ -239,7 +239,7 @@ impl Facts for LiveFacts {
         &self.path_prefix
     }
 
-    fn api_objects(&self, kind: &str) -> Result<Vec<serde_json::Value>, FactError> {
+    fn api_objects(&self, kind: &str) -> Result<crate::facts::ApiObjects, FactError> {
         self.kubectl.list(kind)
     }
 

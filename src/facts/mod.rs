@@ -139,6 +139,9 @@ pub enum FactError {
     Api { kind: String, reason: String },
 }
 
+/// One kind's API objects, shared by whoever asks for them.
+pub type ApiObjects = std::sync::Arc<Vec<serde_json::Value>>;
+
 /// One source of facts about one node. Paths are node paths (`/etc/kubernetes/...`);
 /// a source that reads a mounted host or a snapshot maps them itself.
 pub trait Facts: Send + Sync {
@@ -170,8 +173,9 @@ pub trait Facts: Send + Sync {
     fn shell_path_prefix(&self) -> &str;
 
     /// All API objects of a kind (`pods`, `rolebindings.rbac.authorization.k8s.io`, ...),
-    /// across all namespaces, each as the API returns it.
-    fn api_objects(&self, kind: &str) -> Result<Vec<serde_json::Value>, FactError>;
+    /// across all namespaces, each as the API returns it. Shared, not copied: a cluster's
+    /// pods are megabytes, and every check of section 5 reads them.
+    fn api_objects(&self, kind: &str) -> Result<ApiObjects, FactError>;
 
     /// Whether API objects can be read at all (decides whether `policies` runs by default).
     fn api_reachable(&self) -> bool;

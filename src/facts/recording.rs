@@ -113,8 +113,7 @@ fn reduce_snapshot(snapshot: &mut Snapshot, allow: &Allowlist) {
         note(redactions, what, reduced.removed + redacted.count);
     }
     for (kind, record) in snapshot.api.kinds.iter_mut() {
-        let count: usize = record
-            .items
+        let count: usize = std::sync::Arc::make_mut(&mut record.items)
             .iter_mut()
             .map(|item| allowlist::reduce_api_object(item, allow) + redact::redact_api_object(item))
             .sum();
@@ -247,7 +246,7 @@ impl<F: Facts> Facts for RecordingFacts<F> {
         self.inner.shell_path_prefix()
     }
 
-    fn api_objects(&self, kind: &str) -> Result<Vec<serde_json::Value>, FactError> {
+    fn api_objects(&self, kind: &str) -> Result<crate::facts::ApiObjects, FactError> {
         let answer = self.inner.api_objects(kind);
         self.record(|snapshot| {
             let record = match &answer {
@@ -257,7 +256,7 @@ impl<F: Facts> Facts for RecordingFacts<F> {
                 },
                 Err(error) => match RecordedError::from_fact_error(error) {
                     Some(error) => ApiKindRecord {
-                        items: Vec::new(),
+                        items: Default::default(),
                         error: Some(error),
                     },
                     None => return,

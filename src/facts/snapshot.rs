@@ -299,7 +299,7 @@ pub struct ApiRecord {
 #[serde(deny_unknown_fields)]
 pub struct ApiKindRecord {
     #[serde(default)]
-    pub items: Vec<serde_json::Value>,
+    pub items: super::ApiObjects,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<RecordedError>,
 }
@@ -711,12 +711,12 @@ impl Facts for SnapshotFacts {
         ""
     }
 
-    fn api_objects(&self, kind: &str) -> Result<Vec<serde_json::Value>, FactError> {
+    fn api_objects(&self, kind: &str) -> Result<crate::facts::ApiObjects, FactError> {
         match self.snapshot.api.kinds.get(kind) {
             Some(ApiKindRecord {
                 error: Some(error), ..
             }) => Err(error.to_fact_error()),
-            Some(record) => Ok(record.items.clone()),
+            Some(record) => Ok(std::sync::Arc::clone(&record.items)),
             None => Err(Snapshot::not_recorded(format!(
                 "API objects of kind {kind}"
             ))),

@@ -676,7 +676,7 @@ impl Facts for SnapshotDirFacts {
         }
     }
 
-    fn api_objects(&self, kind: &str) -> Result<Vec<serde_json::Value>, FactError> {
+    fn api_objects(&self, kind: &str) -> Result<crate::facts::ApiObjects, FactError> {
         Err(FactError::NotRecorded {
             what: format!("API objects of kind {kind}"),
         })
