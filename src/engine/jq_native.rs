@@ -212,13 +212,16 @@ fn supported(term: &Term<&str>) -> bool {
         }),
         Term::Arr(Some(inner)) => supported(inner),
         Term::BinOp(l, op, r) => {
-            let op_ok = match op {
-                BinaryOp::Pipe(None) | BinaryOp::Comma | BinaryOp::Alt => true,
-                BinaryOp::Pipe(Some(Pattern::Var(_))) => true,
-                BinaryOp::And | BinaryOp::Or | BinaryOp::Cmp(_) => true,
-                BinaryOp::Math(Math::Add) => true,
-                _ => false,
-            };
+            let op_ok = matches!(
+                op,
+                BinaryOp::Pipe(None | Some(Pattern::Var(_)))
+                    | BinaryOp::Comma
+                    | BinaryOp::Alt
+                    | BinaryOp::And
+                    | BinaryOp::Or
+                    | BinaryOp::Cmp(_)
+                    | BinaryOp::Math(Math::Add)
+            );
             op_ok && supported(l) && supported(r)
         }
         Term::IfThenElse(branches, otherwise) => {
