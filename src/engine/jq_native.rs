@@ -27,6 +27,29 @@ use serde_json::Value;
 use super::jq_bounds::{MAX_OUTPUTS, MAX_OUTPUT_BYTES, MAX_VALUE_BYTES};
 use crate::sync::locked;
 
+/// How many steps one native run may take before it leaves the filter to jaq, whose time
+/// and memory bounds then apply (`.[] as $a | .[] as $b | .[] | empty` over a large list).
+const MAX_STEPS: u64 = if cfg!(test) { 1 << 20 } else { 1 << 27 };
+/// The largest array a native run builds before it leaves the filter to jaq.
+const MAX_ARRAY: usize = 1 << 20;
+
+thread_local! {
+    static STEPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// One step of the run; past [`MAX_STEPS`] the run bails.
+fn step() -> Flow {
+    STEPS.with(|steps| {
+        let taken = steps.get() + 1;
+        steps.set(taken);
+        if taken > MAX_STEPS {
+            Err(Bail)
+        } else {
+            Ok(())
+        }
+    })
+}
+
 /// The native run cannot decide: run the filter through jaq instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bail;
@@ -70,6 +93,7 @@ impl NativeFilter {
     /// The filter over each object in turn, one line per output (strings raw, other
     /// scalars as JSON text), as `.[] | (filter)` over the list prints them.
     pub fn lines_for_each(&self, objects: &[Value]) -> Result<Vec<String>, Bail> {
+        STEPS.with(|steps| steps.set(0));
         let mut lines = Lines::default();
         for object in objects {
             run(self.term, &Val::Json(object), None, &mut |v| lines.push(v))?;
@@ -84,6 +108,7 @@ impl NativeFilter {
             .map(|(kind, objects)| (Rc::from(*kind), Val::Items(objects)))
             .collect();
         let input = Val::Obj(Rc::new(fields));
+        STEPS.with(|steps| steps.set(0));
         let mut lines = Lines::default();
         run(self.term, &input, None, &mut |v| lines.push(v))?;
         Ok(lines.lines)
@@ -301,6 +326,9 @@ fn all<'a>(
 ) -> Result<Vec<Val<'a>>, Bail> {
     let mut values = Vec::new();
     run(term, input, env, &mut |v| {
+        if values.len() >= MAX_ARRAY {
+            return Err(Bail);
+        }
         values.push(v);
         Ok(())
     })?;
@@ -313,6 +341,7 @@ fn run<'a>(
     env: Option<&Env<'_, 'a>>,
     out: Out<'_, 'a>,
 ) -> Flow {
+    step()?;
     match term {
         Term::Id => out(input.clone()),
         Term::Num(text) => out(Val::Int(text.parse().map_err(|_| Bail)?)),
@@ -648,6 +677,9 @@ fn add<'a>(left: Val<'a>, right: Val<'a>) -> Result<Val<'a>, Bail> {
         (View::Arr(_), View::Arr(_)) => {
             let mut items = elements(&left)?;
             items.extend(elements(&right)?);
+            if items.len() > MAX_ARRAY {
+                return Err(Bail);
+            }
             Ok(Val::Arr(Rc::new(items)))
         }
         _ => Err(Bail),
@@ -736,4 +768,67 @@ fn text(value: &Val<'_>) -> Result<String, Bail> {
         View::Str(s) => s.to_owned(),
         View::OtherNum | View::Arr(_) | View::Obj => return Err(Bail),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn lines(filter: &str, objects: &[Value]) -> Option<Result<Vec<String>, Bail>> {
+        NativeFilter::cached(filter).map(|native| native.lines_for_each(objects))
+    }
+
+    #[test]
+    fn a_filter_in_the_subset_prints_one_line_per_output() {
+        let pods = [
+            json!({"metadata": {"name": "a", "namespace": "x"}, "spec": {"hostPID": true}}),
+            json!({"metadata": {"name": "b", "namespace": "kube-system"}, "spec": {"hostPID": true}}),
+            json!({"metadata": {"name": "c", "namespace": "x"}}),
+        ];
+        let filter = r#"select(.metadata.namespace != "kube-system" and .spec.hostPID == true)
+            | "pod \(.metadata.namespace)/\(.metadata.name)", .spec.hostPID, 3"#;
+        assert_eq!(
+            lines(filter, &pods),
+            Some(Ok(vec!["pod x/a".into(), "true".into(), "3".into()]))
+        );
+    }
+
+    #[test]
+    fn constructs_outside_the_subset_are_left_to_jaq() {
+        for filter in [
+            "def f: .; f",
+            ".[1:]",
+            "tojson",
+            "foreach .[] as $x (0; 1)",
+            "-1",
+        ] {
+            assert!(NativeFilter::cached(filter).is_none(), "{filter}");
+        }
+    }
+
+    #[test]
+    fn values_whose_behaviour_is_not_modelled_bail() {
+        let objects = [json!({"a": 1.5, "b": [1], "c": {"d": 1}, "s": "x"})];
+        for filter in [
+            ".a",
+            ".a == 1",
+            ".b == .b",
+            ".c",
+            "\"\\(.b)\"",
+            ".s[]",
+            ".s.x",
+        ] {
+            assert_eq!(lines(filter, &objects), Some(Err(Bail)), "{filter}");
+        }
+        // `?` turns jq's error into no output, which is modelled
+        assert_eq!(lines(".s[]?, .s.x?", &objects), Some(Ok(vec![])));
+    }
+
+    #[test]
+    fn a_run_past_its_steps_leaves_the_filter_to_jaq_and_its_bounds() {
+        let list = json!({"l": (0..120).collect::<Vec<_>>()});
+        let filter = ".l[] as $a | .l[] as $b | .l[] | empty";
+        assert_eq!(lines(filter, &[list]), Some(Err(Bail)));
+    }
 }
