@@ -239,11 +239,14 @@ fn between_testsuites_tags(xml: &str) -> (&str, &str, &str) {
 
 impl crate::runner::Sink for JunitSink {
     fn node(&mut self, node: &NodeResults) -> anyhow::Result<()> {
-        let one = &super::stream::clean_run_of_one(&self.template, node, super::sanitize::for_xml)?;
+        let node = &*super::stream::clean_node(node, super::sanitize::for_xml)?;
+        // The template stands for the run: its gate and time are the run's; its benchmark
+        // name is empty, so each suite names its node's own.
+        let run = &self.template;
         let mut report = Report::new("");
-        for section in &one.nodes[0].sections {
-            let mut suite = suite(one, &one.nodes[0], section, self.include_test_output);
-            if let Some(time) = scan_time(one) {
+        for section in &node.sections {
+            let mut suite = suite(run, node, section, self.include_test_output);
+            if let Some(time) = scan_time(run) {
                 suite.set_timestamp(time);
             }
             report.add_test_suite(suite);
