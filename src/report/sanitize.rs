@@ -41,16 +41,6 @@ fn needs_cleaning<T: Serialize>(value: &T, clean: fn(&str) -> Cow<'_, str>) -> b
     value.serialize(&mut TextCheck { clean }).is_err()
 }
 
-/// Whether every cleaner leaves `text` as it is without looking at it character by
-/// character: printable ASCII, tab and newline only (most text is). Checked in blocks so
-/// the compiler can vectorise it.
-fn plain(text: &str) -> bool {
-    let allowed = |byte: u8| (0x20..0x7f).contains(&byte) || byte == b'\n' || byte == b'\t';
-    text.as_bytes()
-        .chunks(32)
-        .all(|block| block.iter().fold(true, |all, &byte| all & allowed(byte)))
-}
-
 /// A serializer that only looks at texts: it stops (with [`Dirty`]) at the first one
 /// `clean` would change.
 struct TextCheck {
@@ -80,7 +70,7 @@ type Checked = Result<(), Dirty>;
 
 impl TextCheck {
     fn text(&self, text: &str) -> Checked {
-        if plain(text) || matches!((self.clean)(text), Cow::Borrowed(_)) {
+        if is_plain(text) || matches!((self.clean)(text), Cow::Borrowed(_)) {
             Ok(())
         } else {
             Err(Dirty)
@@ -334,7 +324,7 @@ mod tests {
             for clean in CLEANERS {
                 let changed = matches!(clean(&text), Cow::Owned(_));
                 assert_eq!(needs_cleaning(&text, clean), changed, "U+{:04X}", c as u32);
-                if plain(&text) {
+                if is_plain(&text) {
                     assert!(!changed, "U+{:04X} is plain but changed", c as u32);
                 }
             }

@@ -114,8 +114,8 @@ struct Aggregate {
 #[derive(Default)]
 struct Part {
     /// Per check id: the first (in report order) section and check with that id.
-    rules: HashMap<String, RuleSeed>,
-    groups: HashMap<GroupKey, FindingGroup>,
+    rules: foldhash::HashMap<String, RuleSeed>,
+    groups: foldhash::HashMap<GroupKey, FindingGroup>,
 }
 
 struct RuleSeed {
