@@ -78,7 +78,7 @@ impl TextCheck {
     }
 }
 
-impl<'a> ser::Serializer for &'a mut TextCheck {
+impl ser::Serializer for &mut TextCheck {
     type Ok = ();
     type Error = Dirty;
     type SerializeSeq = Self;
