@@ -33,10 +33,12 @@ pub struct ScanPlan<'a> {
 pub struct LoadedCache {
     /// Benchmark → target → variables: looked up by reference, keys cloned only when a
     /// layout is new (each node asks once per target).
-    entries: Mutex<FastMap<String, FastMap<String, FastMap<Variables, Arc<LoadedControls>>>>>,
+    entries: Mutex<FastMap<String, ByTarget>>,
 }
 
 type FastMap<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
+/// A benchmark's loaded controls: target → variables → controls.
+type ByTarget = FastMap<String, FastMap<Variables, Arc<LoadedControls>>>;
 
 impl LoadedCache {
     fn get_or_load(
