@@ -5,6 +5,8 @@
 //!
 //! Running the audits and deciding the check's state (§3.1, §3.2) is the caller's job.
 
+use std::borrow::Cow;
+
 use crate::definitions::model::{TestItem, Tests};
 use crate::matching::compare::compare;
 use crate::matching::lookup::{self, Lookup};
@@ -23,8 +25,8 @@ pub struct AuditOutputs<'a> {
     pub has_config_command: bool,
 }
 
-impl AuditOutputs<'_> {
-    fn text(&self, source: SourceKind) -> &str {
+impl<'a> AuditOutputs<'a> {
+    fn text(&self, source: SourceKind) -> &'a str {
         match source {
             SourceKind::Command => self.command,
             SourceKind::Config => self.config,
@@ -71,9 +73,9 @@ impl SourceKind {
     }
 }
 
-/// The result of one test item: its last evaluation (§3.3).
+/// The result of one test item: its last evaluation (§3.3). Borrows the audit outputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ItemOutcome {
+pub struct ItemOutcome<'a> {
     /// The source of the last evaluation performed.
     pub source: SourceKind,
     /// The flag, path or env name used on that source.
@@ -86,31 +88,31 @@ pub struct ItemOutcome {
     /// The expected-result text (`""` after a lookup error or an unknown op).
     pub expected: String,
     /// The whole source text after trimming trailing spaces and newlines.
-    pub actual: String,
+    pub actual: &'a str,
     /// Why the lookup failed, if it did (the item then fails).
     pub error: Option<String>,
 }
 
 /// The combined result of a check's tests (§3.8).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TestsOutcome {
+pub struct TestsOutcome<'a> {
     pub passed: bool,
     /// The items' expected texts joined with ` AND ` or ` OR `; `""` for an unknown bin_op.
     pub expected: String,
     /// The first item's trimmed source text, or the unknown-bin_op message.
-    pub actual: String,
+    pub actual: Cow<'a, str>,
     /// The `bin_op` text when it is neither empty, `and` nor `or`.
     pub unknown_bin_op: Option<String>,
     /// `bin_op: or`: one passing item is enough.
     pub any_of: bool,
-    pub items: Vec<ItemOutcome>,
+    pub items: Vec<ItemOutcome<'a>>,
 }
 
 /// A decisive value is cut to this many characters; the whole text to [`DECISIVE_TEXT_LIMIT`].
 const DECISIVE_VALUE_LIMIT: usize = 120;
 pub const DECISIVE_TEXT_LIMIT: usize = 300;
 
-impl TestsOutcome {
+impl TestsOutcome<'_> {
     /// What decided the verdict, in a few words per test item: the key that was tested and
     /// its value (`authentication.anonymous.enabled: true`, `--anonymous-auth=true`,
     /// `permissions=644`) or its absence (`--profiling not set`). Only the items that
@@ -145,7 +147,7 @@ impl TestsOutcome {
     }
 }
 
-impl ItemOutcome {
+impl ItemOutcome<'_> {
     /// This item's key and value (or its absence), as [`TestsOutcome::decisive`] lists it.
     pub fn decisive(&self) -> String {
         let key = match self.source {
@@ -180,8 +182,16 @@ fn display_path(template: &str) -> String {
 
 /// `text` on one line, cut to `limit` characters with `…` marking the cut.
 fn cut(text: &str, limit: usize) -> String {
-    let one_line: String = text
-        .trim()
+    let trimmed = text.trim();
+    // The usual text, short printable ASCII, is already one line within the limit.
+    if trimmed.len() <= limit
+        && trimmed
+            .bytes()
+            .all(|b| b.is_ascii() && !b.is_ascii_control())
+    {
+        return trimmed.to_owned();
+    }
+    let one_line: String = trimmed
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
@@ -194,11 +204,11 @@ fn cut(text: &str, limit: usize) -> String {
 }
 
 /// Evaluates every test item and combines them with `bin_op`.
-pub fn evaluate_tests(
+pub fn evaluate_tests<'a>(
     tests: &Tests,
     use_multiple_values: bool,
-    outputs: &AuditOutputs,
-) -> TestsOutcome {
+    outputs: &AuditOutputs<'a>,
+) -> TestsOutcome<'a> {
     let items: Vec<ItemOutcome> = tests
         .test_items
         .iter()
@@ -211,7 +221,7 @@ pub fn evaluate_tests(
             return TestsOutcome {
                 passed: false,
                 expected: String::new(),
-                actual: format!("unknown binary operator for tests {unknown}\n"),
+                actual: format!("unknown binary operator for tests {unknown}\n").into(),
                 unknown_bin_op: Some(unknown.to_owned()),
                 any_of: false,
                 items,
@@ -226,8 +236,7 @@ pub fn evaluate_tests(
     // kube-bench never gets here without items (§3.1 row 4); an empty text is the safe answer.
     let actual = items
         .first()
-        .map(|item| item.actual.clone())
-        .unwrap_or_default();
+        .map_or(Cow::Borrowed(""), |item| Cow::Borrowed(item.actual));
     TestsOutcome {
         passed,
         expected,
@@ -240,11 +249,11 @@ pub fn evaluate_tests(
 
 /// Evaluates one item: the command output first, then the config output, then the
 /// environment, each only while the key has not been found (§3.3).
-pub fn evaluate_item(
+pub fn evaluate_item<'a>(
     item: &TestItem,
     use_multiple_values: bool,
-    outputs: &AuditOutputs,
-) -> ItemOutcome {
+    outputs: &AuditOutputs<'a>,
+) -> ItemOutcome<'a> {
     let evaluate = |source: SourceKind| {
         evaluate_on_source(item, source, outputs.text(source), use_multiple_values)
     };
@@ -263,18 +272,19 @@ pub fn evaluate_item(
 
 /// Evaluates the item on one source text, line by line with `use_multiple_values`,
 /// stopping at the first failing line (§3.4).
-fn evaluate_on_source(
+fn evaluate_on_source<'a>(
     item: &TestItem,
     source: SourceKind,
-    text: &str,
+    text: &'a str,
     use_multiple_values: bool,
-) -> ItemOutcome {
+) -> ItemOutcome<'a> {
     let trimmed = text.trim_end_matches([' ', '\n']);
     let key = source.key(item);
-    let lines: Vec<&str> = if use_multiple_values {
-        trimmed.split('\n').collect()
+    let (mut each, mut whole) = (trimmed.split('\n'), std::iter::once(trimmed));
+    let lines: &mut dyn Iterator<Item = &str> = if use_multiple_values {
+        &mut each
     } else {
-        vec![trimmed]
+        &mut whole
     };
     let mut last = LineOutcome::default();
     for line in lines {
@@ -290,7 +300,7 @@ fn evaluate_on_source(
         value: last.value,
         passed: last.passed,
         expected: last.expected,
-        actual: trimmed.to_owned(),
+        actual: trimmed,
         error: last.error,
     }
 }
@@ -392,7 +402,7 @@ mod tests {
         }
     }
 
-    fn item_outcome(item: Item, multiple: bool, outputs: &AuditOutputs) -> ItemOutcome {
+    fn item_outcome<'a>(item: Item, multiple: bool, outputs: &AuditOutputs<'a>) -> ItemOutcome<'a> {
         evaluate_item(&item.build(), multiple, outputs)
     }
 
@@ -1107,10 +1117,7 @@ mod tests {
     fn no_items_pass_under_and_with_empty_texts() {
         let outcome = evaluate_tests(&tests("", &[]), false, &command("x"));
         assert!(outcome.passed);
-        assert_eq!(
-            (outcome.expected.as_str(), outcome.actual.as_str()),
-            ("", "")
-        );
+        assert_eq!((outcome.expected.as_str(), &*outcome.actual), ("", ""));
         assert!(!evaluate_tests(&tests("or", &[]), false, &command("x")).passed);
     }
 

@@ -131,7 +131,7 @@ fn line_of_key(text: &str, source: SourceKind, key: &str) -> Option<u32> {
                 return None;
             }
             // The first line holding the flag is the line of its first occurrence.
-            let at = text.find(needle)?;
+            let at = memchr::memmem::find(text.as_bytes(), needle.as_bytes())?;
             Some(
                 text.as_bytes()[..at]
                     .iter()

@@ -74,11 +74,14 @@ pub struct TargetContext<'a> {
 /// process list once, and share one copy of its answer in their evidence.
 #[derive(Debug, Default)]
 pub struct ProbeAnswers {
-    answers: Mutex<HashMap<Probe, Result<ProbeAnswer, probes::ProbeError>>>,
+    answers: Mutex<FastMap<Probe, Result<ProbeAnswer, probes::ProbeError>>>,
     api: probes::ApiCache,
     /// File texts read to pin a finding's line, by node path.
-    texts: Mutex<HashMap<String, Option<Arc<str>>>>,
+    texts: Mutex<FastMap<String, Option<Arc<str>>>>,
 }
+
+/// Tables asked dozens of times per node: a faster hasher than SipHash.
+type FastMap<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
 
 /// A probe's output, whole (what the tests read) and as evidence shows it (bounded).
 #[derive(Debug, Clone)]

@@ -31,8 +31,14 @@ pub struct ScanPlan<'a> {
 /// resolve to the same variables and share one parse.
 #[derive(Debug, Default)]
 pub struct LoadedCache {
-    entries: Mutex<HashMap<(String, String, Variables), Arc<LoadedControls>>>,
+    /// Benchmark → target → variables: looked up by reference, keys cloned only when a
+    /// layout is new (each node asks once per target).
+    entries: Mutex<FastMap<String, ByTarget>>,
 }
+
+type FastMap<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
+/// A benchmark's loaded controls: target → variables → controls.
+type ByTarget = FastMap<String, FastMap<Variables, Arc<LoadedControls>>>;
 
 impl LoadedCache {
     fn get_or_load(
@@ -42,13 +48,13 @@ impl LoadedCache {
         variables: &Variables,
         warn: &mut dyn FnMut(String),
     ) -> Result<Arc<LoadedControls>, DefinitionError> {
-        let key = (
-            plan.benchmark.to_owned(),
-            target.to_owned(),
-            variables.clone(),
-        );
-        if let Some(hit) = self.lock().get(&key) {
-            return Ok(Arc::clone(hit));
+        let known = locked(&self.entries)
+            .get(plan.benchmark)
+            .and_then(|targets| targets.get(target))
+            .and_then(|layouts| layouts.get(variables))
+            .cloned();
+        if let Some(hit) = known {
+            return Ok(hit);
         }
         let loaded = Arc::new(load_controls(
             plan.tree,
@@ -57,14 +63,13 @@ impl LoadedCache {
             variables,
             warn,
         )?);
-        self.lock().insert(key, Arc::clone(&loaded));
-        Ok(loaded)
-    }
-
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(String, String, Variables), Arc<LoadedControls>>> {
         locked(&self.entries)
+            .entry(plan.benchmark.to_owned())
+            .or_default()
+            .entry(target.to_owned())
+            .or_default()
+            .insert(variables.clone(), Arc::clone(&loaded));
+        Ok(loaded)
     }
 }
 

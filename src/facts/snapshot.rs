@@ -307,6 +307,12 @@ pub struct ApiKindRecord {
 /// Node paths as keys: `//` collapsed, `.` segments and a trailing `/` dropped.
 /// `..` is kept: only the node can say where it leads.
 pub fn normalize_node_path(path: &str) -> String {
+    normalized_node_path(path).into_owned()
+}
+
+/// [`normalize_node_path`], borrowing a path already in normal form (most lookups: a
+/// snapshot is asked a hundred paths per node).
+fn normalized_node_path(path: &str) -> std::borrow::Cow<'_, str> {
     let already_normal = path == "/"
         || (path.starts_with('/')
             && !path.ends_with('/')
@@ -314,13 +320,13 @@ pub fn normalize_node_path(path: &str) -> String {
             && !path.contains("/./")
             && !path.ends_with("/."));
     if already_normal {
-        return path.to_owned();
+        return path.into();
     }
     let parts: Vec<&str> = path
         .split('/')
         .filter(|part| !part.is_empty() && *part != ".")
         .collect();
-    format!("/{}", parts.join("/"))
+    format!("/{}", parts.join("/")).into()
 }
 
 impl Snapshot {
@@ -488,7 +494,9 @@ fn is_below(path: &str, ancestor: &str) -> bool {
 
 /// Inflates at most `--max-snapshot-size` bytes: a gzip bomb is an error, not an abort.
 fn gunzip(bytes: &[u8], path: &Path) -> Result<Vec<u8>, SnapshotError> {
-    let decoder = flate2::read::MultiGzDecoder::new(bytes);
+    // The bytes are in memory: the `bufread` decoder reads them in place (the `read` one
+    // copies them through a 32 KiB buffer of its own, allocated per snapshot).
+    let decoder = flate2::bufread::MultiGzDecoder::new(bytes);
     let hint = uncompressed_size_hint(bytes);
     bounded::read_stream_limited(decoder, Limit::Snapshot, hint).map_err(|error| match error {
         ReadError::TooLarge { .. } => SnapshotError::Unusable {
@@ -644,7 +652,7 @@ impl Facts for SnapshotFacts {
     }
 
     fn stat(&self, path: &str) -> Result<Option<FileStat>, FactError> {
-        let path = normalize_node_path(path);
+        let path = normalized_node_path(path);
         if let Some(record) = self.file(&path) {
             if record.absent {
                 return Ok(None);
@@ -663,7 +671,7 @@ impl Facts for SnapshotFacts {
     }
 
     fn read_file(&self, path: &str) -> Result<Option<String>, FactError> {
-        let path = normalize_node_path(path);
+        let path = normalized_node_path(path);
         if let Some(record) = self.file(&path) {
             if record.absent {
                 return Ok(None);
@@ -682,8 +690,8 @@ impl Facts for SnapshotFacts {
     }
 
     fn list_tree(&self, path: &str) -> Result<Vec<String>, FactError> {
-        let path = normalize_node_path(path);
-        if let Some(tree) = self.snapshot.trees.get(&path) {
+        let path = normalized_node_path(path);
+        if let Some(tree) = self.snapshot.trees.get(path.as_ref()) {
             return match &tree.error {
                 Some(error) => Err(error.to_fact_error()),
                 None => Ok(tree.paths.clone()),

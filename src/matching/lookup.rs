@@ -18,11 +18,15 @@ pub type Lookup = Result<Option<String>, String>;
 /// a case-sensitive substring test, then the leftmost match of the unescaped regex
 /// `(F)(=|: *)*([^\s]*) *`. Values after a space are never read (`--port 0` gives `true`).
 pub fn flag(source: &str, flag: &str) -> Lookup {
-    if source.is_empty() || flag.is_empty() || !source.contains(flag) {
+    if source.is_empty() || flag.is_empty() {
         return Ok(None);
     }
+    // One search answers both "is it there" and "where": flag lookups are most of a check.
+    let Some(first) = memchr::memmem::find(source.as_bytes(), flag.as_bytes()) else {
+        return Ok(None);
+    };
     if go_regex::is_literal(flag) {
-        let value = value_after_literal_flag(source, flag);
+        let value = value_after_literal_flag(source, first + flag.len());
         return Ok(non_empty(flag_value(flag, flag, value)));
     }
     let pattern = flag_regex(flag)?;
@@ -47,12 +51,11 @@ fn flag_value(flag: &str, matched_flag: &str, after: &str) -> String {
 }
 
 /// What `(F)(=|: *)*([^\s]*) *` captures as its third group for a `flag` without regex
-/// syntax (`--profiling`, `root:root`) present in `source`. The pattern then matches at the
-/// flag's first occurrence, found by plain text search; separators (`=`, or `:` and
+/// syntax (`--profiling`, `root:root`) present in `source`, whose first occurrence ends at
+/// `start`. The pattern then matches at that occurrence; separators (`=`, or `:` and
 /// spaces) are skipped greedily, then the value runs to the next ASCII white space (Go's
 /// `\s`).
-fn value_after_literal_flag<'a>(source: &'a str, flag: &str) -> &'a str {
-    let start = source.find(flag).expect("the caller checked presence") + flag.len();
+fn value_after_literal_flag(source: &str, start: usize) -> &str {
     let rest = &source.as_bytes()[start..];
     let mut at = 0;
     loop {
@@ -239,13 +242,13 @@ mod tests {
         let more = ["--g", "--h", "--profiling", "permissions", "600", "a"];
         for source in sources {
             for flag in flags.iter().chain(&more) {
-                if !source.contains(flag) {
+                let Some(first) = source.find(flag) else {
                     continue;
-                }
+                };
                 let pattern = flag_regex(flag).unwrap();
                 let by_regex = pattern.captures(source).unwrap().get(3).unwrap().as_str();
                 assert_eq!(
-                    value_after_literal_flag(source, flag),
+                    value_after_literal_flag(source, first + flag.len()),
                     by_regex,
                     "{flag:?} in {source:?}"
                 );
