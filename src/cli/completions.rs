@@ -34,22 +34,14 @@ pub struct ManCommand {
 
 /// Parses the command line with `--version` listing the embedded benchmarks.
 pub fn parse() -> Cli {
-    let matches = parser().get_matches();
+    let matches = command().get_matches();
     Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
 }
 
-/// The clap command, as the binary presents it (with the long version text); subcommands
-/// are defined when parsing reaches them.
-fn parser() -> clap::Command {
+/// The full clap command, as the binary presents it (with the long version text).
+pub fn command() -> clap::Command {
     static LONG_VERSION: OnceLock<String> = OnceLock::new();
     Cli::command().long_version(LONG_VERSION.get_or_init(long_version).as_str())
-}
-
-/// The full clap command with every subcommand defined, for completions and man pages.
-pub fn command() -> clap::Command {
-    let mut command = parser();
-    command.build();
-    command
 }
 
 /// `0.1.0`, the commit and target it was built from and for (see build.rs), then the

@@ -68,10 +68,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-// `defer`: a subcommand's flags are defined only when it runs (or when the whole tree is
-// built for `--help`, completions and the man page): clap then builds one command, not all.
 #[derive(Debug, Subcommand)]
-#[command(defer = true)]
 pub enum Command {
     /// Evaluate a live node (or snapshots) against a benchmark, write reports, gate.
     Scan(Box<scan::ScanCommand>),
