@@ -27,9 +27,19 @@ fn is_noncharacter(c: char) -> bool {
     matches!(c, '\u{FDD0}'..='\u{FDEF}') || (c as u32 & 0xFFFE) == 0xFFFE
 }
 
+/// Whether every cleaner here leaves `text` as it is, decided without decoding characters:
+/// printable ASCII, tab and newline only (most text is). Checked in blocks so the compiler
+/// can vectorise it.
+pub fn is_plain(text: &str) -> bool {
+    let allowed = |byte: u8| (0x20..0x7f).contains(&byte) || byte == b'\n' || byte == b'\t';
+    text.as_bytes()
+        .chunks(32)
+        .all(|block| block.iter().fold(true, |all, &byte| all & allowed(byte)))
+}
+
 /// Console text: every hostile character escaped, newlines and tabs kept.
 pub fn for_terminal(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_hostile) {
+    if is_plain(text) || !text.chars().any(is_hostile) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
@@ -51,7 +61,7 @@ pub fn for_terminal(text: &str) -> Cow<'_, str> {
 
 /// Report text: hostile characters removed, newlines and tabs kept.
 pub fn strip_controls(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_hostile) {
+    if is_plain(text) || !text.chars().any(is_hostile) {
         return Cow::Borrowed(text);
     }
     Cow::Owned(text.chars().filter(|c| !is_hostile(*c)).collect())
@@ -67,7 +77,7 @@ pub fn xml_allows(c: char) -> bool {
 /// allows but a reader's terminal would obey) removed too; newlines and tabs kept.
 pub fn for_xml(text: &str) -> Cow<'_, str> {
     let keep = |c: char| xml_allows(c) && !is_hostile(c);
-    if text.chars().all(keep) {
+    if is_plain(text) || text.chars().all(keep) {
         return Cow::Borrowed(text);
     }
     Cow::Owned(text.chars().filter(|c| keep(*c)).collect())

@@ -6,7 +6,7 @@ use super::findings::{
     disposition, fenced_block, finding_message, fingerprint, report_path, Disposition,
 };
 use super::{Emitter, RenderOptions};
-use crate::results::{CheckResult, RunResults, State};
+use crate::results::{CheckResult, GateOutcome, NodeResults, RunResults, State};
 
 pub struct CodeQualityEmitter;
 
@@ -50,12 +50,30 @@ impl Emitter for CodeQualityEmitter {
 
 /// One issue per regression of `results`, in report order.
 fn issues(results: &RunResults, options: &RenderOptions) -> anyhow::Result<Vec<Issue>> {
+    let mut issues = Vec::new();
+    for node in &results.nodes {
+        issues.extend(node_issues(&results.gate, node, options)?);
+    }
+    Ok(issues)
+}
+
+/// One issue per regression of `node`, in report order.
+fn node_issues(
+    gate: &GateOutcome,
+    node: &NodeResults,
+    options: &RenderOptions,
+) -> anyhow::Result<Vec<Issue>> {
     // Text from nodes is untrusted: control characters from a node removed.
-    let results = &*super::sanitize::results_with(results, super::sanitize::strip_controls)?;
-    Ok(results
-        .checks()
-        .filter(|(_, _, check)| disposition(check, &results.gate) == Disposition::Regression)
-        .map(|(node, section, check)| {
+    let node = &*super::sanitize::cleaned(node, super::sanitize::strip_controls)?;
+    let checks = node.sections.iter().flat_map(|section| {
+        section
+            .groups
+            .iter()
+            .flat_map(move |group| group.checks.iter().map(move |check| (section, check)))
+    });
+    Ok(checks
+        .filter(|(_, check)| disposition(check, gate) == Disposition::Regression)
+        .map(|(section, check)| {
             let path = report_path(node, section, check, options.source_root.as_deref());
             Issue {
                 kind: "issue",
@@ -122,8 +140,7 @@ impl CodeQualitySink {
 
 impl crate::runner::Sink for CodeQualitySink {
     fn node(&mut self, node: &crate::results::NodeResults) -> anyhow::Result<()> {
-        let one = super::stream::run_of_one(&self.template, node);
-        let issues = issues(&one, &self.options)?;
+        let issues = node_issues(&self.template.gate, node, &self.options)?;
         if issues.is_empty() {
             return Ok(());
         }

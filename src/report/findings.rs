@@ -313,11 +313,12 @@ pub fn fingerprint(check_id: &str, node_name: &str, path: &ReportPath) -> String
         hasher.update(part.as_bytes());
         hasher.update([0u8]);
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    let mut hex = String::with_capacity(64);
+    for byte in hasher.finalize() {
+        use std::fmt::Write;
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
 }
 
 pub use crate::results::compare_check_ids as compare_ids;

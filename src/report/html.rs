@@ -106,7 +106,7 @@ type Sym = u32;
 /// Every distinct text once, control characters from nodes removed.
 #[derive(Default)]
 struct Strings {
-    index: HashMap<Arc<str>, Sym>,
+    index: foldhash::HashMap<Arc<str>, Sym>,
     list: Vec<Arc<str>>,
 }
 
@@ -130,14 +130,14 @@ impl Strings {
 
 /// Distinct values, each once, by index.
 struct Table<T> {
-    index: HashMap<T, u32>,
+    index: foldhash::HashMap<T, u32>,
     list: Vec<T>,
 }
 
 impl<T> Default for Table<T> {
     fn default() -> Self {
         Table {
-            index: HashMap::new(),
+            index: foldhash::HashMap::default(),
             list: Vec::new(),
         }
     }

@@ -34,7 +34,6 @@ impl Emitter for MarkdownEmitter {
 /// [`MarkdownEmitter`].
 pub struct MarkdownSink {
     path: std::path::PathBuf,
-    template: RunResults,
     summary: Summary,
     outputs: super::stream::Outputs,
 }
@@ -49,7 +48,6 @@ impl MarkdownSink {
         MarkdownSink {
             path: path.to_path_buf(),
             summary: Summary::new(template.gate.clone()),
-            template,
             outputs,
         }
     }
@@ -57,9 +55,8 @@ impl MarkdownSink {
 
 impl crate::runner::Sink for MarkdownSink {
     fn node(&mut self, node: &NodeResults) -> anyhow::Result<()> {
-        let one =
-            super::stream::clean_run_of_one(&self.template, node, super::sanitize::strip_controls)?;
-        self.summary.add(&one.nodes[0]);
+        let node = super::stream::clean_node(node, super::sanitize::strip_controls)?;
+        self.summary.add(&node);
         Ok(())
     }
 

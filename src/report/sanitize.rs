@@ -3,38 +3,278 @@
 
 use std::borrow::Cow;
 
+use serde::de::DeserializeOwned;
+use serde::ser::{self, Serialize};
 use serde_json::Value;
 
 use crate::results::RunResults;
 pub use crate::sanitize::*;
 
 /// The results with every text (names, paths, evidence, reasons, map keys) passed through
-/// `clean`; borrowed as they are when no text needs it (the common case costs one
-/// serialisation).
+/// `clean`; borrowed as they are when no text needs it.
 pub fn results_with<'r>(
     results: &'r RunResults,
     clean: fn(&str) -> Cow<'_, str>,
 ) -> anyhow::Result<Cow<'r, RunResults>> {
-    if !may_need_cleaning(results)? {
-        return Ok(Cow::Borrowed(results));
-    }
-    let mut value = serde_json::to_value(results)?;
-    if !clean_strings(&mut value, clean) {
-        return Ok(Cow::Borrowed(results));
-    }
-    Ok(Cow::Owned(serde_json::from_value(value)?))
+    cleaned(results, clean)
 }
 
-/// Whether any text of `value` may hold a character some cleaner changes: any control
-/// character (JSON escapes them as `\r`, `\b`, `\f` or `\uXXXX`) or any character
-/// [`is_hostile`] names. Quick (one serialisation into a buffer, no tree); a `true` for
-/// clean text (a path with `\u` in it) only costs the slow path.
-fn may_need_cleaning<T: serde::Serialize>(value: &T) -> anyhow::Result<bool> {
-    let text = serde_json::to_string(value)?;
-    Ok(["\\u", "\\r", "\\b", "\\f"]
-        .iter()
-        .any(|escape| text.contains(escape))
-        || text.chars().any(is_hostile))
+/// `value` (results, a node) with every text passed through `clean`; borrowed as it is when
+/// no text needs it (the common case: one walk over its texts, nothing copied).
+pub fn cleaned<'v, T: Serialize + DeserializeOwned + Clone>(
+    value: &'v T,
+    clean: fn(&str) -> Cow<'_, str>,
+) -> anyhow::Result<Cow<'v, T>> {
+    if !needs_cleaning(value, clean) {
+        return Ok(Cow::Borrowed(value));
+    }
+    let mut tree = serde_json::to_value(value)?;
+    if !clean_strings(&mut tree, clean) {
+        return Ok(Cow::Borrowed(value));
+    }
+    Ok(Cow::Owned(serde_json::from_value(tree)?))
+}
+
+/// Whether `clean` changes any text of `value` (strings and map keys, wherever serde
+/// reaches them, so a field added later is covered too). Walks the value in place.
+fn needs_cleaning<T: Serialize>(value: &T, clean: fn(&str) -> Cow<'_, str>) -> bool {
+    value.serialize(&mut TextCheck { clean }).is_err()
+}
+
+/// A serializer that only looks at texts: it stops (with [`Dirty`]) at the first one
+/// `clean` would change.
+struct TextCheck {
+    clean: fn(&str) -> Cow<'_, str>,
+}
+
+#[derive(Debug)]
+struct Dirty;
+
+impl std::fmt::Display for Dirty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a text needs cleaning")
+    }
+}
+
+impl std::error::Error for Dirty {}
+
+impl ser::Error for Dirty {
+    fn custom<M: std::fmt::Display>(_: M) -> Self {
+        // A value that cannot be walked is treated as one that needs cleaning: the slow
+        // path then reports the real error.
+        Dirty
+    }
+}
+
+type Checked = Result<(), Dirty>;
+
+impl TextCheck {
+    fn text(&self, text: &str) -> Checked {
+        if is_plain(text) || matches!((self.clean)(text), Cow::Borrowed(_)) {
+            Ok(())
+        } else {
+            Err(Dirty)
+        }
+    }
+}
+
+impl ser::Serializer for &mut TextCheck {
+    type Ok = ();
+    type Error = Dirty;
+    type SerializeSeq = Self;
+    type SerializeTuple = Self;
+    type SerializeTupleStruct = Self;
+    type SerializeTupleVariant = Self;
+    type SerializeMap = Self;
+    type SerializeStruct = Self;
+    type SerializeStructVariant = Self;
+
+    fn serialize_bool(self, _: bool) -> Checked {
+        Ok(())
+    }
+    fn serialize_i8(self, _: i8) -> Checked {
+        Ok(())
+    }
+    fn serialize_i16(self, _: i16) -> Checked {
+        Ok(())
+    }
+    fn serialize_i32(self, _: i32) -> Checked {
+        Ok(())
+    }
+    fn serialize_i64(self, _: i64) -> Checked {
+        Ok(())
+    }
+    fn serialize_u8(self, _: u8) -> Checked {
+        Ok(())
+    }
+    fn serialize_u16(self, _: u16) -> Checked {
+        Ok(())
+    }
+    fn serialize_u32(self, _: u32) -> Checked {
+        Ok(())
+    }
+    fn serialize_u64(self, _: u64) -> Checked {
+        Ok(())
+    }
+    fn serialize_f32(self, _: f32) -> Checked {
+        Ok(())
+    }
+    fn serialize_f64(self, _: f64) -> Checked {
+        Ok(())
+    }
+    fn serialize_char(self, c: char) -> Checked {
+        self.text(c.encode_utf8(&mut [0; 4]))
+    }
+    fn serialize_str(self, text: &str) -> Checked {
+        self.text(text)
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Checked {
+        Ok(())
+    }
+    fn serialize_none(self) -> Checked {
+        Ok(())
+    }
+    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Checked {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Checked {
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Checked {
+        Ok(())
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Checked {
+        Ok(())
+    }
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Checked {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        value: &T,
+    ) -> Checked {
+        value.serialize(self)
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self, Dirty> {
+        Ok(self)
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self, Dirty> {
+        Ok(self)
+    }
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self, Dirty> {
+        Ok(self)
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self, Dirty> {
+        Ok(self)
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self, Dirty> {
+        Ok(self)
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Dirty> {
+        Ok(self)
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self, Dirty> {
+        Ok(self)
+    }
+}
+
+impl ser::SerializeSeq for &mut TextCheck {
+    type Ok = ();
+    type Error = Dirty;
+    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Checked {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Checked {
+        Ok(())
+    }
+}
+
+impl ser::SerializeTuple for &mut TextCheck {
+    type Ok = ();
+    type Error = Dirty;
+    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Checked {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Checked {
+        Ok(())
+    }
+}
+
+impl ser::SerializeTupleStruct for &mut TextCheck {
+    type Ok = ();
+    type Error = Dirty;
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Checked {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Checked {
+        Ok(())
+    }
+}
+
+impl ser::SerializeTupleVariant for &mut TextCheck {
+    type Ok = ();
+    type Error = Dirty;
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Checked {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Checked {
+        Ok(())
+    }
+}
+
+impl ser::SerializeMap for &mut TextCheck {
+    type Ok = ();
+    type Error = Dirty;
+    fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Checked {
+        key.serialize(&mut **self)
+    }
+    fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Checked {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Checked {
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for &mut TextCheck {
+    type Ok = ();
+    type Error = Dirty;
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, _: &'static str, value: &T) -> Checked {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Checked {
+        Ok(())
+    }
+}
+
+impl ser::SerializeStructVariant for &mut TextCheck {
+    type Ok = ();
+    type Error = Dirty;
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, _: &'static str, value: &T) -> Checked {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Checked {
+        Ok(())
+    }
 }
 
 /// Cleans every string in place; whether any changed.
@@ -75,17 +315,31 @@ fn clean_strings(value: &mut Value, clean: fn(&str) -> Cow<'_, str>) -> bool {
 mod tests {
     use super::*;
 
+    const CLEANERS: [fn(&str) -> Cow<'_, str>; 3] = [strip_controls, for_terminal, for_xml];
+
     #[test]
-    fn the_quick_check_sees_every_character_a_cleaner_changes() {
+    fn the_check_agrees_with_each_cleaner_on_every_character() {
         for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
             let text = format!("a{c}b");
-            let changed = [strip_controls, for_terminal, for_xml]
-                .iter()
-                .any(|clean| matches!(clean(&text), Cow::Owned(_)));
-            if changed {
-                assert!(may_need_cleaning(&text).unwrap(), "U+{:04X}", c as u32);
+            for clean in CLEANERS {
+                let changed = matches!(clean(&text), Cow::Owned(_));
+                assert_eq!(needs_cleaning(&text, clean), changed, "U+{:04X}", c as u32);
+                if is_plain(&text) {
+                    assert!(!changed, "U+{:04X} is plain but changed", c as u32);
+                }
             }
         }
-        assert!(!may_need_cleaning(&"plain text\nwith a tab\t").unwrap());
+        assert!(!needs_cleaning(&"plain text\nwith a tab\t", strip_controls));
+    }
+
+    #[test]
+    fn the_check_reaches_map_keys_options_and_nested_texts() {
+        let key: std::collections::BTreeMap<String, u32> = [("k\u{1b}".to_owned(), 1)].into();
+        assert!(needs_cleaning(&key, strip_controls));
+        let deep = vec![(1, Some(vec![String::new(), "x\u{202e}y".to_owned()]))];
+        assert!(needs_cleaning(&deep, strip_controls));
+        let long = format!("{}\u{7}", "a".repeat(100));
+        assert!(needs_cleaning(&Some(long.as_str()), for_xml));
+        assert!(!needs_cleaning(&Some("a".repeat(100)), for_xml));
     }
 }

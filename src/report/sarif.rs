@@ -58,7 +58,6 @@ pub fn build_log(results: &RunResults, source_root: Option<&Path>) -> sarif::Sar
 /// share them; the log is written at the end. The same bytes as [`SarifEmitter`].
 pub struct SarifSink {
     path: PathBuf,
-    template: RunResults,
     aggregate: Aggregate,
     outputs: super::stream::Outputs,
 }
@@ -74,7 +73,6 @@ impl SarifSink {
         SarifSink {
             path: path.to_path_buf(),
             aggregate: Aggregate::new(template.gate.clone(), options.source_root.clone()),
-            template,
             outputs,
         }
     }
@@ -82,9 +80,8 @@ impl SarifSink {
 
 impl crate::runner::Sink for SarifSink {
     fn node(&mut self, node: &NodeResults) -> anyhow::Result<()> {
-        let one =
-            super::stream::clean_run_of_one(&self.template, node, super::sanitize::strip_controls)?;
-        self.aggregate.add(&one.nodes[0]);
+        let node = super::stream::clean_node(node, super::sanitize::strip_controls)?;
+        self.aggregate.add(&node);
         Ok(())
     }
 
@@ -117,8 +114,8 @@ struct Aggregate {
 #[derive(Default)]
 struct Part {
     /// Per check id: the first (in report order) section and check with that id.
-    rules: HashMap<String, RuleSeed>,
-    groups: HashMap<GroupKey, FindingGroup>,
+    rules: foldhash::HashMap<String, RuleSeed>,
+    groups: foldhash::HashMap<GroupKey, FindingGroup>,
 }
 
 struct RuleSeed {

@@ -149,27 +149,13 @@ pub fn template(
     }
 }
 
-/// The run as a report's per-node rendering sees it: this one node in the [`template`].
-pub fn run_of_one(template: &RunResults, node: &NodeResults) -> RunResults {
-    let mut run = template.clone();
-    run.benchmark.name = node.node.benchmark.clone().unwrap_or_default();
-    run.nodes = vec![node.clone()];
-    run.totals = node.totals;
-    run
-}
-
-/// [`run_of_one`] with every text passed through `clean` (a sanitiser of
-/// [`super::sanitize`]), as a report that writes node by node needs it.
-pub fn clean_run_of_one(
-    template: &RunResults,
+/// `node` with every text passed through `clean` (a sanitiser of [`super::sanitize`]), as a
+/// report that writes node by node needs it; borrowed when no text needs it.
+pub fn clean_node(
     node: &NodeResults,
     clean: fn(&str) -> std::borrow::Cow<'_, str>,
-) -> anyhow::Result<RunResults> {
-    let one = run_of_one(template, node);
-    if let std::borrow::Cow::Owned(cleaned) = super::sanitize::results_with(&one, clean)? {
-        return Ok(cleaned);
-    }
-    Ok(one)
+) -> anyhow::Result<std::borrow::Cow<'_, NodeResults>> {
+    super::sanitize::cleaned(node, clean)
 }
 
 /// A finished report's file, ready to be filled and handed to [`commit`].
