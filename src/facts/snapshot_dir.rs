@@ -824,6 +824,29 @@ mod tests {
     }
 
     #[test]
+    fn exact_and_pattern_rules_interleave_in_file_order() {
+        let dir = tree(&[
+            ("etc/kubernetes/admin.conf", "x"),
+            ("etc/kubernetes/super-admin.conf", "x"),
+            ("etc/kubernetes/sub/deep.conf", "x"),
+            (
+                METADATA_FILE,
+                "files:\n  - path: /etc/kubernetes/*.conf\n    mode: \"0600\"\n  - path: /etc/kubernetes/admin.conf\n    mode: \"0640\"\n  - path: /etc/kubernetes/super-*.conf\n    mode: \"0604\"\n  - path: /etc/kubernetes/super-admin.conf\n    mode: \"0400\"\n",
+            ),
+        ]);
+        let facts = SnapshotDirFacts::open(dir.path()).unwrap();
+        let mode = |path: &str| facts.stat(path).unwrap().unwrap().mode_text();
+        assert_eq!(mode("/etc/kubernetes/admin.conf"), "640");
+        assert_eq!(mode("/etc/kubernetes/super-admin.conf"), "400");
+        // `*` stays within one directory: the file keeps its own mode.
+        let own = std::fs::metadata(dir.path().join("etc/kubernetes/sub/deep.conf")).unwrap();
+        assert_eq!(
+            mode("/etc/kubernetes/sub/deep.conf"),
+            format!("{:o}", own.mode() & 0o7777)
+        );
+    }
+
+    #[test]
     fn a_bad_mode_in_the_metadata_names_file_and_line() {
         let dir = tree(&[(
             METADATA_FILE,
