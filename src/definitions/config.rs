@@ -80,28 +80,42 @@ const TOP_CONFIG: &str = "config.yaml";
 impl BenchmarkConfig {
     /// Reads the top `config.yaml` and merges `<benchmark>/config.yaml` over it when present.
     pub fn load(tree: &BenchmarkTree, benchmark: Option<&str>) -> Result<Self, DefinitionError> {
-        let top = tree.read(TOP_CONFIG)?.ok_or_else(|| {
+        let mut merged = read_config(tree, TOP_CONFIG)?.ok_or_else(|| {
             DefinitionError::invalid(tree.display_path(TOP_CONFIG), "file not found")
         })?;
-        let mut merged = parse_config(tree, TOP_CONFIG, &top)?;
         if let Some(benchmark) = benchmark {
-            let relative = format!("{benchmark}/config.yaml");
-            if let Some(text) = tree.read(&relative)? {
-                let overrides = parse_config(tree, &relative, &text)?;
+            if let Some(overrides) = read_config(tree, &format!("{benchmark}/config.yaml"))? {
                 merge(&mut merged, overrides);
             }
         }
-        // The embedded tree's platform regexes were compiled by build.rs: compiled when used.
-        let checked = !matches!(tree, BenchmarkTree::Embedded);
-        let platforms = platforms_from(
-            merged.get("platforms"),
-            &tree.display_path(TOP_CONFIG),
-            checked,
-        )?;
+        let platforms = platforms_of(tree, &merged)?;
         Ok(BenchmarkConfig {
             merged,
             platforms: platforms.into(),
         })
+    }
+
+    /// This (the top) configuration with `<benchmark>/config.yaml` merged over it, when the
+    /// benchmark has one: what [`Self::load`] gives for the benchmark, without reading the
+    /// top file again.
+    pub fn with_benchmark(
+        &self,
+        tree: &BenchmarkTree,
+        benchmark: &str,
+    ) -> Result<Self, DefinitionError> {
+        let relative = format!("{benchmark}/config.yaml");
+        let Some(overrides) = read_config(tree, &relative)? else {
+            return Ok(self.clone());
+        };
+        let overrides_platforms = overrides.get("platforms").is_some();
+        let mut merged = self.merged.clone();
+        merge(&mut merged, overrides);
+        let platforms = if overrides_platforms {
+            platforms_of(tree, &merged)?.into()
+        } else {
+            std::sync::Arc::clone(&self.platforms)
+        };
+        Ok(BenchmarkConfig { merged, platforms })
     }
 
     /// The platforms with benchmarks of their own (none in a kube-bench tree).
@@ -182,18 +196,41 @@ fn component_from(name: &str, body: &Value) -> ComponentConfig {
     }
 }
 
-fn parse_config(
+/// The `platforms` section of a merged configuration, checked.
+fn platforms_of(
     tree: &BenchmarkTree,
-    relative: &str,
-    text: &str,
-) -> Result<Value, DefinitionError> {
+    merged: &Value,
+) -> Result<Vec<PlatformConfig>, DefinitionError> {
+    // The embedded tree's platform regexes were compiled by build.rs: compiled when used.
+    let checked = !matches!(tree, BenchmarkTree::Embedded);
+    platforms_from(
+        merged.get("platforms"),
+        &tree.display_path(TOP_CONFIG),
+        checked,
+    )
+}
+
+/// A `config.yaml` of the tree, its documents merged; `None` when the tree has no such file.
+/// An embedded file's YAML text is not read: build.rs read it.
+fn read_config(tree: &BenchmarkTree, relative: &str) -> Result<Option<Value>, DefinitionError> {
     let documents: Vec<Value> = match tree.compiled(relative) {
         // Embedded: the documents as build.rs read them.
         Some(json) => serde_json::from_str(json)
             .map_err(|e| DefinitionError::invalid(tree.display_path(relative), e.to_string()))?,
-        None => serde_saphyr::from_multiple(text)
-            .map_err(|e| DefinitionError::from_yaml(tree.display_path(relative), &e))?,
+        None => match tree.read(relative)? {
+            Some(text) => serde_saphyr::from_multiple(&text)
+                .map_err(|e| DefinitionError::from_yaml(tree.display_path(relative), &e))?,
+            None => return Ok(None),
+        },
     };
+    merge_documents(tree, relative, documents).map(Some)
+}
+
+fn merge_documents(
+    tree: &BenchmarkTree,
+    relative: &str,
+    documents: Vec<Value>,
+) -> Result<Value, DefinitionError> {
     let mut merged = Value::Object(Map::new());
     for document in documents {
         match document {

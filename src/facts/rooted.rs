@@ -61,29 +61,45 @@ pub fn resolve_remembering(
     follow_last: bool,
     seen: &Seen,
 ) -> io::Result<Resolved> {
+    resolve_with_metadata(root, node_path, follow_last, seen).map(|(resolved, _)| resolved)
+}
+
+/// [`resolve_remembering`], with the `lstat` of the path found when the resolution made it
+/// (`None` when the last component was known from `seen`, or the path is the root or ends
+/// in `..`): callers that need the file's metadata need not ask for it again.
+pub fn resolve_with_metadata(
+    root: &Path,
+    node_path: &str,
+    follow_last: bool,
+    seen: &Seen,
+) -> io::Result<(Resolved, Option<std::fs::Metadata>)> {
     let mut pending = components(Path::new(node_path));
     pending.reverse();
     let mut resolved: Vec<OsString> = Vec::new();
+    // The `lstat` of `resolved`'s last component, when it was made here.
+    let mut last_metadata = None;
     let mut hops = 0;
     while let Some(component) = pending.pop() {
         if component == ".." {
             resolved.pop(); // `..` at the root stays at the root
+            last_metadata = None;
             continue;
         }
         let candidate = join_under(root, &resolved).join(&component);
         match seen.get(&candidate) {
             Some(SeenAs::Directory) => {
                 resolved.push(component);
+                last_metadata = None;
                 continue;
             }
-            Some(SeenAs::Missing) => return Ok(Resolved::Missing),
+            Some(SeenAs::Missing) => return Ok((Resolved::Missing, None)),
             None => {}
         }
         let metadata = match std::fs::symlink_metadata(&candidate) {
             Ok(metadata) => metadata,
             Err(error) if is_missing(&error) => {
                 seen.remember(candidate, SeenAs::Missing);
-                return Ok(Resolved::Missing);
+                return Ok((Resolved::Missing, None));
             }
             Err(error) => return Err(error),
         };
@@ -106,11 +122,12 @@ pub fn resolve_remembering(
             continue;
         }
         if !is_last && !metadata.is_dir() {
-            return Ok(Resolved::Missing); // ENOTDIR: `test -e` says no
+            return Ok((Resolved::Missing, None)); // ENOTDIR: `test -e` says no
         }
         resolved.push(component);
+        last_metadata = Some(metadata);
     }
-    Ok(Resolved::Found(join_under(root, &resolved)))
+    Ok((Resolved::Found(join_under(root, &resolved)), last_metadata))
 }
 
 /// Whether an I/O error means "no such path" (`ENOENT`, `ENOTDIR`).
@@ -141,6 +158,7 @@ fn join_under(root: &Path, parts: &[OsString]) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
 
     #[test]
     fn absolute_links_and_dot_dots_stay_inside_the_root() {
@@ -180,6 +198,47 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_metadata_given_with_a_resolution_is_the_lstat_of_the_path_found() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("etc/kubernetes")).unwrap();
+        std::fs::write(root.path().join("etc/kubernetes/admin.conf"), "12345").unwrap();
+        std::os::unix::fs::symlink("/etc/kubernetes", root.path().join("k8s")).unwrap();
+        let seen = Seen::default();
+        for _ in 0..2 {
+            for (path, follow) in [
+                ("/etc/kubernetes/admin.conf", true),
+                ("/k8s/admin.conf", true),
+                ("/k8s", false),
+                ("/k8s", true),
+                ("/etc/kubernetes/../kubernetes", true),
+                ("/etc", true),
+                ("/", true),
+            ] {
+                let (resolved, metadata) =
+                    resolve_with_metadata(root.path(), path, follow, &seen).unwrap();
+                let Resolved::Found(host) = resolved else {
+                    panic!("{path}: not found")
+                };
+                if let Some(metadata) = metadata {
+                    let again = std::fs::symlink_metadata(&host).unwrap();
+                    assert_eq!(
+                        (metadata.ino(), metadata.file_type(), metadata.len()),
+                        (again.ino(), again.file_type(), again.len()),
+                        "{path}"
+                    );
+                }
+            }
+        }
+        let (_, metadata) =
+            resolve_with_metadata(root.path(), "/etc/kubernetes/admin.conf", true, &seen).unwrap();
+        assert_eq!(
+            metadata.map(|m| m.len()),
+            Some(5),
+            "a file is never known from `seen`"
+        );
     }
 
     #[test]

@@ -121,9 +121,35 @@ impl<'de> Deserialize<'de> for Mode {
 
 /// A metadata `files` entry ready to match node paths.
 struct CompiledRule {
-    matcher: globset::GlobMatcher,
     mode: Option<u32>,
     owner: Option<Owner>,
+}
+
+/// Which rules (by index, in file order) a node path matches: the exact paths by string, the
+/// patterns through one [`globset::GlobSet`] (compiled once for all of them; a `GlobMatcher`
+/// per rule compiled a regex each and ran every one on every `stat`).
+#[derive(Default)]
+struct RuleMatcher {
+    exact: HashMap<String, Vec<usize>>,
+    patterns: Option<globset::GlobSet>,
+    /// The rule index of each pattern of `patterns`, in the set's order.
+    pattern_rules: Vec<usize>,
+}
+
+impl RuleMatcher {
+    fn matching(&self, node_path: &str) -> Vec<usize> {
+        let mut rules: Vec<usize> = self.exact.get(node_path).cloned().unwrap_or_default();
+        if let Some(patterns) = &self.patterns {
+            rules.extend(
+                patterns
+                    .matches(node_path)
+                    .into_iter()
+                    .map(|index| self.pattern_rules[index]),
+            );
+        }
+        rules.sort_unstable(); // later rules override earlier ones
+        rules
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,6 +224,7 @@ pub struct SnapshotDirFacts {
     named_root: PathBuf,
     metadata: Metadata,
     rules: Vec<CompiledRule>,
+    rule_matcher: RuleMatcher,
     declared: BTreeMap<String, FileKind>,
     accounts: Accounts,
     derived: OnceLock<Result<Vec<NodeProcess>, FactError>>,
@@ -236,6 +263,7 @@ impl SnapshotDirFacts {
             named_root,
             metadata: Metadata::default(),
             rules: Vec::new(),
+            rule_matcher: RuleMatcher::default(),
             declared: BTreeMap::new(),
             accounts: Accounts::default(),
             derived: OnceLock::new(),
@@ -284,10 +312,11 @@ impl SnapshotDirFacts {
                 position: Some((location.line(), location.column())),
                 message,
             };
-        for rule in &self.metadata.files {
+        let mut patterns = globset::GlobSetBuilder::new();
+        for (index, rule) in self.metadata.files.iter().enumerate() {
             let pattern = normalize_node_path(&rule.path.value);
             let is_glob = pattern.contains(['*', '?', '[', '{']);
-            let matcher = globset::GlobBuilder::new(&pattern)
+            let glob = globset::GlobBuilder::new(&pattern)
                 .literal_separator(true)
                 .build()
                 .map_err(|error| {
@@ -295,8 +324,28 @@ impl SnapshotDirFacts {
                         rule.path.referenced,
                         format!("invalid path pattern: {error}"),
                     )
-                })?
-                .compile_matcher();
+                })?;
+            if is_glob {
+                patterns.add(glob);
+                self.rule_matcher.pattern_rules.push(index);
+            } else {
+                // Without a metacharacter the glob matches the path itself (and nothing
+                // else, `\` escapes aside, which need a pattern).
+                let exact = if pattern.contains('\\') {
+                    patterns.add(glob);
+                    self.rule_matcher.pattern_rules.push(index);
+                    None
+                } else {
+                    Some(pattern.clone())
+                };
+                if let Some(exact) = exact {
+                    self.rule_matcher
+                        .exact
+                        .entry(exact)
+                        .or_default()
+                        .push(index);
+                }
+            }
             if let Some(kind) = rule.kind {
                 if is_glob {
                     return Err(error_at(
@@ -314,10 +363,17 @@ impl SnapshotDirFacts {
                 None => None,
             };
             self.rules.push(CompiledRule {
-                matcher,
                 mode: rule.mode.map(|mode| mode.0),
                 owner,
             });
+        }
+        if !self.rule_matcher.pattern_rules.is_empty() {
+            let set = patterns.build().map_err(|error| SnapshotError::Metadata {
+                path: metadata_path.to_path_buf(),
+                position: None,
+                message: format!("invalid path patterns: {error}"),
+            })?;
+            self.rule_matcher.patterns = Some(set);
         }
         Ok(())
     }
@@ -339,12 +395,15 @@ impl SnapshotDirFacts {
     /// [`Facts::stat`] without the memo.
     fn stat_uncached(&self, node_path: &str) -> Result<Option<FileStat>, FactError> {
         let node_path = node_path.to_owned();
-        let host = match self.resolve(&node_path, true)? {
-            Resolved::Found(host) => host,
-            Resolved::Missing => return Ok(self.declared_stat(&node_path)),
+        let (host, metadata) = match self.resolve_with_metadata(&node_path, true)? {
+            (Resolved::Found(host), metadata) => (host, metadata),
+            (Resolved::Missing, _) => return Ok(self.declared_stat(&node_path)),
         };
-        let metadata =
-            std::fs::symlink_metadata(&host).map_err(|error| io_fact_error(&node_path, &error))?;
+        let metadata = match metadata {
+            Some(metadata) => metadata,
+            None => std::fs::symlink_metadata(&host)
+                .map_err(|error| io_fact_error(&node_path, &error))?,
+        };
         let mut stat = FileStat {
             kind: FileKind::from(metadata.file_type()),
             mode: metadata.mode() & 0o7777,
@@ -360,9 +419,9 @@ impl SnapshotDirFacts {
 
     /// [`Facts::read_file`] without the memo.
     fn read_file_uncached(&self, node_path: String) -> Result<Option<String>, FactError> {
-        let host = match self.resolve(&node_path, true)? {
-            Resolved::Found(host) => host,
-            Resolved::Missing => {
+        let (host, metadata) = match self.resolve_with_metadata(&node_path, true)? {
+            (Resolved::Found(host), metadata) => (host, metadata),
+            (Resolved::Missing, _) => {
                 return match self.declared.get(&node_path) {
                     Some(FileKind::Dir) => Err(FactError::Unreadable {
                         path: node_path,
@@ -377,7 +436,9 @@ impl SnapshotDirFacts {
                 }
             }
         };
-        if host.is_dir() {
+        // Every symlink on the way was followed: the resolution's `lstat` is the file's `stat`.
+        let is_dir = metadata.map_or_else(|| host.is_dir(), |metadata| metadata.is_dir());
+        if is_dir {
             return Err(FactError::Unreadable {
                 path: node_path,
                 reason: "Is a directory".into(),
@@ -400,6 +461,16 @@ impl SnapshotDirFacts {
             .map_err(|error| io_fact_error(node_path, &error))
     }
 
+    /// [`Self::resolve`] with the `lstat` the resolution made of the path, if it made one.
+    fn resolve_with_metadata(
+        &self,
+        node_path: &str,
+        follow_last: bool,
+    ) -> Result<(Resolved, Option<std::fs::Metadata>), FactError> {
+        rooted::resolve_with_metadata(&self.root, node_path, follow_last, &self.seen)
+            .map_err(|error| io_fact_error(node_path, &error))
+    }
+
     /// The node path of a resolved host path under the root.
     fn node_path_of(&self, host: &Path) -> String {
         let relative = host.strip_prefix(&self.root).unwrap_or(host);
@@ -408,9 +479,10 @@ impl SnapshotDirFacts {
 
     fn apply_rules(&self, node_path: &str, stat: &mut FileStat) {
         for rule in self
-            .rules
-            .iter()
-            .filter(|rule| rule.matcher.is_match(node_path))
+            .rule_matcher
+            .matching(node_path)
+            .into_iter()
+            .map(|index| &self.rules[index])
         {
             if let Some(mode) = rule.mode {
                 stat.mode = mode;
@@ -666,8 +738,13 @@ impl Facts for SnapshotDirFacts {
     }
 
     fn source_file(&self, path: &str) -> Option<PathBuf> {
-        match self.resolve(&normalize_node_path(path), true) {
-            Ok(Resolved::Found(host)) if host.is_file() => Some(
+        let is_file = |host: &Path, metadata: &Option<std::fs::Metadata>| {
+            metadata
+                .as_ref()
+                .map_or_else(|| host.is_file(), |metadata| metadata.is_file())
+        };
+        match self.resolve_with_metadata(&normalize_node_path(path), true) {
+            Ok((Resolved::Found(host), metadata)) if is_file(&host, &metadata) => Some(
                 host.strip_prefix(&self.root)
                     .map(|inside| self.named_root.join(inside))
                     .unwrap_or(host),
@@ -744,6 +821,29 @@ mod tests {
             ("700".into(), "etcd:etcd".into(), 998)
         );
         assert_eq!(facts.list_tree("/var/lib").unwrap(), vec!["/var/lib/etcd"]);
+    }
+
+    #[test]
+    fn exact_and_pattern_rules_interleave_in_file_order() {
+        let dir = tree(&[
+            ("etc/kubernetes/admin.conf", "x"),
+            ("etc/kubernetes/super-admin.conf", "x"),
+            ("etc/kubernetes/sub/deep.conf", "x"),
+            (
+                METADATA_FILE,
+                "files:\n  - path: /etc/kubernetes/*.conf\n    mode: \"0600\"\n  - path: /etc/kubernetes/admin.conf\n    mode: \"0640\"\n  - path: /etc/kubernetes/super-*.conf\n    mode: \"0604\"\n  - path: /etc/kubernetes/super-admin.conf\n    mode: \"0400\"\n",
+            ),
+        ]);
+        let facts = SnapshotDirFacts::open(dir.path()).unwrap();
+        let mode = |path: &str| facts.stat(path).unwrap().unwrap().mode_text();
+        assert_eq!(mode("/etc/kubernetes/admin.conf"), "640");
+        assert_eq!(mode("/etc/kubernetes/super-admin.conf"), "400");
+        // `*` stays within one directory: the file keeps its own mode.
+        let own = std::fs::metadata(dir.path().join("etc/kubernetes/sub/deep.conf")).unwrap();
+        assert_eq!(
+            mode("/etc/kubernetes/sub/deep.conf"),
+            format!("{:o}", own.mode() & 0o7777)
+        );
     }
 
     #[test]

@@ -121,13 +121,19 @@ impl NodeRunner<'_> {
     }
 
     /// A benchmark's merged config.yaml, or the top one alone (`None`), read once per run.
+    /// A benchmark's is merged over the top one already read (the top file is read once).
     fn config(&self, benchmark: Option<&str>) -> Result<Arc<BenchmarkConfig>, DefinitionError> {
-        let key = benchmark.unwrap_or_default(); // no benchmark directory has an empty name
+        const TOP: &str = ""; // no benchmark directory has an empty name
         let mut configs = self.configs.lock().expect("configs");
+        let key = benchmark.unwrap_or(TOP);
         if let Some(config) = configs.get(key) {
             return Ok(Arc::clone(config));
         }
-        let config = Arc::new(BenchmarkConfig::load(self.tree, benchmark)?);
+        let config = match (benchmark, configs.get(TOP)) {
+            (Some(benchmark), Some(top)) => top.with_benchmark(self.tree, benchmark)?,
+            _ => BenchmarkConfig::load(self.tree, benchmark)?,
+        };
+        let config = Arc::new(config);
         configs.insert(key.to_owned(), Arc::clone(&config));
         Ok(config)
     }
