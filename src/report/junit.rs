@@ -384,7 +384,7 @@ impl JunitSink {
 
 impl crate::runner::Sink for JunitSink {
     fn node(&mut self, node: &NodeResults) -> anyhow::Result<()> {
-        let node = &*super::stream::clean_node(node, super::sanitize::for_xml)?;
+        let node = &*super::sanitize::cleaned(node, super::sanitize::for_xml)?;
         // The template stands for the run: its gate is the run's; its benchmark name is
         // empty, so each suite names its node's own.
         self.suites.clear();

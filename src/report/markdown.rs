@@ -55,7 +55,7 @@ impl MarkdownSink {
 
 impl crate::runner::Sink for MarkdownSink {
     fn node(&mut self, node: &NodeResults) -> anyhow::Result<()> {
-        let node = super::stream::clean_node(node, super::sanitize::strip_controls)?;
+        let node = super::sanitize::cleaned(node, super::sanitize::strip_controls)?;
         self.summary.add(&node);
         Ok(())
     }

@@ -80,7 +80,7 @@ impl SarifSink {
 
 impl crate::runner::Sink for SarifSink {
     fn node(&mut self, node: &NodeResults) -> anyhow::Result<()> {
-        let node = super::stream::clean_node(node, super::sanitize::strip_controls)?;
+        let node = super::sanitize::cleaned(node, super::sanitize::strip_controls)?;
         self.aggregate.add(&node);
         Ok(())
     }

@@ -149,15 +149,6 @@ pub fn template(
     }
 }
 
-/// `node` with every text passed through `clean` (a sanitiser of [`super::sanitize`]), as a
-/// report that writes node by node needs it; borrowed when no text needs it.
-pub fn clean_node(
-    node: &NodeResults,
-    clean: fn(&str) -> std::borrow::Cow<'_, str>,
-) -> anyhow::Result<std::borrow::Cow<'_, NodeResults>> {
-    super::sanitize::cleaned(node, clean)
-}
-
 /// A finished report's file, ready to be filled and handed to [`commit`].
 pub fn finish(
     outputs: &Outputs,
