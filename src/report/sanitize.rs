@@ -197,49 +197,31 @@ impl ser::Serializer for &mut TextCheck {
     }
 }
 
-impl ser::SerializeSeq for &mut TextCheck {
-    type Ok = ();
-    type Error = Dirty;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Checked {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Checked {
-        Ok(())
-    }
+/// The compound parts of a value: each element or field is checked in turn (the field's
+/// name is the type's own, not node text).
+macro_rules! check_each {
+    ($($part:ident :: $method:ident $(($name:ty))?),* $(,)?) => {$(
+        impl ser::$part for &mut TextCheck {
+            type Ok = ();
+            type Error = Dirty;
+            fn $method<T: ?Sized + Serialize>(&mut self, $(_: $name,)? value: &T) -> Checked {
+                value.serialize(&mut **self)
+            }
+            fn end(self) -> Checked {
+                Ok(())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for &mut TextCheck {
-    type Ok = ();
-    type Error = Dirty;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Checked {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Checked {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleStruct for &mut TextCheck {
-    type Ok = ();
-    type Error = Dirty;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Checked {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Checked {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleVariant for &mut TextCheck {
-    type Ok = ();
-    type Error = Dirty;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Checked {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Checked {
-        Ok(())
-    }
-}
+check_each!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field,
+    SerializeStruct::serialize_field(&'static str),
+    SerializeStructVariant::serialize_field(&'static str),
+);
 
 impl ser::SerializeMap for &mut TextCheck {
     type Ok = ();
@@ -248,28 +230,6 @@ impl ser::SerializeMap for &mut TextCheck {
         key.serialize(&mut **self)
     }
     fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Checked {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Checked {
-        Ok(())
-    }
-}
-
-impl ser::SerializeStruct for &mut TextCheck {
-    type Ok = ();
-    type Error = Dirty;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, _: &'static str, value: &T) -> Checked {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Checked {
-        Ok(())
-    }
-}
-
-impl ser::SerializeStructVariant for &mut TextCheck {
-    type Ok = ();
-    type Error = Dirty;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, _: &'static str, value: &T) -> Checked {
         value.serialize(&mut **self)
     }
     fn end(self) -> Checked {
