@@ -104,12 +104,20 @@ impl From<ReadError> for io::Error {
 /// Reads a regular file of at most `limit` bytes. With `follow_last` false a final symlink
 /// is an error (`ELOOP`): for paths whose symlinks the caller already resolved.
 pub fn read_regular(path: &Path, limit: Limit, follow_last: bool) -> Result<Vec<u8>, ReadError> {
-    let file = open_regular(path, follow_last)?;
-    read_limited(file, limit)
+    let (file, opened) = open_regular_with_metadata(path, follow_last)?;
+    read_sized(file, opened.len(), limit)
 }
 
 /// Opens a regular file for reading without ever blocking on a FIFO or a device.
 pub fn open_regular(path: &Path, follow_last: bool) -> Result<File, ReadError> {
+    open_regular_with_metadata(path, follow_last).map(|(file, _)| file)
+}
+
+/// [`open_regular`], with the open file's `fstat`.
+fn open_regular_with_metadata(
+    path: &Path,
+    follow_last: bool,
+) -> Result<(File, std::fs::Metadata), ReadError> {
     // Not even opened when it is something else: opening a device can have effects.
     let before = if follow_last {
         std::fs::metadata(path)
@@ -137,13 +145,18 @@ pub fn open_regular(path: &Path, follow_last: bool) -> Result<File, ReadError> {
             kind: kind_of(&opened.file_type()),
         });
     }
-    Ok(file)
+    Ok((file, opened))
 }
 
 /// Reads at most `limit` bytes from a regular file (whose size is checked first) or any
 /// reader (a decompressor); one byte more is an error, never a truncated result.
 pub fn read_limited(file: File, limit: Limit) -> Result<Vec<u8>, ReadError> {
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    read_sized(file, size, limit)
+}
+
+/// [`read_limited`] of a file whose size is known from its `fstat`.
+fn read_sized(file: File, size: u64, limit: Limit) -> Result<Vec<u8>, ReadError> {
     if size > limit.bytes() {
         return Err(ReadError::TooLarge { limit });
     }

@@ -28,29 +28,50 @@ pub fn resolve(root: &Path, node_path: &str, follow_last: bool) -> io::Result<Re
     resolve_remembering(root, node_path, follow_last, &Seen::default())
 }
 
-/// What the `lstat`s of earlier resolutions found on the way: host paths that are real
-/// directories (not symlinks) and paths that do not exist. One node's checks ask about
-/// a few hundred paths under a few dozen directories; remembered, each directory costs one
-/// `lstat` instead of one per path below it. For a tree that does not change during the
-/// scan (a snapshot directory).
+/// What the `lstat`s of earlier resolutions found: every host path asked about, with its
+/// `lstat` or that it does not exist. One node's checks ask about a few hundred paths under
+/// a few dozen directories, the same manifests dozens of times (the check, its location,
+/// the file's text); remembered, each path costs one `lstat` per scan. For a tree that does
+/// not change during the scan (a snapshot directory).
 #[derive(Debug, Default)]
 pub struct Seen {
     entries: Mutex<HashMap<PathBuf, SeenAs>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum SeenAs {
-    Directory,
+    Entry(std::fs::Metadata),
     Missing,
 }
 
 impl Seen {
     fn get(&self, path: &Path) -> Option<SeenAs> {
-        locked(&self.entries).get(path).copied()
+        locked(&self.entries).get(path).cloned()
     }
 
     fn remember(&self, path: PathBuf, seen: SeenAs) {
         locked(&self.entries).insert(path, seen);
+    }
+
+    /// `lstat` of a host path, asked of the file system once.
+    pub fn symlink_metadata(&self, path: &Path) -> io::Result<std::fs::Metadata> {
+        match self.get(path) {
+            Some(SeenAs::Entry(metadata)) => return Ok(metadata),
+            Some(SeenAs::Missing) => return Err(io::ErrorKind::NotFound.into()),
+            None => {}
+        }
+        match std::fs::symlink_metadata(path) {
+            Ok(metadata) => {
+                self.remember(path.to_path_buf(), SeenAs::Entry(metadata.clone()));
+                Ok(metadata)
+            }
+            Err(error) => {
+                if is_missing(&error) {
+                    self.remember(path.to_path_buf(), SeenAs::Missing);
+                }
+                Err(error)
+            }
+        }
     }
 }
 
@@ -64,9 +85,9 @@ pub fn resolve_remembering(
     resolve_with_metadata(root, node_path, follow_last, seen).map(|(resolved, _)| resolved)
 }
 
-/// [`resolve_remembering`], with the `lstat` of the path found when the resolution made it
-/// (`None` when the last component was known from `seen`, or the path is the root or ends
-/// in `..`): callers that need the file's metadata need not ask for it again.
+/// [`resolve_remembering`], with the `lstat` of the path found (`None` when the path is
+/// the root or ends in `..`): callers that need the file's metadata need not ask for it
+/// again.
 pub fn resolve_with_metadata(
     root: &Path,
     node_path: &str,
@@ -76,7 +97,7 @@ pub fn resolve_with_metadata(
     let mut pending = components(Path::new(node_path));
     pending.reverse();
     let mut resolved: Vec<OsString> = Vec::new();
-    // The `lstat` of `resolved`'s last component, when it was made here.
+    // The `lstat` of `resolved`'s last component.
     let mut last_metadata = None;
     let mut hops = 0;
     while let Some(component) = pending.pop() {
@@ -86,26 +107,11 @@ pub fn resolve_with_metadata(
             continue;
         }
         let candidate = join_under(root, &resolved).join(&component);
-        match seen.get(&candidate) {
-            Some(SeenAs::Directory) => {
-                resolved.push(component);
-                last_metadata = None;
-                continue;
-            }
-            Some(SeenAs::Missing) => return Ok((Resolved::Missing, None)),
-            None => {}
-        }
-        let metadata = match std::fs::symlink_metadata(&candidate) {
+        let metadata = match seen.symlink_metadata(&candidate) {
             Ok(metadata) => metadata,
-            Err(error) if is_missing(&error) => {
-                seen.remember(candidate, SeenAs::Missing);
-                return Ok((Resolved::Missing, None));
-            }
+            Err(error) if is_missing(&error) => return Ok((Resolved::Missing, None)),
             Err(error) => return Err(error),
         };
-        if metadata.is_dir() {
-            seen.remember(candidate.clone(), SeenAs::Directory);
-        }
         let is_last = pending.is_empty();
         if metadata.file_type().is_symlink() && (follow_last || !is_last) {
             hops += 1;

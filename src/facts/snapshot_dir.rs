@@ -401,7 +401,9 @@ impl SnapshotDirFacts {
         };
         let metadata = match metadata {
             Some(metadata) => metadata,
-            None => std::fs::symlink_metadata(&host)
+            None => self
+                .seen
+                .symlink_metadata(&host)
                 .map_err(|error| io_fact_error(&node_path, &error))?,
         };
         let mut stat = FileStat {
@@ -573,8 +575,10 @@ impl SnapshotDirFacts {
 
     fn walk(&self, host: &Path, node: &str, out: &mut Vec<String>) -> Result<(), FactError> {
         out.push(node.to_string());
-        let metadata =
-            std::fs::symlink_metadata(host).map_err(|error| io_fact_error(node, &error))?;
+        let metadata = self
+            .seen
+            .symlink_metadata(host)
+            .map_err(|error| io_fact_error(node, &error))?;
         if !metadata.is_dir() {
             return Ok(());
         }

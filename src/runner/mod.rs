@@ -21,7 +21,7 @@ pub use evaluate::{api_server_version, Evaluated, NodeFailure, NodeRunner};
 pub use sink::{node_key, Collect, Pipeline, Sink, Stage};
 
 use crate::definitions::tree::BenchmarkTree;
-use crate::facts::discover::discover;
+use crate::facts::discover::{discover, SnapshotSource};
 use crate::facts::live::LiveFacts;
 use crate::facts::Facts;
 use crate::results::{
@@ -82,7 +82,7 @@ pub fn run(
                 );
             }
             let progress = progress_bar(discovery.sources.len());
-            discovery.sources.par_iter().for_each(|source| {
+            let evaluate_one = |source: &SnapshotSource| {
                 if locked(&fleet).fatal.is_some() {
                     return;
                 }
@@ -93,7 +93,14 @@ pub fn run(
                 };
                 take(name, outcome);
                 progress.inc(1);
-            });
+            };
+            // One node runs on the calling thread: starting rayon's pool for it cost more
+            // than the node (its idle worker spun in `sched_yield` on the other core).
+            if discovery.sources.len() == 1 {
+                discovery.sources.iter().for_each(evaluate_one);
+            } else {
+                discovery.sources.par_iter().for_each(evaluate_one);
+            }
             progress.finish_and_clear();
         }
     }

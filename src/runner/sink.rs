@@ -81,18 +81,30 @@ impl Pipeline {
         }
     }
 
-    /// Ends every sink, side by side (each report's last part is written on its own thread).
+    /// Ends every sink, side by side (each report's last part is written on its own thread;
+    /// scoped threads, not rayon's pool, which a one-node run never starts). The first
+    /// error in sink order is the one reported.
     pub fn end(self, run: &RunResults) -> anyhow::Result<()> {
-        use rayon::prelude::*;
-        self.sinks
-            .into_par_iter()
-            .map(|sink| {
-                sink.into_inner()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .end(run)
-            })
-            .collect::<anyhow::Result<Vec<()>>>()
-            .map(drop)
+        let end = |sink: Mutex<Box<dyn Sink>>| {
+            sink.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .end(run)
+        };
+        let mut sinks = self.sinks.into_iter();
+        let Some(first) = sinks.next() else {
+            return Ok(());
+        };
+        std::thread::scope(|scope| {
+            let others: Vec<_> = sinks.map(|sink| scope.spawn(move || end(sink))).collect();
+            let mut outcome = end(first);
+            for other in others {
+                let ended = other
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                outcome = outcome.and(ended);
+            }
+            outcome
+        })
     }
 }
 
