@@ -64,6 +64,9 @@ pub struct LiveFacts {
     processes: OnceLock<Result<ProcessList, FactError>>,
     accounts: OnceLock<NodeAccounts>,
     kubectl: Kubectl,
+    /// Each path's `lstat` (under a root, or listing a tree), made once per scan: the
+    /// answers are as of the first question, as probe answers are.
+    seen: rooted::Seen,
 }
 
 impl LiveFacts {
@@ -76,6 +79,7 @@ impl LiveFacts {
             processes: OnceLock::new(),
             accounts: OnceLock::new(),
             kubectl,
+            seen: rooted::Seen::default(),
         }
     }
 
@@ -102,10 +106,27 @@ impl LiveFacts {
         if self.root_is_slash() {
             Ok(PathBuf::from(node_path))
         } else {
-            match rooted::resolve(&self.options.root, node_path, true)? {
-                Resolved::Found(path) => Ok(path),
-                Resolved::Missing => Err(io::ErrorKind::NotFound.into()),
-            }
+            self.resolve_under_root(node_path).map(|(path, _)| path)
+        }
+    }
+
+    /// `stat` of a node path (symlinks followed, within the root).
+    fn metadata(&self, node_path: &str) -> io::Result<fs::Metadata> {
+        if self.root_is_slash() {
+            return fs::metadata(node_path);
+        }
+        match self.resolve_under_root(node_path)? {
+            (_, Some(metadata)) => Ok(metadata),
+            (path, None) => fs::metadata(path),
+        }
+    }
+
+    /// [`Self::resolve`] under a root, with the `lstat` of the path found when there is one
+    /// (every symlink followed: its `stat`).
+    fn resolve_under_root(&self, node_path: &str) -> io::Result<(PathBuf, Option<fs::Metadata>)> {
+        match rooted::resolve_with_metadata(&self.options.root, node_path, true, &self.seen)? {
+            (Resolved::Found(path), metadata) => Ok((path, metadata)),
+            (Resolved::Missing, _) => Err(io::ErrorKind::NotFound.into()),
         }
     }
 
@@ -154,7 +175,7 @@ impl Facts for LiveFacts {
     }
 
     fn stat(&self, path: &str) -> Result<Option<FileStat>, FactError> {
-        let metadata = absent_or_unreadable(path, self.resolve(path).and_then(fs::metadata))?;
+        let metadata = absent_or_unreadable(path, self.metadata(path))?;
         let accounts = self.accounts();
         if let (Some(problem), Some(_)) = (accounts.problem(), &metadata) {
             return Err(FactError::Unreadable {
@@ -199,7 +220,7 @@ impl Facts for LiveFacts {
             Err(error) => return Err(unreadable(path, &error)),
         };
         let mut found = Vec::new();
-        walk(&local, path, &mut found)?;
+        walk(&self.seen, &local, path, &mut found)?;
         found.sort();
         Ok(found)
     }
@@ -256,12 +277,12 @@ impl LiveFacts {
             (Some(parent), Some(name)) => {
                 let parent = self.resolve(&parent.to_string_lossy())?;
                 let local = parent.join(name);
-                fs::symlink_metadata(&local)?;
+                self.seen.symlink_metadata(&local)?;
                 Ok(local)
             }
             _ => {
                 let local = self.resolve(node_path)?;
-                fs::symlink_metadata(&local)?;
+                self.seen.symlink_metadata(&local)?;
                 Ok(local)
             }
         }
@@ -291,9 +312,16 @@ fn go_platform() -> String {
 // ---------------------------------------------------------------------------------------
 // Files
 
-fn walk(local: &Path, node_path: &str, found: &mut Vec<String>) -> Result<(), FactError> {
+fn walk(
+    seen: &rooted::Seen,
+    local: &Path,
+    node_path: &str,
+    found: &mut Vec<String>,
+) -> Result<(), FactError> {
     found.push(node_path.to_string());
-    let metadata = fs::symlink_metadata(local).map_err(|error| unreadable(node_path, &error))?;
+    let metadata = seen
+        .symlink_metadata(local)
+        .map_err(|error| unreadable(node_path, &error))?;
     if !metadata.is_dir() {
         return Ok(());
     }
@@ -302,7 +330,7 @@ fn walk(local: &Path, node_path: &str, found: &mut Vec<String>) -> Result<(), Fa
     for entry in entries {
         let entry = entry.map_err(|error| unreadable(node_path, &error))?;
         let child = format!("{base}/{}", entry.file_name().to_string_lossy());
-        walk(&entry.path(), &child, found)?;
+        walk(seen, &entry.path(), &child, found)?;
     }
     Ok(())
 }
@@ -350,15 +378,31 @@ fn read_processes(proc_dir: &Path) -> Result<Vec<Process>, FactError> {
 /// `None` for kernel threads and zombies (empty cmdline) and for processes that ended
 /// while being read.
 fn read_process(dir: &Path, pid: u32) -> Option<Process> {
-    let argv = split_cmdline(&fs::read(dir.join("cmdline")).ok()?);
+    let argv = split_cmdline(&read_proc_file(&dir.join("cmdline")).ok()?);
     if argv.is_empty() {
         return None;
     }
-    let comm = fs::read(dir.join("comm")).ok()?;
+    let comm = read_proc_file(&dir.join("comm")).ok()?;
     let comm = String::from_utf8_lossy(&comm)
         .trim_end_matches('\n')
         .to_string();
     Some(Process { pid, comm, argv })
+}
+
+/// A `/proc` file's bytes. Unlike `fs::read`, no `statx` for a size hint (`/proc` says 0
+/// anyway): a live scan reads two files of every process on the machine.
+fn read_proc_file(path: &Path) -> io::Result<Vec<u8>> {
+    let mut file = fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => return Ok(bytes),
+            Ok(read) => bytes.extend_from_slice(&chunk[..read]),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
 }
 
 /// `/proc/<pid>/cmdline`: arguments each ended by a NUL.
