@@ -35,7 +35,9 @@ pub fn resolve(root: &Path, node_path: &str, follow_last: bool) -> io::Result<Re
 /// not change during the scan (a snapshot directory).
 #[derive(Debug, Default)]
 pub struct Seen {
-    entries: Mutex<HashMap<PathBuf, SeenAs>>,
+    /// By the host path's bytes (hashing a `Path` goes component by component), with a
+    /// randomly seeded fast hasher (the paths come from the node).
+    entries: Mutex<HashMap<OsString, SeenAs, foldhash::quality::RandomState>>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,11 +48,11 @@ enum SeenAs {
 
 impl Seen {
     fn get(&self, path: &Path) -> Option<SeenAs> {
-        locked(&self.entries).get(path).cloned()
+        locked(&self.entries).get(path.as_os_str()).cloned()
     }
 
-    fn remember(&self, path: PathBuf, seen: SeenAs) {
-        locked(&self.entries).insert(path, seen);
+    fn remember(&self, path: &Path, seen: SeenAs) {
+        locked(&self.entries).insert(path.as_os_str().to_owned(), seen);
     }
 
     /// `lstat` of a host path, asked of the file system once.
@@ -62,12 +64,12 @@ impl Seen {
         }
         match std::fs::symlink_metadata(path) {
             Ok(metadata) => {
-                self.remember(path.to_path_buf(), SeenAs::Entry(metadata.clone()));
+                self.remember(path, SeenAs::Entry(metadata.clone()));
                 Ok(metadata)
             }
             Err(error) => {
                 if is_missing(&error) {
-                    self.remember(path.to_path_buf(), SeenAs::Missing);
+                    self.remember(path, SeenAs::Missing);
                 }
                 Err(error)
             }
