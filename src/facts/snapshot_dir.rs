@@ -235,6 +235,8 @@ pub struct SnapshotDirFacts {
     /// same manifests and kubeconfigs dozens of times. Errors are not kept.
     stats: Mutex<HashMap<String, Option<FileStat>>>,
     contents: Mutex<HashMap<String, Option<Arc<str>>>>,
+    /// What `list_tree` answered, by node path: several checks walk the same PKI tree.
+    trees: Mutex<HashMap<String, Vec<String>>>,
 }
 
 /// A process of the node, with the container image it runs from (static pods).
@@ -271,6 +273,7 @@ impl SnapshotDirFacts {
             seen: rooted::Seen::default(),
             stats: Mutex::default(),
             contents: Mutex::default(),
+            trees: Mutex::default(),
         };
         facts.accounts = Accounts::parse(
             facts.account_database("/etc/passwd")?.as_deref(),
@@ -454,6 +457,23 @@ impl SnapshotDirFacts {
                 reason: error.to_string(),
             }),
         }
+    }
+
+    /// [`Facts::list_tree`] without the memo.
+    fn list_tree_uncached(&self, node_path: &str) -> Result<Vec<String>, FactError> {
+        let mut paths = Vec::new();
+        if let Resolved::Found(host) = self.resolve(node_path, false)? {
+            self.walk(&host, node_path, &mut paths)?;
+        }
+        let prefix = format!("{}/", node_path.trim_end_matches('/'));
+        paths.extend(
+            self.declared
+                .keys()
+                .filter(|declared| *declared == node_path || declared.starts_with(&prefix))
+                .cloned(),
+        );
+        let sorted: BTreeSet<String> = paths.into_iter().collect();
+        Ok(sorted.into_iter().collect())
     }
 
     /// Resolves a node path to a path under the root, following symlinks as a chroot
@@ -713,19 +733,12 @@ impl Facts for SnapshotDirFacts {
 
     fn list_tree(&self, path: &str) -> Result<Vec<String>, FactError> {
         let node_path = normalize_node_path(path);
-        let mut paths = Vec::new();
-        if let Resolved::Found(host) = self.resolve(&node_path, false)? {
-            self.walk(&host, &node_path, &mut paths)?;
+        if let Some(known) = locked(&self.trees).get(&node_path) {
+            return Ok(known.clone());
         }
-        let prefix = format!("{}/", node_path.trim_end_matches('/'));
-        paths.extend(
-            self.declared
-                .keys()
-                .filter(|declared| **declared == node_path || declared.starts_with(&prefix))
-                .cloned(),
-        );
-        let sorted: BTreeSet<String> = paths.into_iter().collect();
-        Ok(sorted.into_iter().collect())
+        let tree = self.list_tree_uncached(&node_path)?;
+        locked(&self.trees).insert(node_path, tree.clone());
+        Ok(tree)
     }
 
     fn run_shell(&self, command: &ShellCommand) -> Result<ShellOutput, FactError> {
