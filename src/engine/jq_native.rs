@@ -92,17 +92,17 @@ impl NativeFilter {
 
     /// The filter over each object in turn, one line per output (strings raw, other
     /// scalars as JSON text), as `.[] | (filter)` over the list prints them.
-    pub fn lines_for_each(&self, objects: &[Value]) -> Result<Vec<String>, Bail> {
+    pub fn lines_for_each(&self, objects: &[&Value]) -> Result<Vec<String>, Bail> {
         STEPS.with(|steps| steps.set(0));
         let mut lines = Lines::default();
-        for object in objects {
+        for &object in objects {
             run(self.term, &Val::Json(object), None, &mut |v| lines.push(v))?;
         }
         Ok(lines.lines)
     }
 
     /// The filter over `{"<kind>": [objects], ...}`.
-    pub fn lines_for_kinds(&self, kinds: &[(&str, &[Value])]) -> Result<Vec<String>, Bail> {
+    pub fn lines_for_kinds(&self, kinds: &[(&str, &[&Value])]) -> Result<Vec<String>, Bail> {
         let fields = kinds
             .iter()
             .map(|(kind, objects)| (Rc::from(*kind), Val::Items(objects)))
@@ -147,8 +147,8 @@ enum Val<'a> {
     Obj(Rc<HashMap<Rc<str>, Val<'a>>>),
     /// A value of the input.
     Json(&'a Value),
-    /// A list of input objects (one kind's).
-    Items(&'a [Value]),
+    /// A list of input objects (one kind's, in `namespace/name` order).
+    Items(&'a [&'a Value]),
     /// A string written in the filter.
     Lit(&'a str),
 }
@@ -168,6 +168,7 @@ enum View<'v, 'a> {
 enum ArrView<'v, 'a> {
     Built(&'v [Val<'a>]),
     Input(&'a [Value]),
+    Listed(&'a [&'a Value]),
 }
 
 impl ArrView<'_, '_> {
@@ -175,6 +176,7 @@ impl ArrView<'_, '_> {
         match self {
             ArrView::Built(items) => items.len(),
             ArrView::Input(items) => items.len(),
+            ArrView::Listed(items) => items.len(),
         }
     }
 }
@@ -189,7 +191,7 @@ impl<'a> Val<'a> {
             Val::Lit(s) => View::Str(s),
             Val::Arr(items) => View::Arr(ArrView::Built(items)),
             Val::Obj(_) => View::Obj,
-            Val::Items(items) => View::Arr(ArrView::Input(items)),
+            Val::Items(items) => View::Arr(ArrView::Listed(items)),
             Val::Json(value) => match value {
                 Value::Null => View::Null,
                 Value::Bool(b) => View::Bool(*b),
@@ -572,7 +574,7 @@ fn join(value: &Val<'_>, separator: &Val<'_>) -> Result<String, Bail> {
 fn elements<'a>(value: &Val<'a>) -> Result<Vec<Val<'a>>, Bail> {
     match value {
         Val::Arr(items) => Ok(items.to_vec()),
-        Val::Items(items) => Ok(items.iter().map(Val::Json).collect()),
+        Val::Items(items) => Ok(items.iter().map(|&item| Val::Json(item)).collect()),
         Val::Json(Value::Array(items)) => Ok(items.iter().map(Val::Json).collect()),
         _ => Err(Bail),
     }
@@ -605,10 +607,10 @@ fn parts<'a>(
                     .try_for_each(|item| parts(item, rest, input, env, out))
             }
             Val::Items(items) => {
-                let items: &'a [Value] = items;
+                let items: &'a [&'a Value] = items;
                 return items
                     .iter()
-                    .try_for_each(|item| parts(&Val::Json(item), rest, input, env, out));
+                    .try_for_each(|&item| parts(&Val::Json(item), rest, input, env, out));
             }
             Val::Json(Value::Array(items)) => {
                 let items: &'a [Value] = items;
@@ -656,6 +658,9 @@ fn index_value<'a>(value: &Val<'a>, key: &Val<'a>) -> Result<Val<'a>, JqError> {
             View::Arr(ArrView::Input(items)) => {
                 Ok(items.get(i as usize).map_or(Val::Null, Val::Json))
             }
+            View::Arr(ArrView::Listed(items)) => Ok(items
+                .get(i as usize)
+                .map_or(Val::Null, |&item| Val::Json(item))),
             View::Arr(ArrView::Built(items)) => {
                 Ok(items.get(i as usize).cloned().unwrap_or(Val::Null))
             }
@@ -776,7 +781,8 @@ mod tests {
     use serde_json::json;
 
     fn lines(filter: &str, objects: &[Value]) -> Option<Result<Vec<String>, Bail>> {
-        NativeFilter::cached(filter).map(|native| native.lines_for_each(objects))
+        let objects: Vec<&Value> = objects.iter().collect();
+        NativeFilter::cached(filter).map(|native| native.lines_for_each(&objects))
     }
 
     #[test]
