@@ -66,6 +66,19 @@ impl SortedKind {
     }
 }
 
+impl Drop for ApiCache {
+    fn drop(&mut self) {
+        let kinds = std::mem::take(self.kinds.get_mut().unwrap_or_else(|e| e.into_inner()));
+        let objects: usize = kinds
+            .values()
+            .filter_map(|slot| locked(slot).as_ref().map(|sorted| sorted.objects.len()))
+            .sum();
+        if objects >= crate::sync::DROP_ASIDE_FROM {
+            crate::sync::drop_aside(kinds);
+        }
+    }
+}
+
 impl std::fmt::Debug for ApiCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kinds = self.slots();
@@ -741,11 +754,12 @@ mod tests {
     #[test]
     fn the_native_run_of_every_embedded_filter_prints_what_jaq_prints() {
         let mut native_runs = 0;
+        let mut jaq_only = Vec::new();
         for (name, kind, filter) in embedded_filters() {
             match kind {
                 Some(kind) => {
                     let program = JqProgram::cached_for_each(&filter[0]).unwrap();
-                    for objects in fixture_objects(&kind) {
+                    for (variant, objects) in fixture_objects(&kind).into_iter().enumerate() {
                         let jaq = jaq_lines(&program, to_jq(&Value::Array(objects.clone())));
                         let refs: Vec<&Value> = objects.iter().collect();
                         let native =
@@ -753,6 +767,8 @@ mod tests {
                         if let Some(Ok(lines)) = native {
                             native_runs += 1;
                             assert_eq!(Ok(lines), jaq, "{name}");
+                        } else {
+                            jaq_only.push(format!("{name} (set {variant})"));
                         }
                     }
                 }
@@ -785,12 +801,23 @@ mod tests {
                         if let Some(Ok(lines)) = native {
                             native_runs += 1;
                             assert_eq!(Ok(lines), jaq, "{name}");
+                        } else {
+                            jaq_only.push(format!("{name} (set {variant})"));
                         }
                     }
                 }
             }
         }
         assert!(native_runs > 100, "{native_runs}");
+        // the embedded cis-1.12 filters all run natively over the recorded clusters
+        // (sets 0 and 1): section 5 never converts objects for jaq
+        let cis_jaq_only: Vec<&String> = jaq_only
+            .iter()
+            .filter(|run| {
+                run.contains("cis-1.12/") && (run.ends_with("(set 0)") || run.ends_with("(set 1)"))
+            })
+            .collect();
+        assert!(cis_jaq_only.is_empty(), "{cis_jaq_only:#?}");
     }
 
     #[test]
