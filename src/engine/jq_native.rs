@@ -551,14 +551,28 @@ fn binary<'a>(
             run(r, input, env, out)
         }
         BinaryOp::Alt => {
-            let left: Vec<Val<'a>> = all(l, input, env)?
-                .into_iter()
-                .filter(Val::truthy)
-                .collect();
-            if left.is_empty() {
-                run(r, input, env, out)
-            } else {
-                left.into_iter().try_for_each(out)
+            // mostly one output (`.spec.containers // []`): kept without a vector
+            let mut first = None;
+            let mut more = Vec::new();
+            run(l, input, env, &mut |v| {
+                if !v.truthy() {
+                    return Ok(());
+                }
+                if first.is_none() {
+                    first = Some(v);
+                } else if more.len() < MAX_ARRAY {
+                    more.push(v);
+                } else {
+                    return Err(Bail);
+                }
+                Ok(())
+            })?;
+            match first {
+                None => run(r, input, env, out),
+                Some(first) => {
+                    out(first)?;
+                    more.into_iter().try_for_each(out)
+                }
             }
         }
         BinaryOp::And => {
@@ -922,6 +936,9 @@ fn add<'a>(left: Val<'a>, right: Val<'a>) -> Result<Val<'a>, Bail> {
         (View::Str(a), View::Str(b)) if a.len() + b.len() <= MAX_VALUE_BYTES => {
             Ok(Val::Str(format!("{a}{b}").into()))
         }
+        // `a + []` is `a` (`(.spec.initContainers // [])` is mostly empty)
+        (View::Arr(_), View::Arr(r)) if r.len() == 0 => Ok(left),
+        (View::Arr(l), View::Arr(_)) if l.len() == 0 => Ok(right),
         (View::Arr(_), View::Arr(_)) => {
             let mut items = elements(&left)?;
             items.extend(elements(&right)?);
