@@ -167,16 +167,9 @@ pub fn mark_previous_from_store(
 /// The run's header without any node: "an earlier run that had nothing".
 fn without_nodes(results: &RunResults) -> RunResults {
     RunResults {
-        results_version: results.results_version,
-        tool: results.tool.clone(),
-        scanned_at: results.scanned_at,
-        benchmark: results.benchmark.clone(),
-        benchmarks: results.benchmarks.clone(),
-        nodes: Vec::new(),
-        unreadable: Vec::new(),
         totals: Default::default(),
-        gate: results.gate.clone(),
         baseline: None,
         previous: None,
+        ..results.clone_header()
     }
 }
