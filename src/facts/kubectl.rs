@@ -216,6 +216,19 @@ impl Kubectl {
     }
 }
 
+impl Drop for Kubectl {
+    fn drop(&mut self) {
+        let lists = std::mem::take(self.lists.get_mut().unwrap_or_else(|e| e.into_inner()));
+        let objects: usize = lists
+            .values()
+            .filter_map(|slot| slot.get()?.as_ref().ok().map(|items| items.len()))
+            .sum();
+        if objects >= crate::sync::DROP_ASIDE_FROM {
+            crate::sync::drop_aside(lists);
+        }
+    }
+}
+
 fn failure_text(finished: &Finished) -> String {
     let stderr = String::from_utf8_lossy(&finished.stderr);
     let stderr = stderr.trim();

@@ -580,6 +580,21 @@ pub struct SnapshotFacts {
     processes: std::sync::OnceLock<ProcessList>,
 }
 
+impl Drop for SnapshotFacts {
+    fn drop(&mut self) {
+        let objects: usize = self
+            .snapshot
+            .api
+            .kinds
+            .values()
+            .map(|k| k.items.len())
+            .sum();
+        if objects >= crate::sync::DROP_ASIDE_FROM {
+            crate::sync::drop_aside(std::mem::take(&mut self.snapshot.api.kinds));
+        }
+    }
+}
+
 impl SnapshotFacts {
     pub fn load(path: &Path) -> Result<Self, SnapshotError> {
         Ok(Self::new(path.to_path_buf(), Snapshot::load(path)?))
