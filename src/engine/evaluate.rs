@@ -137,13 +137,20 @@ impl TestsOutcome<'_> {
             .filter(|item| item.key.chars().any(char::is_alphanumeric))
             .collect();
         let shown = if named.is_empty() { decided } else { named };
-        let mut parts: Vec<String> = Vec::new();
+        let mut parts: Vec<String> = Vec::with_capacity(shown.len());
         for part in shown.into_iter().map(ItemOutcome::decisive) {
             if !parts.contains(&part) {
                 parts.push(part);
             }
         }
-        cut(&parts.join("; "), DECISIVE_TEXT_LIMIT)
+        // One part (most checks) is kept as it is when it needs no cut.
+        match parts.as_mut_slice() {
+            [only] => match cut(only, DECISIVE_TEXT_LIMIT) {
+                Cow::Borrowed(same) if same.len() == only.len() => std::mem::take(only),
+                cut => cut.into_owned(),
+            },
+            _ => cut(&parts.join("; "), DECISIVE_TEXT_LIMIT).into_owned(),
+        }
     }
 }
 
@@ -152,7 +159,7 @@ impl ItemOutcome<'_> {
     pub fn decisive(&self) -> String {
         let key = match self.source {
             SourceKind::Config => display_path(&self.key),
-            SourceKind::Command | SourceKind::Env => self.key.trim().to_owned(),
+            SourceKind::Command | SourceKind::Env => self.key.trim(),
         };
         if let Some(error) = &self.error {
             return format!("{key}: {}", cut(error, DECISIVE_VALUE_LIMIT));
@@ -161,7 +168,7 @@ impl ItemOutcome<'_> {
             (Some(value), SourceKind::Config) => {
                 format!("{key}: {}", cut(value, DECISIVE_VALUE_LIMIT))
             }
-            (Some(value), _) if *value == self.key => key,
+            (Some(value), _) if *value == self.key => key.to_owned(),
             (Some(value), _) => format!("{key}={}", cut(value, DECISIVE_VALUE_LIMIT)),
             (None, _) => format!("{key} not set"),
         }
@@ -171,17 +178,17 @@ impl ItemOutcome<'_> {
 /// A JSONPath template as a reader writes the key: `{.authentication.anonymous.enabled}`
 /// becomes `authentication.anonymous.enabled`; anything more than one plain path (`range`,
 /// several parts) stays as written.
-fn display_path(template: &str) -> String {
+fn display_path(template: &str) -> &str {
     let trimmed = template.trim();
     let simple = trimmed
         .strip_prefix("{.")
         .and_then(|t| t.strip_suffix('}'))
         .filter(|inner| !inner.contains(['{', '}', ' ']));
-    simple.unwrap_or(trimmed).to_owned()
+    simple.unwrap_or(trimmed)
 }
 
 /// `text` on one line, cut to `limit` characters with `…` marking the cut.
-fn cut(text: &str, limit: usize) -> String {
+fn cut(text: &str, limit: usize) -> Cow<'_, str> {
     let trimmed = text.trim();
     // The usual text, short printable ASCII, is already one line within the limit.
     if trimmed.len() <= limit
@@ -189,18 +196,18 @@ fn cut(text: &str, limit: usize) -> String {
             .bytes()
             .all(|b| b.is_ascii() && !b.is_ascii_control())
     {
-        return trimmed.to_owned();
+        return Cow::Borrowed(trimmed);
     }
     let one_line: String = trimmed
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     if one_line.chars().count() <= limit {
-        return one_line;
+        return Cow::Owned(one_line);
     }
     let mut kept: String = one_line.chars().take(limit - 1).collect();
     kept.push('…');
-    kept
+    Cow::Owned(kept)
 }
 
 /// Evaluates every test item and combines them with `bin_op`.

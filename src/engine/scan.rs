@@ -1,7 +1,7 @@
 //! One node through the whole engine: every target of the chosen benchmark, resolved,
 //! loaded, evaluated.
 
-use crate::definitions::config::BenchmarkConfig;
+use crate::definitions::config::{BenchmarkConfig, ComponentConfig};
 use crate::definitions::error::DefinitionError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,8 +13,8 @@ use crate::facts::{FactError, Facts};
 use crate::results::{NodeInfo, NodeResults, SectionResult, Totals};
 use crate::sync::locked;
 
-use super::run::{run_controls, CheckFilter, ProbeAnswers, TargetContext};
-use super::substitute::resolve;
+use super::run::{run_prepared, CheckFilter, PreparedControls, ProbeAnswers, TargetContext};
+use super::substitute::resolve_components;
 
 /// What to run on every node.
 pub struct ScanPlan<'a> {
@@ -34,20 +34,46 @@ pub struct LoadedCache {
     /// Benchmark → target → variables: looked up by reference, keys cloned only when a
     /// layout is new (each node asks once per target).
     entries: Mutex<FastMap<String, ByTarget>>,
+    /// Benchmark → target → its components as config.yaml lists them.
+    components: Mutex<FastMap<String, FastMap<String, Arc<[ComponentConfig]>>>>,
 }
 
 type FastMap<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
 /// A benchmark's loaded controls: target → variables → controls.
-type ByTarget = FastMap<String, FastMap<Variables, Arc<LoadedControls>>>;
+type ByTarget = FastMap<String, FastMap<Variables, Arc<Loaded>>>;
+
+/// A loaded controls file with the texts its checks show on every node.
+#[derive(Debug)]
+struct Loaded {
+    controls: LoadedControls,
+    prepared: PreparedControls,
+}
 
 impl LoadedCache {
+    /// The target's components, read from the config once per run.
+    fn components(&self, plan: &ScanPlan, target: &str) -> Arc<[ComponentConfig]> {
+        let known = locked(&self.components)
+            .get(plan.benchmark)
+            .and_then(|targets| targets.get(target))
+            .cloned();
+        if let Some(hit) = known {
+            return hit;
+        }
+        let components: Arc<[ComponentConfig]> = plan.config.components(target).into();
+        locked(&self.components)
+            .entry(plan.benchmark.to_owned())
+            .or_default()
+            .insert(target.to_owned(), Arc::clone(&components));
+        components
+    }
+
     fn get_or_load(
         &self,
         plan: &ScanPlan,
         target: &str,
         variables: &Variables,
         warn: &mut dyn FnMut(String),
-    ) -> Result<Arc<LoadedControls>, DefinitionError> {
+    ) -> Result<Arc<Loaded>, DefinitionError> {
         let known = locked(&self.entries)
             .get(plan.benchmark)
             .and_then(|targets| targets.get(target))
@@ -56,13 +82,11 @@ impl LoadedCache {
         if let Some(hit) = known {
             return Ok(hit);
         }
-        let loaded = Arc::new(load_controls(
-            plan.tree,
-            plan.benchmark,
-            target,
-            variables,
-            warn,
-        )?);
+        let controls = load_controls(plan.tree, plan.benchmark, target, variables, warn)?;
+        let loaded = Arc::new(Loaded {
+            prepared: PreparedControls::new(&controls.controls),
+            controls,
+        });
         locked(&self.entries)
             .entry(plan.benchmark.to_owned())
             .or_default()
@@ -99,7 +123,7 @@ pub fn scan_node(
                 target: target.clone(),
             });
         }
-        let resolution = resolve(plan.config, target, facts)?;
+        let resolution = resolve_components(&plan.loaded.components(plan, target), facts)?;
         let loaded = plan
             .loaded
             .get_or_load(plan, target, &resolution.variables, warn)?;
@@ -110,7 +134,7 @@ pub fn scan_node(
             filter: plan.filter,
             answers: &answers,
         };
-        let section = run_controls(&loaded, &ctx);
+        let section = run_prepared(&loaded.controls, &loaded.prepared, &ctx);
         if !section.groups.is_empty() {
             sections.push(section);
         }

@@ -36,12 +36,20 @@ pub fn resolve(
     target: &str,
     facts: &dyn Facts,
 ) -> Result<Resolution, FactError> {
-    let components = config.components(target);
+    resolve_components(&config.components(target), facts)
+}
+
+/// [`resolve`] with the target's components already read from its config
+/// ([`BenchmarkConfig::components`]), as a fleet reads them once for all its nodes.
+pub fn resolve_components(
+    components: &[ComponentConfig],
+    facts: &dyn Facts,
+) -> Result<Resolution, FactError> {
     let processes = facts.processes()?;
     let prefix = facts.shell_path_prefix().to_owned();
     let mut resolution = Resolution::default();
     let mut bins = Vec::new();
-    for component in &components {
+    for component in components {
         if component.bins.is_empty() {
             continue;
         }
@@ -61,7 +69,7 @@ pub fn resolve(
         resolution.variables.entries.extend(bins);
     }
     for kind_index in 0..FileKind::ALL.len() {
-        for component in &components {
+        for component in components {
             let (kind, candidates, default) = &component.files[kind_index];
             let value = existing_file(candidates, facts)?
                 .or_else(|| default.clone())

@@ -367,7 +367,13 @@ impl Snapshot {
         } else {
             bytes
         };
-        match serde_json::from_slice::<Snapshot>(json) {
+        // Valid UTF-8 as a whole (the usual case) is parsed as text, without checking each
+        // string again; anything else through the byte reader, which names the bad byte.
+        let parsed = match std::str::from_utf8(json) {
+            Ok(text) => serde_json::from_str::<Snapshot>(text),
+            Err(_) => serde_json::from_slice::<Snapshot>(json),
+        };
+        match parsed {
             Ok(snapshot) if snapshot.snapshot_version == SNAPSHOT_VERSION => Ok(snapshot),
             Ok(snapshot) => Err(SnapshotError::Version {
                 path: path.to_path_buf(),
