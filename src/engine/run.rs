@@ -708,6 +708,65 @@ pub fn bounded(text: &str) -> String {
 mod tests {
     use super::*;
 
+    fn outputs(command: &str, config: &str) -> [(ArcStr, ArcStr); 3] {
+        // Fresh allocations, as each node's answers are.
+        [
+            (ArcStr::new(), ArcStr::new()),
+            (ArcStr::from(command), ArcStr::from(command)),
+            (ArcStr::from(config), ArcStr::from(config)),
+        ]
+    }
+
+    fn verdict(passed: bool) -> Verdict {
+        Verdict {
+            passed,
+            unknown_bin_op: None,
+            actual: Ok(1),
+            expected: ArcStr::new(),
+            decisive: ArcStr::new(),
+            located_by: None,
+        }
+    }
+
+    #[test]
+    fn equal_outputs_reuse_a_verdict_and_other_outputs_get_their_own() {
+        let verdicts = Verdicts::default();
+        let first = verdicts.on(&outputs("kube-apiserver --profiling=false", ""), || {
+            verdict(true)
+        });
+        let again = verdicts.on(&outputs("kube-apiserver --profiling=false", ""), || {
+            panic!("equal outputs are decided once")
+        });
+        assert!(Arc::ptr_eq(&first, &again));
+        let other = verdicts.on(&outputs("kube-apiserver --profiling=true", ""), || {
+            verdict(false)
+        });
+        assert!(!other.passed);
+        // The same text in another audit's place is another set of outputs.
+        let moved = verdicts.on(&outputs("", "kube-apiserver --profiling=false"), || {
+            verdict(false)
+        });
+        assert!(!moved.passed);
+    }
+
+    #[test]
+    fn only_a_few_output_sets_are_kept_per_check() {
+        let verdicts = Verdicts::default();
+        for node in 0..VERDICTS_KEPT + 10 {
+            verdicts.on(&outputs(&format!("node {node}"), ""), || verdict(true));
+        }
+        assert_eq!(locked(&verdicts.seen).len(), VERDICTS_KEPT);
+        // A set not kept is decided again, every time.
+        let mut decided = 0;
+        for _ in 0..2 {
+            verdicts.on(&outputs(&format!("node {}", VERDICTS_KEPT + 5), ""), || {
+                decided += 1;
+                verdict(true)
+            });
+        }
+        assert_eq!(decided, 2);
+    }
+
     #[test]
     fn unsubstituted_bin_variables_are_found() {
         assert_eq!(
