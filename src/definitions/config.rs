@@ -4,7 +4,8 @@
 //! A benchmark's own `config.yaml` is merged over the top one the way viper merges:
 //! mappings key by key, scalars and lists replaced. Keys are case-insensitive.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 
@@ -18,7 +19,13 @@ pub struct BenchmarkConfig {
     merged: Value,
     /// The `platforms` section, checked and compiled when the file is loaded.
     platforms: std::sync::Arc<[PlatformConfig]>,
+    /// Each target's components, read from `merged` once (every node of a fleet asks for
+    /// them to choose its targets and to resolve variables). Clones share it: `merged`
+    /// never changes after loading.
+    components_read: Arc<Mutex<ComponentsByTarget>>,
 }
+
+type ComponentsByTarget = HashMap<String, Arc<[ComponentConfig]>, foldhash::fast::RandomState>;
 
 /// One component of a target (`apiserver`, `kubelet`, ...) and where to look for it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,6 +99,7 @@ impl BenchmarkConfig {
         Ok(BenchmarkConfig {
             merged,
             platforms: platforms.into(),
+            components_read: Default::default(),
         })
     }
 
@@ -115,7 +123,11 @@ impl BenchmarkConfig {
         } else {
             std::sync::Arc::clone(&self.platforms)
         };
-        Ok(BenchmarkConfig { merged, platforms })
+        Ok(BenchmarkConfig {
+            merged,
+            platforms,
+            components_read: Default::default(),
+        })
     }
 
     /// The platforms with benchmarks of their own (none in a kube-bench tree).
@@ -166,6 +178,17 @@ impl BenchmarkConfig {
                 body.is_object().then(|| component_from(name, body))
             })
             .collect()
+    }
+
+    /// [`Self::components`], read once per target and shared.
+    pub fn target_components(&self, target: &str) -> Arc<[ComponentConfig]> {
+        let mut read = crate::sync::locked(&self.components_read);
+        if let Some(known) = read.get(target) {
+            return Arc::clone(known);
+        }
+        let components: Arc<[ComponentConfig]> = self.components(target).into();
+        read.insert(target.to_owned(), Arc::clone(&components));
+        components
     }
 
     /// A setting by dotted path (`node.kubelet.defaultconf`), for `benchmarks show`.

@@ -108,7 +108,7 @@ fn target_applies(config: &BenchmarkConfig, target: &str, facts: &dyn Facts) -> 
         _ => {
             let processes = facts.processes().unwrap_or_default();
             config
-                .components(target)
+                .target_components(target)
                 .iter()
                 .filter(|c| !c.optional && (!c.bins.is_empty() || !c.markers.is_empty()))
                 .any(|component| {

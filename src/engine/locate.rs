@@ -7,21 +7,21 @@ use crate::definitions::variables::Variables;
 use crate::facts::Facts;
 use crate::results::Location;
 
-use super::evaluate::{SourceKind, TestsOutcome};
+use super::evaluate::SourceKind;
 use super::run::TargetContext;
 use super::shared_text::shared;
 
-/// The location of a check, from its probes or shell audit and the item that decided it.
+/// The location of a check, from its probes or shell audit and the test item that decided
+/// it (its source and key: the first failing item, else the first).
 /// The line is pinned only when `pin_line` (a finding), since that reads the file.
 pub fn locate(
     check: &Check,
-    outcome: Option<&TestsOutcome>,
+    decisive: Option<(SourceKind, &str)>,
     ctx: &TargetContext,
     pin_line: bool,
 ) -> Option<Location> {
     let (variables, facts) = (ctx.variables, ctx.facts);
-    let decisive = outcome.and_then(|o| o.items.iter().find(|i| !i.passed).or(o.items.first()));
-    let from_config = decisive.is_some_and(|i| i.source == SourceKind::Config);
+    let from_config = decisive.is_some_and(|(source, _)| source == SourceKind::Config);
     let audits: [&Audit; 2] = if from_config {
         [&check.audit_config, &check.audit]
     } else {
@@ -30,10 +30,9 @@ pub fn locate(
     let path = audits
         .iter()
         .find_map(|audit| file_of_audit(audit, variables, facts))?;
-    let line = decisive.filter(|_| pin_line).and_then(|item| {
+    let line = decisive.filter(|_| pin_line).and_then(|(source, key)| {
         let text = ctx.answers.file_text(facts, &path)?;
-        line_of_key(&text, item.source, &item.key)
-            .or_else(|| line_of_program(&text, check, variables))
+        line_of_key(&text, source, key).or_else(|| line_of_program(&text, check, variables))
     });
     let source_file = facts
         .source_file(&path)

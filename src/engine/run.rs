@@ -17,7 +17,7 @@ use crate::results::{
 };
 use crate::sync::locked;
 
-use super::evaluate::{evaluate_tests, AuditOutputs};
+use super::evaluate::{evaluate_tests, AuditOutputs, SourceKind, TestsOutcome};
 use super::locate::locate;
 use super::probes;
 use super::shared_text::shared;
@@ -130,6 +130,106 @@ struct PreparedCheck {
     audits: [AuditText; 3],
     /// The evidence of a check decided without running its audits.
     unrun: Vec<AuditEvidence>,
+    /// Verdicts of this check's tests on the audit outputs seen so far.
+    verdicts: Verdicts,
+}
+
+/// A check's tests decided once per distinct audit outputs: the nodes of a fleet mostly
+/// give the same outputs (the same manifests and flags), and testing them again was a
+/// fifth of a quiet fleet scan. The tests read nothing but the outputs, so equal outputs
+/// have an equal verdict. A few sets of outputs are kept per check, so a fleet of nodes
+/// that all differ holds no more than that.
+#[derive(Debug, Default)]
+struct Verdicts {
+    seen: Mutex<Vec<SeenOutputs>>,
+}
+
+/// At most this many distinct output sets kept per check.
+const VERDICTS_KEPT: usize = 16;
+
+#[derive(Debug)]
+struct SeenOutputs {
+    hash: u64,
+    outputs: [ArcStr; 3],
+    verdict: Arc<Verdict>,
+}
+
+/// What a check's tests decided, without the borrowed outputs of the node that decided it.
+#[derive(Debug)]
+struct Verdict {
+    passed: bool,
+    unknown_bin_op: Option<String>,
+    /// The output whose evidence is the actual value (its index), or a text of its own.
+    actual: Result<usize, ArcStr>,
+    expected: ArcStr,
+    decisive: ArcStr,
+    /// The item a finding's location points at: its source and key.
+    located_by: Option<(SourceKind, String)>,
+}
+
+impl Verdicts {
+    /// The verdict on `outputs` (audit_env, audit, audit_config: whole and shown), from an
+    /// earlier node with equal outputs or else `decide`d now.
+    fn on(
+        &self,
+        outputs: &[(ArcStr, ArcStr); 3],
+        decide: impl FnOnce() -> Verdict,
+    ) -> Arc<Verdict> {
+        let hash = outputs_hash(outputs);
+        let equal = |seen: &&SeenOutputs| {
+            seen.hash == hash && seen.outputs.iter().zip(outputs).all(|(a, (b, _))| a == b)
+        };
+        if let Some(seen) = locked(&self.seen).iter().find(equal) {
+            return Arc::clone(&seen.verdict);
+        }
+        let verdict = Arc::new(decide());
+        let mut seen = locked(&self.seen);
+        if seen.len() < VERDICTS_KEPT {
+            seen.push(SeenOutputs {
+                hash,
+                outputs: outputs.clone().map(|(whole, _)| whole),
+                verdict: Arc::clone(&verdict),
+            });
+        }
+        verdict
+    }
+}
+
+fn outputs_hash(outputs: &[(ArcStr, ArcStr); 3]) -> u64 {
+    use std::hash::BuildHasher;
+    let [(env, _), (command, _), (config, _)] = outputs;
+    foldhash::fast::FixedState::default().hash_one((
+        env.as_str(),
+        command.as_str(),
+        config.as_str(),
+    ))
+}
+
+impl Verdict {
+    fn of(outcome: &TestsOutcome, outputs: &[(ArcStr, ArcStr); 3]) -> Verdict {
+        // `actual` is usually an audit's whole output: point at its evidence copy. It is
+        // then that very text, which a pointer check finds without comparing kilobytes.
+        let actual: &str = &outcome.actual;
+        let same_text = |whole: &str| {
+            (whole.as_ptr() == actual.as_ptr() && whole.len() == actual.len()) || whole == actual
+        };
+        let decisive_item = outcome
+            .items
+            .iter()
+            .find(|i| !i.passed)
+            .or(outcome.items.first());
+        Verdict {
+            passed: outcome.passed,
+            unknown_bin_op: outcome.unknown_bin_op.clone(),
+            actual: outputs
+                .iter()
+                .position(|(whole, _)| same_text(whole))
+                .ok_or_else(|| bounded_shared(actual)),
+            expected: shared(&outcome.expected),
+            decisive: shared(&outcome.decisive()),
+            located_by: decisive_item.map(|item| (item.source, item.key.clone())),
+        }
+    }
 }
 
 /// An audit's kind and command as evidence shows them; empty for no audit.
@@ -160,6 +260,7 @@ impl PreparedCheck {
         PreparedCheck {
             audits: [&check.audit_env, &check.audit, &check.audit_config].map(audit_text),
             unrun: describe_unrun(check),
+            verdicts: Verdicts::default(),
         }
     }
 }
@@ -374,40 +475,38 @@ fn run_check_prepared(
         .tests
         .as_ref()
         .expect("checked by decided_without_audits");
-    let outcome = evaluate_tests(
-        tests,
-        check.use_multiple_values,
-        &AuditOutputs {
-            command: &outputs[1].0,
-            config: &outputs[2].0,
-            env: &outputs[0].0,
-            has_config_command: !check.audit_config.is_empty(),
-        },
-    );
-    // `actual` is usually an audit's whole output: point at its evidence copy. It is then
-    // that very text, which a pointer check finds without comparing kilobytes.
-    let actual: &str = &outcome.actual;
-    let same_text = |whole: &str| {
-        (whole.as_ptr() == actual.as_ptr() && whole.len() == actual.len()) || whole == actual
-    };
-    result.evidence.actual = outputs
-        .iter()
-        .find(|(whole, _)| same_text(whole))
-        .map_or_else(
-            || bounded_shared(&outcome.actual),
-            |(_, shown)| shown.clone(),
+    let verdict = texts.verdicts.on(&outputs, || {
+        let outcome = evaluate_tests(
+            tests,
+            check.use_multiple_values,
+            &AuditOutputs {
+                command: &outputs[1].0,
+                config: &outputs[2].0,
+                env: &outputs[0].0,
+                has_config_command: !check.audit_config.is_empty(),
+            },
         );
-    result.evidence.expected = shared(&outcome.expected);
-    result.evidence.decisive = shared(&outcome.decisive());
-    if let Some(op) = &outcome.unknown_bin_op {
+        Verdict::of(&outcome, &outputs)
+    });
+    result.evidence.actual = match &verdict.actual {
+        Ok(index) => outputs[*index].1.clone(),
+        Err(text) => text.clone(),
+    };
+    result.evidence.expected = verdict.expected.clone();
+    result.evidence.decisive = verdict.decisive.clone();
+    if let Some(op) = &verdict.unknown_bin_op {
         result.state = fail_or_warn;
         result.reason = format!("unknown binary operator for tests {op}").into();
-    } else if outcome.passed {
+    } else if verdict.passed {
         result.state = State::Pass;
     } else {
         result.state = fail_or_warn;
     }
-    result.location = locate(check, Some(&outcome), ctx, result.state != State::Pass).map(Box::new);
+    let located_by = verdict
+        .located_by
+        .as_ref()
+        .map(|(source, key)| (*source, key.as_str()));
+    result.location = locate(check, located_by, ctx, result.state != State::Pass).map(Box::new);
     result
 }
 
@@ -608,6 +707,65 @@ pub fn bounded(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn outputs(command: &str, config: &str) -> [(ArcStr, ArcStr); 3] {
+        // Fresh allocations, as each node's answers are.
+        [
+            (ArcStr::new(), ArcStr::new()),
+            (ArcStr::from(command), ArcStr::from(command)),
+            (ArcStr::from(config), ArcStr::from(config)),
+        ]
+    }
+
+    fn verdict(passed: bool) -> Verdict {
+        Verdict {
+            passed,
+            unknown_bin_op: None,
+            actual: Ok(1),
+            expected: ArcStr::new(),
+            decisive: ArcStr::new(),
+            located_by: None,
+        }
+    }
+
+    #[test]
+    fn equal_outputs_reuse_a_verdict_and_other_outputs_get_their_own() {
+        let verdicts = Verdicts::default();
+        let first = verdicts.on(&outputs("kube-apiserver --profiling=false", ""), || {
+            verdict(true)
+        });
+        let again = verdicts.on(&outputs("kube-apiserver --profiling=false", ""), || {
+            panic!("equal outputs are decided once")
+        });
+        assert!(Arc::ptr_eq(&first, &again));
+        let other = verdicts.on(&outputs("kube-apiserver --profiling=true", ""), || {
+            verdict(false)
+        });
+        assert!(!other.passed);
+        // The same text in another audit's place is another set of outputs.
+        let moved = verdicts.on(&outputs("", "kube-apiserver --profiling=false"), || {
+            verdict(false)
+        });
+        assert!(!moved.passed);
+    }
+
+    #[test]
+    fn only_a_few_output_sets_are_kept_per_check() {
+        let verdicts = Verdicts::default();
+        for node in 0..VERDICTS_KEPT + 10 {
+            verdicts.on(&outputs(&format!("node {node}"), ""), || verdict(true));
+        }
+        assert_eq!(locked(&verdicts.seen).len(), VERDICTS_KEPT);
+        // A set not kept is decided again, every time.
+        let mut decided = 0;
+        for _ in 0..2 {
+            verdicts.on(&outputs(&format!("node {}", VERDICTS_KEPT + 5), ""), || {
+                decided += 1;
+                verdict(true)
+            });
+        }
+        assert_eq!(decided, 2);
+    }
 
     #[test]
     fn unsubstituted_bin_variables_are_found() {

@@ -1,7 +1,7 @@
 //! One node through the whole engine: every target of the chosen benchmark, resolved,
 //! loaded, evaluated.
 
-use crate::definitions::config::{BenchmarkConfig, ComponentConfig};
+use crate::definitions::config::BenchmarkConfig;
 use crate::definitions::error::DefinitionError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,8 +34,6 @@ pub struct LoadedCache {
     /// Benchmark → target → variables: looked up by reference, keys cloned only when a
     /// layout is new (each node asks once per target).
     entries: Mutex<FastMap<String, ByTarget>>,
-    /// Benchmark → target → its components as config.yaml lists them.
-    components: Mutex<FastMap<String, FastMap<String, Arc<[ComponentConfig]>>>>,
 }
 
 type FastMap<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
@@ -50,23 +48,6 @@ struct Loaded {
 }
 
 impl LoadedCache {
-    /// The target's components, read from the config once per run.
-    fn components(&self, plan: &ScanPlan, target: &str) -> Arc<[ComponentConfig]> {
-        let known = locked(&self.components)
-            .get(plan.benchmark)
-            .and_then(|targets| targets.get(target))
-            .cloned();
-        if let Some(hit) = known {
-            return hit;
-        }
-        let components: Arc<[ComponentConfig]> = plan.config.components(target).into();
-        locked(&self.components)
-            .entry(plan.benchmark.to_owned())
-            .or_default()
-            .insert(target.to_owned(), Arc::clone(&components));
-        components
-    }
-
     fn get_or_load(
         &self,
         plan: &ScanPlan,
@@ -123,7 +104,7 @@ pub fn scan_node(
                 target: target.clone(),
             });
         }
-        let resolution = resolve_components(&plan.loaded.components(plan, target), facts)?;
+        let resolution = resolve_components(&plan.config.target_components(target), facts)?;
         let loaded = plan
             .loaded
             .get_or_load(plan, target, &resolution.variables, warn)?;

@@ -36,7 +36,7 @@ pub fn resolve(
     target: &str,
     facts: &dyn Facts,
 ) -> Result<Resolution, FactError> {
-    resolve_components(&config.components(target), facts)
+    resolve_components(&config.target_components(target), facts)
 }
 
 /// [`resolve`] with the target's components already read from its config
