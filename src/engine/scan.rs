@@ -35,10 +35,12 @@ pub struct LoadedCache {
     /// layout is new (each node asks once per target).
     entries: Mutex<FastMap<String, ByTarget>>,
     /// Benchmark → target → its components as config.yaml lists them.
-    components: Mutex<FastMap<String, FastMap<String, Arc<[ComponentConfig]>>>>,
+    components: Mutex<FastMap<String, ComponentsByTarget>>,
 }
 
 type FastMap<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
+/// A benchmark's components: target → its components.
+type ComponentsByTarget = FastMap<String, Arc<[ComponentConfig]>>;
 /// A benchmark's loaded controls: target → variables → controls.
 type ByTarget = FastMap<String, FastMap<Variables, Arc<Loaded>>>;
 
