@@ -12,7 +12,7 @@ use crate::facts::{ApiObjects, FactError, Facts};
 use crate::sync::locked;
 
 use super::jq_bounds;
-use super::jq_native::NativeFilter;
+use super::jq_native::{self, NativeFilter};
 use super::k3s;
 use super::kubelet;
 use super::substitute::runs_binary;
@@ -31,6 +31,8 @@ pub enum ProbeError {
 #[derive(Default)]
 pub struct ApiCache {
     kinds: Mutex<HashMap<String, KindSlot>>,
+    /// Kind → the `api_objects` filters the running target's checks will ask of it.
+    expected: Mutex<HashMap<String, Arc<[String]>>>,
 }
 
 /// One kind's objects once fetched. A slot of its own per kind: checks asking for the
@@ -46,7 +48,11 @@ struct SortedKind {
     /// Indexes into `objects` in key order; `None` when they are listed in order already.
     order: Option<Vec<usize>>,
     jq_values: std::sync::OnceLock<jaq_json::Rc<Vec<jaq_json::Val>>>,
+    /// The native lines of every expected filter, from one pass over the objects.
+    native_lines: std::sync::OnceLock<HashMap<String, NativeLines>>,
 }
+
+type NativeLines = Result<Vec<String>, jq_native::Bail>;
 
 impl SortedKind {
     /// The objects in key order.
@@ -63,6 +69,36 @@ impl SortedKind {
             .jq_values
             .get_or_init(|| jaq_json::Rc::new(self.in_order().into_iter().map(to_jq).collect()));
         jaq_json::Val::Arr(jaq_json::Rc::clone(values))
+    }
+
+    /// `filter` run natively over each object; `None` when the native run cannot decide.
+    /// When `filter` is one of `expected` (the filters the target's checks ask of this
+    /// kind), all of them run in one pass, once, and each check takes its own lines.
+    fn native_lines(&self, filter: &str, expected: &[String]) -> Option<Vec<String>> {
+        let native = NativeFilter::cached(filter)?;
+        if expected.len() > 1 && expected.iter().any(|known| known == filter) {
+            let by_filter = self
+                .native_lines
+                .get_or_init(|| self.run_together(expected));
+            if let Some(lines) = by_filter.get(filter) {
+                return lines.clone().ok();
+            }
+        }
+        native.lines_for_each(&self.in_order()).ok()
+    }
+
+    fn run_together(&self, filters: &[String]) -> HashMap<String, NativeLines> {
+        let natives: Vec<(&String, &NativeFilter)> = filters
+            .iter()
+            .filter_map(|filter| Some((filter, NativeFilter::cached(filter)?)))
+            .collect();
+        let compiled: Vec<&NativeFilter> = natives.iter().map(|(_, native)| *native).collect();
+        let lines = NativeFilter::lines_for_each_of(&compiled, &self.in_order());
+        natives
+            .into_iter()
+            .map(|(filter, _)| filter.clone())
+            .zip(lines)
+            .collect()
     }
 }
 
@@ -109,6 +145,7 @@ impl ApiCache {
             objects,
             order,
             jq_values: Default::default(),
+            native_lines: Default::default(),
         });
         *slot = Some(Arc::clone(&sorted));
         Ok(sorted)
@@ -116,6 +153,19 @@ impl ApiCache {
 
     fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, KindSlot>> {
         locked(&self.kinds)
+    }
+
+    /// Says which filters the running target's checks will ask of `kind` (`api_objects`
+    /// with a `jq`), so they can run in one pass over its objects.
+    pub fn expect_filters(&self, kind: &str, filters: Vec<String>) {
+        locked(&self.expected).insert(kind.to_owned(), filters.into());
+    }
+
+    fn expected(&self, kind: &str) -> Arc<[String]> {
+        locked(&self.expected)
+            .get(kind)
+            .cloned()
+            .unwrap_or_else(|| Arc::new([]))
     }
 }
 
@@ -155,7 +205,9 @@ pub fn answer(probe: &Probe, facts: &dyn Facts, api: &ApiCache) -> Result<String
             kubelet::effective_config(facts, bin.as_deref(), config.as_deref())
                 .map_err(ProbeError::Invalid)
         }
-        Probe::ApiObjects { kind, jq } => api_object_lines(api.kind(facts, kind)?, jq.as_deref()),
+        Probe::ApiObjects { kind, jq } => {
+            api_object_lines(api.kind(facts, kind)?, jq.as_deref(), &api.expected(kind))
+        }
         Probe::ApiQuery { kinds, jq } => api_query_lines(facts, api, kinds, jq),
         Probe::K3sArgs { component, config } => {
             k3s::command_line(facts, component, config.as_deref())
@@ -224,15 +276,17 @@ fn process_lines(facts: &dyn Facts, bin: &str) -> Result<String, ProbeError> {
         .join("\n"))
 }
 
-fn api_object_lines(objects: Arc<SortedKind>, jq: Option<&str>) -> Result<String, ProbeError> {
+fn api_object_lines(
+    objects: Arc<SortedKind>,
+    jq: Option<&str>,
+    expected: &[String],
+) -> Result<String, ProbeError> {
     let lines = match jq {
         None => objects.keys.clone(),
         Some(filter) => {
             // compiled by jaq first: its load-time errors and refusals stay jq's
             let program = JqProgram::cached_for_each(filter)?;
-            let native = NativeFilter::cached(filter)
-                .and_then(|native| native.lines_for_each(&objects.in_order()).ok());
-            match native {
+            match objects.native_lines(filter, expected) {
                 Some(lines) => lines,
                 None => program.run_on(objects.jq_values())?,
             }

@@ -292,6 +292,7 @@ pub fn run_prepared(
     ctx: &TargetContext,
 ) -> SectionResult {
     let controls = &loaded.controls;
+    announce_api_questions(&api_probes_asked(controls, ctx), ctx);
     let mut groups = Vec::new();
     let mut totals = Totals::default();
     for (group_index, group) in controls.groups.iter().enumerate() {
@@ -360,6 +361,64 @@ pub fn run_prepared(
 }
 
 /// Whether a check waits on another process or walks API objects: worth a core of its own.
+/// The API probes the included checks will ask: a check's first audit, when it is an API
+/// probe that will run (a check decided without audits, or whose component is missing,
+/// asks nothing).
+fn api_probes_asked<'c>(controls: &'c Controls, ctx: &TargetContext) -> Vec<&'c Probe> {
+    let mut asked = Vec::new();
+    for group in &controls.groups {
+        for check in &group.checks {
+            let skipped = group.group_type == "skip" || ctx.filter.skips(&group.id, &check.id);
+            let runs = !skipped
+                && ctx.filter.includes(&group.id, check)
+                && decided_without_audits(check, &check.check_type, State::Fail).is_none();
+            let first_audit = [&check.audit_env, &check.audit, &check.audit_config]
+                .into_iter()
+                .find(|audit| !audit.is_empty());
+            match first_audit {
+                Some(Audit::Probe(probe @ (Probe::ApiObjects { .. } | Probe::ApiQuery { .. })))
+                    if runs && unresolved_component(&probe.describe(), ctx).is_none() =>
+                {
+                    asked.push(probe)
+                }
+                _ => {}
+            }
+        }
+    }
+    asked
+}
+
+/// Tells the facts which kinds will be listed (each once, in the order first asked), so a
+/// slow source starts on all of them, and the API cache which filters each kind will be
+/// asked, so they run in one pass over its objects.
+fn announce_api_questions(probes: &[&Probe], ctx: &TargetContext) {
+    let mut kinds: Vec<&str> = Vec::new();
+    let mut filters: HashMap<&str, Vec<String>> = HashMap::new();
+    for probe in probes {
+        let listed: Vec<&str> = match probe {
+            Probe::ApiObjects { kind, jq } => {
+                if let Some(jq) = jq {
+                    filters.entry(kind).or_default().push(jq.clone());
+                }
+                vec![kind.as_str()]
+            }
+            Probe::ApiQuery { kinds, .. } => kinds.iter().map(String::as_str).collect(),
+            _ => Vec::new(),
+        };
+        for kind in listed {
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+    }
+    if !kinds.is_empty() {
+        ctx.facts.prefetch_api_objects(&kinds);
+    }
+    for (kind, filters) in filters {
+        ctx.answers.api.expect_filters(kind, filters);
+    }
+}
+
 fn waits(check: &Check) -> bool {
     [&check.audit_env, &check.audit, &check.audit_config]
         .into_iter()

@@ -115,11 +115,36 @@ impl Kubectl {
     pub fn list(&self, kind: &str) -> Listing {
         // One slot per kind: two threads asking for the same kind wait for one kubectl,
         // while different kinds are fetched side by side.
-        let slot = {
-            let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
-            Arc::clone(lists.entry(kind.to_string()).or_default())
-        };
-        slot.get_or_init(|| self.fetch(kind)).clone()
+        self.slot(kind)
+            .get_or_init(|| self.options.fetch(kind))
+            .clone()
+    }
+
+    /// Starts listing each of `kinds` on a thread of its own, for `list` calls that will
+    /// follow: kubectl's start-up and the parse of one kind's list (a cluster's pods are
+    /// megabytes) overlap with the other kinds' and with the checks, instead of each
+    /// starting when a check first asks. A kind listed or being listed is not asked again.
+    pub fn prefetch(&self, kinds: &[&str]) {
+        for kind in kinds {
+            let slot = self.slot(kind);
+            if slot.get().is_some() {
+                continue;
+            }
+            let options = self.options.clone();
+            let kind = kind.to_string();
+            let fetch = move || {
+                slot.get_or_init(|| options.fetch(&kind));
+            };
+            // a thread that cannot be started leaves the kind to `list`
+            let _ = std::thread::Builder::new()
+                .name("kubectl-list".to_string())
+                .spawn(fetch);
+        }
+    }
+
+    fn slot(&self, kind: &str) -> Arc<OnceLock<Listing>> {
+        let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(lists.entry(kind.to_string()).or_default())
     }
 
     /// Whether the API server answers at all (cached).
@@ -135,7 +160,7 @@ impl Kubectl {
     }
 
     fn ask_version(&self) -> Option<String> {
-        let command = self.command(&["get", "--raw", "/version"]);
+        let command = self.options.command(&["get", "--raw", "/version"]);
         let finished = run_bounded(
             command,
             None,
@@ -150,7 +175,9 @@ impl Kubectl {
         let version: Value = serde_json::from_slice(&finished.stdout).ok()?;
         Some(version.get("gitVersion")?.as_str()?.to_string())
     }
+}
 
+impl KubectlOptions {
     fn fetch(&self, kind: &str) -> Listing {
         let api_error = |reason: String| FactError::Api {
             kind: kind.to_string(),
@@ -165,20 +192,20 @@ impl Kubectl {
             command,
             None,
             Capture::Separate,
-            self.options.list_timeout,
+            self.list_timeout,
             Limit::Snapshot,
         ) {
             Ok(finished) => finished,
             Err(RunError::Timeout) => {
                 return Err(FactError::Timeout {
                     command: self.display(&arguments),
-                    seconds: whole_seconds(self.options.list_timeout),
+                    seconds: whole_seconds(self.list_timeout),
                 })
             }
             Err(RunError::Spawn(error)) => {
                 return Err(api_error(format!(
                     "could not start `{}`: {error}",
-                    self.options.binary.display()
+                    self.binary.display()
                 )))
             }
             Err(RunError::TooLarge(limit)) => {
@@ -197,14 +224,14 @@ impl Kubectl {
     }
 
     fn command(&self, arguments: &[&str]) -> Command {
-        let mut command = Command::new(&self.options.binary);
-        if let Some(kubeconfig) = &self.options.kubeconfig {
+        let mut command = Command::new(&self.binary);
+        if let Some(kubeconfig) = &self.kubeconfig {
             command.arg("--kubeconfig").arg(kubeconfig);
         }
-        if let Some(context) = &self.options.context {
+        if let Some(context) = &self.context {
             command.arg("--context").arg(context);
         }
-        if let Some(cache_dir) = &self.options.cache_dir {
+        if let Some(cache_dir) = &self.cache_dir {
             command.arg("--cache-dir").arg(cache_dir);
         }
         command.args(arguments);
@@ -212,7 +239,7 @@ impl Kubectl {
     }
 
     fn display(&self, arguments: &[&str]) -> String {
-        format!("{} {}", self.options.binary.display(), arguments.join(" "))
+        format!("{} {}", self.binary.display(), arguments.join(" "))
     }
 }
 

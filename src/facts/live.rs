@@ -264,6 +264,10 @@ impl Facts for LiveFacts {
         self.kubectl.list(kind)
     }
 
+    fn prefetch_api_objects(&self, kinds: &[&str]) {
+        self.kubectl.prefetch(kinds)
+    }
+
     fn api_reachable(&self) -> bool {
         self.kubectl.reachable()
     }

@@ -177,6 +177,10 @@ pub trait Facts: Send + Sync {
     /// pods are megabytes, and every check of section 5 reads them.
     fn api_objects(&self, kind: &str) -> Result<ApiObjects, FactError>;
 
+    /// Says which kinds `api_objects` will be asked for next, so a source that lists them
+    /// slowly (kubectl) can start on all of them at once. It answers nothing itself.
+    fn prefetch_api_objects(&self, _kinds: &[&str]) {}
+
     /// Whether API objects can be read at all (decides whether `policies` runs by default).
     fn api_reachable(&self) -> bool;
 

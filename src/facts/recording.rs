@@ -267,6 +267,10 @@ impl<F: Facts> Facts for RecordingFacts<F> {
         answer
     }
 
+    fn prefetch_api_objects(&self, kinds: &[&str]) {
+        self.inner.prefetch_api_objects(kinds)
+    }
+
     fn api_reachable(&self) -> bool {
         let reachable = self.inner.api_reachable();
         self.record(|snapshot| snapshot.api.reachable = reachable);
