@@ -7,29 +7,77 @@ use crate::definitions::variables::Variables;
 use crate::facts::Facts;
 use crate::results::Location;
 
+use arcstr::ArcStr;
+
 use super::evaluate::SourceKind;
 use super::run::TargetContext;
 use super::shared_text::shared;
 
+/// The file an audit names, as far as the definitions and the loaded controls' variables
+/// decide it: worked out once per loaded controls file rather than per node and check.
+#[derive(Debug, Clone, Default)]
+pub enum AuditFile {
+    /// The audit names no file.
+    #[default]
+    None,
+    /// The same file on every node.
+    Fixed(ArcStr),
+    /// Known only from the node's facts (its kubelet's `--config`, a static pod's path).
+    OnNode,
+}
+
+impl AuditFile {
+    pub fn of(audit: &Audit, variables: &Variables) -> AuditFile {
+        let fixed =
+            |path: Option<String>| path.map_or(AuditFile::None, |p| AuditFile::Fixed(shared(&p)));
+        match audit {
+            Audit::None => AuditFile::None,
+            Audit::Shell(command) => fixed(file_named_in(command, variables)),
+            Audit::Probe(probe) => match probe {
+                Probe::FileMode { path, .. }
+                | Probe::FileOwner { path, .. }
+                | Probe::FileContent { path } => AuditFile::Fixed(shared(path)),
+                Probe::Process { bin } => fixed(config_of_binary(bin, variables)),
+                Probe::K3sArgs { config, .. } => AuditFile::Fixed(shared(
+                    config.as_deref().unwrap_or(super::k3s::DEFAULT_CONFIG),
+                )),
+                Probe::KubeletConfig { .. } | Probe::StaticPodFile { .. } => AuditFile::OnNode,
+                Probe::ApiObjects { .. } | Probe::ApiQuery { .. } => AuditFile::None,
+            },
+        }
+    }
+
+    fn on(&self, audit: &Audit, facts: &dyn Facts) -> Option<ArcStr> {
+        match self {
+            AuditFile::None => None,
+            AuditFile::Fixed(path) => Some(path.clone()),
+            AuditFile::OnNode => file_on_node(audit, facts).map(|path| shared(&path)),
+        }
+    }
+}
+
 /// The location of a check, from its probes or shell audit and the test item that decided
-/// it (its source and key: the first failing item, else the first).
+/// it (its source and key: the first failing item, else the first). `files` are
+/// [`AuditFile::of`] the check's `audit` and `audit_config`.
 /// The line is pinned only when `pin_line` (a finding), since that reads the file.
 pub fn locate(
     check: &Check,
+    files: &[AuditFile; 2],
     decisive: Option<(SourceKind, &str)>,
     ctx: &TargetContext,
     pin_line: bool,
 ) -> Option<Location> {
     let (variables, facts) = (ctx.variables, ctx.facts);
     let from_config = decisive.is_some_and(|(source, _)| source == SourceKind::Config);
-    let audits: [&Audit; 2] = if from_config {
-        [&check.audit_config, &check.audit]
+    let audits = [(&check.audit, &files[0]), (&check.audit_config, &files[1])];
+    let audits = if from_config {
+        [audits[1], audits[0]]
     } else {
-        [&check.audit, &check.audit_config]
+        audits
     };
     let path = audits
         .iter()
-        .find_map(|audit| file_of_audit(audit, variables, facts))?;
+        .find_map(|(audit, file)| file.on(audit, facts))?;
     let line = decisive.filter(|_| pin_line).and_then(|(source, key)| {
         let text = ctx.answers.file_text(facts, &path)?;
         line_of_key(&text, source, key).or_else(|| line_of_program(&text, check, variables))
@@ -38,39 +86,25 @@ pub fn locate(
         .source_file(&path)
         .map(|file| file.display().to_string());
     Some(Location {
-        path: shared(&path),
+        path,
         line,
         source_file,
     })
 }
 
-fn file_of_audit(audit: &Audit, variables: &Variables, facts: &dyn Facts) -> Option<String> {
+/// The file of a probe whose file the node's facts decide.
+fn file_on_node(audit: &Audit, facts: &dyn Facts) -> Option<String> {
     match audit {
-        Audit::None => None,
-        Audit::Probe(probe) => file_of_probe(probe, variables, facts),
-        Audit::Shell(command) => file_named_in(command, variables),
-    }
-}
-
-fn file_of_probe(probe: &Probe, variables: &Variables, facts: &dyn Facts) -> Option<String> {
-    match probe {
-        Probe::FileMode { path, .. }
-        | Probe::FileOwner { path, .. }
-        | Probe::FileContent { path } => Some(path.clone()),
-        Probe::KubeletConfig { config, .. } => kubelet_config_file(facts).or(config.clone()),
-        Probe::Process { bin } => config_of_binary(bin, variables),
-        Probe::K3sArgs { config, .. } => Some(
-            config
-                .clone()
-                .unwrap_or_else(|| super::k3s::DEFAULT_CONFIG.to_owned()),
-        ),
-        Probe::StaticPodFile { manifest, path, .. } => {
+        Audit::Probe(Probe::KubeletConfig { config, .. }) => {
+            kubelet_config_file(facts).or(config.clone())
+        }
+        Audit::Probe(Probe::StaticPodFile { manifest, path, .. }) => {
             super::static_pod::node_path(facts, manifest, path)
                 .ok()
                 .flatten()
                 .or_else(|| Some(manifest.clone()))
         }
-        Probe::ApiObjects { .. } | Probe::ApiQuery { .. } => None,
+        _ => None,
     }
 }
 
@@ -131,12 +165,7 @@ fn line_of_key(text: &str, source: SourceKind, key: &str) -> Option<u32> {
             }
             // The first line holding the flag is the line of its first occurrence.
             let at = memchr::memmem::find(text.as_bytes(), needle.as_bytes())?;
-            Some(
-                text.as_bytes()[..at]
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count(),
-            )
+            Some(memchr::memchr_iter(b'\n', &text.as_bytes()[..at]).count())
         }
         SourceKind::Config => line_of_path(text, key),
     };

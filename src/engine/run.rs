@@ -18,7 +18,7 @@ use crate::results::{
 use crate::sync::locked;
 
 use super::evaluate::{evaluate_tests, AuditOutputs, SourceKind, TestsOutcome};
-use super::locate::locate;
+use super::locate::{locate, AuditFile};
 use super::probes;
 use super::shared_text::shared;
 use super::substitute::MissingComponent;
@@ -128,6 +128,8 @@ pub struct PreparedControls {
 #[derive(Debug)]
 struct PreparedCheck {
     audits: [AuditText; 3],
+    /// The files of `audit` and `audit_config`, as far as the loaded variables decide them.
+    files: [AuditFile; 2],
     /// The evidence of a check decided without running its audits.
     unrun: Vec<AuditEvidence>,
     /// Verdicts of this check's tests on the audit outputs seen so far.
@@ -240,12 +242,19 @@ struct AuditText {
 }
 
 impl PreparedControls {
-    pub fn new(controls: &Controls) -> PreparedControls {
+    /// `variables` are those the controls were loaded with.
+    pub fn new(controls: &Controls, variables: &Variables) -> PreparedControls {
         PreparedControls {
             groups: controls
                 .groups
                 .iter()
-                .map(|group| group.checks.iter().map(PreparedCheck::new).collect())
+                .map(|group| {
+                    group
+                        .checks
+                        .iter()
+                        .map(|check| PreparedCheck::new(check, variables))
+                        .collect()
+                })
                 .collect(),
         }
     }
@@ -256,9 +265,10 @@ impl PreparedControls {
 }
 
 impl PreparedCheck {
-    fn new(check: &Check) -> PreparedCheck {
+    fn new(check: &Check, variables: &Variables) -> PreparedCheck {
         PreparedCheck {
             audits: [&check.audit_env, &check.audit, &check.audit_config].map(audit_text),
+            files: [&check.audit, &check.audit_config].map(|audit| AuditFile::of(audit, variables)),
             unrun: describe_unrun(check),
             verdicts: Verdicts::default(),
         }
@@ -281,7 +291,11 @@ fn audit_text(audit: &Audit) -> AuditText {
 
 /// Runs every included check of one controls file.
 pub fn run_controls(loaded: &LoadedControls, ctx: &TargetContext) -> SectionResult {
-    run_prepared(loaded, &PreparedControls::new(&loaded.controls), ctx)
+    run_prepared(
+        loaded,
+        &PreparedControls::new(&loaded.controls, ctx.variables),
+        ctx,
+    )
 }
 
 /// [`run_controls`] with the file's definition-only texts already made (`prepared` must be
@@ -309,7 +323,7 @@ pub fn run_prepared(
             let texts = match prepared.check(group_index, check_index) {
                 Some(texts) => texts,
                 None => {
-                    made = PreparedCheck::new(check);
+                    made = PreparedCheck::new(check, ctx.variables);
                     &made
                 }
             };
@@ -448,7 +462,13 @@ enum AuditRun {
 /// Decides one check. `shell` is the same check substituted for running here; a `skipped`
 /// check (`--skip`, or in a group of type skip) counts as type skip.
 pub fn run_check(check: &Check, shell: &Check, skipped: bool, ctx: &TargetContext) -> CheckResult {
-    run_check_prepared(check, shell, skipped, &PreparedCheck::new(check), ctx)
+    run_check_prepared(
+        check,
+        shell,
+        skipped,
+        &PreparedCheck::new(check, ctx.variables),
+        ctx,
+    )
 }
 
 fn run_check_prepared(
@@ -485,7 +505,8 @@ fn run_check_prepared(
         result.state = state;
         result.reason = reason;
         result.evidence.audits = texts.unrun.clone();
-        result.location = locate(check, None, ctx, state != State::Pass).map(Box::new);
+        result.location =
+            locate(check, &texts.files, None, ctx, state != State::Pass).map(Box::new);
         return result;
     }
     let mut outputs: [(ArcStr, ArcStr); 3] = Default::default();
@@ -565,7 +586,14 @@ fn run_check_prepared(
         .located_by
         .as_ref()
         .map(|(source, key)| (*source, key.as_str()));
-    result.location = locate(check, located_by, ctx, result.state != State::Pass).map(Box::new);
+    result.location = locate(
+        check,
+        &texts.files,
+        located_by,
+        ctx,
+        result.state != State::Pass,
+    )
+    .map(Box::new);
     result
 }
 

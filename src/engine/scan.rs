@@ -65,7 +65,7 @@ impl LoadedCache {
         }
         let controls = load_controls(plan.tree, plan.benchmark, target, variables, warn)?;
         let loaded = Arc::new(Loaded {
-            prepared: PreparedControls::new(&controls.controls),
+            prepared: PreparedControls::new(&controls.controls, variables),
             controls,
         });
         locked(&self.entries)
