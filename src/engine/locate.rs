@@ -56,18 +56,36 @@ impl AuditFile {
     }
 }
 
+/// What locating a check needs that the definitions and the loaded variables decide.
+#[derive(Debug, Default)]
+pub struct CheckPlaces {
+    /// [`AuditFile::of`] the check's `audit` and `audit_config`.
+    files: [AuditFile; 2],
+    /// Where a missing flag belongs (`- kube-apiserver`), when the check names a component.
+    program_line: Option<String>,
+}
+
+impl CheckPlaces {
+    pub fn of(check: &Check, variables: &Variables) -> CheckPlaces {
+        CheckPlaces {
+            files: [&check.audit, &check.audit_config].map(|audit| AuditFile::of(audit, variables)),
+            program_line: program_line(check, variables),
+        }
+    }
+}
+
 /// The location of a check, from its probes or shell audit and the test item that decided
-/// it (its source and key: the first failing item, else the first). `files` are
-/// [`AuditFile::of`] the check's `audit` and `audit_config`.
+/// it (its source and key: the first failing item, else the first).
 /// The line is pinned only when `pin_line` (a finding), since that reads the file.
 pub fn locate(
     check: &Check,
-    files: &[AuditFile; 2],
+    places: &CheckPlaces,
     decisive: Option<(SourceKind, &str)>,
     ctx: &TargetContext,
     pin_line: bool,
 ) -> Option<Location> {
-    let (variables, facts) = (ctx.variables, ctx.facts);
+    let facts = ctx.facts;
+    let files = &places.files;
     let from_config = decisive.is_some_and(|(source, _)| source == SourceKind::Config);
     let audits = [(&check.audit, &files[0]), (&check.audit_config, &files[1])];
     let audits = if from_config {
@@ -80,7 +98,8 @@ pub fn locate(
         .find_map(|(audit, file)| file.on(audit, facts))?;
     let line = decisive.filter(|_| pin_line).and_then(|(source, key)| {
         let text = ctx.answers.file_text(facts, &path)?;
-        line_of_key(&text, source, key).or_else(|| line_of_program(&text, check, variables))
+        line_of_key(&text, source, key)
+            .or_else(|| line_of_program(&text, places.program_line.as_deref()?))
     });
     let source_file = facts
         .source_file(&path)
@@ -172,24 +191,31 @@ fn line_of_key(text: &str, source: SourceKind, key: &str) -> Option<u32> {
     found.map(|index| index as u32 + 1)
 }
 
-/// Where a missing flag belongs: the line that starts the component's command in its
-/// static pod manifest (`- kube-apiserver`).
-fn line_of_program(text: &str, check: &Check, variables: &Variables) -> Option<u32> {
+/// The line that starts a component's command in its static pod manifest
+/// (`- kube-apiserver`), for the component whose binary the check's audits name.
+fn program_line(check: &Check, variables: &Variables) -> Option<String> {
     let bin = [&check.audit, &check.audit_config]
         .iter()
         .find_map(|audit| match audit {
-            Audit::Probe(Probe::Process { bin }) => Some(bin.trim_matches('\'').to_owned()),
+            Audit::Probe(Probe::Process { bin }) => Some(bin.trim_matches('\'')),
             Audit::Shell(command) => variables
                 .entries
                 .iter()
                 .find(|v| v.is_bin && command.contains(&v.on_node))
-                .map(|v| v.on_node.trim_matches('\'').to_owned()),
+                .map(|v| v.on_node.trim_matches('\'')),
             _ => None,
         })?;
-    let program_line = format!("- {bin}");
-    text.lines()
-        .position(|line| line.trim_start().starts_with(&program_line))
-        .map(|index| index as u32 + 1)
+    Some(format!("- {bin}"))
+}
+
+/// Where a missing flag belongs: the 1-based number of the first line that starts (after
+/// indentation) with `program_line`.
+fn line_of_program(text: &str, program_line: &str) -> Option<u32> {
+    let at = memchr::memmem::find_iter(text.as_bytes(), program_line.as_bytes()).find(|&at| {
+        let line_start = memchr::memrchr(b'\n', &text.as_bytes()[..at]).map_or(0, |n| n + 1);
+        text[line_start..at].trim_start().is_empty()
+    })?;
+    Some(memchr::memchr_iter(b'\n', &text.as_bytes()[..at]).count() as u32 + 1)
 }
 
 /// Follows `{.a.b.c}` through indented YAML (or JSON) keys, one segment after another;
@@ -249,5 +275,17 @@ mod tests {
         assert_eq!(line_of_key(text, SourceKind::Command, "spec"), Some(1));
         assert_eq!(line_of_key(text, SourceKind::Command, "--missing"), None);
         assert_eq!(line_of_key(text, SourceKind::Command, "  "), None);
+    }
+
+    #[test]
+    fn a_missing_flag_belongs_on_the_line_that_starts_the_command() {
+        let text =
+            "# runs - kube-apiserver\nspec:\n  - command:\n\t - kube-apiserver\r\n    - --x\n";
+        assert_eq!(line_of_program(text, "- kube-apiserver"), Some(4));
+        assert_eq!(
+            line_of_program("- kube-apiserver", "- kube-apiserver"),
+            Some(1)
+        );
+        assert_eq!(line_of_program(text, "- etcd"), None);
     }
 }

@@ -18,7 +18,7 @@ use crate::results::{
 use crate::sync::locked;
 
 use super::evaluate::{evaluate_tests, AuditOutputs, SourceKind, TestsOutcome};
-use super::locate::{locate, AuditFile};
+use super::locate::{locate, CheckPlaces};
 use super::probes;
 use super::shared_text::shared;
 use super::substitute::MissingComponent;
@@ -128,8 +128,8 @@ pub struct PreparedControls {
 #[derive(Debug)]
 struct PreparedCheck {
     audits: [AuditText; 3],
-    /// The files of `audit` and `audit_config`, as far as the loaded variables decide them.
-    files: [AuditFile; 2],
+    /// What locating the check needs that the loaded variables decide.
+    places: CheckPlaces,
     /// The evidence of a check decided without running its audits.
     unrun: Vec<AuditEvidence>,
     /// Verdicts of this check's tests on the audit outputs seen so far.
@@ -268,7 +268,7 @@ impl PreparedCheck {
     fn new(check: &Check, variables: &Variables) -> PreparedCheck {
         PreparedCheck {
             audits: [&check.audit_env, &check.audit, &check.audit_config].map(audit_text),
-            files: [&check.audit, &check.audit_config].map(|audit| AuditFile::of(audit, variables)),
+            places: CheckPlaces::of(check, variables),
             unrun: describe_unrun(check),
             verdicts: Verdicts::default(),
         }
@@ -506,7 +506,7 @@ fn run_check_prepared(
         result.reason = reason;
         result.evidence.audits = texts.unrun.clone();
         result.location =
-            locate(check, &texts.files, None, ctx, state != State::Pass).map(Box::new);
+            locate(check, &texts.places, None, ctx, state != State::Pass).map(Box::new);
         return result;
     }
     let mut outputs: [(ArcStr, ArcStr); 3] = Default::default();
@@ -588,7 +588,7 @@ fn run_check_prepared(
         .map(|(source, key)| (*source, key.as_str()));
     result.location = locate(
         check,
-        &texts.files,
+        &texts.places,
         located_by,
         ctx,
         result.state != State::Pass,
