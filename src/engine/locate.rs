@@ -184,7 +184,7 @@ fn line_of_key(text: &str, source: SourceKind, key: &str) -> Option<u32> {
             }
             // The first line holding the flag is the line of its first occurrence.
             let at = memchr::memmem::find(text.as_bytes(), needle.as_bytes())?;
-            Some(memchr::memchr_iter(b'\n', &text.as_bytes()[..at]).count())
+            Some(line_index_at(text, at))
         }
         SourceKind::Config => line_of_path(text, key),
     };
@@ -215,7 +215,12 @@ fn line_of_program(text: &str, program_line: &str) -> Option<u32> {
         let line_start = memchr::memrchr(b'\n', &text.as_bytes()[..at]).map_or(0, |n| n + 1);
         text[line_start..at].trim_start().is_empty()
     })?;
-    Some(memchr::memchr_iter(b'\n', &text.as_bytes()[..at]).count() as u32 + 1)
+    Some(line_index_at(text, at) as u32 + 1)
+}
+
+/// The 0-based index of the line holding byte `at` of `text`.
+fn line_index_at(text: &str, at: usize) -> usize {
+    memchr::memchr_iter(b'\n', &text.as_bytes()[..at]).count()
 }
 
 /// Follows `{.a.b.c}` through indented YAML (or JSON) keys, one segment after another;

@@ -8,7 +8,7 @@ use arcstr::ArcStr;
 use rayon::prelude::*;
 
 use crate::definitions::load::LoadedControls;
-use crate::definitions::model::{Audit, Check, Controls};
+use crate::definitions::model::{Audit, Check, Controls, Group};
 use crate::definitions::probe::Probe;
 use crate::definitions::variables::Variables;
 use crate::facts::{Facts, ShellCommand};
@@ -124,9 +124,10 @@ pub struct PreparedControls {
     groups: Vec<Vec<PreparedCheck>>,
 }
 
-/// One check's audit texts, in the order `audit_env`, `audit`, `audit_config`.
+/// What one check shows and decides the same way on every node of its loaded controls.
 #[derive(Debug)]
 struct PreparedCheck {
+    /// Audit texts, in the order `audit_env`, `audit`, `audit_config`.
     audits: [AuditText; 3],
     /// What locating the check needs that the loaded variables decide.
     places: CheckPlaces,
@@ -318,7 +319,7 @@ pub fn run_prepared(
         // (a 10,000-file fleet 5% faster; one node never starts the pool).
         let run_one = |(check_index, check): (usize, &Check)| {
             let shell_form = shell_form_of(loaded.to_run.as_ref(), group_index, check_index);
-            let skipped = group.group_type == "skip" || ctx.filter.skips(&group.id, &check.id);
+            let skipped = skipped(group, check, ctx);
             let made;
             let texts = match prepared.check(group_index, check_index) {
                 Some(texts) => texts,
@@ -374,7 +375,6 @@ pub fn run_prepared(
     }
 }
 
-/// Whether a check waits on another process or walks API objects: worth a core of its own.
 /// The API probes the included checks will ask: a check's first audit, when it is an API
 /// probe that will run (a check decided without audits, or whose component is missing,
 /// asks nothing).
@@ -382,8 +382,7 @@ fn api_probes_asked<'c>(controls: &'c Controls, ctx: &TargetContext) -> Vec<&'c 
     let mut asked = Vec::new();
     for group in &controls.groups {
         for check in &group.checks {
-            let skipped = group.group_type == "skip" || ctx.filter.skips(&group.id, &check.id);
-            let runs = !skipped
+            let runs = !skipped(group, check, ctx)
                 && ctx.filter.includes(&group.id, check)
                 && decided_without_audits(check, &check.check_type, State::Fail).is_none();
             let first_audit = [&check.audit_env, &check.audit, &check.audit_config]
@@ -433,6 +432,7 @@ fn announce_api_questions(probes: &[&Probe], ctx: &TargetContext) {
     }
 }
 
+/// Whether a check waits on another process or walks API objects: worth a core of its own.
 fn waits(check: &Check) -> bool {
     [&check.audit_env, &check.audit, &check.audit_config]
         .into_iter()
@@ -443,6 +443,11 @@ fn waits(check: &Check) -> bool {
             }
             Audit::None => false,
         })
+}
+
+/// A check counts as type skip in a group of type skip or when `--skip` names it.
+fn skipped(group: &Group, check: &Check, ctx: &TargetContext) -> bool {
+    group.group_type == "skip" || ctx.filter.skips(&group.id, &check.id)
 }
 
 fn shell_form_of(to_run: Option<&Controls>, group: usize, check: usize) -> Option<&Check> {
