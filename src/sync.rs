@@ -11,12 +11,16 @@ pub fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// How many API objects make a list worth freeing on a thread of its own.
-pub const DROP_ASIDE_FROM: usize = 1024;
+const DROP_ASIDE_FROM: usize = 1024;
 
-/// Drops `value` on a thread of its own. Freeing a cluster's parsed API objects (hundreds
-/// of thousands of small allocations) took a tenth of a section 5 scan; this way the scan
-/// does not wait for it, and a process that exits first frees everything at once.
-pub fn drop_aside<T: Send + 'static>(value: T) {
+/// Drops `value`, which holds `objects` API objects, on a thread of its own when they are
+/// many. Freeing a cluster's parsed API objects (hundreds of thousands of small
+/// allocations) took a tenth of a section 5 scan; this way the scan does not wait for it,
+/// and a process that exits first frees everything at once.
+pub fn drop_aside<T: Send + 'static>(objects: usize, value: T) {
+    if objects < DROP_ASIDE_FROM {
+        return;
+    }
     // a thread that cannot be started drops the value with the closure, here
     let _ = std::thread::Builder::new()
         .name("drop-aside".into())

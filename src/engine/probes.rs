@@ -109,9 +109,7 @@ impl Drop for ApiCache {
             .values()
             .filter_map(|slot| locked(slot).as_ref().map(|sorted| sorted.objects.len()))
             .sum();
-        if objects >= crate::sync::DROP_ASIDE_FROM {
-            crate::sync::drop_aside(kinds);
-        }
+        crate::sync::drop_aside(objects, kinds);
     }
 }
 

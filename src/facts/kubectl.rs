@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::bounded::Limit;
 use super::live::{run_bounded, whole_seconds, Capture, Finished, RunError};
 use super::FactError;
+use crate::sync::locked;
 
 /// Which kubectl to run and against which cluster.
 #[derive(Debug, Clone)]
@@ -143,8 +144,7 @@ impl Kubectl {
     }
 
     fn slot(&self, kind: &str) -> Arc<OnceLock<Listing>> {
-        let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(lists.entry(kind.to_string()).or_default())
+        Arc::clone(locked(&self.lists).entry(kind.to_string()).or_default())
     }
 
     /// Whether the API server answers at all (cached).
@@ -250,9 +250,7 @@ impl Drop for Kubectl {
             .values()
             .filter_map(|slot| slot.get()?.as_ref().ok().map(|items| items.len()))
             .sum();
-        if objects >= crate::sync::DROP_ASIDE_FROM {
-            crate::sync::drop_aside(lists);
-        }
+        crate::sync::drop_aside(objects, lists);
     }
 }
 

@@ -595,9 +595,7 @@ impl Drop for SnapshotFacts {
             .values()
             .map(|k| k.items.len())
             .sum();
-        if objects >= crate::sync::DROP_ASIDE_FROM {
-            crate::sync::drop_aside(std::mem::take(&mut self.snapshot.api.kinds));
-        }
+        crate::sync::drop_aside(objects, std::mem::take(&mut self.snapshot.api.kinds));
     }
 }
 
