@@ -13,7 +13,8 @@ use super::variables::Variables;
 use arcstr::ArcStr;
 
 /// A parsed controls file. `to_run` holds the same file substituted with the paths a
-/// shell on this machine must use, when they differ from the node's (`--root`).
+/// shell on this machine must use, when they differ from the node's (`--root`) and a
+/// check has a shell audit.
 #[derive(Debug, Clone)]
 pub struct LoadedControls {
     pub file: PathBuf,
@@ -92,8 +93,9 @@ pub fn load_controls(
         .filter(|_| variables.substitute_after_parsing_is_same(&raw));
     let (mut controls, as_written) = match compiled {
         Some(json) => {
-            let as_written = from_compiled(&file, json, warn)?;
-            let mut controls = as_written.clone();
+            let mut controls = from_compiled(&file, json, warn)?;
+            let as_written =
+                (variables.differ_for_shell() && runs_shell(&controls)).then(|| controls.clone());
             let changed = substitute_parsed(&mut controls, variables);
             check_node_type(&file, &controls, target)?;
             for check in controls.groups.iter().flat_map(|g| &g.checks) {
@@ -101,7 +103,7 @@ pub fn load_controls(
                     validate_check(&file, &raw, check)?;
                 }
             }
-            (controls, Some(as_written))
+            (controls, as_written)
         }
         None => {
             let on_node = variables.substitute_on_node(&raw);
@@ -113,7 +115,7 @@ pub fn load_controls(
     };
     let env_binary = variables.sole_binary_in(&raw);
     add_default_audit_env(&mut controls, &env_binary);
-    let to_run = if variables.differ_for_shell() {
+    let to_run = if variables.differ_for_shell() && runs_shell(&controls) {
         // Parsed before substituting: what `--root` holds never meets the YAML reader.
         let mut shell = match as_written {
             Some(shell) => shell,
@@ -153,10 +155,7 @@ fn from_compiled(
 /// Substitutes the node's values into every text of the parsed file; the ids of the checks
 /// whose texts changed.
 fn substitute_parsed(controls: &mut Controls, variables: &Variables) -> Vec<ArcStr> {
-    let on_node = |text: &str| {
-        let substituted = variables.substitute_on_node(text);
-        (substituted != text).then_some(substituted)
-    };
+    let on_node = |text: &str| variables.substitute_on_node_if_changed(text);
     let mut changed_check_ids = Vec::new();
     let substituted = Substitution { on_node: &on_node };
     substituted.arc(&mut controls.version);
@@ -317,6 +316,18 @@ fn add_default_audit_env(controls: &mut Controls, binary: &str) {
             ));
         }
     }
+}
+
+/// Whether a check of the file has a shell audit, or will have the default `audit_env`:
+/// only those read the shell form (`LoadedControls::to_run`), a file of probes needs none.
+fn runs_shell(controls: &Controls) -> bool {
+    let shell = |audit: &Audit| matches!(audit, Audit::Shell(_));
+    controls.groups.iter().flat_map(|g| &g.checks).any(|c| {
+        shell(&c.audit)
+            || shell(&c.audit_env)
+            || shell(&c.audit_config)
+            || needs_default_audit_env(c)
+    })
 }
 
 fn needs_default_audit_env(check: &Check) -> bool {

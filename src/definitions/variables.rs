@@ -1,11 +1,13 @@
 //! `$variables` and their plain-text substitution over a whole controls file before it
 //! is parsed, as kube-bench does (KUBE_BENCH_FORMAT.md §5.4).
 
+use std::borrow::Cow;
+
 /// One `$<component><suffix>` variable with its value as the node sees it and as a shell
 /// on this machine must see it (under `--root`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Variable {
-    /// With the `$`, e.g. `$apiserverconf`.
+    /// With the `$`, e.g. `$apiserverconf` (the substitution relies on it).
     pub name: String,
     pub on_node: String,
     pub to_run: String,
@@ -25,14 +27,22 @@ pub struct Variables {
 impl Variables {
     /// The file text as it reads on the node (for reports, probes and recorded audits).
     pub fn substitute_on_node(&self, text: &str) -> String {
-        self.substitute(text, |v| &v.on_node)
+        self.substitute(text, |v| &v.on_node).into_owned()
+    }
+
+    /// [`Self::substitute_on_node`] when it changes `text`, else `None` (and nothing copied).
+    pub fn substitute_on_node_if_changed(&self, text: &str) -> Option<String> {
+        match self.substitute(text, |v| &v.on_node) {
+            Cow::Owned(substituted) if substituted != text => Some(substituted),
+            _ => None,
+        }
     }
 
     /// A shell audit (already parsed out of its file) as a shell on this machine must run
     /// it. Substituted after parsing: the values under `--root` hold shell syntax
     /// ([`ROOT_IN_SHELL`]) that must not meet the YAML reader.
     pub fn substitute_to_run(&self, text: &str) -> String {
-        self.substitute(text, |v| &v.to_run)
+        self.substitute(text, |v| &v.to_run).into_owned()
     }
 
     /// Whether shell audits read differently here than on the node (`--root` is not `/`).
@@ -51,11 +61,7 @@ impl Variables {
     /// The binary for a generated `audit_env`: the substituted `$<component>bin` when
     /// exactly one component's bin variable occurs in the file text, else empty.
     pub fn sole_binary_in(&self, raw_text: &str) -> String {
-        let used: Vec<&Variable> = self
-            .entries
-            .iter()
-            .filter(|v| v.is_bin && raw_text.contains(&v.name))
-            .collect();
+        let used: Vec<&Variable> = self.named_in(raw_text).filter(|v| v.is_bin).collect();
         match used.as_slice() {
             [only] => only.on_node.clone(),
             _ => String::new(),
@@ -66,20 +72,46 @@ impl Variables {
     /// them into its text and then parsing gives (kube-bench's way): every variable the
     /// text names has a value YAML reads as that same text wherever a scalar holds it.
     pub fn substitute_after_parsing_is_same(&self, raw_text: &str) -> bool {
-        self.entries
-            .iter()
-            .filter(|v| raw_text.contains(&v.name))
+        self.named_in(raw_text)
             .all(|v| reads_as_itself_in_yaml(&v.on_node))
     }
 
-    fn substitute(&self, text: &str, value: impl Fn(&Variable) -> &String) -> String {
-        let mut out = text.to_owned();
+    /// The variables whose name occurs in `text`.
+    fn named_in<'a>(&'a self, text: &'a str) -> impl Iterator<Item = &'a Variable> + 'a {
+        let dollars = Dollars::of(text);
+        self.entries
+            .iter()
+            .filter(move |v| dollars.name_occurs(text, &v.name))
+    }
+
+    fn substitute<'a>(&self, text: &'a str, value: impl Fn(&Variable) -> &String) -> Cow<'a, str> {
+        let mut out = Cow::Borrowed(text);
+        let mut dollars = Dollars::of(&out);
         for variable in &self.entries {
-            if out.contains(&variable.name) {
-                out = out.replace(&variable.name, &shell_word(value(variable)));
+            if dollars.name_occurs(&out, &variable.name) {
+                out = Cow::Owned(out.replace(&variable.name, &shell_word(value(variable))));
+                dollars = Dollars::of(&out);
             }
         }
         out
+    }
+}
+
+/// Where a text has a `$`. Every variable's name starts with one, so a name is compared
+/// only there: a controls file is tens of kilobytes with a few dozen `$`, most of its
+/// texts have none, and a target has dozens of variables.
+struct Dollars(Vec<usize>);
+
+impl Dollars {
+    fn of(text: &str) -> Self {
+        Dollars(memchr::memchr_iter(b'$', text.as_bytes()).collect())
+    }
+
+    /// Whether `name` (which starts with `$`) occurs in `text`, the text these are of.
+    fn name_occurs(&self, text: &str, name: &str) -> bool {
+        self.0
+            .iter()
+            .any(|&at| text.as_bytes()[at..].starts_with(name.as_bytes()))
     }
 }
 
