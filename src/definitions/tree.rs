@@ -1,5 +1,6 @@
 //! Where benchmark files come from: the tree embedded in the binary, or `--config-dir`.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use include_dir::{include_dir, Dir};
@@ -9,10 +10,17 @@ use super::error::DefinitionError;
 static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/cfg");
 
 /// The embedded files as `build.rs` read and checked them: `COMPILED`, each YAML file by its
-/// relative path with its JSON form (a controls file's checked model, a `config.yaml`'s
-/// documents).
+/// relative path with its text and its JSON form (a controls file's checked model, a
+/// `config.yaml`'s documents), sorted by the path.
 mod compiled {
     include!(concat!(env!("OUT_DIR"), "/embedded_cfg.rs"));
+}
+
+fn compiled_entry(relative: &str) -> Option<&'static (&'static str, &'static str, &'static str)> {
+    compiled::COMPILED
+        .binary_search_by(|(path, _, _)| (*path).cmp(relative))
+        .ok()
+        .map(|index| &compiled::COMPILED[index])
 }
 
 #[derive(Debug, Clone)]
@@ -50,15 +58,19 @@ impl BenchmarkTree {
     }
 
     /// The text of a file of the tree; `None` when the tree has no such file.
-    pub fn read(&self, relative: &str) -> Result<Option<String>, DefinitionError> {
+    pub fn read(&self, relative: &str) -> Result<Option<Cow<'static, str>>, DefinitionError> {
         match self {
-            BenchmarkTree::Embedded => Ok(EMBEDDED
-                .get_file(relative)
-                .map(|file| String::from_utf8_lossy(file.contents()).into_owned())),
+            // A YAML file is in the binary as text already; another is read as any file.
+            BenchmarkTree::Embedded => Ok(match compiled_entry(relative) {
+                Some((_, text, _)) => Some(Cow::Borrowed(text)),
+                None => EMBEDDED
+                    .get_file(relative)
+                    .map(|file| String::from_utf8_lossy(file.contents()).into_owned().into()),
+            }),
             BenchmarkTree::Directory(root) => {
                 let path = root.join(relative);
                 match std::fs::read(&path) {
-                    Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+                    Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned().into())),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                     Err(e) => Err(DefinitionError::Unreadable {
                         file: path,
@@ -73,10 +85,7 @@ impl BenchmarkTree {
     /// is read from its YAML.
     pub fn compiled(&self, relative: &str) -> Option<&'static str> {
         match self {
-            BenchmarkTree::Embedded => compiled::COMPILED
-                .binary_search_by(|(path, _)| (*path).cmp(relative))
-                .ok()
-                .map(|index| compiled::COMPILED[index].1),
+            BenchmarkTree::Embedded => compiled_entry(relative).map(|(_, _, json)| *json),
             BenchmarkTree::Directory(_) => None,
         }
     }
