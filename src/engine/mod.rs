@@ -13,6 +13,7 @@ pub mod jq_native;
 pub mod k3s;
 pub mod kubelet;
 pub mod locate;
+pub mod name_glob;
 pub mod platform;
 pub mod probes;
 pub mod reads;

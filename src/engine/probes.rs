@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use globset::{Glob, GlobMatcher};
 use serde_json::Value;
 
 use crate::definitions::probe::Probe;
@@ -15,6 +14,7 @@ use super::jq_bounds;
 use super::jq_native::{self, NativeFilter};
 use super::k3s;
 use super::kubelet;
+use super::name_glob::NameGlob;
 use super::substitute::runs_binary;
 
 /// Why a probe could not be answered: the check becomes ERROR.
@@ -246,15 +246,15 @@ fn file_lines(
 
 /// A compiled glob, shared by every node that asks for it: compiling it and warming its
 /// regex's search cache cost more than the match itself.
-fn compile_glob(pattern: &str) -> Result<Arc<GlobMatcher>, ProbeError> {
-    type Compiled = Result<Arc<GlobMatcher>, ProbeError>;
+fn compile_glob(pattern: &str) -> Result<Arc<NameGlob>, ProbeError> {
+    type Compiled = Result<Arc<NameGlob>, ProbeError>;
     static CACHE: std::sync::OnceLock<Mutex<HashMap<String, Compiled>>> =
         std::sync::OnceLock::new();
     locked(CACHE.get_or_init(Default::default))
         .entry(pattern.to_owned())
         .or_insert_with(|| {
-            Glob::new(pattern)
-                .map(|g| Arc::new(g.compile_matcher()))
+            NameGlob::new(pattern)
+                .map(Arc::new)
                 .map_err(|e| ProbeError::Invalid(format!("glob `{pattern}`: {e}")))
         })
         .clone()
