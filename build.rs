@@ -101,8 +101,8 @@ fn git_commit(manifest_dir: &Path) -> Option<String> {
 const EMBEDDED_NAME: &str = "<embedded cfg>";
 
 /// Writes `$OUT_DIR/embedded_cfg.rs`: `COMPILED`, each YAML file of `cfg/` by its relative
-/// path with its text and its JSON form (see the top of this file). Panics — failing the build — on a
-/// file that does not parse or validate.
+/// path with its text and its JSON form (see the top of this file). Panics — failing the
+/// build — on a file that does not parse or validate.
 fn compile_embedded_benchmarks() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
