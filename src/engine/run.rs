@@ -341,6 +341,7 @@ pub fn run_prepared(
                 .map(run_one)
                 .collect()
         } else {
+            run_api_passes(group, ctx);
             group
                 .checks
                 .par_iter()
@@ -443,6 +444,24 @@ fn waits(check: &Check) -> bool {
             }
             Audit::None => false,
         })
+}
+
+/// Each API kind the group's checks list, run through the filters the target expects of
+/// it before the checks start on the pool (see `ApiCache::run_expected`).
+fn run_api_passes(group: &Group, ctx: &TargetContext) {
+    let mut kinds: Vec<&str> = Vec::new();
+    for check in &group.checks {
+        for audit in [&check.audit_env, &check.audit, &check.audit_config] {
+            if let Audit::Probe(Probe::ApiObjects { kind, .. }) = audit {
+                if !kinds.contains(&kind.as_str()) {
+                    kinds.push(kind);
+                }
+            }
+        }
+    }
+    for kind in kinds {
+        ctx.answers.api.run_expected(ctx.facts, kind);
+    }
 }
 
 /// A check counts as type skip in a group of type skip or when `--skip` names it.
