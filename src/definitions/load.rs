@@ -321,11 +321,10 @@ fn add_default_audit_env(controls: &mut Controls, binary: &str) {
 /// Whether a check of the file has a shell audit, or will have the default `audit_env`:
 /// only those read the shell form (`LoadedControls::to_run`), a file of probes needs none.
 fn runs_shell(controls: &Controls) -> bool {
-    let shell = |audit: &Audit| matches!(audit, Audit::Shell(_));
     controls.groups.iter().flat_map(|g| &g.checks).any(|c| {
-        shell(&c.audit)
-            || shell(&c.audit_env)
-            || shell(&c.audit_config)
+        c.audits()
+            .iter()
+            .any(|audit| matches!(audit, Audit::Shell(_)))
             || needs_default_audit_env(c)
     })
 }

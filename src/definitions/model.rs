@@ -68,6 +68,13 @@ pub struct Check {
     pub disableenvtesting: bool,
 }
 
+impl Check {
+    /// `audit_env`, `audit` and `audit_config`, in the order kube-bench runs them.
+    pub fn audits(&self) -> [&Audit; 3] {
+        [&self.audit_env, &self.audit, &self.audit_config]
+    }
+}
+
 /// Where a check's output comes from: a shell script (kube-bench's way) or a typed probe.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub enum Audit {

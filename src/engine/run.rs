@@ -268,7 +268,7 @@ impl PreparedControls {
 impl PreparedCheck {
     fn new(check: &Check, variables: &Variables) -> PreparedCheck {
         PreparedCheck {
-            audits: [&check.audit_env, &check.audit, &check.audit_config].map(audit_text),
+            audits: check.audits().map(audit_text),
             places: CheckPlaces::of(check, variables),
             unrun: describe_unrun(check),
             verdicts: Verdicts::default(),
@@ -386,9 +386,7 @@ fn api_probes_asked<'c>(controls: &'c Controls, ctx: &TargetContext) -> Vec<&'c 
             let runs = !skipped(group, check, ctx)
                 && ctx.filter.includes(&group.id, check)
                 && decided_without_audits(check, &check.check_type, State::Fail).is_none();
-            let first_audit = [&check.audit_env, &check.audit, &check.audit_config]
-                .into_iter()
-                .find(|audit| !audit.is_empty());
+            let first_audit = check.audits().into_iter().find(|audit| !audit.is_empty());
             match first_audit {
                 Some(Audit::Probe(probe @ (Probe::ApiObjects { .. } | Probe::ApiQuery { .. })))
                     if runs && unresolved_component(&probe.describe(), ctx).is_none() =>
@@ -435,15 +433,13 @@ fn announce_api_questions(probes: &[&Probe], ctx: &TargetContext) {
 
 /// Whether a check waits on another process or walks API objects: worth a core of its own.
 fn waits(check: &Check) -> bool {
-    [&check.audit_env, &check.audit, &check.audit_config]
-        .into_iter()
-        .any(|audit| match audit {
-            Audit::Shell(command) => !command.trim().is_empty(),
-            Audit::Probe(probe) => {
-                matches!(probe, Probe::ApiObjects { .. } | Probe::ApiQuery { .. })
-            }
-            Audit::None => false,
-        })
+    check.audits().into_iter().any(|audit| match audit {
+        Audit::Shell(command) => !command.trim().is_empty(),
+        Audit::Probe(probe) => {
+            matches!(probe, Probe::ApiObjects { .. } | Probe::ApiQuery { .. })
+        }
+        Audit::None => false,
+    })
 }
 
 /// Each API kind the group's checks list, run through the filters the target expects of
@@ -451,7 +447,7 @@ fn waits(check: &Check) -> bool {
 fn run_api_passes(group: &Group, ctx: &TargetContext) {
     let mut kinds: Vec<&str> = Vec::new();
     for check in &group.checks {
-        for audit in [&check.audit_env, &check.audit, &check.audit_config] {
+        for audit in check.audits() {
             if let Audit::Probe(Probe::ApiObjects { kind, .. }) = audit {
                 if !kinds.contains(&kind.as_str()) {
                     kinds.push(kind);
