@@ -271,11 +271,14 @@ fn failure_text(finished: &Finished) -> String {
 const PARSE_APART_FROM: usize = 1 << 20;
 
 fn items_of(stdout: &[u8]) -> Result<Vec<Value>, String> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if stdout.len() >= PARSE_APART_FROM && cores > 1 {
+    if stdout.len() >= PARSE_APART_FROM {
+        // Asked only of a long list: the answer reads the cgroup's files.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         // A list this way cannot read is read the plain way, which says what is wrong.
-        if let Some(items) = items_apart(stdout, cores) {
-            return Ok(items);
+        if cores > 1 {
+            if let Some(items) = items_apart(stdout, cores) {
+                return Ok(items);
+            }
         }
     }
     items_together(stdout)
@@ -289,10 +292,7 @@ fn items_apart(stdout: &[u8], cores: usize) -> Option<Vec<Value>> {
     }
     let text = std::str::from_utf8(stdout).ok()?;
     let list: List = serde_json::from_str(text).ok()?;
-    let items: Vec<&RawValue> = match list.items {
-        Some(items) => serde_json::from_str(items.get()).ok()?,
-        None => return None,
-    };
+    let items: Vec<&RawValue> = serde_json::from_str(list.items?.get()).ok()?;
     let run = items.len().div_ceil(cores).max(1);
     std::thread::scope(|scope| {
         let parsing: Vec<_> = items
