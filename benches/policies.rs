@@ -30,6 +30,7 @@ use cisgate::definitions::config::BenchmarkConfig;
 use cisgate::definitions::tree::BenchmarkTree;
 use cisgate::engine::run::CheckFilter;
 use cisgate::engine::scan::{scan_node, ScanPlan};
+use cisgate::facts::api_value::ApiValue;
 use cisgate::facts::kubectl::KubectlOptions;
 use cisgate::facts::live::{LiveFacts, LiveOptions};
 use cisgate::facts::{
@@ -579,7 +580,7 @@ impl Facts for ServedApi<'_> {
             .or_insert(0) += 1;
         self.objects
             .get(kind)
-            .map(|objects| std::sync::Arc::new(objects.clone()))
+            .map(|objects| std::sync::Arc::new(objects.iter().map(ApiValue::from).collect()))
             .ok_or_else(|| FactError::Api {
                 kind: kind.into(),
                 reason: "not generated".into(),

@@ -18,11 +18,11 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::{Mutex, OnceLock};
 
+use crate::facts::api_value::ApiValue;
 use jaq_core::load::lex::StrPart;
 use jaq_core::load::parse::{BinaryOp, Def, Parser, Pattern, Term};
 use jaq_core::ops::{Cmp, Math};
 use jaq_core::path::{Opt, Part};
-use serde_json::Value;
 
 use super::jq_bounds::{MAX_OUTPUTS, MAX_OUTPUT_BYTES, MAX_VALUE_BYTES};
 use crate::sync::locked;
@@ -92,7 +92,7 @@ impl NativeFilter {
 
     /// The filter over each object in turn, one line per output (strings raw, other
     /// scalars as JSON text), as `.[] | (filter)` over the list prints them.
-    pub fn lines_for_each(&self, objects: &[&Value]) -> Result<Vec<String>, Bail> {
+    pub fn lines_for_each(&self, objects: &[&ApiValue]) -> Result<Vec<String>, Bail> {
         STEPS.with(|steps| steps.set(0));
         let mut lines = Lines::default();
         for &object in objects {
@@ -110,7 +110,7 @@ impl NativeFilter {
     /// [`lines_for_each`]: Self::lines_for_each
     pub fn lines_for_each_of(
         filters: &[&NativeFilter],
-        objects: &[&Value],
+        objects: &[&ApiValue],
     ) -> Vec<Result<Vec<String>, Bail>> {
         use rayon::prelude::*;
         let chunk = objects
@@ -131,7 +131,7 @@ impl NativeFilter {
     }
 
     /// The filter over `{"<kind>": [objects], ...}`.
-    pub fn lines_for_kinds(&self, kinds: &[(&str, &[&Value])]) -> Result<Vec<String>, Bail> {
+    pub fn lines_for_kinds(&self, kinds: &[(&str, &[&ApiValue])]) -> Result<Vec<String>, Bail> {
         let fields = kinds
             .iter()
             .map(|(kind, objects)| (Rc::from(*kind), Val::Items(objects)))
@@ -151,7 +151,7 @@ struct ChunkRun {
 }
 
 /// Every filter over `objects`, each object read by all filters before the next.
-fn run_chunk(filters: &[&NativeFilter], objects: &[&Value]) -> Vec<ChunkRun> {
+fn run_chunk(filters: &[&NativeFilter], objects: &[&ApiValue]) -> Vec<ChunkRun> {
     let mut runs: Vec<ChunkRun> = filters
         .iter()
         .map(|_| ChunkRun {
@@ -225,9 +225,9 @@ enum Val<'a> {
     /// An object the filter built (only looked up, never iterated or printed).
     Obj(Rc<HashMap<Rc<str>, Val<'a>>>),
     /// A value of the input.
-    Json(&'a Value),
+    Json(&'a ApiValue),
     /// A list of input objects (one kind's, in `namespace/name` order).
-    Items(&'a [&'a Value]),
+    Items(&'a [&'a ApiValue]),
     /// A string written in the filter.
     Lit(&'a str),
 }
@@ -246,8 +246,8 @@ enum View<'v, 'a> {
 
 enum ArrView<'v, 'a> {
     Built(&'v [Val<'a>]),
-    Input(&'a [Value]),
-    Listed(&'a [&'a Value]),
+    Input(&'a [ApiValue]),
+    Listed(&'a [&'a ApiValue]),
 }
 
 impl ArrView<'_, '_> {
@@ -272,12 +272,12 @@ impl<'a> Val<'a> {
             Val::Obj(_) => View::Obj,
             Val::Items(items) => View::Arr(ArrView::Listed(items)),
             Val::Json(value) => match value {
-                Value::Null => View::Null,
-                Value::Bool(b) => View::Bool(*b),
-                Value::Number(n) => n.as_i64().map_or(View::OtherNum, View::Int),
-                Value::String(s) => View::Str(s),
-                Value::Array(items) => View::Arr(ArrView::Input(items)),
-                Value::Object(_) => View::Obj,
+                ApiValue::Null => View::Null,
+                ApiValue::Bool(b) => View::Bool(*b),
+                ApiValue::Number(n) => n.as_i64().map_or(View::OtherNum, View::Int),
+                ApiValue::String(s) => View::Str(s),
+                ApiValue::Array(items) => View::Arr(ArrView::Input(items)),
+                ApiValue::Object(_) => View::Obj,
             },
         }
     }
@@ -604,7 +604,7 @@ fn set_field<'a>(target: Val<'a>, key: Val<'a>, value: Val<'a>) -> Result<Val<'a
     let key: Rc<str> = key.into();
     let mut fields = match target {
         Val::Obj(fields) => fields,
-        Val::Null | Val::Json(Value::Null) => Rc::new(HashMap::new()),
+        Val::Null | Val::Json(ApiValue::Null) => Rc::new(HashMap::new()),
         _ => return Err(Bail),
     };
     Rc::make_mut(&mut fields).insert(key, value);
@@ -877,7 +877,7 @@ fn length(value: &Val<'_>) -> Result<i64, Bail> {
         View::Arr(items) => items.len(),
         View::Obj => match value {
             Val::Obj(fields) => fields.len(),
-            Val::Json(Value::Object(fields)) => fields.len(),
+            Val::Json(ApiValue::Object(fields)) => fields.len(),
             _ => return Err(Bail),
         },
         _ => return Err(Bail),
@@ -911,7 +911,7 @@ fn elements<'a>(value: &Val<'a>) -> Result<Vec<Val<'a>>, Bail> {
     match value {
         Val::Arr(items) => Ok(items.to_vec()),
         Val::Items(items) => Ok(items.iter().map(|&item| Val::Json(item)).collect()),
-        Val::Json(Value::Array(items)) => Ok(items.iter().map(Val::Json).collect()),
+        Val::Json(ApiValue::Array(items)) => Ok(items.iter().map(Val::Json).collect()),
         _ => Err(Bail),
     }
 }
@@ -943,20 +943,21 @@ fn parts<'a>(
                     .try_for_each(|item| parts(item, rest, input, env, out))
             }
             Val::Items(items) => {
-                let items: &'a [&'a Value] = items;
+                let items: &'a [&'a ApiValue] = items;
                 return items
                     .iter()
                     .try_for_each(|&item| parts(&Val::Json(item), rest, input, env, out));
             }
-            Val::Json(Value::Array(items)) => {
-                let items: &'a [Value] = items;
+            Val::Json(ApiValue::Array(items)) => {
+                let items: &'a [ApiValue] = items;
                 return items
                     .iter()
                     .try_for_each(|item| parts(&Val::Json(item), rest, input, env, out));
             }
-            Val::Json(Value::Object(fields)) => {
+            Val::Json(ApiValue::Object(fields)) => {
                 return fields
-                    .values()
+                    .iter()
+                    .map(|(_, value)| value)
                     .try_for_each(|item| parts(&Val::Json(item), rest, input, env, out))
             }
             // a built object's iteration order is not modelled
@@ -983,9 +984,9 @@ enum JqError {
 
 fn index_value<'a>(value: &Val<'a>, key: &Val<'a>) -> Result<Val<'a>, JqError> {
     match (value, key.view()) {
-        (Val::Null | Val::Json(Value::Null), View::Str(_) | View::Int(_)) => Ok(Val::Null),
-        (Val::Json(Value::Object(fields)), View::Str(key)) => {
-            Ok(fields.get(key).map_or(Val::Null, Val::Json))
+        (Val::Null | Val::Json(ApiValue::Null), View::Str(_) | View::Int(_)) => Ok(Val::Null),
+        (Val::Json(object @ ApiValue::Object(_)), View::Str(key)) => {
+            Ok(object.get(key).map_or(Val::Null, Val::Json))
         }
         (Val::Obj(fields), View::Str(key)) => Ok(fields.get(key).cloned().unwrap_or(Val::Null)),
         // an index from the end is not modelled
@@ -1117,10 +1118,11 @@ fn text(value: &Val<'_>) -> Result<String, Bail> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn lines(filter: &str, objects: &[Value]) -> Option<Result<Vec<String>, Bail>> {
-        let objects: Vec<&Value> = objects.iter().collect();
+        let objects: Vec<ApiValue> = objects.iter().map(ApiValue::from).collect();
+        let objects: Vec<&ApiValue> = objects.iter().collect();
         NativeFilter::cached(filter).map(|native| native.lines_for_each(&objects))
     }
 
@@ -1259,7 +1261,8 @@ mod tests {
             .filter_map(|filter| NativeFilter::cached(filter))
             .collect();
         assert_eq!(natives.len(), filters.len());
-        let objects: Vec<&Value> = pods.iter().collect();
+        let pods: Vec<ApiValue> = pods.iter().map(ApiValue::from).collect();
+        let objects: Vec<&ApiValue> = pods.iter().collect();
         let together = NativeFilter::lines_for_each_of(&natives, &objects);
         let alone: Vec<_> = natives
             .iter()

@@ -4,9 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
-
 use crate::definitions::probe::Probe;
+use crate::facts::api_value::ApiValue;
 use crate::facts::{ApiObjects, FactError, Facts};
 use crate::sync::locked;
 
@@ -56,7 +55,7 @@ type NativeLines = Result<Vec<String>, jq_native::Bail>;
 
 impl SortedKind {
     /// The objects in key order.
-    fn in_order(&self) -> Vec<&Value> {
+    fn in_order(&self) -> Vec<&ApiValue> {
         match &self.order {
             Some(order) => order.iter().map(|&i| &self.objects[i]).collect(),
             None => self.objects.iter().collect(),
@@ -188,7 +187,7 @@ impl ApiCache {
 /// The objects' keys in `namespace/name` order (stable), and the order of the objects
 /// when they are not listed in it (the API server lists them in order already). The
 /// objects themselves are never copied: a cluster's pods are megabytes.
-fn sorted_keys(objects: &[Value]) -> (Vec<String>, Option<Vec<usize>>) {
+fn sorted_keys(objects: &[ApiValue]) -> (Vec<String>, Option<Vec<usize>>) {
     let mut keyed: Vec<(String, usize)> = objects.iter().map(object_key).zip(0..).collect();
     if keyed.is_sorted() {
         return (keyed.into_iter().map(|(key, _)| key).collect(), None);
@@ -323,9 +322,9 @@ fn api_query_lines(
         .collect::<Result<Vec<_>, ProbeError>>()?;
     let program = JqProgram::cached(jq)?;
     if let Some(native) = NativeFilter::cached(jq) {
-        let ordered: Vec<Vec<&Value>> =
+        let ordered: Vec<Vec<&ApiValue>> =
             listed.iter().map(|(_, sorted)| sorted.in_order()).collect();
-        let input: Vec<(&str, &[&Value])> = listed
+        let input: Vec<(&str, &[&ApiValue])> = listed
             .iter()
             .zip(&ordered)
             .map(|((kind, _), objects)| (*kind, objects.as_slice()))
@@ -343,15 +342,15 @@ fn api_query_lines(
 
 /// A JSON value as jq sees it: the value jq would read from its JSON text, built
 /// directly (printing and re-parsing every object cost more than the checks themselves).
-fn to_jq(value: &Value) -> jaq_json::Val {
+fn to_jq(value: &ApiValue) -> jaq_json::Val {
     use jaq_json::Val;
     match value {
-        Value::Null => Val::Null,
-        Value::Bool(b) => Val::Bool(*b),
-        Value::Number(n) => Val::Num(jq_number(n)),
-        Value::String(s) => Val::utf8_str(s.as_bytes().to_vec()),
-        Value::Array(items) => Val::Arr(jaq_json::Rc::new(items.iter().map(to_jq).collect())),
-        Value::Object(fields) => Val::obj(
+        ApiValue::Null => Val::Null,
+        ApiValue::Bool(b) => Val::Bool(*b),
+        ApiValue::Number(n) => Val::Num(jq_number(n)),
+        ApiValue::String(s) => Val::utf8_str(s.as_bytes().to_vec()),
+        ApiValue::Array(items) => Val::Arr(jaq_json::Rc::new(items.iter().map(to_jq).collect())),
+        ApiValue::Object(fields) => Val::obj(
             fields
                 .iter()
                 .map(|(key, value)| (Val::utf8_str(key.as_bytes().to_vec()), to_jq(value)))
@@ -395,10 +394,11 @@ fn joined_flag_values(argv: &[String]) -> String {
 }
 
 /// `namespace/name`, or `name` for a cluster-scoped object.
-fn object_key(object: &Value) -> String {
-    let metadata = &object["metadata"];
-    let name = metadata["name"].as_str().unwrap_or("");
-    match metadata["namespace"].as_str() {
+fn object_key(object: &ApiValue) -> String {
+    let metadata = object.get("metadata");
+    let field = |key| metadata.and_then(|m| m.get(key)).and_then(ApiValue::as_str);
+    let name = field("name").unwrap_or("");
+    match field("namespace") {
         Some(namespace) if !namespace.is_empty() => format!("{namespace}/{name}"),
         _ => name.to_owned(),
     }
@@ -486,8 +486,8 @@ impl JqProgram {
 
     /// Each output as one line: strings raw (`jq -r`), other values as compact JSON.
     #[cfg(test)]
-    fn run(&self, input: &Value) -> Result<Vec<String>, ProbeError> {
-        self.run_on(to_jq(input))
+    fn run(&self, input: &serde_json::Value) -> Result<Vec<String>, ProbeError> {
+        self.run_on(to_jq(&ApiValue::from(input)))
     }
 
     fn run_on(&self, input: jaq_json::Val) -> Result<Vec<String>, ProbeError> {
@@ -527,6 +527,7 @@ impl JqProgram {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn argv(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| w.to_string()).collect()
@@ -557,7 +558,7 @@ mod tests {
     #[test]
     fn objects_listed_out_of_order_are_answered_in_namespace_and_name_order() {
         use crate::facts::snapshot::{ApiKindRecord, Snapshot, SnapshotFacts, SnapshotNode};
-        let pods = vec![
+        let pods = [
             serde_json::json!({"metadata": {"name": "b", "namespace": "y"}}),
             serde_json::json!({"metadata": {"name": "a", "namespace": "z"}}),
             serde_json::json!({"metadata": {"name": "c", "namespace": "x"}}),
@@ -566,7 +567,7 @@ mod tests {
         snapshot.api.kinds.insert(
             "pods".into(),
             ApiKindRecord {
-                items: Arc::new(pods),
+                items: Arc::new(pods.iter().map(ApiValue::from).collect()),
                 error: None,
             },
         );
@@ -602,8 +603,8 @@ mod tests {
     fn object_keys_are_namespace_and_name() {
         let pod = serde_json::json!({"metadata": {"name": "p", "namespace": "ns"}});
         let node = serde_json::json!({"metadata": {"name": "n"}});
-        assert_eq!(object_key(&pod), "ns/p");
-        assert_eq!(object_key(&node), "n");
+        assert_eq!(object_key(&ApiValue::from(pod)), "ns/p");
+        assert_eq!(object_key(&ApiValue::from(node)), "n");
     }
 
     #[test]
@@ -626,7 +627,7 @@ mod tests {
         });
         let text = serde_json::to_vec(&object).unwrap();
         let parsed = jaq_json::read::parse_single(&text).unwrap();
-        let direct = to_jq(&object);
+        let direct = to_jq(&ApiValue::from(&object));
         assert_eq!(format!("{direct:?}"), format!("{parsed:?}"));
         assert_eq!(direct.to_string(), parsed.to_string());
     }
@@ -797,7 +798,7 @@ mod tests {
             };
             let list: Value = serde_json::from_str(&text).unwrap();
             let mut items = list["items"].as_array().unwrap().clone();
-            items.sort_by_cached_key(object_key);
+            items.sort_by_cached_key(|item| object_key(&ApiValue::from(item)));
             sets.push(items);
         }
         let odd = [
@@ -830,8 +831,12 @@ mod tests {
                 Some(kind) => {
                     let program = JqProgram::cached_for_each(&filter[0]).unwrap();
                     for (variant, objects) in fixture_objects(&kind).into_iter().enumerate() {
-                        let jaq = jaq_lines(&program, to_jq(&Value::Array(objects.clone())));
-                        let refs: Vec<&Value> = objects.iter().collect();
+                        let jaq = jaq_lines(
+                            &program,
+                            to_jq(&ApiValue::from(Value::Array(objects.clone()))),
+                        );
+                        let objects: Vec<ApiValue> = objects.iter().map(ApiValue::from).collect();
+                        let refs: Vec<&ApiValue> = objects.iter().collect();
                         let native =
                             NativeFilter::cached(&filter[0]).map(|n| n.lines_for_each(&refs));
                         if let Some(Ok(lines)) = native {
@@ -858,10 +863,15 @@ mod tests {
                             .iter()
                             .map(|(k, v)| (k.to_string(), Value::Array(v.to_vec())))
                             .collect();
-                        let jaq = jaq_lines(&program, to_jq(&Value::Object(object)));
-                        let refs: Vec<Vec<&Value>> =
-                            input.iter().map(|(_, v)| v.iter().collect()).collect();
-                        let listed: Vec<(&str, &[&Value])> = input
+                        let jaq =
+                            jaq_lines(&program, to_jq(&ApiValue::from(Value::Object(object))));
+                        let api: Vec<Vec<ApiValue>> = input
+                            .iter()
+                            .map(|(_, v)| v.iter().map(ApiValue::from).collect())
+                            .collect();
+                        let refs: Vec<Vec<&ApiValue>> =
+                            api.iter().map(|v| v.iter().collect()).collect();
+                        let listed: Vec<(&str, &[&ApiValue])> = input
                             .iter()
                             .zip(&refs)
                             .map(|((kind, _), refs)| (*kind, refs.as_slice()))

@@ -11,6 +11,8 @@ use std::time::Duration;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::api_value::ApiValue;
+
 use super::bounded::Limit;
 use super::live::{run_bounded, whole_seconds, Capture, Finished, RunError};
 use super::FactError;
@@ -270,7 +272,7 @@ fn failure_text(finished: &Finished) -> String {
 /// longest step of a section 5 scan, with the other core idle.
 const PARSE_APART_FROM: usize = 1 << 20;
 
-fn items_of(stdout: &[u8]) -> Result<Vec<Value>, String> {
+fn items_of(stdout: &[u8]) -> Result<Vec<ApiValue>, String> {
     if stdout.len() >= PARSE_APART_FROM {
         // Asked only of a long list: the answer reads the cgroup's files.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -284,7 +286,7 @@ fn items_of(stdout: &[u8]) -> Result<Vec<Value>, String> {
     items_together(stdout)
 }
 
-fn items_apart(stdout: &[u8], cores: usize) -> Option<Vec<Value>> {
+fn items_apart(stdout: &[u8], cores: usize) -> Option<Vec<ApiValue>> {
     #[derive(serde::Deserialize)]
     struct List<'a> {
         #[serde(borrow)]
@@ -300,8 +302,8 @@ fn items_apart(stdout: &[u8], cores: usize) -> Option<Vec<Value>> {
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|raw| serde_json::from_str::<Value>(raw.get()).ok())
-                        .collect::<Option<Vec<Value>>>()
+                        .map(|raw| serde_json::from_str::<ApiValue>(raw.get()).ok())
+                        .collect::<Option<Vec<ApiValue>>>()
                 })
             })
             .collect();
@@ -313,13 +315,20 @@ fn items_apart(stdout: &[u8], cores: usize) -> Option<Vec<Value>> {
     })
 }
 
-fn items_together(stdout: &[u8]) -> Result<Vec<Value>, String> {
-    let mut list: Value = serde_json::from_slice(stdout)
+fn items_together(stdout: &[u8]) -> Result<Vec<ApiValue>, String> {
+    let list: ApiValue = serde_json::from_slice(stdout)
         .map_err(|error| format!("kubectl printed something that is not JSON: {error}"))?;
     // taken out of the list, not copied: a cluster's pods are megabytes
-    match list.get_mut("items").map(Value::take) {
-        Some(Value::Array(items)) => Ok(items),
-        Some(Value::Null) | None => Ok(Vec::new()),
+    let items = match list {
+        ApiValue::Object(fields) => fields
+            .into_vec()
+            .into_iter()
+            .find_map(|(key, value)| (&*key == "items").then_some(value)),
+        _ => None,
+    };
+    match items {
+        Some(ApiValue::Array(items)) => Ok(items.into_vec()),
+        Some(ApiValue::Null) | None => Ok(Vec::new()),
         Some(_) => Err("kubectl's list has an `items` that is not an array".to_string()),
     }
 }
@@ -409,6 +418,7 @@ mod tests {
             .collect();
         let stdout =
             serde_json::to_vec(&serde_json::json!({"kind": "List", "items": items})).unwrap();
+        let items: Vec<ApiValue> = items.iter().map(ApiValue::from).collect();
         assert!(stdout.len() >= PARSE_APART_FROM);
         assert_eq!(items_apart(&stdout, 3).unwrap(), items);
         assert_eq!(items_of(&stdout).unwrap(), items);
@@ -418,11 +428,14 @@ mod tests {
     fn a_long_list_that_does_not_read_apart_is_read_together_with_its_error() {
         let long = "x".repeat(PARSE_APART_FROM);
         let no_items = format!(r#"{{"kind": "List", "padding": "{long}"}}"#);
-        assert_eq!(items_of(no_items.as_bytes()).unwrap(), Vec::<Value>::new());
+        assert_eq!(
+            items_of(no_items.as_bytes()).unwrap(),
+            Vec::<ApiValue>::new()
+        );
         let null_items = format!(r#"{{"items": null, "padding": "{long}"}}"#);
         assert_eq!(
             items_of(null_items.as_bytes()).unwrap(),
-            Vec::<Value>::new()
+            Vec::<ApiValue>::new()
         );
         let object_items = format!(r#"{{"items": {{}}, "padding": "{long}"}}"#);
         assert!(items_of(object_items.as_bytes())

@@ -4,6 +4,7 @@
 //! objects. It knows nothing about checks: the engine asks, the source answers.
 
 pub mod allowlist;
+pub mod api_value;
 pub mod bounded;
 pub mod derive;
 pub mod discover;
@@ -140,7 +141,7 @@ pub enum FactError {
 }
 
 /// One kind's API objects, shared by whoever asks for them.
-pub type ApiObjects = std::sync::Arc<Vec<serde_json::Value>>;
+pub type ApiObjects = std::sync::Arc<Vec<api_value::ApiValue>>;
 
 /// One source of facts about one node. Paths are node paths (`/etc/kubernetes/...`);
 /// a source that reads a mounted host or a snapshot maps them itself.

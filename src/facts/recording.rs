@@ -11,6 +11,7 @@
 use std::sync::Mutex;
 
 use super::allowlist::{self, Allowlist};
+use super::api_value::ApiValue;
 use super::redact::{self, redact_argv, redact_file_content, redact_text};
 use super::snapshot::{
     normalize_node_path, ApiKindRecord, RecordedError, Redactions, ShellRecord, Snapshot,
@@ -113,10 +114,15 @@ fn reduce_snapshot(snapshot: &mut Snapshot, allow: &Allowlist) {
         note(redactions, what, reduced.removed + redacted.count);
     }
     for (kind, record) in snapshot.api.kinds.iter_mut() {
-        let count: usize = std::sync::Arc::make_mut(&mut record.items)
-            .iter_mut()
-            .map(|item| allowlist::reduce_api_object(item, allow) + redact::redact_api_object(item))
-            .sum();
+        // edited as serde_json values: the reductions remove and rewrite fields in place
+        let mut count = 0;
+        let kept = record.items.iter().map(|item| {
+            let mut item = item.to_value();
+            count += allowlist::reduce_api_object(&mut item, allow);
+            count += redact::redact_api_object(&mut item);
+            ApiValue::from(item)
+        });
+        record.items = std::sync::Arc::new(kept.collect());
         note(redactions, format!("api {kind}"), count);
     }
 }
