@@ -24,7 +24,7 @@ use jaq_core::load::parse::{BinaryOp, Def, Parser, Pattern, Term};
 use jaq_core::ops::{Cmp, Math};
 use jaq_core::path::{Opt, Part};
 
-use super::jq_bounds::{MAX_OUTPUTS, MAX_OUTPUT_BYTES, MAX_VALUE_BYTES};
+use super::jq_bounds::{self, MAX_OUTPUTS, MAX_OUTPUT_BYTES, MAX_VALUE_BYTES};
 use crate::sync::locked;
 
 /// How many steps one native run may take before it leaves the filter to jaq, whose time
@@ -82,6 +82,10 @@ impl NativeFilter {
         let text: &'static str = Box::leak(filter.to_owned().into_boxed_str());
         let tokens = jaq_core::load::Lexer::new(text).lex().ok()?;
         let tokens: &'static [_] = Box::leak(tokens.into_boxed_slice());
+        // jaq's run refuses these (forbidden names, the bounds' reserved ones) at compile time
+        if jq_bounds::forbidden_name(filter).is_some() || filter.contains("__cisgate") {
+            return None;
+        }
         let term = Parser::new(tokens).parse(|p| p.term()).ok()?;
         if !supported(&term) {
             return None;
@@ -358,17 +362,38 @@ fn supported(term: &Term<&str>) -> bool {
 
 /// The names a call may reach at a point of the filter: the functions defined around it
 /// (name and arity) and the parameters of the definitions it is in, whose names jq also
-/// makes filters (`def f($a): a;`), which the native run does not model.
+/// makes filters (`def f($a): a;`), which the native run does not model; and the
+/// variables bound there. A filter using a name not bound where it is used is left to
+/// jaq, whose compiler refuses it: so a filter the native run supports always compiles.
 #[derive(Clone, Default)]
 struct Scope<'t> {
     defined: Vec<(&'t str, usize)>,
     parameters: Vec<&'t str>,
+    variables: Vec<&'t str>,
 }
 
 impl<'t> Scope<'t> {
+    fn binding(&self, variable: &'t str) -> Self {
+        let mut scope = self.clone();
+        scope.variables.push(variable);
+        scope
+    }
+
     fn supports(&self, term: &'t Term<&'t str>) -> bool {
         let supported = |inner: &'t Term<&'t str>| self.supports(inner);
         match term {
+            Term::Var(name) => self.variables.contains(name),
+            Term::BinOp(l, BinaryOp::Pipe(Some(Pattern::Var(name))), r) => {
+                self.supports(l) && self.binding(name).supports(r)
+            }
+            Term::Fold(fold, source, Pattern::Var(name), args) if *fold == "reduce" => {
+                let inner = self.binding(name);
+                self.supports(source)
+                    && matches!(&args[..], [init, update] if self.supports(init)
+                        && object_set(update).is_some_and(|(key, _, value)| {
+                            inner.supports(key) && inner.supports(value)
+                        }))
+            }
             Term::Def(defs, body) => {
                 let mut scope = self.clone();
                 for def in defs {
@@ -401,6 +426,7 @@ impl<'t> Scope<'t> {
         scope
             .parameters
             .extend(def.args.iter().map(|arg| &arg[1..]));
+        scope.variables.extend(def.args.iter().copied());
         scope.supports(&def.body)
     }
 }
@@ -422,7 +448,7 @@ fn supported_here<'t>(
     supported: impl Fn(&'t Term<&'t str>) -> bool + Copy,
 ) -> bool {
     match term {
-        Term::Id | Term::Num(_) | Term::Var(_) | Term::Arr(None) => true,
+        Term::Id | Term::Num(_) | Term::Arr(None) => true,
         Term::Str(None, parts) => parts.iter().all(|part| match part {
             StrPart::Term(inner) => supported(inner),
             _ => true,
@@ -431,7 +457,7 @@ fn supported_here<'t>(
         Term::BinOp(l, op, r) => {
             let op_ok = matches!(
                 op,
-                BinaryOp::Pipe(None | Some(Pattern::Var(_)))
+                BinaryOp::Pipe(None)
                     | BinaryOp::Comma
                     | BinaryOp::Alt
                     | BinaryOp::And
@@ -468,11 +494,6 @@ fn supported_here<'t>(
                     Part::Range(None, None) => true,
                     Part::Range(..) => false,
                 })
-        }
-        Term::Fold(fold, source, Pattern::Var(_), args) if *fold == "reduce" => {
-            supported(source)
-                && matches!(&args[..], [init, update] if supported(init)
-                    && object_set(update).is_some_and(|(key, _, value)| supported(key) && supported(value)))
         }
         _ => false,
     }

@@ -298,14 +298,13 @@ fn api_object_lines(
 ) -> Result<String, ProbeError> {
     let lines = match jq {
         None => objects.keys.clone(),
-        Some(filter) => {
-            // compiled by jaq first: its load-time errors and refusals stay jq's
-            let program = JqProgram::cached_for_each(filter)?;
-            match objects.native_lines(filter, expected) {
-                Some(lines) => lines,
-                None => program.run_on(objects.jq_values())?,
-            }
-        }
+        // jaq compiles every filter the native run supports (jq_native's `Scope`), so
+        // a filter it answers has no load-time error to report, and jaq (compiling jq's
+        // library per filter) is needed only where it could not decide
+        Some(filter) => match objects.native_lines(filter, expected) {
+            Some(lines) => lines,
+            None => JqProgram::cached_for_each(filter)?.run_on(objects.jq_values())?,
+        },
     };
     Ok(lines.join("\n"))
 }
@@ -320,7 +319,6 @@ fn api_query_lines(
         .iter()
         .map(|kind| Ok((kind.as_str(), api.kind(facts, kind)?)))
         .collect::<Result<Vec<_>, ProbeError>>()?;
-    let program = JqProgram::cached(jq)?;
     if let Some(native) = NativeFilter::cached(jq) {
         let ordered: Vec<Vec<&ApiValue>> =
             listed.iter().map(|(_, sorted)| sorted.in_order()).collect();
@@ -337,7 +335,9 @@ fn api_query_lines(
     for (kind, objects) in &listed {
         input.insert(jaq_json::Val::from(kind.to_string()), objects.jq_values());
     }
-    Ok(program.run_on(jaq_json::Val::obj(input))?.join("\n"))
+    Ok(JqProgram::cached(jq)?
+        .run_on(jaq_json::Val::obj(input))?
+        .join("\n"))
 }
 
 /// A JSON value as jq sees it: the value jq would read from its JSON text, built
@@ -531,6 +531,70 @@ mod tests {
 
     fn argv(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| w.to_string()).collect()
+    }
+
+    /// Every jq filter of the embedded benchmarks, and filters near the native subset's
+    /// edges.
+    fn filters_to_compile() -> Vec<String> {
+        use crate::definitions::load::benchmark_controls;
+        use crate::definitions::tree::BenchmarkTree;
+        let tree = BenchmarkTree::Embedded;
+        let mut filters: Vec<String> = [
+            ".a as $x | $x",
+            "$x",
+            "if false then $nope else 1 end",
+            ". as $x | def f: $x; f",
+            "def f($a): $a; f(1)",
+            "def f($a): 1; $a",
+            "reduce .[] as $i (null; .[$i] = 1)",
+            "reduce .[] as $i ($i; .[$i] = 1)",
+            "reduce .[] as $i (null; .[$i] += $j)",
+            "$__loc__",
+            "$ENV.HOME",
+            "[.[] | select(.x == $__cisgate_budget)]",
+            "(.a as $x | 1), $x",
+        ]
+        .map(String::from)
+        .to_vec();
+        for benchmark in tree.benchmark_names() {
+            for (_, controls) in benchmark_controls(&tree, &benchmark).unwrap() {
+                for check in controls.groups.iter().flat_map(|group| &group.checks) {
+                    for audit in check.audits() {
+                        if let crate::definitions::model::Audit::Probe(
+                            Probe::ApiObjects { jq: Some(jq), .. } | Probe::ApiQuery { jq, .. },
+                        ) = audit
+                        {
+                            filters.push(jq.clone());
+                        }
+                    }
+                }
+            }
+        }
+        filters
+    }
+
+    #[test]
+    fn every_filter_the_native_run_supports_compiles_in_jaq() {
+        let filters = filters_to_compile();
+        let native = filters
+            .iter()
+            .filter(|filter| NativeFilter::cached(filter).is_some())
+            .inspect(|filter| {
+                assert_eq!(validate_jq(filter), Ok(()), "{filter}");
+                assert!(JqProgram::cached_for_each(filter).is_ok(), "{filter}");
+            })
+            .count();
+        assert!(native > 20, "only {native} of {} filters", filters.len());
+        for unbound in [
+            "$x",
+            "if false then $nope else 1 end",
+            "def f($a): 1; $a",
+            "reduce .[] as $i ($i; .[$i] = 1)",
+            "$__loc__",
+            "(.a as $x | 1), $x",
+        ] {
+            assert!(NativeFilter::cached(unbound).is_none(), "{unbound}");
+        }
     }
 
     #[test]
