@@ -390,9 +390,9 @@ impl<'t> Scope<'t> {
                 let inner = self.binding(name);
                 self.supports(source)
                     && matches!(&args[..], [init, update] if self.supports(init)
-                        && object_set(update).is_some_and(|(key, _, value)| {
-                            inner.supports(key) && inner.supports(value)
-                        }))
+                    && object_set(update).is_some_and(|(key, _, value)| {
+                        inner.supports(key) && inner.supports(value)
+                    }))
             }
             Term::Def(defs, body) => {
                 let mut scope = self.clone();

@@ -400,11 +400,13 @@ fn api_probes_asked<'c>(controls: &'c Controls, ctx: &TargetContext) -> Vec<&'c 
     asked
 }
 
-/// Tells the facts which kinds will be listed (each once, in the order first asked), so a
-/// slow source starts on all of them, and the API cache which filters each kind will be
-/// asked, so they run in one pass over its objects.
+/// Tells the facts which kinds will be listed (each once), so a slow source starts on all
+/// of them, and the API cache which filters each kind will be asked, so they run in one
+/// pass over its objects. The kind the most probes ask for is listed first (of equal ones,
+/// the first asked): on a cluster that is the pods, whose list is the longest to read and
+/// which most checks wait on.
 fn announce_api_questions(probes: &[&Probe], ctx: &TargetContext) {
-    let mut kinds: Vec<&str> = Vec::new();
+    let mut kinds: Vec<(&str, usize)> = Vec::new();
     let mut filters: HashMap<&str, Vec<String>> = HashMap::new();
     for probe in probes {
         let listed: Vec<&str> = match probe {
@@ -418,12 +420,15 @@ fn announce_api_questions(probes: &[&Probe], ctx: &TargetContext) {
             _ => Vec::new(),
         };
         for kind in listed {
-            if !kinds.contains(&kind) {
-                kinds.push(kind);
+            match kinds.iter_mut().find(|(known, _)| *known == kind) {
+                Some((_, askers)) => *askers += 1,
+                None => kinds.push((kind, 1)),
             }
         }
     }
     if !kinds.is_empty() {
+        kinds.sort_by_key(|&(_, askers)| std::cmp::Reverse(askers));
+        let kinds: Vec<&str> = kinds.into_iter().map(|(kind, _)| kind).collect();
         ctx.facts.prefetch_api_objects(&kinds);
     }
     for (kind, filters) in filters {
