@@ -121,10 +121,14 @@ impl NativeFilter {
             .len()
             .div_ceil(4 * rayon::current_num_threads())
             .max(64);
-        let chunks: Vec<Vec<ChunkRun>> = objects
-            .par_chunks(chunk)
-            .map(|objects| run_chunk(filters, objects))
-            .collect();
+        let chunks: Vec<Vec<ChunkRun>> = if rayon::current_thread_index().is_some() {
+            objects
+                .par_chunks(chunk)
+                .map(|objects| run_chunk(filters, objects))
+                .collect()
+        } else {
+            chunks_on_own_threads(filters, objects, chunk)
+        };
         let mut by_filter: Vec<Vec<ChunkRun>> = filters.iter().map(|_| Vec::new()).collect();
         for runs in chunks {
             for (filter, chunk_run) in by_filter.iter_mut().zip(runs) {
@@ -146,6 +150,45 @@ impl NativeFilter {
         run(self.term, &input, None, &mut |v| lines.push(v))?;
         Ok(lines.lines)
     }
+}
+
+/// The chunks' runs on scoped threads of their own, one per core, each taking the next
+/// chunk not yet taken. Used outside rayon's pool: a pass started ahead of its checks
+/// must not need the pool's workers, which may all be waiting for the pass to finish.
+fn chunks_on_own_threads(
+    filters: &[&NativeFilter],
+    objects: &[&ApiValue],
+    chunk: usize,
+) -> Vec<Vec<ChunkRun>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let parts: Vec<&[&ApiValue]> = objects.chunks(chunk).collect();
+    let next = AtomicUsize::new(0);
+    let threads = rayon::current_num_threads().min(parts.len());
+    let take_chunks = || {
+        let mut done = Vec::new();
+        loop {
+            let at = next.fetch_add(1, Ordering::Relaxed);
+            let Some(part) = parts.get(at) else {
+                return done;
+            };
+            done.push((at, run_chunk(filters, part)));
+        }
+    };
+    let mut runs: Vec<(usize, Vec<ChunkRun>)> = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(take_chunks)).collect();
+        let mut runs = take_chunks();
+        for helper in helpers {
+            // as rayon would: a panic in a chunk is the pass's
+            runs.extend(
+                helper
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        runs
+    });
+    runs.sort_by_key(|(at, _)| *at);
+    runs.into_iter().map(|(_, run)| run).collect()
 }
 
 /// One filter over a run of consecutive objects: its lines, or where it bailed.
@@ -1284,12 +1327,19 @@ mod tests {
         assert_eq!(natives.len(), filters.len());
         let pods: Vec<ApiValue> = pods.iter().map(ApiValue::from).collect();
         let objects: Vec<&ApiValue> = pods.iter().collect();
+        // outside the pool (a pass started ahead: threads of its own) and on its workers
         let together = NativeFilter::lines_for_each_of(&natives, &objects);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let on_the_pool = pool.install(|| NativeFilter::lines_for_each_of(&natives, &objects));
         let alone: Vec<_> = natives
             .iter()
             .map(|native| native.lines_for_each(&objects))
             .collect();
         assert_eq!(together, alone);
+        assert_eq!(on_the_pool, alone);
         assert!(together[0].as_ref().is_ok_and(|lines| !lines.is_empty()));
         assert_eq!(together[1], Err(Bail));
         assert_eq!(together.last().unwrap().as_ref().map(Vec::len), Ok(1000));
