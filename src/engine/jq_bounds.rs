@@ -125,7 +125,7 @@ pub fn program_defs(filter: &str) -> Result<Vec<Def<&str>>, String> {
 }
 
 /// The first word of the filter naming one of the bounds' own definitions.
-fn reserved_name<'t>(tokens: &[Token<&'t str>]) -> Option<&'t str> {
+pub(super) fn reserved_name<'t>(tokens: &[Token<&'t str>]) -> Option<&'t str> {
     use jaq_core::load::lex::Tok;
     tokens.iter().find_map(|Token(text, kind)| match kind {
         Tok::Word | Tok::Var if text.contains("__cisgate") => Some(*text),

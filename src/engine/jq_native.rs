@@ -82,8 +82,9 @@ impl NativeFilter {
         let text: &'static str = Box::leak(filter.to_owned().into_boxed_str());
         let tokens = jaq_core::load::Lexer::new(text).lex().ok()?;
         let tokens: &'static [_] = Box::leak(tokens.into_boxed_slice());
-        // jaq's run refuses these (forbidden names, the bounds' reserved ones) at compile time
-        if jq_bounds::forbidden_name(filter).is_some() || filter.contains("__cisgate") {
+        // refused by jaq's run at compile time (forbidden names, the bounds' reserved ones)
+        if jq_bounds::forbidden_name(filter).is_some() || jq_bounds::reserved_name(tokens).is_some()
+        {
             return None;
         }
         let term = Parser::new(tokens).parse(|p| p.term()).ok()?;

@@ -159,11 +159,12 @@ impl ApiCache {
     }
 
     /// Runs the filters expected of `kind` over its objects now, in one pass split among
-    /// the pool's workers, when more than one is expected. Called before a group's checks
-    /// start on the pool: otherwise one check runs the pass while the others wait for it,
-    /// each waiting check holding a worker the pass could have used (section 5's pod
-    /// checks ran on one core of two). A listing that fails is left for the checks to
-    /// report.
+    /// the cores, when more than one is expected. Called outside the pool, as soon as the
+    /// target starts (the pass then begins when the list is read) and again before a
+    /// group's checks start (which waits for it): otherwise one check runs the pass while
+    /// the others wait for it, each waiting check holding a worker the pass could have
+    /// used (section 5's pod checks ran on one core of two). A listing that fails is left
+    /// for the checks to report.
     pub fn run_expected(&self, facts: &dyn Facts, kind: &str) {
         let expected = self.expected(kind);
         if expected.len() < 2 {

@@ -485,17 +485,16 @@ fn kinds_listed_by<'p>(probes: &[&'p Probe]) -> Vec<&'p str> {
 /// Each API kind the group's checks list, run through the filters the target expects of
 /// it before the checks start on the pool (see `ApiCache::run_expected`).
 fn run_api_passes(group: &Group, ctx: &TargetContext) {
-    let mut kinds: Vec<&str> = Vec::new();
-    for check in &group.checks {
-        for audit in check.audits() {
-            if let Audit::Probe(Probe::ApiObjects { kind, .. }) = audit {
-                if !kinds.contains(&kind.as_str()) {
-                    kinds.push(kind);
-                }
-            }
-        }
-    }
-    for kind in kinds {
+    let probes: Vec<&Probe> = group
+        .checks
+        .iter()
+        .flat_map(Check::audits)
+        .filter_map(|audit| match audit {
+            Audit::Probe(probe) => Some(probe),
+            _ => None,
+        })
+        .collect();
+    for kind in kinds_listed_by(&probes) {
         ctx.answers.api.run_expected(ctx.facts, kind);
     }
 }
