@@ -80,6 +80,27 @@ pub enum Db {
 /// How long a SQLite writer waits for another writer's transaction to finish.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Runs `step` again while SQLite answers "database is locked", for up to
+/// [`SQLITE_BUSY_TIMEOUT`]. Switching a file to WAL needs the file to itself for a moment,
+/// and SQLite answers that busy at once, without its busy handler, when other connections
+/// open the same new file at the same time (several nightly jobs writing one store).
+fn retry_while_busy<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match step() {
+            Err(error)
+                if error.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && started.elapsed() < SQLITE_BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 impl Db {
     pub fn connect(url: &str) -> anyhow::Result<Db> {
         if super::is_postgres_url(url) {
@@ -98,7 +119,7 @@ impl Db {
         let connection = rusqlite::Connection::open(path)?;
         connection.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
         // WAL: readers never block the writer and a killed writer leaves the file as it was.
-        connection.pragma_update(None, "journal_mode", "WAL")?;
+        retry_while_busy(|| connection.pragma_update(None, "journal_mode", "WAL"))?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         Ok(Db::Sqlite(connection))
     }
