@@ -41,19 +41,8 @@ pub struct ReportCommand {
     /// With --gate: results that hold no check are not an error (exit 0 instead of 2).
     #[arg(long)]
     pub allow_empty: bool,
-    /// Also write the merged (and `--previous`-marked) JSON results to FILE (`-` for stdout).
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-    /// The form of the JSON results: `full` (results_version 1) or `compact` (2: each
-    /// distinct title, remediation and evidence once); both are read everywhere.
-    #[arg(
-        long,
-        value_enum,
-        value_name = "FORM",
-        default_value = "full",
-        requires = "json"
-    )]
-    pub results_format: crate::report::json::ResultsFormat,
+    #[command(flatten)]
+    pub json: crate::report::args::JsonArgs,
     /// No console report (it is also left out when a report goes to stdout).
     #[arg(long, short)]
     pub quiet: bool,
@@ -116,7 +105,7 @@ pub fn run(cmd: ReportCommand) -> anyhow::Result<i32> {
 /// Flags that would silently do nothing are refused: `--quiet` with no report, no `--json` and
 /// no `--gate`; classification flags without a `--baseline` to classify against.
 fn ensure_flags_fit(cmd: &ReportCommand) -> anyhow::Result<()> {
-    if cmd.quiet && !cmd.gate && !cmd.reports.any() && cmd.json.is_none() {
+    if cmd.quiet && !cmd.gate && !cmd.reports.any() && cmd.json.json.is_none() {
         bail!("nothing to do: --quiet and no report; give --gate or at least one of --sarif, --junit, --html, --codequality, --summary-md or --json");
     }
     let args = &cmd.baseline;
@@ -167,18 +156,9 @@ fn emit(cmd: &ReportCommand, results: &RunResults) -> anyhow::Result<()> {
         !cmd.no_color
             && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
     );
-    let json_to_stdout = cmd.json.as_deref() == Some(Path::new("-"));
-    if json_to_stdout && cmd.reports.uses_stdout() {
-        bail!("only one output can go to stdout (`-`): --json and a report both ask for it");
-    }
-    let mut extra = Vec::new();
-    if let Some(path) = &cmd.json {
-        extra.push(Rendered {
-            flag: "--json".into(),
-            path: path.clone(),
-            bytes: crate::report::json::render_results(results, cmd.results_format, false)?,
-        });
-    }
+    cmd.json.ensure_one_on_stdout(&cmd.reports)?;
+    let json_to_stdout = cmd.json.to_stdout();
+    let extra: Vec<Rendered> = cmd.json.render(results, false)?.into_iter().collect();
     let console = if cmd.quiet || json_to_stdout || cmd.reports.uses_stdout() {
         None
     } else {

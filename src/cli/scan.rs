@@ -1,7 +1,7 @@
 //! `cisgate scan`: definitions → facts → engine → results → gate → reports.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::Args;
@@ -17,7 +17,7 @@ use crate::gate::{self, FailOn, GatePolicy};
 use crate::report::args::{check_destination, write_reports, ConsoleArgs, Rendered, ReportArgs};
 use crate::report::asff::AsffArgs;
 use crate::report::destination;
-use crate::report::json::{JsonSink, ResultsFormat};
+use crate::report::json::JsonSink;
 use crate::report::sanitize;
 use crate::report::stream::Outputs;
 use crate::report::{self, Emitter, RenderOptions};
@@ -51,24 +51,12 @@ pub struct ScanCommand {
     /// Run only unscored checks.
     #[arg(long)]
     unscored: bool,
-    /// Write the JSON results file (`-` for stdout).
-    #[arg(long, value_name = "FILE")]
-    json: Option<PathBuf>,
+    #[command(flatten)]
+    json: report::args::JsonArgs,
     /// Leave passing checks' evidence out of the JSON results (audits, found and expected
     /// empty): a fleet's results shrink to what needs attention.
     #[arg(long, requires = "json")]
     json_without_passing_evidence: bool,
-    /// The form of the JSON results: `full` (results_version 1, every check whole) or
-    /// `compact` (results_version 2: each distinct title, remediation and evidence once,
-    /// for fleets); every cisgate command that reads results reads both.
-    #[arg(
-        long,
-        value_enum,
-        value_name = "FORM",
-        default_value = "full",
-        requires = "json"
-    )]
-    results_format: ResultsFormat,
     /// The lowest state that fails the gate.
     #[arg(long, value_enum, default_value = "fail")]
     fail_on: FailOn,
@@ -168,8 +156,7 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
 /// no console report, results store or ASFF (they take the whole run), and only reports
 /// written as nodes arrive.
 fn streams(cmd: &ScanCommand) -> bool {
-    let console =
-        !(cmd.quiet || cmd.json.as_deref() == Some(Path::new("-")) || cmd.reports.uses_stdout());
+    let console = !(cmd.quiet || cmd.json.to_stdout() || cmd.reports.uses_stdout());
     !console && cmd.store.store.is_none() && cmd.asff.asff.is_none()
 }
 
@@ -195,14 +182,14 @@ fn run_streamed(
         },
         Some(started_at),
     );
-    ensure_one_on_stdout(cmd)?;
+    cmd.json.ensure_one_on_stdout(&cmd.reports)?;
     let mut sinks: Vec<Box<dyn runner::Sink>> = Vec::new();
-    if let Some(path) = &cmd.json {
+    if let Some(path) = &cmd.json.json {
         check_destination("--json", path)?;
         sinks.push(Box::new(JsonSink::new(
             path,
             cmd.json_without_passing_evidence,
-            cmd.results_format,
+            cmd.json.results_format,
             outputs.clone(),
         )?));
     }
@@ -245,16 +232,6 @@ fn stop_if_interrupted(error: anyhow::Error) -> anyhow::Error {
         std::process::exit(128 + signal);
     }
     error
-}
-
-/// `--json -` and another report on stdout would mix two documents.
-fn ensure_one_on_stdout(cmd: &ScanCommand) -> anyhow::Result<()> {
-    if cmd.json.as_deref() == Some(Path::new("-")) && cmd.reports.uses_stdout() {
-        bail!(
-            "only one report can go to stdout (`-`), but --json and another report both ask for it"
-        );
-    }
-    Ok(())
 }
 
 fn render_options(cmd: &ScanCommand) -> RenderOptions {
@@ -400,20 +377,13 @@ fn describe_selection(cmd: &ScanCommand) -> String {
 /// Every report of the run, `extra` (`--asff`) included, written as one set.
 fn emit(cmd: &ScanCommand, results: &RunResults, extra: Vec<Rendered>) -> anyhow::Result<()> {
     let options = render_options(cmd);
-    let json_to_stdout = cmd.json.as_deref() == Some(std::path::Path::new("-"));
-    ensure_one_on_stdout(cmd)?;
+    let json_to_stdout = cmd.json.to_stdout();
+    cmd.json.ensure_one_on_stdout(&cmd.reports)?;
     let mut outputs = extra;
-    if let Some(path) = &cmd.json {
-        outputs.push(Rendered {
-            flag: "--json".into(),
-            path: path.clone(),
-            bytes: report::json::render_results(
-                results,
-                cmd.results_format,
-                cmd.json_without_passing_evidence,
-            )?,
-        });
-    }
+    outputs.extend(
+        cmd.json
+            .render(results, cmd.json_without_passing_evidence)?,
+    );
     // A report on stdout is the whole of stdout: the console report would corrupt it.
     let console = if cmd.quiet || json_to_stdout || cmd.reports.uses_stdout() {
         None

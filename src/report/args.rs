@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 
 use super::codequality::CodeQualityEmitter;
 use super::html::HtmlEmitter;
+use super::json::ResultsFormat;
 use super::junit::JunitEmitter;
 use super::markdown::MarkdownEmitter;
 use super::sarif::SarifEmitter;
@@ -36,6 +37,63 @@ pub struct ReportArgs {
     /// Report file paths relative to DIR (the repository root holding snapshot directories).
     #[arg(long = "source-root", value_name = "DIR")]
     pub source_root: Option<PathBuf>,
+}
+
+/// The JSON results flags of `cisgate scan` and `cisgate report`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct JsonArgs {
+    /// Write the JSON results file (`-` for stdout); `cisgate report` writes the merged,
+    /// `--previous`-marked results.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// The form of the JSON results: `full` (results_version 1, every check whole) or
+    /// `compact` (results_version 2: each distinct title, remediation and evidence once,
+    /// for fleets); every cisgate command that reads results reads both.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORM",
+        default_value = "full",
+        requires = "json"
+    )]
+    pub results_format: ResultsFormat,
+}
+
+impl JsonArgs {
+    /// Whether the JSON results go to stdout (then nothing else may).
+    pub fn to_stdout(&self) -> bool {
+        self.json.as_deref() == Some(Path::new("-"))
+    }
+
+    /// `--json -` and another report on stdout would mix two documents.
+    pub fn ensure_one_on_stdout(&self, reports: &ReportArgs) -> anyhow::Result<()> {
+        if self.to_stdout() && reports.uses_stdout() {
+            bail!(
+                "only one report can go to stdout (`-`), but --json and another report both ask for it"
+            );
+        }
+        Ok(())
+    }
+
+    /// The JSON results rendered whole, when `--json` asks for them.
+    pub fn render(
+        &self,
+        results: &RunResults,
+        without_passing_evidence: bool,
+    ) -> anyhow::Result<Option<Rendered>> {
+        let Some(path) = &self.json else {
+            return Ok(None);
+        };
+        Ok(Some(Rendered {
+            flag: "--json".into(),
+            path: path.clone(),
+            bytes: super::json::render_results(
+                results,
+                self.results_format,
+                without_passing_evidence,
+            )?,
+        }))
+    }
 }
 
 /// What the console report shows (kube-bench's spellings accepted as aliases).

@@ -22,6 +22,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
+use std::io::Write as _;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -55,6 +56,8 @@ pub const PKI_DIR: &str = "/etc/kubernetes/pki";
 
 const LOCK_FILE_NAME: &str = "cisgate-fake-node.lock";
 const LOCK_WAIT: Duration = Duration::from_secs(600);
+/// How long a wait for the lock goes unexplained.
+const LOCK_QUIET: Duration = Duration::from_secs(5);
 const DEFAULT_LIFETIME_SECS: u64 = 300;
 
 /// What `kubeadm` made of the node.
@@ -1118,16 +1121,49 @@ impl LiveNodeLock {
             .write(true)
             .open(&path)
             .unwrap_or_else(|error| panic!("open {}: {error}", path.display()));
-        let give_up = Instant::now() + LOCK_WAIT;
+        let started = Instant::now();
+        let mut said_why = false;
         loop {
             match file.try_lock() {
-                Ok(()) => return LiveNodeLock { _file: file },
-                Err(fs::TryLockError::WouldBlock) if Instant::now() < give_up => {
+                Ok(()) => {
+                    // The holder's pid, for the message of whoever waits next.
+                    let _ = file.set_len(0);
+                    let _ = (&file).write_all(std::process::id().to_string().as_bytes());
+                    return LiveNodeLock { _file: file };
+                }
+                Err(fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                    if !said_why && started.elapsed() >= LOCK_QUIET {
+                        // Straight to stderr: the test harness's capture would hide it
+                        // until the test ends.
+                        let _ = writeln!(std::io::stderr(), "{}", Self::waiting_message(&path));
+                        said_why = true;
+                    }
                     std::thread::sleep(Duration::from_millis(20))
                 }
+                Err(fs::TryLockError::WouldBlock) => panic!(
+                    "gave up after {LOCK_WAIT:?}: {}",
+                    Self::waiting_message(&path)
+                ),
                 Err(error) => panic!("lock {}: {error:?}", path.display()),
             }
         }
+    }
+
+    fn waiting_message(path: &Path) -> String {
+        // The pid the last holder wrote; a lock taken otherwise (`flock`) leaves a stale one.
+        let pid = fs::read_to_string(path).unwrap_or_default();
+        let pid = pid.trim();
+        let holder = if !pid.is_empty() && Path::new("/proc").join(pid).exists() {
+            format!("process {pid}")
+        } else {
+            "another process".to_string()
+        };
+        format!(
+            "waiting for the machine-wide fake-node lock {} held by {holder}: live tests and \
+             benches run one at a time on a machine, since their fake components share its \
+             process table",
+            path.display()
+        )
     }
 }
 
