@@ -87,20 +87,18 @@ const TOP_CONFIG: &str = "config.yaml";
 impl BenchmarkConfig {
     /// Reads the top `config.yaml` and merges `<benchmark>/config.yaml` over it when present.
     pub fn load(tree: &BenchmarkTree, benchmark: Option<&str>) -> Result<Self, DefinitionError> {
-        let mut merged = read_config(tree, TOP_CONFIG)?.ok_or_else(|| {
+        let merged = read_config(tree, TOP_CONFIG)?.ok_or_else(|| {
             DefinitionError::invalid(tree.display_path(TOP_CONFIG), "file not found")
         })?;
-        if let Some(benchmark) = benchmark {
-            if let Some(overrides) = read_config(tree, &format!("{benchmark}/config.yaml"))? {
-                merge(&mut merged, overrides);
-            }
-        }
-        let platforms = platforms_of(tree, &merged)?;
-        Ok(BenchmarkConfig {
+        let top = BenchmarkConfig {
+            platforms: platforms_of(tree, &merged)?.into(),
             merged,
-            platforms: platforms.into(),
             components_read: Default::default(),
-        })
+        };
+        match benchmark {
+            Some(benchmark) => top.merged_with(tree, benchmark),
+            None => Ok(top),
+        }
     }
 
     /// This (the top) configuration with `<benchmark>/config.yaml` merged over it, when the
@@ -111,23 +109,25 @@ impl BenchmarkConfig {
         tree: &BenchmarkTree,
         benchmark: &str,
     ) -> Result<Self, DefinitionError> {
-        let relative = format!("{benchmark}/config.yaml");
-        let Some(overrides) = read_config(tree, &relative)? else {
-            return Ok(self.clone());
+        self.clone().merged_with(tree, benchmark)
+    }
+
+    fn merged_with(
+        mut self,
+        tree: &BenchmarkTree,
+        benchmark: &str,
+    ) -> Result<Self, DefinitionError> {
+        let Some(overrides) = read_config(tree, &format!("{benchmark}/config.yaml"))? else {
+            return Ok(self);
         };
         let overrides_platforms = overrides.get("platforms").is_some();
-        let mut merged = self.merged.clone();
-        merge(&mut merged, overrides);
-        let platforms = if overrides_platforms {
-            platforms_of(tree, &merged)?.into()
-        } else {
-            std::sync::Arc::clone(&self.platforms)
-        };
-        Ok(BenchmarkConfig {
-            merged,
-            platforms,
-            components_read: Default::default(),
-        })
+        merge(&mut self.merged, overrides);
+        if overrides_platforms {
+            self.platforms = platforms_of(tree, &self.merged)?.into();
+        }
+        // What was read for the top configuration may not hold for the merged one.
+        self.components_read = Default::default();
+        Ok(self)
     }
 
     /// The platforms with benchmarks of their own (none in a kube-bench tree).

@@ -94,8 +94,11 @@ pub fn load_controls(
     let (mut controls, as_written) = match compiled {
         Some(json) => {
             let mut controls = from_compiled(&file, json, warn)?;
-            let as_written =
-                (variables.differ_for_shell() && runs_shell(&controls)).then(|| controls.clone());
+            let as_written = if needs_shell_form(variables, &controls) {
+                AsWritten::Cloned(controls.clone())
+            } else {
+                AsWritten::NotNeeded
+            };
             let changed = substitute_parsed(&mut controls, variables);
             check_node_type(&file, &controls, target)?;
             for check in controls.groups.iter().flat_map(|g| &g.checks) {
@@ -110,28 +113,47 @@ pub fn load_controls(
             let controls = parse_controls(&file, &on_node, warn)?;
             check_node_type(&file, &controls, target)?;
             validate(&file, &on_node, &controls)?;
-            (controls, None)
+            let as_written = if needs_shell_form(variables, &controls) {
+                AsWritten::FromText
+            } else {
+                AsWritten::NotNeeded
+            };
+            (controls, as_written)
         }
     };
     let env_binary = variables.sole_binary_in(&raw);
     add_default_audit_env(&mut controls, &env_binary);
-    let to_run = if variables.differ_for_shell() && runs_shell(&controls) {
+    let shell = match as_written {
+        AsWritten::NotNeeded => None,
+        AsWritten::Cloned(shell) => Some(shell),
         // Parsed before substituting: what `--root` holds never meets the YAML reader.
-        let mut shell = match as_written {
-            Some(shell) => shell,
-            None => parse_controls(&file, &raw, &mut |_| {})?,
-        };
+        AsWritten::FromText => Some(parse_controls(&file, &raw, &mut |_| {})?),
+    };
+    let to_run = shell.map(|mut shell| {
         substitute_shell_audits(&mut shell, variables);
         add_default_audit_env(&mut shell, &env_binary);
-        Some(shell)
-    } else {
-        None
-    };
+        shell
+    });
     Ok(LoadedControls {
         file,
         controls,
         to_run,
     })
+}
+
+/// The controls as written, before the node's values were substituted, for the shell
+/// audits' own form (see [`LoadedControls`]).
+enum AsWritten {
+    /// The variables read the same for the shell, or no audit runs a shell.
+    NotNeeded,
+    /// Compiled controls, copied before substituting.
+    Cloned(Controls),
+    /// Parsed again from the file's text.
+    FromText,
+}
+
+fn needs_shell_form(variables: &Variables, controls: &Controls) -> bool {
+    variables.differ_for_shell() && runs_shell(controls)
 }
 
 /// An embedded controls file as `build.rs` wrote it: its unknown keys (reported through

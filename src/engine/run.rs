@@ -405,9 +405,7 @@ fn api_probes_asked<'c>(controls: &'c Controls, ctx: &TargetContext) -> Vec<&'c 
     let mut asked = Vec::new();
     for group in &controls.groups {
         for check in &group.checks {
-            let runs = !skipped(group, check, ctx)
-                && ctx.filter.includes(&group.id, check)
-                && decided_without_audits(check, &check.check_type, State::Fail).is_none();
+            let runs = runs_its_audits(group, check, ctx);
             let first_audit = check.audits().into_iter().find(|audit| !audit.is_empty());
             match first_audit {
                 Some(Audit::Probe(probe @ (Probe::ApiObjects { .. } | Probe::ApiQuery { .. })))
@@ -482,12 +480,13 @@ fn kinds_listed_by<'p>(probes: &[&'p Probe]) -> Vec<&'p str> {
     kinds
 }
 
-/// Each API kind the group's checks list, run through the filters the target expects of
-/// it before the checks start on the pool (see `ApiCache::run_expected`).
+/// Each API kind the group's running checks list, run through the filters the target
+/// expects of it before the checks start on the pool (see `ApiCache::run_expected`).
 fn run_api_passes(group: &Group, ctx: &TargetContext) {
     let probes: Vec<&Probe> = group
         .checks
         .iter()
+        .filter(|check| runs_its_audits(group, check, ctx))
         .flat_map(Check::audits)
         .filter_map(|audit| match audit {
             Audit::Probe(probe) => Some(probe),
@@ -497,6 +496,14 @@ fn run_api_passes(group: &Group, ctx: &TargetContext) {
     for kind in kinds_listed_by(&probes) {
         ctx.answers.api.run_expected(ctx.facts, kind);
     }
+}
+
+/// Whether the run asks the check's audits: it is selected, not skipped, and its type
+/// does not decide it without them.
+fn runs_its_audits(group: &Group, check: &Check, ctx: &TargetContext) -> bool {
+    !skipped(group, check, ctx)
+        && ctx.filter.includes(&group.id, check)
+        && decided_without_audits(check, &check.check_type, State::Fail).is_none()
 }
 
 /// A check counts as type skip in a group of type skip or when `--skip` names it.
