@@ -17,6 +17,9 @@
 //! Run: `cargo bench --bench snapshot_fleet`. Prints `MISSED` and exits 1 when a target is
 //! missed.
 
+#[path = "../tests/support/chromium.rs"]
+mod chromium;
+
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -309,25 +312,9 @@ fn html_page(binary: &Path, dir: &Path, files: usize, work: &Path) -> Vec<String
 /// Wall time of `chromium --headless --dump-dom` on the page filtered to regressions, and
 /// the page's `data-ready-ms`.
 fn chromium_ready(page: &Path, work: &Path) -> Option<(Duration, Option<u64>)> {
-    let program = ["chromium", "chromium-browser"].into_iter().find(|p| {
-        Command::new(p)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })?;
-    let profile = work.join("chromium-profile");
+    let mut command = chromium::dump_dom_command(&work.join("chromium-profile"))?;
     let started = Instant::now();
-    let output = Command::new(program)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
+    let output = command
         .arg(format!("file://{}#mark=regression", page.display()))
         .stderr(Stdio::null())
         .output()

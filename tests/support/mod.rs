@@ -7,6 +7,7 @@ use std::process::Command;
 use cisgate::report::{Emitter, RenderOptions};
 use cisgate::results::RunResults;
 
+pub mod chromium;
 pub mod definitions;
 
 /// `check id → (state, evidence actual)` of every check in a results document (one node, or
@@ -402,32 +403,12 @@ pub fn assert_valid_html(html: &[u8]) {
 
 /// Loads a page in headless Chromium and returns the DOM after its scripts ran.
 pub fn chromium_dom(url: &str) -> Option<String> {
-    let program = ["chromium", "chromium-browser"].into_iter().find(|p| {
-        Command::new(p)
-            .arg("--version")
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    });
-    let Some(program) = program else {
+    let profile = tempfile::tempdir().expect("profile dir");
+    let Some(mut command) = chromium::dump_dom_command(profile.path()) else {
         missing("chromium is not installed");
         return None;
     };
-    let profile = tempfile::tempdir().expect("profile dir");
-    let output = Command::new(program)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("--dump-dom")
-        .arg(url)
-        .output()
-        .expect("chromium runs");
+    let output = command.arg(url).output().expect("chromium runs");
     assert!(
         output.status.success(),
         "chromium failed: {}",
