@@ -427,8 +427,10 @@ fn whole_processes(root: &Path, missed: &mut Vec<String>) {
     shell_args.extend(["--config-dir", &kube_bench]);
     let shell = time_processes(&binaries, &shell_args, SHELL_RUNS);
     row("live fake node, kube-bench cis-1.12 (shell)", &shell, "");
-    let ratios: Vec<f64> = (0..2)
-        .map(|i| shell[i].as_secs_f64() / probes[i].as_secs_f64())
+    let ratios: Vec<f64> = shell
+        .iter()
+        .zip(&probes)
+        .map(|(shell, probes)| shell.as_secs_f64() / probes.as_secs_f64())
         .collect();
     println!(
         "{:<44} {:>9.0}x {:>9.0}x {:>9.0}x",
