@@ -241,15 +241,27 @@ fn line_of_path(text: &str, template: &str) -> Option<usize> {
     let mut lines = text.lines().enumerate();
     let mut found = None;
     for segment in segments {
-        let yaml_key = format!("{segment}:");
-        let json_key = format!("\"{segment}\"");
-        let (index, _) = lines.find(|(_, line)| {
-            let trimmed = line.trim_start().trim_start_matches("- ");
-            trimmed.starts_with(&yaml_key) || trimmed.starts_with(&json_key)
-        })?;
+        let (index, _) = lines.find(|(_, line)| starts_with_key(line, segment))?;
         found = Some(index);
     }
     found
+}
+
+/// Whether a line, after its indentation and list dashes, starts with the YAML key `key:`
+/// or the JSON key `"key"` (compared in place: this runs for every line of a file, per
+/// check and node).
+fn starts_with_key(line: &str, key: &str) -> bool {
+    let mut trimmed = line.trim_start();
+    while let Some(rest) = trimmed.strip_prefix("- ") {
+        trimmed = rest;
+    }
+    let yaml = trimmed
+        .strip_prefix(key)
+        .is_some_and(|rest| rest.starts_with(':'));
+    yaml || trimmed
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_prefix(key))
+        .is_some_and(|rest| rest.starts_with('"'))
 }
 
 #[cfg(test)]
@@ -268,6 +280,16 @@ mod tests {
             Some(3)
         );
         assert_eq!(line_of_path(text, "{.missing}"), None);
+    }
+
+    #[test]
+    fn a_key_is_found_after_indentation_and_list_dashes_in_yaml_or_json() {
+        assert!(starts_with_key("  - - enabled: true", "enabled"));
+        assert!(starts_with_key("    \"enabled\": true,", "enabled"));
+        assert!(!starts_with_key("  enabledness: true", "enabled"));
+        assert!(!starts_with_key("  \"enabledness\": true", "enabled"));
+        assert!(!starts_with_key("  -enabled: true", "enabled"));
+        assert!(!starts_with_key("# enabled: true", "enabled"));
     }
 
     #[test]

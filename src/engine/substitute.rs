@@ -166,7 +166,9 @@ pub fn runs_binary(process: &Process, candidate: &str) -> bool {
         return false;
     }
     if go_regex::is_literal(&unquoted) {
-        return starts_after_a_path(&process.command_line(), &unquoted);
+        // Every place the literal may start lies in the first argument (or at its end).
+        let needed = process.argv.first().map_or(0, String::len) + 1 + unquoted.len();
+        return starts_after_a_path(&process.command_line_start(needed), &unquoted);
     }
     // kube-bench inserts the candidate into a Go regular expression unescaped.
     match go_regex::compile(&format!(r"^(\S*/)*{unquoted}")) {
@@ -283,6 +285,30 @@ mod tests {
                     starts_after_a_path(line, literal),
                     pattern.is_match(line),
                     "{literal:?} in {line:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_start_of_a_command_line_decides_as_the_whole_line() {
+        let argvs: [&[&str]; 7] = [
+            &["/usr/bin/kubelet", "--config=/x", "--kubeconfig=/y"],
+            &["/hyperkube", "kubelet", "--x"],
+            &["/hyperkube", "kube", "let"],
+            &["/a b/kubelet", "--x"],
+            &["sh", "-c", "/usr/bin/kubelet --x"],
+            &["kubelet"],
+            &[],
+        ];
+        for argv in argvs {
+            let p = process("kubelet", argv);
+            for literal in ["kubelet", "hyperkube kubelet", "kube let", "b/kubelet --x"] {
+                let needed = argv.first().map_or(0, |a| a.len()) + 1 + literal.len();
+                assert_eq!(
+                    starts_after_a_path(&p.command_line_start(needed), literal),
+                    starts_after_a_path(&p.command_line(), literal),
+                    "{literal:?} in {argv:?}"
                 );
             }
         }

@@ -36,6 +36,28 @@ impl Process {
     pub fn command_line(&self) -> String {
         self.argv.join(" ")
     }
+
+    /// The start of [`Self::command_line`], at least `len` bytes of it (whole arguments) or
+    /// all of it: what a check of the line's first bytes needs, without joining every flag
+    /// of a long command line.
+    pub fn command_line_start(&self, len: usize) -> std::borrow::Cow<'_, str> {
+        match self.argv.as_slice() {
+            [] => std::borrow::Cow::Borrowed(""),
+            [only] => std::borrow::Cow::Borrowed(only),
+            [first, ..] if first.len() >= len => std::borrow::Cow::Borrowed(first),
+            [first, rest @ ..] => {
+                let (mut taken, mut joined_len) = (1, first.len());
+                for arg in rest {
+                    if joined_len >= len {
+                        break;
+                    }
+                    joined_len += 1 + arg.len();
+                    taken += 1;
+                }
+                std::borrow::Cow::Owned(self.argv[..taken].join(" "))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
