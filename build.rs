@@ -33,6 +33,9 @@ mod parse;
 #[path = "src/definitions/probe.rs"]
 mod probe;
 #[allow(dead_code)]
+#[path = "src/shared_text.rs"]
+mod shared_text;
+#[allow(dead_code)]
 #[path = "src/sync.rs"]
 mod sync;
 #[allow(dead_code)]

@@ -14,6 +14,7 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod sanitize;
+pub mod shared_text;
 pub mod store;
 pub mod sync;
 

@@ -223,7 +223,7 @@ impl Substitution<'_> {
         }
         match (self.on_node)(text) {
             Some(new) => {
-                *text = ArcStr::from(new);
+                *text = crate::shared_text::shared(&new);
                 true
             }
             None => false,

@@ -160,7 +160,7 @@ fn raw_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Err
 
 /// [`raw_text`], shared: results point at the check's texts instead of copying them.
 fn shared_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ArcStr, D::Error> {
-    raw_text(deserializer).map(ArcStr::from)
+    raw_text(deserializer).map(|text| crate::shared_text::shared(&text))
 }
 
 /// A scalar read as its source text: asks the YAML reader for a string, so `0644`,

@@ -11,7 +11,7 @@ use arcstr::ArcStr;
 
 use super::evaluate::SourceKind;
 use super::run::TargetContext;
-use super::shared_text::shared;
+use crate::shared_text::shared;
 
 /// The file an audit names, as far as the definitions and the loaded controls' variables
 /// decide it: worked out once per loaded controls file rather than per node and check.

@@ -2,8 +2,8 @@
 //!
 //! `substitute` resolves components and `$variables`, `probes` answers typed probes
 //! from the facts, `evaluate` applies kube-bench's test semantics (`crate::matching`), and
-//! `run` decides each check's state with its evidence; `shared_text` keeps the texts
-//! every node's results repeat once.
+//! `run` decides each check's state with its evidence; `crate::shared_text` keeps the
+//! texts every node's results repeat once.
 
 pub mod choose;
 pub mod detect;
@@ -19,7 +19,6 @@ pub mod probes;
 pub mod reads;
 pub mod run;
 pub mod scan;
-pub mod shared_text;
 pub mod static_pod;
 pub mod substitute;
 

@@ -20,8 +20,8 @@ use crate::sync::locked;
 use super::evaluate::{evaluate_tests, AuditOutputs, SourceKind, TestsOutcome};
 use super::locate::{locate, CheckPlaces};
 use super::probes;
-use super::shared_text::shared;
 use super::substitute::MissingComponent;
+use crate::shared_text::shared;
 
 /// Evidence texts are cut to this many bytes.
 pub const EVIDENCE_LIMIT: usize = 4096;
