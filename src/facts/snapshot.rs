@@ -583,7 +583,9 @@ fn message_without_position(error: &serde_json::Error) -> String {
 pub struct SnapshotFacts {
     path: PathBuf,
     snapshot: Snapshot,
-    processes: std::sync::OnceLock<ProcessList>,
+    /// The recorded process list, moved out of the snapshot once (not copied: every check
+    /// that asks shares it).
+    processes: Option<ProcessList>,
 }
 
 impl Drop for SnapshotFacts {
@@ -604,16 +606,13 @@ impl SnapshotFacts {
         Ok(Self::new(path.to_path_buf(), Snapshot::load(path)?))
     }
 
-    pub fn new(path: PathBuf, snapshot: Snapshot) -> Self {
+    pub fn new(path: PathBuf, mut snapshot: Snapshot) -> Self {
+        let processes = snapshot.processes.take().map(ProcessList::from);
         Self {
             path,
             snapshot,
-            processes: std::sync::OnceLock::new(),
+            processes,
         }
-    }
-
-    pub fn snapshot(&self) -> &Snapshot {
-        &self.snapshot
     }
 
     fn file(&self, path: &str) -> Option<&FileRecord> {
@@ -659,15 +658,9 @@ impl Facts for SnapshotFacts {
         if let Some(error) = &self.snapshot.processes_error {
             return Err(error.to_fact_error());
         }
-        let recorded = self
-            .snapshot
-            .processes
-            .as_deref()
-            .ok_or_else(|| Snapshot::not_recorded("the process list".into()))?;
-        Ok(self
-            .processes
-            .get_or_init(|| ProcessList::from(recorded))
-            .clone())
+        self.processes
+            .clone()
+            .ok_or_else(|| Snapshot::not_recorded("the process list".into()))
     }
 
     fn stat(&self, path: &str) -> Result<Option<FileStat>, FactError> {
@@ -954,12 +947,12 @@ mod tests {
                 ..FileRecord::default()
             },
         );
-        let facts = facts(snapshot);
-        assert_eq!(facts.read_file("/etc/shadow").unwrap_err(), error);
         assert_eq!(
-            facts.snapshot().unreadable_facts(),
+            snapshot.unreadable_facts(),
             vec!["file /etc/shadow: cannot read /etc/shadow: Permission denied (os error 13)"]
         );
+        let facts = facts(snapshot);
+        assert_eq!(facts.read_file("/etc/shadow").unwrap_err(), error);
     }
 
     #[test]
