@@ -500,11 +500,8 @@ fn is_below(path: &str, ancestor: &str) -> bool {
 
 /// Inflates at most `--max-snapshot-size` bytes: a gzip bomb is an error, not an abort.
 fn gunzip(bytes: &[u8], path: &Path) -> Result<Vec<u8>, SnapshotError> {
-    // The bytes are in memory: the `bufread` decoder reads them in place (the `read` one
-    // copies them through a 32 KiB buffer of its own, allocated per snapshot).
-    let decoder = flate2::bufread::MultiGzDecoder::new(bytes);
     let hint = uncompressed_size_hint(bytes);
-    bounded::read_stream_limited(decoder, Limit::Snapshot, hint).map_err(|error| match error {
+    bounded::gunzip_limited(bytes, Limit::Snapshot, hint).map_err(|error| match error {
         ReadError::TooLarge { .. } => SnapshotError::Unusable {
             path: path.to_path_buf(),
             reason: format!(
