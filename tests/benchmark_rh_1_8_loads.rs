@@ -198,12 +198,10 @@ fn every_variable_is_defined_for_its_node_type_with_the_openshift_paths() {
                     assert!(!component.bins.is_empty(), "{}: ${name}bin", check.id);
                     continue;
                 }
-                let defined = component
-                    .files
-                    .iter()
-                    .any(|(file_kind, candidates, default)| {
-                        file_kind.suffix() == kind && (!candidates.is_empty() || default.is_some())
-                    });
+                let defined = component.files.iter().any(|file| {
+                    file.kind.suffix() == kind
+                        && (!file.candidates.is_empty() || file.default.is_some())
+                });
                 assert!(defined, "{}: ${name}{kind} has no candidates", check.id);
             }
         }
@@ -214,8 +212,13 @@ fn every_variable_is_defined_for_its_node_type_with_the_openshift_paths() {
             .components(target)
             .into_iter()
             .find(|c| c.name == component)
-            .and_then(|c| c.files.into_iter().find(|(k, _, _)| *k == kind))
-            .map(|(_, candidates, _)| candidates)
+            .and_then(|c| c.files.into_iter().find(|file| file.kind == kind))
+            .map(|file| {
+                file.candidates
+                    .iter()
+                    .map(|path| path.to_string())
+                    .collect()
+            })
             .unwrap_or_default()
     };
     assert_eq!(

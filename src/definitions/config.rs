@@ -7,11 +7,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use arcstr::ArcStr;
 use serde_json::{Map, Value};
 
 use super::error::DefinitionError;
 use super::platform::{platforms_from, PlatformConfig};
 use super::tree::BenchmarkTree;
+use crate::shared_text::shared;
 
 /// The merged configuration for one benchmark.
 #[derive(Debug, Clone)]
@@ -30,15 +32,28 @@ type ComponentsByTarget = HashMap<String, Arc<[ComponentConfig]>, foldhash::fast
 /// One component of a target (`apiserver`, `kubelet`, ...) and where to look for it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ComponentConfig {
-    pub name: String,
+    pub name: ArcStr,
     pub optional: bool,
     pub bins: Vec<String>,
     /// cisgate's own key `markers`: paths whose existence shows the component is on the node
     /// when it has no process of its own (k3s runs every component inside `k3s server`).
     /// kube-bench trees do not have it.
     pub markers: Vec<String>,
-    /// `(candidates, default)` for each file kind, in substitution order.
-    pub files: Vec<(FileKind, Vec<String>, Option<String>)>,
+    /// Each file kind, in substitution order.
+    pub files: Vec<ComponentFile>,
+    /// `$<component>bin`.
+    pub bin_variable: ArcStr,
+}
+
+/// Where a component's file of one kind may be, and the variable that names it. Read once
+/// per run and shared by every node's resolution (texts shared, not copied per node).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentFile {
+    pub kind: FileKind,
+    pub candidates: Vec<ArcStr>,
+    pub default: Option<ArcStr>,
+    /// `$<component><kind suffix>`, e.g. `$apiserverconf`.
+    pub variable: ArcStr,
 }
 
 /// The file kinds a component may name, with their `$<component><suffix>` variable suffix.
@@ -207,15 +222,21 @@ fn component_from(name: &str, body: &Value) -> ComponentConfig {
                 .get(default_key)
                 .map(scalar_text)
                 .filter(|s| !s.is_empty());
-            (*kind, candidates, default)
+            ComponentFile {
+                kind: *kind,
+                candidates: candidates.iter().map(|path| shared(path)).collect(),
+                default: default.as_deref().map(shared),
+                variable: shared(&format!("${name}{}", kind.suffix())),
+            }
         })
         .collect();
     ComponentConfig {
-        name: name.to_owned(),
+        name: shared(name),
         optional: body.get("optional").is_some_and(truthy),
         bins: body.get("bins").map(string_list).unwrap_or_default(),
         markers: body.get("markers").map(string_list).unwrap_or_default(),
         files,
+        bin_variable: shared(&format!("${name}bin")),
     }
 }
 

@@ -409,15 +409,16 @@ mod embedded_form {
         let entries = names
             .into_iter()
             .map(|name| Variable {
-                on_node: format!("/node/{}", &name[1..]),
+                on_node: format!("/node/{}", &name[1..]).into(),
                 to_run: format!(
                     "{}/node/{}",
                     crate::definitions::variables::ROOT_IN_SHELL,
                     &name[1..]
-                ),
-                component: name[1..].to_owned(),
+                )
+                .into(),
+                component: name[1..].into(),
                 is_bin: name.ends_with("bin"),
-                name,
+                name: name.into(),
             })
             .collect();
         Variables { entries }

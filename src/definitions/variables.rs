@@ -3,16 +3,18 @@
 
 use std::borrow::Cow;
 
+use arcstr::ArcStr;
+
 /// One `$<component><suffix>` variable with its value as the node sees it and as a shell
 /// on this machine must see it (under `--root`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Variable {
     /// With the `$`, e.g. `$apiserverconf` (the substitution relies on it).
-    pub name: String,
-    pub on_node: String,
-    pub to_run: String,
+    pub name: ArcStr,
+    pub on_node: ArcStr,
+    pub to_run: ArcStr,
     /// The component it belongs to (`apiserver`), for the default `audit_env`.
-    pub component: String,
+    pub component: ArcStr,
     /// True for `$<component>bin`.
     pub is_bin: bool,
 }
@@ -63,7 +65,7 @@ impl Variables {
     pub fn sole_binary_in(&self, raw_text: &str) -> String {
         let used: Vec<&Variable> = self.named_in(raw_text).filter(|v| v.is_bin).collect();
         match used.as_slice() {
-            [only] => only.on_node.clone(),
+            [only] => only.on_node.to_string(),
             _ => String::new(),
         }
     }
@@ -84,12 +86,12 @@ impl Variables {
             .filter(move |v| dollars.name_occurs(text, &v.name))
     }
 
-    fn substitute<'a>(&self, text: &'a str, value: impl Fn(&Variable) -> &String) -> Cow<'a, str> {
+    fn substitute<'a>(&self, text: &'a str, value: impl Fn(&Variable) -> &ArcStr) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
         let mut dollars = Dollars::of(&out);
         for variable in &self.entries {
             if dollars.name_occurs(&out, &variable.name) {
-                out = Cow::Owned(out.replace(&variable.name, &shell_word(value(variable))));
+                out = Cow::Owned(out.replace(variable.name.as_str(), &shell_word(value(variable))));
                 dollars = Dollars::of(&out);
             }
         }

@@ -120,8 +120,8 @@ fn target_applies(config: &BenchmarkConfig, target: &str, facts: &dyn Facts) -> 
                         || component
                             .files
                             .iter()
-                            .filter(|(kind, _, _)| *kind == FileKind::Conf)
-                            .flat_map(|(_, candidates, _)| candidates)
+                            .filter(|file| file.kind == FileKind::Conf)
+                            .flat_map(|file| &file.candidates)
                             .any(|path| {
                                 path.contains("/manifests/")
                                     && facts.stat(path).ok().flatten().is_some()

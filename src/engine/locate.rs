@@ -160,7 +160,7 @@ fn file_named_in(command: &str, variables: &Variables) -> Option<String> {
     let mut paths: Vec<&str> = variables
         .entries
         .iter()
-        .filter(|v| !v.is_bin && v.on_node.starts_with('/') && command.contains(&v.on_node))
+        .filter(|v| !v.is_bin && v.on_node.starts_with('/') && command.contains(v.on_node.as_str()))
         .map(|v| v.on_node.as_str())
         .collect();
     paths.sort_by_key(|p| std::cmp::Reverse(p.len()));
@@ -170,7 +170,7 @@ fn file_named_in(command: &str, variables: &Variables) -> Option<String> {
     variables
         .entries
         .iter()
-        .filter(|v| v.is_bin && command.contains(&v.on_node))
+        .filter(|v| v.is_bin && command.contains(v.on_node.as_str()))
         .find_map(|v| config_of_binary(&v.on_node, variables))
 }
 
@@ -201,7 +201,7 @@ fn program_line(check: &Check, variables: &Variables) -> Option<String> {
             Audit::Shell(command) => variables
                 .entries
                 .iter()
-                .find(|v| v.is_bin && command.contains(&v.on_node))
+                .find(|v| v.is_bin && command.contains(v.on_node.as_str()))
                 .map(|v| v.on_node.trim_matches('\'')),
             _ => None,
         })?;

@@ -205,15 +205,15 @@ pub fn answer(probe: &Probe, facts: &dyn Facts, api: &ApiCache) -> Result<String
             path,
             glob,
             recursive,
-        } => file_lines(facts, path, glob.as_deref(), *recursive, |stat| {
-            format!("permissions={}", stat.mode_text())
+        } => file_lines(facts, path, glob.as_deref(), *recursive, |stat, out| {
+            stat.write_permissions(out)
         }),
         Probe::FileOwner {
             path,
             glob,
             recursive,
-        } => file_lines(facts, path, glob.as_deref(), *recursive, |stat| {
-            stat.owner_text()
+        } => file_lines(facts, path, glob.as_deref(), *recursive, |stat, out| {
+            stat.write_owner(out)
         }),
         Probe::FileContent { path } => Ok(facts.read_file(path)?.unwrap_or_default()),
         Probe::Process { bin } => process_lines(facts, bin),
@@ -241,7 +241,7 @@ fn file_lines(
     path: &str,
     glob: Option<&str>,
     recursive: bool,
-    render: impl Fn(&crate::facts::FileStat) -> String,
+    render: impl Fn(&crate::facts::FileStat, &mut String),
 ) -> Result<String, ProbeError> {
     let paths = if glob.is_some() || recursive {
         let matcher = glob.map(compile_glob).transpose()?;
@@ -253,13 +253,16 @@ fn file_lines(
     } else {
         vec![path.to_owned()]
     };
-    let mut lines = Vec::with_capacity(paths.len());
+    let mut lines = String::new();
     for p in &paths {
         if let Some(stat) = facts.stat(p)? {
-            lines.push(render(&stat));
+            if !lines.is_empty() {
+                lines.push('\n');
+            }
+            render(&stat, &mut lines);
         }
     }
-    Ok(lines.join("\n"))
+    Ok(lines)
 }
 
 /// A compiled glob, shared by every node that asks for it: compiling it and warming its
@@ -268,7 +271,11 @@ fn compile_glob(pattern: &str) -> Result<Arc<NameGlob>, ProbeError> {
     type Compiled = Result<Arc<NameGlob>, ProbeError>;
     static CACHE: std::sync::OnceLock<Mutex<HashMap<String, Compiled>>> =
         std::sync::OnceLock::new();
-    locked(CACHE.get_or_init(Default::default))
+    let mut cache = locked(CACHE.get_or_init(Default::default));
+    if let Some(known) = cache.get(pattern) {
+        return known.clone();
+    }
+    cache
         .entry(pattern.to_owned())
         .or_insert_with(|| {
             NameGlob::new(pattern)

@@ -1,7 +1,9 @@
 //! Component resolution: which binary runs and which files exist for each component of
 //! a target, giving the `$variables` (KUBE_BENCH_FORMAT.md §5.2–5.4).
 
-use crate::definitions::config::{BenchmarkConfig, ComponentConfig, FileKind};
+use arcstr::ArcStr;
+
+use crate::definitions::config::{BenchmarkConfig, ComponentConfig, ComponentFile, FileKind};
 use crate::definitions::variables::{Variable, Variables, ROOT_IN_SHELL};
 use crate::facts::{FactError, Facts, Process, ProcessList};
 use crate::matching::go_regex;
@@ -63,12 +65,12 @@ pub fn resolve_components(
             continue;
         }
         match running_binary(&component.bins, &processes) {
-            Some(bin) => bins.push(bin_variable(component, bin)),
+            Some(bin) => bins.push(bin_variable(component, bin.into())),
             None if component.optional => {
                 bins.push(bin_variable(component, component.name.clone()))
             }
             None => resolution.missing.push(MissingComponent {
-                component: component.name.clone(),
+                component: component.name.to_string(),
                 candidates: component.bins.clone(),
             }),
         }
@@ -79,17 +81,17 @@ pub fn resolve_components(
     }
     for kind_index in 0..FileKind::ALL.len() {
         for component in components {
-            let (kind, candidates, default) = &component.files[kind_index];
-            let value = existing_file(candidates, facts)?
-                .or_else(|| default.clone())
+            let file = &component.files[kind_index];
+            let value = existing_file(&file.candidates, facts)?
+                .or_else(|| file.default.clone())
                 .unwrap_or_else(|| component.name.clone());
             // The root is named through the environment, never pasted into the script.
             let to_run = if value.starts_with('/') && !prefix.is_empty() {
-                format!("{ROOT_IN_SHELL}{value}")
+                format!("{ROOT_IN_SHELL}{value}").into()
             } else {
                 value.clone()
             };
-            let variable = file_variable(component, *kind, value, to_run);
+            let variable = file_variable(component, file, value, to_run);
             resolution.variables.entries.push(variable);
         }
     }
@@ -103,7 +105,7 @@ pub fn typical_variables(config: &BenchmarkConfig, target: &str) -> Variables {
     let components = config.components(target);
     let mut variables = Variables::default();
     for component in &components {
-        let bin = component.bins.first().map(|bin| unquote(bin).into_owned());
+        let bin = component.bins.first().map(|bin| unquote(bin).into());
         variables.entries.push(bin_variable(
             component,
             bin.unwrap_or_else(|| component.name.clone()),
@@ -111,12 +113,13 @@ pub fn typical_variables(config: &BenchmarkConfig, target: &str) -> Variables {
     }
     for kind_index in 0..FileKind::ALL.len() {
         for component in &components {
-            let (kind, candidates, default) = &component.files[kind_index];
-            let value = default
+            let file = &component.files[kind_index];
+            let value = file
+                .default
                 .clone()
-                .or_else(|| candidates.first().cloned())
+                .or_else(|| file.candidates.first().cloned())
                 .unwrap_or_else(|| component.name.clone());
-            let variable = file_variable(component, *kind, value.clone(), value);
+            let variable = file_variable(component, file, value.clone(), value);
             variables.entries.push(variable);
         }
     }
@@ -126,12 +129,12 @@ pub fn typical_variables(config: &BenchmarkConfig, target: &str) -> Variables {
 /// `$<component><kind suffix>`, e.g. `$apiserverconf`.
 fn file_variable(
     component: &ComponentConfig,
-    kind: FileKind,
-    on_node: String,
-    to_run: String,
+    file: &ComponentFile,
+    on_node: ArcStr,
+    to_run: ArcStr,
 ) -> Variable {
     Variable {
-        name: format!("${}{}", component.name, kind.suffix()),
+        name: file.variable.clone(),
         on_node,
         to_run,
         component: component.name.clone(),
@@ -139,9 +142,9 @@ fn file_variable(
     }
 }
 
-fn bin_variable(component: &ComponentConfig, value: String) -> Variable {
+fn bin_variable(component: &ComponentConfig, value: ArcStr) -> Variable {
     Variable {
-        name: format!("${}bin", component.name),
+        name: component.bin_variable.clone(),
         on_node: value.clone(),
         to_run: value,
         component: component.name.clone(),
@@ -213,7 +216,7 @@ fn unquote(candidate: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
-fn existing_file(candidates: &[String], facts: &dyn Facts) -> Result<Option<String>, FactError> {
+fn existing_file(candidates: &[ArcStr], facts: &dyn Facts) -> Result<Option<ArcStr>, FactError> {
     for candidate in candidates {
         if facts.stat(candidate)?.is_some() {
             return Ok(Some(candidate.clone()));

@@ -101,14 +101,32 @@ pub struct FileStat {
 impl FileStat {
     /// `stat -c %U:%G`: names where known, numeric ids otherwise.
     pub fn owner_text(&self) -> String {
-        let user = self.user.clone().unwrap_or_else(|| self.uid.to_string());
-        let group = self.group.clone().unwrap_or_else(|| self.gid.to_string());
-        format!("{user}:{group}")
+        let mut text = String::new();
+        self.write_owner(&mut text);
+        text
+    }
+
+    /// [`Self::owner_text`] appended to `out` (a probe's lines are written into one text).
+    pub fn write_owner(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        for (name, id, end) in [(&self.user, self.uid, ":"), (&self.group, self.gid, "")] {
+            match name {
+                Some(name) => out.push_str(name),
+                None => write!(out, "{id}").expect("writing to a String cannot fail"),
+            }
+            out.push_str(end);
+        }
     }
 
     /// `stat -c %a`: octal permission bits without leading zeros.
     pub fn mode_text(&self) -> String {
         format!("{:o}", self.mode)
+    }
+
+    /// `permissions=<stat -c %a>` appended to `out`, as kube-bench's audits print it.
+    pub fn write_permissions(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        write!(out, "permissions={:o}", self.mode).expect("writing to a String cannot fail");
     }
 }
 
