@@ -286,7 +286,8 @@ fn compile_glob(pattern: &str) -> Result<Arc<NameGlob>, ProbeError> {
 }
 
 fn file_name(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
+    // memrchr: `rsplit('/')`'s reverse character searcher was 2% of a fleet scan.
+    memchr::memrchr(b'/', path.as_bytes()).map_or(path, |at| &path[at + 1..])
 }
 
 fn process_lines(facts: &dyn Facts, bin: &str) -> Result<String, ProbeError> {

@@ -74,7 +74,7 @@ pub struct TargetContext<'a> {
 /// process list once, and share one copy of its answer in their evidence.
 #[derive(Debug, Default)]
 pub struct ProbeAnswers {
-    answers: Mutex<FastMap<Probe, Result<ProbeAnswer, probes::ProbeError>>>,
+    answers: Mutex<FastMap<Probe, Result<AuditOutput, probes::ProbeError>>>,
     api: probes::ApiCache,
     /// File texts read to pin a finding's line, by node path.
     texts: Mutex<FastMap<String, Option<Arc<str>>>>,
@@ -83,22 +83,37 @@ pub struct ProbeAnswers {
 /// Tables asked dozens of times per node: a faster hasher than SipHash.
 type FastMap<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
 
-/// A probe's output, whole (what the tests read) and as evidence shows it (bounded).
+/// An audit's output (a probe's answer is kept per node): whole (what the tests read), as
+/// evidence shows it (bounded), and its hash for [`Verdicts`], taken once per node and
+/// audit (a dozen kubelet checks read one config).
 #[derive(Debug, Clone)]
-struct ProbeAnswer {
-    output: ArcStr,
+struct AuditOutput {
+    whole: ArcStr,
     shown: ArcStr,
+    hash: u64,
+}
+
+impl AuditOutput {
+    fn of(whole: ArcStr, shown: ArcStr) -> AuditOutput {
+        use std::hash::BuildHasher;
+        let hash = foldhash::fast::FixedState::default().hash_one(whole.as_str());
+        AuditOutput { whole, shown, hash }
+    }
+}
+
+impl Default for AuditOutput {
+    fn default() -> Self {
+        AuditOutput::of(ArcStr::new(), ArcStr::new())
+    }
 }
 
 impl ProbeAnswers {
-    fn answer(&self, probe: &Probe, facts: &dyn Facts) -> Result<ProbeAnswer, probes::ProbeError> {
+    fn answer(&self, probe: &Probe, facts: &dyn Facts) -> Result<AuditOutput, probes::ProbeError> {
         if let Some(known) = locked(&self.answers).get(probe) {
             return known.clone();
         }
-        let answer = probes::answer(probe, facts, &self.api).map(|output| ProbeAnswer {
-            shown: bounded_shared(&output),
-            output: output.into(),
-        });
+        let answer = probes::answer(probe, facts, &self.api)
+            .map(|output| AuditOutput::of(output.as_str().into(), bounded_shared(&output)));
         locked(&self.answers).insert(probe.clone(), answer.clone());
         answer
     }
@@ -173,14 +188,10 @@ struct Verdict {
 impl Verdicts {
     /// The verdict on `outputs` (audit_env, audit, audit_config: whole and shown), from an
     /// earlier node with equal outputs or else `decide`d now.
-    fn on(
-        &self,
-        outputs: &[(ArcStr, ArcStr); 3],
-        decide: impl FnOnce() -> Verdict,
-    ) -> Arc<Verdict> {
+    fn on(&self, outputs: &[AuditOutput; 3], decide: impl FnOnce() -> Verdict) -> Arc<Verdict> {
         let hash = outputs_hash(outputs);
         let equal = |seen: &&SeenOutputs| {
-            seen.hash == hash && seen.outputs.iter().zip(outputs).all(|(a, (b, _))| a == b)
+            seen.hash == hash && seen.outputs.iter().zip(outputs).all(|(a, b)| *a == b.whole)
         };
         if let Some(seen) = locked(&self.seen).iter().find(equal) {
             return Arc::clone(&seen.verdict);
@@ -190,7 +201,7 @@ impl Verdicts {
         if seen.len() < VERDICTS_KEPT {
             seen.push(SeenOutputs {
                 hash,
-                outputs: outputs.clone().map(|(whole, _)| whole),
+                outputs: outputs.clone().map(|output| output.whole),
                 verdict: Arc::clone(&verdict),
             });
         }
@@ -198,18 +209,14 @@ impl Verdicts {
     }
 }
 
-fn outputs_hash(outputs: &[(ArcStr, ArcStr); 3]) -> u64 {
+fn outputs_hash(outputs: &[AuditOutput; 3]) -> u64 {
     use std::hash::BuildHasher;
-    let [(env, _), (command, _), (config, _)] = outputs;
-    foldhash::fast::FixedState::default().hash_one((
-        env.as_str(),
-        command.as_str(),
-        config.as_str(),
-    ))
+    let [env, command, config] = outputs;
+    foldhash::fast::FixedState::default().hash_one((env.hash, command.hash, config.hash))
 }
 
 impl Verdict {
-    fn of(outcome: &TestsOutcome, outputs: &[(ArcStr, ArcStr); 3]) -> Verdict {
+    fn of(outcome: &TestsOutcome, outputs: &[AuditOutput; 3]) -> Verdict {
         // `actual` is usually an audit's whole output: point at its evidence copy. It is
         // then that very text, which a pointer check finds without comparing kilobytes.
         let actual: &str = &outcome.actual;
@@ -226,7 +233,7 @@ impl Verdict {
             unknown_bin_op: outcome.unknown_bin_op.clone(),
             actual: outputs
                 .iter()
-                .position(|(whole, _)| same_text(whole))
+                .position(|output| same_text(&output.whole))
                 .ok_or_else(|| bounded_shared(actual)),
             expected: shared(&outcome.expected),
             decisive: shared(&outcome.decisive()),
@@ -518,7 +525,7 @@ fn shell_form_of(to_run: Option<&Controls>, group: usize, check: usize) -> Optio
 /// What running one audit gave.
 enum AuditRun {
     /// The whole output, and the evidence's bounded copy of it.
-    Output(ArcStr, ArcStr),
+    Output(AuditOutput),
     /// Non-zero exit: kube-bench fails (or warns) the check with this text.
     Failed(String),
     /// Could not be evaluated at all: the check is ERROR.
@@ -575,7 +582,7 @@ fn run_check_prepared(
             locate(check, &texts.places, None, ctx, state != State::Pass).map(Box::new);
         return result;
     }
-    let mut outputs: [(ArcStr, ArcStr); 3] = Default::default();
+    let mut outputs: [AuditOutput; 3] = Default::default();
     let roles = [
         ("audit_env", &check.audit_env, &shell.audit_env),
         ("audit", &check.audit, &shell.audit),
@@ -594,7 +601,7 @@ fn run_check_prepared(
         let (run, evidence) = run_audit(role, audit, audit_to_run, &texts.audits[index], ctx);
         result.evidence.audits.push(evidence);
         match run {
-            AuditRun::Output(whole, shown) => outputs[index] = (whole, shown),
+            AuditRun::Output(output) => outputs[index] = output,
             AuditRun::Broken(reason) => {
                 result.state = State::Error;
                 result.reason = reason.into();
@@ -603,7 +610,7 @@ fn run_check_prepared(
             AuditRun::Failed(text) if role == "audit_config" => {
                 let tolerated = (text.contains("exit status 127")
                     || text.contains("No such file or directory"))
-                    && (!outputs[0].0.is_empty() || !outputs[1].0.is_empty());
+                    && (!outputs[0].whole.is_empty() || !outputs[1].whole.is_empty());
                 if !tolerated {
                     result.state = fail_or_warn;
                     result.reason = text.into();
@@ -626,16 +633,16 @@ fn run_check_prepared(
             tests,
             check.use_multiple_values,
             &AuditOutputs {
-                command: &outputs[1].0,
-                config: &outputs[2].0,
-                env: &outputs[0].0,
+                command: &outputs[1].whole,
+                config: &outputs[2].whole,
+                env: &outputs[0].whole,
                 has_config_command: !check.audit_config.is_empty(),
             },
         );
         Verdict::of(&outcome, &outputs)
     });
     result.evidence.actual = match &verdict.actual {
-        Ok(index) => outputs[*index].1.clone(),
+        Ok(index) => outputs[*index].shown.clone(),
         Err(text) => text.clone(),
     };
     result.evidence.expected = verdict.expected.clone();
@@ -703,7 +710,7 @@ fn run_audit(
         exit_code: None,
     };
     let run = match audit {
-        Audit::None => AuditRun::Output(ArcStr::new(), ArcStr::new()),
+        Audit::None => AuditRun::Output(AuditOutput::default()),
         Audit::Shell(command) => {
             let to_run = match audit_to_run {
                 Audit::Shell(c) => c.trim().to_owned(),
@@ -717,7 +724,7 @@ fn run_audit(
             None => match ctx.answers.answer(probe, ctx.facts) {
                 Ok(answer) => {
                     evidence.output = answer.shown.clone();
-                    AuditRun::Output(answer.output, answer.shown)
+                    AuditRun::Output(answer)
                 }
                 Err(e) => AuditRun::Broken(e.to_string()),
             },
@@ -751,7 +758,7 @@ fn run_shell(
             evidence.output = bounded_shared(&out.output);
             evidence.exit_code = Some(out.exit_code);
             if out.exit_code == 0 {
-                AuditRun::Output(out.output.into(), evidence.output.clone())
+                AuditRun::Output(AuditOutput::of(out.output.into(), evidence.output.clone()))
             } else {
                 AuditRun::Failed(format!(
                     "failed to run: \"{on_node}\", output: \"{}\", error: exit status {}",
@@ -861,12 +868,12 @@ pub fn bounded(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn outputs(command: &str, config: &str) -> [(ArcStr, ArcStr); 3] {
+    fn outputs(command: &str, config: &str) -> [AuditOutput; 3] {
         // Fresh allocations, as each node's answers are.
         [
-            (ArcStr::new(), ArcStr::new()),
-            (ArcStr::from(command), ArcStr::from(command)),
-            (ArcStr::from(config), ArcStr::from(config)),
+            AuditOutput::default(),
+            AuditOutput::of(ArcStr::from(command), ArcStr::from(command)),
+            AuditOutput::of(ArcStr::from(config), ArcStr::from(config)),
         ]
     }
 
