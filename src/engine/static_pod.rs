@@ -71,7 +71,7 @@ pub fn answer(
         StaticPodShow::Content => Ok(facts.read_file(&node_path)?.unwrap_or_default()),
         StaticPodShow::Mode => Ok(facts
             .stat(&node_path)?
-            .map(|stat| format!("permissions={}", stat.mode_text()))
+            .map(|stat| stat.permissions_text())
             .unwrap_or_default()),
         StaticPodShow::Owner => Ok(facts
             .stat(&node_path)?

@@ -123,7 +123,14 @@ impl FileStat {
         format!("{:o}", self.mode)
     }
 
-    /// `permissions=<stat -c %a>` appended to `out`, as kube-bench's audits print it.
+    /// `permissions=<stat -c %a>`, as kube-bench's audits print it.
+    pub fn permissions_text(&self) -> String {
+        let mut text = String::new();
+        self.write_permissions(&mut text);
+        text
+    }
+
+    /// [`Self::permissions_text`] appended to `out`.
     pub fn write_permissions(&self, out: &mut String) {
         use std::fmt::Write as _;
         write!(out, "permissions={:o}", self.mode).expect("writing to a String cannot fail");
