@@ -165,7 +165,7 @@ pub fn running_binary(candidates: &[String], processes: &[Process]) -> Option<St
 /// and benchmark files list `kube-controller` too), and its command line matches `^(\S*/)*<candidate>`.
 pub fn runs_binary(process: &Process, candidate: &str) -> bool {
     let unquoted = unquote(candidate);
-    if unquoted.split_whitespace().next() != Some(process.comm.as_str()) {
+    if !first_word_is(&unquoted, &process.comm) {
         return false;
     }
     if go_regex::is_literal(&unquoted) {
@@ -205,8 +205,18 @@ pub fn program_of(candidate: &str) -> Option<String> {
 }
 
 /// kube-bench strips `'` and `"` from a candidate before using it.
+/// `text.split_whitespace().next() == Some(word)`, without an iterator: most candidates
+/// are asked of every process of a node and differ from it in this first word.
+fn first_word_is(text: &str, word: &str) -> bool {
+    let text = text.trim_start();
+    !text.is_empty()
+        && text
+            .strip_prefix(word)
+            .is_some_and(|rest| rest.chars().next().is_none_or(char::is_whitespace))
+}
+
 fn unquote(candidate: &str) -> std::borrow::Cow<'_, str> {
-    if !candidate.contains(['\'', '"']) {
+    if memchr::memchr2(b'\'', b'"', candidate.as_bytes()).is_none() {
         return candidate.into();
     }
     candidate
@@ -234,6 +244,25 @@ mod tests {
             pid: 1,
             comm: comm.into(),
             argv: argv.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_first_word_is_compared_as_split_whitespace_compares_it() {
+        for text in [
+            "kubelet",
+            " kubelet --x",
+            "kubelet\t--x",
+            "kubeletx",
+            "",
+            "  ",
+            "kube",
+            "x kubelet",
+        ] {
+            for word in ["kubelet", "", "kube"] {
+                let by_split = text.split_whitespace().next() == Some(word);
+                assert_eq!(first_word_is(text, word), by_split, "{text:?} {word:?}");
+            }
         }
     }
 

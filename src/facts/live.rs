@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use arcstr::ArcStr;
 use wait_timeout::ChildExt;
 
 use super::bounded::{self, Limit};
@@ -188,8 +189,8 @@ impl Facts for LiveFacts {
             mode: metadata.mode() & 0o7777,
             uid: metadata.uid(),
             gid: metadata.gid(),
-            user: accounts.user_name(metadata.uid()).map(str::to_string),
-            group: accounts.group_name(metadata.gid()).map(str::to_string),
+            user: accounts.user_name(metadata.uid()).map(ArcStr::from),
+            group: accounts.group_name(metadata.gid()).map(ArcStr::from),
             size: metadata.size(),
         }))
     }

@@ -17,6 +17,7 @@ pub mod rooted;
 pub mod snapshot;
 pub mod snapshot_dir;
 
+use arcstr::ArcStr;
 use serde::{Deserialize, Serialize};
 
 /// A running process as `/proc/<pid>/cmdline` shows it.
@@ -92,9 +93,9 @@ pub struct FileStat {
     pub uid: u32,
     pub gid: u32,
     /// The owner's name on the node, when the node's passwd database knows it.
-    pub user: Option<String>,
+    pub user: Option<ArcStr>,
     /// The group's name on the node, when the node's group database knows it.
-    pub group: Option<String>,
+    pub group: Option<ArcStr>,
     pub size: u64,
 }
 

@@ -14,6 +14,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use arcstr::ArcStr;
 use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
 
@@ -155,16 +156,16 @@ impl RuleMatcher {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Owner {
     uid: u32,
-    user: Option<String>,
+    user: Option<ArcStr>,
     gid: u32,
-    group: Option<String>,
+    group: Option<ArcStr>,
 }
 
 /// Users and groups from the snapshot's own `etc/passwd` and `etc/group`, plus `root` = 0.
 #[derive(Debug, Default)]
 struct Accounts {
-    users: BTreeMap<u32, String>,
-    groups: BTreeMap<u32, String>,
+    users: BTreeMap<u32, ArcStr>,
+    groups: BTreeMap<u32, ArcStr>,
 }
 
 impl Accounts {
@@ -175,23 +176,23 @@ impl Accounts {
         }
     }
 
-    fn user_name(&self, uid: u32) -> Option<String> {
+    fn user_name(&self, uid: u32) -> Option<ArcStr> {
         name_of(&self.users, uid)
     }
 
-    fn group_name(&self, gid: u32) -> Option<String> {
+    fn group_name(&self, gid: u32) -> Option<ArcStr> {
         name_of(&self.groups, gid)
     }
 }
 
-fn name_of(names: &BTreeMap<u32, String>, id: u32) -> Option<String> {
+fn name_of(names: &BTreeMap<u32, ArcStr>, id: u32) -> Option<ArcStr> {
     names
         .get(&id)
         .cloned()
-        .or_else(|| (id == 0).then(|| "root".to_string()))
+        .or_else(|| (id == 0).then(|| arcstr::literal!("root")))
 }
 
-fn id_of(names: &BTreeMap<u32, String>, name: &str) -> Option<u32> {
+fn id_of(names: &BTreeMap<u32, ArcStr>, name: &str) -> Option<u32> {
     if name == "root" {
         return Some(0);
     }
@@ -202,13 +203,13 @@ fn id_of(names: &BTreeMap<u32, String>, name: &str) -> Option<u32> {
 }
 
 /// `name:x:id:...` lines of passwd(5) and group(5); the first name for an id wins.
-fn parse_id_file(text: &str) -> BTreeMap<u32, String> {
+fn parse_id_file(text: &str) -> BTreeMap<u32, ArcStr> {
     let mut ids = BTreeMap::new();
     for line in text.lines() {
         let fields: Vec<&str> = line.split(':').collect();
         if let (Some(name), Some(Ok(id))) = (fields.first(), fields.get(2).map(|id| id.parse())) {
             if !name.is_empty() && !name.starts_with('#') {
-                ids.entry(id).or_insert_with(|| name.to_string());
+                ids.entry(id).or_insert_with(|| ArcStr::from(*name));
             }
         }
     }
@@ -621,16 +622,16 @@ impl SnapshotDirFacts {
 }
 
 fn resolve_account(
-    names: &BTreeMap<u32, String>,
+    names: &BTreeMap<u32, ArcStr>,
     text: &str,
     what: &str,
     file: &str,
-) -> Result<(u32, Option<String>), String> {
+) -> Result<(u32, Option<ArcStr>), String> {
     if let Ok(id) = text.parse::<u32>() {
         return Ok((id, name_of(names, id)));
     }
     match id_of(names, text) {
-        Some(id) => Ok((id, Some(text.to_string()))),
+        Some(id) => Ok((id, Some(ArcStr::from(text)))),
         None => Err(format!(
             "{what} `{text}` is not in the snapshot's {file}: add {file} to the snapshot or write the numeric id"
         )),
