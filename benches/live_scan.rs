@@ -194,6 +194,7 @@ fn scan_once(tree: &BenchmarkTree, root: &Path, targets: &[String]) -> (Duration
         targets,
         filter: &filter,
         loaded: &Default::default(),
+        locations: true,
     };
     let results = scan_node(
         &plan,
@@ -264,6 +265,7 @@ fn profile_phases(root: &Path, targets: &[String], count: usize) {
                 missing: &resolution.missing,
                 filter: &filter,
                 answers: &Default::default(),
+                locations: true,
             };
             std::hint::black_box(run_controls(&loaded, &ctx));
             lap(3);
@@ -485,7 +487,7 @@ impl<F: Facts> Facts for Counting<F> {
     fn read_file(&self, path: &str) -> Result<Option<String>, FactError> {
         self.inner.read_file(path)
     }
-    fn list_tree(&self, path: &str) -> Result<Vec<String>, FactError> {
+    fn list_tree(&self, path: &str) -> Result<std::sync::Arc<[String]>, FactError> {
         self.inner.list_tree(path)
     }
     fn run_shell(&self, command: &ShellCommand) -> Result<ShellOutput, FactError> {

@@ -289,6 +289,7 @@ fn scan_checks(facts: &dyn Facts, filter: CheckFilter) -> NodeResults {
         targets: &targets,
         filter: &filter,
         loaded: &Default::default(),
+        locations: true,
     };
     let results = scan_node(&plan, facts, "bench", Vec::new(), &mut |_| {})
         .expect("the policies target runs");
@@ -562,8 +563,8 @@ impl Facts for ServedApi<'_> {
     fn read_file(&self, _path: &str) -> Result<Option<String>, FactError> {
         Ok(None)
     }
-    fn list_tree(&self, _path: &str) -> Result<Vec<String>, FactError> {
-        Ok(Vec::new())
+    fn list_tree(&self, _path: &str) -> Result<std::sync::Arc<[String]>, FactError> {
+        Ok(Default::default())
     }
     fn run_shell(&self, command: &ShellCommand) -> Result<ShellOutput, FactError> {
         panic!("section 5 ran a shell audit: {}", command.on_node)

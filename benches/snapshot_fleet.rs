@@ -371,6 +371,7 @@ fn record_snapshot() -> Snapshot {
         targets: &targets,
         filter: &filter,
         loaded: &Default::default(),
+        locations: true,
     };
     scan_node(
         &plan,
@@ -682,6 +683,7 @@ fn profile_phases(dir: &Path, count: usize) {
                 missing: &resolution.missing,
                 filter: &filter,
                 answers: &answers,
+                locations: true,
             };
             std::hint::black_box(run_controls(loaded, &ctx));
             lap(4);

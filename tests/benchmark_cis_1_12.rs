@@ -318,6 +318,7 @@ fn scan_node_in_process(dir: &Path, targets: &str) -> Value {
         targets: &targets,
         filter: &filter,
         loaded: &Default::default(),
+        locations: true,
     };
     let facts = SnapshotDirFacts::open(dir)
         .unwrap_or_else(|e| panic!("snapshot directory {}: {e}", dir.display()));

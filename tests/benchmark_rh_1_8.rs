@@ -860,7 +860,7 @@ fn kube_bench_audit(id: &str, view: &NodeView) -> KubeBenchAudit {
                 let paths = view.facts.list_tree(node_root).expect("listing");
                 let mut dirs = Vec::new();
                 let mut files = Vec::new();
-                for path in paths {
+                for path in paths.iter().cloned() {
                     let shown = path.replacen(node_root, pod_root, 1);
                     let is_dir = view
                         .facts
@@ -992,8 +992,9 @@ fn kube_bench_audit(id: &str, view: &NodeView) -> KubeBenchAudit {
                 .facts
                 .list_tree("/var/lib/kubelet/pods")
                 .unwrap_or_default()
-                .into_iter()
-                .find(|p| p.ends_with("/kube-proxy-config.yaml"));
+                .iter()
+                .find(|p| p.ends_with("/kube-proxy-config.yaml"))
+                .cloned();
             match file {
                 Some(path) => printed(view.stat_line("", "/config/kube-proxy-config.yaml", &path, id == "4.1.4").unwrap_or_default()),
                 None => printed(no_pod),

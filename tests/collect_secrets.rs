@@ -549,6 +549,7 @@ fn every_embedded_benchmarks_fixtures_keep_their_verdicts_when_reduced() {
             targets,
             filter: &filter,
             loaded: &Default::default(),
+            locations: true,
         };
         let node = scan_node(
             &plan,

@@ -64,7 +64,10 @@ fn a_worker_runs_only_the_kubelet_and_kube_proxy() {
         vec![Component::Kubelet, Component::Proxy]
     );
     assert_eq!(facts.stat(fake_node::APISERVER_MANIFEST).unwrap(), None);
-    let manifests = facts.list_tree("/etc/kubernetes/manifests").unwrap();
+    let manifests = facts
+        .list_tree("/etc/kubernetes/manifests")
+        .unwrap()
+        .to_vec();
     assert_eq!(manifests, vec!["/etc/kubernetes/manifests"]);
     let processes = facts.processes().unwrap();
     let kubelet = processes
@@ -154,7 +157,10 @@ fn live_facts_read_content_and_list_trees_as_find_does() {
         None
     );
 
-    let etcd_pki = facts.list_tree("/etc/kubernetes/pki/etcd").unwrap();
+    let etcd_pki = facts
+        .list_tree("/etc/kubernetes/pki/etcd")
+        .unwrap()
+        .to_vec();
     assert_eq!(
         etcd_pki,
         vec![
@@ -172,7 +178,7 @@ fn live_facts_read_content_and_list_trees_as_find_does() {
     let keys = facts
         .list_tree(fake_node::PKI_DIR)
         .unwrap()
-        .into_iter()
+        .iter()
         .filter(|path| path.ends_with(".key"))
         .count();
     assert_eq!(keys, 11);

@@ -14,6 +14,10 @@ use cisgate::facts::Facts;
 use cisgate::results::{NodeResults, State};
 
 fn scan(facts: &dyn Facts) -> NodeResults {
+    scan_with_locations(facts, true)
+}
+
+fn scan_with_locations(facts: &dyn Facts, locations: bool) -> NodeResults {
     let tree = BenchmarkTree::Embedded;
     let config = BenchmarkConfig::load(&tree, Some("cis-1.12")).unwrap();
     let all: Vec<String> = config.targets_of("cis-1.12").unwrap();
@@ -32,6 +36,7 @@ fn scan(facts: &dyn Facts) -> NodeResults {
         targets: &targets,
         filter: &filter,
         loaded: &Default::default(),
+        locations,
     };
     scan_node(
         &plan,
@@ -100,6 +105,38 @@ fn the_worker_example_runs_node_checks_only() {
     assert_eq!(states.get("4.1.1"), Some(&State::Fail), "{states:?}");
     assert_eq!(states.get("4.2.1"), Some(&State::Pass), "{states:?}");
     assert_eq!(states.get("4.2.7"), Some(&State::Pass), "{states:?}");
+}
+
+fn located(node: &NodeResults) -> usize {
+    node.sections
+        .iter()
+        .flat_map(|s| &s.groups)
+        .flat_map(|g| &g.checks)
+        .filter(|c| c.location.is_some())
+        .count()
+}
+
+#[test]
+fn a_scan_without_locations_gives_the_same_verdicts_and_evidence_and_no_location() {
+    for source in example_sources() {
+        let facts = cisgate::facts::snapshot_dir::SnapshotDirFacts::open(&source.path).unwrap();
+        let mut located_scan = scan_with_locations(&facts, true);
+        let unlocated = scan_with_locations(&facts, false);
+        assert!(located(&located_scan) > 10, "{}", source.path.display());
+        assert_eq!(located(&unlocated), 0);
+        for check in located_scan
+            .sections
+            .iter_mut()
+            .flat_map(|s| &mut s.groups)
+            .flat_map(|g| &mut g.checks)
+        {
+            check.location = None;
+        }
+        assert_eq!(
+            serde_json::to_value(&located_scan).unwrap(),
+            serde_json::to_value(&unlocated).unwrap()
+        );
+    }
 }
 
 #[test]

@@ -106,6 +106,11 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
         unscored_only: cmd.unscored,
     };
     let runner = NodeRunner::new(&tree, cmd.selection.request(), filter);
+    let runner = if reads_locations(&cmd) {
+        runner
+    } else {
+        runner.without_locations()
+    };
     let live;
     let input = if cmd.snapshots.is_empty() {
         live = LiveFacts::new(cmd.node.options());
@@ -158,6 +163,12 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
 fn streams(cmd: &ScanCommand) -> bool {
     let console = !(cmd.quiet || cmd.json.to_stdout() || cmd.reports.uses_stdout());
     !console && cmd.store.store.is_none() && cmd.asff.asff.is_none()
+}
+
+/// Whether anything this run writes says where a check is fixed: a report, the console,
+/// the results store or ASFF. A quiet gate that writes no report does not.
+fn reads_locations(cmd: &ScanCommand) -> bool {
+    !streams(cmd) || cmd.json.json.is_some() || cmd.reports.any()
 }
 
 /// The scan as a stream: each node is classified, counted by the gate and written into

@@ -124,12 +124,13 @@ impl K3sConfig {
         let drop_in_dir = format!("{path}.d");
         let mut drop_ins: Vec<String> = facts
             .list_tree(&drop_in_dir)?
-            .into_iter()
+            .iter()
             .filter(|p| {
                 p.rsplit_once('/').is_some_and(|(parent, name)| {
                     parent == drop_in_dir && (name.ends_with(".yaml") || name.ends_with(".yml"))
                 })
             })
+            .cloned()
             .collect();
         drop_ins.sort();
         for file in std::iter::once(path.to_owned()).chain(drop_ins) {

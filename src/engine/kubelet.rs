@@ -309,11 +309,12 @@ fn drop_in_files(facts: &dyn Facts, dir: &str) -> Result<Vec<String>, FactError>
     let prefix = format!("{}/", dir.trim_end_matches('/'));
     let mut files: Vec<String> = facts
         .list_tree(dir)?
-        .into_iter()
+        .iter()
         .filter(|p| {
             p.strip_prefix(&prefix)
                 .is_some_and(|name| !name.contains('/') && name.ends_with(".conf"))
         })
+        .cloned()
         .collect();
     files.sort();
     Ok(files)

@@ -243,18 +243,19 @@ fn file_lines(
     recursive: bool,
     render: impl Fn(&crate::facts::FileStat, &mut String),
 ) -> Result<String, ProbeError> {
-    let paths = if glob.is_some() || recursive {
+    let tree;
+    let paths: Vec<&str> = if glob.is_some() || recursive {
         let matcher = glob.map(compile_glob).transpose()?;
-        facts
-            .list_tree(path)?
-            .into_iter()
+        tree = facts.list_tree(path)?;
+        tree.iter()
+            .map(String::as_str)
             .filter(|p| matcher.as_ref().is_none_or(|m| m.is_match(file_name(p))))
             .collect()
     } else {
-        vec![path.to_owned()]
+        vec![path]
     };
     let mut lines = String::new();
-    for p in &paths {
+    for p in paths {
         if let Some(stat) = facts.stat(p)? {
             if !lines.is_empty() {
                 lines.push('\n');
@@ -384,22 +385,21 @@ fn jq_number(number: &serde_json::Number) -> jaq_json::Num {
 /// flag parser reads it: kube-bench's flag lookup never reads a space-separated value
 /// (it would see `--secure-port 0` as `true`).
 fn joined_flag_values(argv: &[String]) -> String {
-    let mut words: Vec<String> = Vec::with_capacity(argv.len());
+    let mut line = String::with_capacity(argv.iter().map(|arg| arg.len() + 1).sum());
     let mut args = argv.iter().peekable();
     if let Some(program) = args.next() {
-        words.push(program.clone());
+        line.push_str(program);
     }
     while let Some(arg) = args.next() {
+        line.push(' ');
+        line.push_str(arg);
         let is_bare_flag = arg.starts_with("--") && arg.len() > 2 && !arg.contains('=');
-        match args.peek() {
-            Some(value) if is_bare_flag && !value.starts_with('-') => {
-                words.push(format!("{arg}={value}"));
-                args.next();
-            }
-            _ => words.push(arg.clone()),
+        if let Some(value) = args.next_if(|value| is_bare_flag && !value.starts_with('-')) {
+            line.push('=');
+            line.push_str(value);
         }
     }
-    words.join(" ")
+    line
 }
 
 /// `namespace/name`, or `name` for a cluster-scoped object.
@@ -618,6 +618,39 @@ mod tests {
             ])),
             "kube-apiserver --secure-port=0 --profiling --x=1"
         );
+    }
+
+    #[test]
+    fn flag_values_are_joined_as_words_joined_by_spaces() {
+        let by_words = |argv: &[String]| {
+            let mut words: Vec<String> = argv.iter().take(1).cloned().collect();
+            let mut args = argv.iter().skip(1).peekable();
+            while let Some(arg) = args.next() {
+                let bare = arg.starts_with("--") && arg.len() > 2 && !arg.contains('=');
+                match args.peek() {
+                    Some(value) if bare && !value.starts_with('-') => {
+                        words.push(format!("{arg}={value}"));
+                        args.next();
+                    }
+                    _ => words.push(arg.clone()),
+                }
+            }
+            words.join(" ")
+        };
+        for words in [
+            &[][..],
+            &["kubelet"],
+            &["kubelet", "--"],
+            &["kubelet", "--", "x"],
+            &["kubelet", "--a"],
+            &[
+                "kubelet", "--a", "", "--b", "-c", "--d=1", "e", "--f", "g h",
+            ],
+            &["", "--a", "--b", "--c"],
+        ] {
+            let argv = argv(words);
+            assert_eq!(joined_flag_values(&argv), by_words(&argv), "{words:?}");
+        }
     }
 
     #[test]

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use arcstr::ArcStr;
+use hashbrown::HashTable;
 use rayon::prelude::*;
+use std::hash::BuildHasher;
 
 use crate::definitions::load::LoadedControls;
 use crate::definitions::model::{Audit, Check, Controls, Group};
@@ -67,6 +69,9 @@ pub struct TargetContext<'a> {
     pub missing: &'a [MissingComponent],
     pub filter: &'a CheckFilter,
     pub answers: &'a ProbeAnswers,
+    /// Whether results say where to fix each check (file and line). Off when nothing reads
+    /// them (a quiet gate): pinning a line reads the file and searches it.
+    pub locations: bool,
 }
 
 /// Probes already answered on this node. A probe has no side effects and the facts of a
@@ -74,7 +79,10 @@ pub struct TargetContext<'a> {
 /// process list once, and share one copy of its answer in their evidence.
 #[derive(Debug, Default)]
 pub struct ProbeAnswers {
-    answers: Mutex<FastMap<Probe, Result<AuditOutput, probes::ProbeError>>>,
+    /// Each probe hashed once per question (a map's `get` then `insert` hashed it twice
+    /// and cloned it to look it up).
+    answers: Mutex<HashTable<(Probe, ProbeAnswer)>>,
+    hasher: foldhash::quality::RandomState,
     api: probes::ApiCache,
     /// File texts read to pin a finding's line, by node path.
     texts: Mutex<FastMap<String, Option<Arc<str>>>>,
@@ -82,6 +90,8 @@ pub struct ProbeAnswers {
 
 /// Tables asked dozens of times per node: a faster hasher than SipHash.
 type FastMap<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
+
+type ProbeAnswer = Result<AuditOutput, probes::ProbeError>;
 
 /// An audit's output (a probe's answer is kept per node): whole (what the tests read), as
 /// evidence shows it (bounded), and its hash for [`Verdicts`], taken once per node and
@@ -95,7 +105,6 @@ struct AuditOutput {
 
 impl AuditOutput {
     fn of(whole: ArcStr, shown: ArcStr) -> AuditOutput {
-        use std::hash::BuildHasher;
         let hash = foldhash::fast::FixedState::default().hash_one(whole.as_str());
         AuditOutput { whole, shown, hash }
     }
@@ -108,14 +117,24 @@ impl Default for AuditOutput {
 }
 
 impl ProbeAnswers {
-    fn answer(&self, probe: &Probe, facts: &dyn Facts) -> Result<AuditOutput, probes::ProbeError> {
-        if let Some(known) = locked(&self.answers).get(probe) {
+    fn answer(&self, probe: &Probe, facts: &dyn Facts) -> ProbeAnswer {
+        let hash = self.hasher.hash_one(probe);
+        let asked = |(known, _): &(Probe, ProbeAnswer)| known == probe;
+        if let Some((_, known)) = locked(&self.answers).find(hash, asked) {
             return known.clone();
         }
         let answer = probes::answer(probe, facts, &self.api)
             .map(|output| AuditOutput::of(output.as_str().into(), bounded_shared(&output)));
-        locked(&self.answers).insert(probe.clone(), answer.clone());
-        answer
+        let rehash = |(known, _): &(Probe, ProbeAnswer)| self.hasher.hash_one(known);
+        let mut answers = locked(&self.answers);
+        // Another thread may have answered it meanwhile: the first answer stays.
+        match answers.entry(hash, asked, rehash) {
+            hashbrown::hash_table::Entry::Occupied(known) => known.get().1.clone(),
+            hashbrown::hash_table::Entry::Vacant(room) => {
+                room.insert((probe.clone(), answer.clone()));
+                answer
+            }
+        }
     }
 
     /// A file's text, read once per node; `None` when it cannot be read.
@@ -578,8 +597,11 @@ fn run_check_prepared(
         result.state = state;
         result.reason = reason;
         result.evidence.audits = texts.unrun.clone();
-        result.location =
-            locate(check, &texts.places, None, ctx, state != State::Pass).map(Box::new);
+        result.location = ctx
+            .locations
+            .then(|| locate(check, &texts.places, None, ctx, state != State::Pass))
+            .flatten()
+            .map(Box::new);
         return result;
     }
     let mut outputs: [AuditOutput; 3] = Default::default();
@@ -659,14 +681,14 @@ fn run_check_prepared(
         .located_by
         .as_ref()
         .map(|(source, key)| (*source, key.as_str()));
-    result.location = locate(
-        check,
-        &texts.places,
-        located_by,
-        ctx,
-        result.state != State::Pass,
-    )
-    .map(Box::new);
+    result.location = ctx
+        .locations
+        .then(|| {
+            let pin_line = result.state != State::Pass;
+            locate(check, &texts.places, located_by, ctx, pin_line)
+        })
+        .flatten()
+        .map(Box::new);
     result
 }
 

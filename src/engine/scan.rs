@@ -25,6 +25,8 @@ pub struct ScanPlan<'a> {
     pub filter: &'a CheckFilter,
     /// Controls already loaded for other nodes; share one across a fleet.
     pub loaded: &'a LoadedCache,
+    /// [`TargetContext::locations`].
+    pub locations: bool,
 }
 
 /// Controls files loaded once per target and set of variables: nodes laid out alike
@@ -114,6 +116,7 @@ pub fn scan_node(
             missing: &resolution.missing,
             filter: plan.filter,
             answers: &answers,
+            locations: plan.locations,
         };
         let section = run_prepared(&loaded.controls, &loaded.prepared, &ctx);
         if !section.groups.is_empty() {

@@ -194,12 +194,13 @@ fn direct_children(facts: &dyn Facts, dir: &str) -> Result<Vec<String>, FactErro
     let dir = dir.trim_end_matches('/');
     Ok(facts
         .list_tree(dir)?
-        .into_iter()
+        .iter()
         .filter(|path| {
             path.strip_prefix(dir)
                 .and_then(|rest| rest.strip_prefix('/'))
                 .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
         })
+        .cloned()
         .collect())
 }
 

@@ -11,7 +11,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -212,18 +212,18 @@ impl Facts for LiveFacts {
         }
     }
 
-    fn list_tree(&self, path: &str) -> Result<Vec<String>, FactError> {
+    fn list_tree(&self, path: &str) -> Result<Arc<[String]>, FactError> {
         // `find PATH` does not follow a symlink even when it is PATH itself, but the
         // directories leading to PATH are resolved as usual.
         let local = match self.resolve_parent(path) {
             Ok(local) => local,
-            Err(error) if is_absent(&error) => return Ok(Vec::new()),
+            Err(error) if is_absent(&error) => return Ok(Arc::default()),
             Err(error) => return Err(unreadable(path, &error)),
         };
         let mut found = Vec::new();
         walk(&self.seen, &local, path, &mut found)?;
         found.sort();
-        Ok(found)
+        Ok(found.into())
     }
 
     fn run_shell(&self, command: &ShellCommand) -> Result<ShellOutput, FactError> {
@@ -837,7 +837,7 @@ mod tests {
         let live = live_with_root(root.path());
 
         assert_eq!(
-            live.list_tree("/etc/kubernetes/pki").unwrap(),
+            live.list_tree("/etc/kubernetes/pki").unwrap().to_vec(),
             vec![
                 "/etc/kubernetes/pki",
                 "/etc/kubernetes/pki/ca.crt",
@@ -847,11 +847,15 @@ mod tests {
             ]
         );
         assert_eq!(
-            live.list_tree("/etc/kubernetes/pki/elsewhere").unwrap(),
+            live.list_tree("/etc/kubernetes/pki/elsewhere")
+                .unwrap()
+                .to_vec(),
             vec!["/etc/kubernetes/pki/elsewhere"]
         );
         assert_eq!(
-            live.list_tree("/etc/kubernetes/pki/ca.crt").unwrap(),
+            live.list_tree("/etc/kubernetes/pki/ca.crt")
+                .unwrap()
+                .to_vec(),
             vec!["/etc/kubernetes/pki/ca.crt"]
         );
         assert!(live.list_tree("/etc/absent").unwrap().is_empty());

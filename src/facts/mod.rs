@@ -17,6 +17,8 @@ pub mod rooted;
 pub mod snapshot;
 pub mod snapshot_dir;
 
+use std::sync::Arc;
+
 use arcstr::ArcStr;
 use serde::{Deserialize, Serialize};
 
@@ -121,7 +123,9 @@ impl FileStat {
 
     /// `stat -c %a`: octal permission bits without leading zeros.
     pub fn mode_text(&self) -> String {
-        format!("{:o}", self.mode)
+        let mut text = String::with_capacity(4);
+        push_octal(&mut text, self.mode);
+        text
     }
 
     /// `permissions=<stat -c %a>`, as kube-bench's audits print it.
@@ -133,9 +137,25 @@ impl FileStat {
 
     /// [`Self::permissions_text`] appended to `out`.
     pub fn write_permissions(&self, out: &mut String) {
-        use std::fmt::Write as _;
-        write!(out, "permissions={:o}", self.mode).expect("writing to a String cannot fail");
+        out.push_str("permissions=");
+        push_octal(out, self.mode);
     }
+}
+
+/// `{:o}` without the formatting machinery (a node's modes are printed a hundred times).
+fn push_octal(out: &mut String, value: u32) {
+    let mut digits = [0u8; 11]; // u32::MAX is 11 octal digits
+    let mut start = digits.len();
+    let mut rest = value;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest & 7) as u8;
+        rest >>= 3;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[start..]).expect("octal digits are ASCII"));
 }
 
 /// A shell audit in its two spellings: as the node sees it (paths on the node,
@@ -211,8 +231,9 @@ pub trait Facts: Send + Sync {
     fn read_file(&self, path: &str) -> Result<Option<String>, FactError>;
 
     /// The path itself and every path below it, recursively and sorted, as `find PATH` lists
-    /// them; empty when the path does not exist.
-    fn list_tree(&self, path: &str) -> Result<Vec<String>, FactError>;
+    /// them; empty when the path does not exist. Shared: a node's PKI tree is walked by
+    /// several checks.
+    fn list_tree(&self, path: &str) -> Result<Arc<[String]>, FactError>;
 
     /// Runs (or replays) a shell audit.
     fn run_shell(&self, command: &ShellCommand) -> Result<ShellOutput, FactError>;
@@ -237,5 +258,30 @@ pub trait Facts: Send + Sync {
     /// in place of the node's (a snapshot directory kept in git); `None` otherwise.
     fn source_file(&self, _path: &str) -> Option<std::path::PathBuf> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_are_printed_in_octal_as_format_prints_them() {
+        for mode in [0, 0o7, 0o10, 0o600, 0o644, 0o755, 0o1777, 0o7777, u32::MAX] {
+            let mut text = String::new();
+            push_octal(&mut text, mode);
+            assert_eq!(text, format!("{mode:o}"));
+            let stat = FileStat {
+                kind: FileKind::File,
+                mode,
+                uid: 0,
+                gid: 0,
+                user: None,
+                group: None,
+                size: 0,
+            };
+            assert_eq!(stat.mode_text(), format!("{mode:o}"));
+            assert_eq!(stat.permissions_text(), format!("permissions={mode:o}"));
+        }
     }
 }

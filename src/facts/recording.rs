@@ -8,7 +8,7 @@
 //! replay as the same error, so a snapshot scan says "cannot read" exactly where the live
 //! scan did.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::allowlist::{self, Allowlist};
 use super::api_value::ApiValue;
@@ -204,7 +204,7 @@ impl<F: Facts> Facts for RecordingFacts<F> {
         answer
     }
 
-    fn list_tree(&self, path: &str) -> Result<Vec<String>, FactError> {
+    fn list_tree(&self, path: &str) -> Result<Arc<[String]>, FactError> {
         let answer = self.inner.list_tree(path);
         let key = normalize_node_path(path);
         self.record(|snapshot| {
@@ -215,7 +215,7 @@ impl<F: Facts> Facts for RecordingFacts<F> {
                 },
                 Err(error) => match RecordedError::from_fact_error(error) {
                     Some(error) => TreeRecord {
-                        paths: Vec::new(),
+                        paths: Arc::default(),
                         error: Some(error),
                     },
                     None => return,

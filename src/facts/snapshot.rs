@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arcstr::ArcStr;
 use serde::{Deserialize, Serialize, Serializer};
@@ -276,7 +277,7 @@ pub fn parse_octal_mode(text: &str) -> Result<u32, String> {
 #[serde(deny_unknown_fields)]
 pub struct TreeRecord {
     #[serde(default)]
-    pub paths: Vec<String>,
+    pub paths: Arc<[String]>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<RecordedError>,
 }
@@ -345,12 +346,16 @@ fn normalized_node_path(path: &str) -> std::borrow::Cow<'_, str> {
 
 /// `/` or an absolute path whose every segment is neither empty nor `.`.
 fn is_normal_node_path(path: &str) -> bool {
-    // Most paths hold neither `//` nor `/.`: two vectorized searches decide them, cheaper
-    // than a walk over every segment (a fleet scan asks ~280 paths per node).
-    let plainly_normal = path.starts_with('/')
-        && !path.ends_with('/')
-        && !path.contains("//")
-        && !path.contains("/.");
+    // Most paths hold neither `//` nor `/.`: one pass without branches (it vectorizes)
+    // decides them, cheaper than a walk over every segment or two substring searches (a
+    // fleet scan asks ~280 paths per node).
+    let bytes = path.as_bytes();
+    let pairs = bytes.iter().zip(bytes.get(1..).unwrap_or_default());
+    let slash_then_slash_or_dot = pairs.fold(0u8, |found, (&first, &second)| {
+        found | (u8::from(first == b'/') & (u8::from(second == b'/') | u8::from(second == b'.')))
+    });
+    let plainly_normal =
+        bytes.first() == Some(&b'/') && bytes.last() != Some(&b'/') && slash_then_slash_or_dot == 0;
     plainly_normal || has_only_normal_segments(path)
 }
 
@@ -733,18 +738,18 @@ impl Facts for SnapshotFacts {
         Err(Snapshot::not_recorded(format!("the content of {path}")))
     }
 
-    fn list_tree(&self, path: &str) -> Result<Vec<String>, FactError> {
+    fn list_tree(&self, path: &str) -> Result<Arc<[String]>, FactError> {
         let path = normalized_node_path(path);
         if let Some(tree) = self.snapshot.trees.get(path.as_ref()) {
             return match &tree.error {
                 Some(error) => Err(error.to_fact_error()),
-                None => Ok(tree.paths.clone()),
+                None => Ok(Arc::clone(&tree.paths)),
             };
         }
         if self.file(&path).is_some_and(|record| record.absent)
             || self.snapshot.listing_proves_absent(&path)
         {
-            return Ok(Vec::new());
+            return Ok(Arc::default());
         }
         Err(Snapshot::not_recorded(format!("the listing of {path}")))
     }
@@ -917,7 +922,8 @@ mod tests {
                     "/etc/kubernetes/pki/etcd".into(),
                     "/etc/kubernetes/pki/etcd/ca.crt".into(),
                     "/etc/kubernetes/pki/link".into(),
-                ],
+                ]
+                .into(),
                 error: None,
             },
         );

@@ -237,7 +237,7 @@ pub struct SnapshotDirFacts {
     stats: Mutex<HashMap<String, Option<FileStat>>>,
     contents: Mutex<HashMap<String, Option<Arc<str>>>>,
     /// What `list_tree` answered, by node path: several checks walk the same PKI tree.
-    trees: Mutex<HashMap<String, Vec<String>>>,
+    trees: Mutex<HashMap<String, Arc<[String]>>>,
 }
 
 /// A process of the node, with the container image it runs from (static pods).
@@ -732,13 +732,13 @@ impl Facts for SnapshotDirFacts {
         Ok(text)
     }
 
-    fn list_tree(&self, path: &str) -> Result<Vec<String>, FactError> {
+    fn list_tree(&self, path: &str) -> Result<Arc<[String]>, FactError> {
         let node_path = normalize_node_path(path);
         if let Some(known) = locked(&self.trees).get(&node_path) {
-            return Ok(known.clone());
+            return Ok(Arc::clone(known));
         }
-        let tree = self.list_tree_uncached(&node_path)?;
-        locked(&self.trees).insert(node_path, tree.clone());
+        let tree: Arc<[String]> = self.list_tree_uncached(&node_path)?.into();
+        locked(&self.trees).insert(node_path, Arc::clone(&tree));
         Ok(tree)
     }
 
@@ -838,7 +838,10 @@ mod tests {
             (etcd.mode_text(), etcd.owner_text(), etcd.uid),
             ("700".into(), "etcd:etcd".into(), 998)
         );
-        assert_eq!(facts.list_tree("/var/lib").unwrap(), vec!["/var/lib/etcd"]);
+        assert_eq!(
+            facts.list_tree("/var/lib").unwrap().to_vec(),
+            vec!["/var/lib/etcd"]
+        );
     }
 
     #[test]
@@ -919,7 +922,7 @@ mod tests {
         symlink("/other", dir.path().join("etc/kubernetes/pki/link")).unwrap();
         let facts = SnapshotDirFacts::open(dir.path()).unwrap();
         assert_eq!(
-            facts.list_tree("/etc/kubernetes/pki/").unwrap(),
+            facts.list_tree("/etc/kubernetes/pki/").unwrap().to_vec(),
             vec![
                 "/etc/kubernetes/pki",
                 "/etc/kubernetes/pki/ca.crt",
