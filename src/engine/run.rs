@@ -2,12 +2,12 @@
 //! ERROR for checks that could not be evaluated at all.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
 use arcstr::ArcStr;
 use hashbrown::HashTable;
 use rayon::prelude::*;
-use std::hash::BuildHasher;
 
 use crate::definitions::load::LoadedControls;
 use crate::definitions::model::{Audit, Check, Controls, Group};
