@@ -204,7 +204,6 @@ pub fn program_of(candidate: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// kube-bench strips `'` and `"` from a candidate before using it.
 /// `text.split_whitespace().next() == Some(word)`, without an iterator: most candidates
 /// are asked of every process of a node and differ from it in this first word.
 fn first_word_is(text: &str, word: &str) -> bool {
@@ -215,6 +214,7 @@ fn first_word_is(text: &str, word: &str) -> bool {
             .is_some_and(|rest| rest.chars().next().is_none_or(char::is_whitespace))
 }
 
+/// kube-bench strips `'` and `"` from a candidate before using it.
 fn unquote(candidate: &str) -> std::borrow::Cow<'_, str> {
     if memchr::memchr2(b'\'', b'"', candidate.as_bytes()).is_none() {
         return candidate.into();
