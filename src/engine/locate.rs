@@ -62,8 +62,9 @@ impl AuditFile {
 pub struct CheckPlaces {
     /// [`AuditFile::of`] the check's `audit` and `audit_config`.
     files: [AuditFile; 2],
-    /// Where a missing flag belongs (`- kube-apiserver`), when the check names a component.
-    program_line: Option<String>,
+    /// Where a missing flag belongs (`- kube-apiserver`), when the check names a component,
+    /// as a searcher built once like the keys'.
+    program_line: Option<Finder<'static>>,
     /// A searcher for each flag and environment name the check's tests name: building one
     /// per finding was 1.5% of a fleet scan.
     key_finders: Vec<Finder<'static>>,
@@ -132,7 +133,7 @@ pub fn locate(
     let line = decisive.filter(|_| pin_line).and_then(|(source, key)| {
         let text = ctx.answers.file_text(facts, &path)?;
         line_of_key(&text, source, key, places)
-            .or_else(|| line_of_program(&text, places.program_line.as_deref()?))
+            .or_else(|| line_of_program(&text, places.program_line.as_ref()?))
     });
     let source_file = facts
         .source_file(&path)
@@ -219,7 +220,7 @@ fn line_of_key(text: &str, source: SourceKind, key: &str, places: &CheckPlaces) 
 
 /// The line that starts a component's command in its static pod manifest
 /// (`- kube-apiserver`), for the component whose binary the check's audits name.
-fn program_line(check: &Check, variables: &Variables) -> Option<String> {
+fn program_line(check: &Check, variables: &Variables) -> Option<Finder<'static>> {
     let bin = [&check.audit, &check.audit_config]
         .iter()
         .find_map(|audit| match audit {
@@ -231,13 +232,13 @@ fn program_line(check: &Check, variables: &Variables) -> Option<String> {
                 .map(|v| v.on_node.trim_matches('\'')),
             _ => None,
         })?;
-    Some(format!("- {bin}"))
+    Some(Finder::new(&format!("- {bin}")).into_owned())
 }
 
 /// Where a missing flag belongs: the 1-based number of the first line that starts (after
 /// indentation) with `program_line`.
-fn line_of_program(text: &str, program_line: &str) -> Option<u32> {
-    let at = memmem::find_iter(text.as_bytes(), program_line.as_bytes()).find(|&at| {
+fn line_of_program(text: &str, program_line: &Finder) -> Option<u32> {
+    let at = program_line.find_iter(text.as_bytes()).find(|&at| {
         let line_start = memchr::memrchr(b'\n', &text.as_bytes()[..at]).map_or(0, |n| n + 1);
         text[line_start..at].trim_start().is_empty()
     })?;
@@ -380,11 +381,9 @@ mod tests {
     fn a_missing_flag_belongs_on_the_line_that_starts_the_command() {
         let text =
             "# runs - kube-apiserver\nspec:\n  - command:\n\t - kube-apiserver\r\n    - --x\n";
-        assert_eq!(line_of_program(text, "- kube-apiserver"), Some(4));
-        assert_eq!(
-            line_of_program("- kube-apiserver", "- kube-apiserver"),
-            Some(1)
-        );
-        assert_eq!(line_of_program(text, "- etcd"), None);
+        let apiserver = Finder::new("- kube-apiserver");
+        assert_eq!(line_of_program(text, &apiserver), Some(4));
+        assert_eq!(line_of_program("- kube-apiserver", &apiserver), Some(1));
+        assert_eq!(line_of_program(text, &Finder::new("- etcd")), None);
     }
 }

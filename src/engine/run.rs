@@ -229,7 +229,6 @@ impl Verdicts {
 }
 
 fn outputs_hash(outputs: &[AuditOutput; 3]) -> u64 {
-    use std::hash::BuildHasher;
     let [env, command, config] = outputs;
     foldhash::fast::FixedState::default().hash_one((env.hash, command.hash, config.hash))
 }
