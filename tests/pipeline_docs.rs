@@ -287,6 +287,14 @@ fn completions_parse_in_their_shells_and_the_man_page_renders() {
             script.contains("scan") && script.contains("--snapshot"),
             "{shell}"
         );
+        if shell == "bash" {
+            // nested subcommands are completed after `help` too (their arguments are
+            // built only when needed, `defer`)
+            assert!(
+                script.contains("cisgate__subcmd__help__subcmd__baseline__subcmd__create"),
+                "{script}"
+            );
+        }
         if !tool_available(shell, "checks the completion script's syntax") {
             continue;
         }

@@ -11,7 +11,7 @@ use crate::facts::bounded;
 use crate::facts::kubectl::KubectlOptions;
 use crate::facts::live::LiveOptions;
 
-/// Which benchmark tree, benchmark and targets.
+// Which benchmark tree, benchmark and targets.
 #[derive(Debug, Clone, Args)]
 pub struct SelectionArgs {
     /// A kube-bench-format benchmark tree to use instead of the embedded one.
@@ -45,7 +45,7 @@ impl SelectionArgs {
     }
 }
 
-/// How to read the node this runs on.
+// How to read the node this runs on.
 #[derive(Debug, Clone, Args)]
 pub struct LiveArgs {
     /// Where the node's filesystem is mounted (`/host` in a pod with the host mounted).
@@ -98,7 +98,7 @@ impl LiveArgs {
     }
 }
 
-/// Bounds on what is read from a node or a snapshot (docs/security.md).
+// Bounds on what is read from a node or a snapshot (docs/security.md).
 #[derive(Debug, Clone, Args)]
 pub struct LimitArgs {
     /// The largest node file read (a manifest, a kubelet config, etc/passwd); a larger one

@@ -60,7 +60,7 @@ fn long_version() -> String {
 }
 
 pub fn completions(cmd: CompletionsCommand) -> anyhow::Result<i32> {
-    let mut command = command();
+    let mut command = with_subcommands_built(command());
     let shell = match cmd.shell {
         Shell::Bash => clap_complete::Shell::Bash,
         Shell::Zsh => clap_complete::Shell::Zsh,
@@ -73,6 +73,27 @@ pub fn completions(cmd: CompletionsCommand) -> anyhow::Result<i32> {
     crate::report::write_output(std::path::Path::new("-"), &script)
         .context("writing the completion script")?;
     Ok(0)
+}
+
+/// The subcommands' deferred arguments (see `Command`'s `defer`) built before the top
+/// command: clap's `help` subcommand copies the subcommands' trees when the top is built, and
+/// the scripts complete `cisgate help baseline create` from that copy. Built first, each
+/// subcommand names itself `cisgate NAME` (the top would have) and its own `help` is in the
+/// copy too (`cisgate help baseline help`, which clap accepts).
+fn with_subcommands_built(mut command: clap::Command) -> clap::Command {
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_owned())
+        .collect();
+    for name in names {
+        let bin_name = format!("cisgate {name}");
+        command = command.mut_subcommand(name, |sub| {
+            let mut sub = sub.bin_name(bin_name);
+            sub.build();
+            sub
+        });
+    }
+    command
 }
 
 pub fn man(cmd: ManCommand) -> anyhow::Result<i32> {

@@ -39,7 +39,7 @@ pub struct ReportArgs {
     pub source_root: Option<PathBuf>,
 }
 
-/// The JSON results flags of `cisgate scan` and `cisgate report`.
+// The JSON results flags of `cisgate scan` and `cisgate report`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct JsonArgs {
     /// Write the JSON results file (`-` for stdout); `cisgate report` writes the merged,
@@ -96,7 +96,7 @@ impl JsonArgs {
     }
 }
 
-/// What the console report shows (kube-bench's spellings accepted as aliases).
+// What the console report shows (kube-bench's spellings accepted as aliases).
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(next_help_heading = "Console")]
 pub struct ConsoleArgs {

@@ -39,7 +39,7 @@ pub mod limits {
     pub const FINDINGS_PER_CALL: usize = 100;
 }
 
-/// The flags of `--asff`.
+// The flags of `--asff`.
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(next_help_heading = "AWS Security Hub")]
 pub struct AsffArgs {
