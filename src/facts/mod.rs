@@ -11,6 +11,7 @@ pub mod discover;
 pub mod kubectl;
 pub mod live;
 pub mod passwd;
+mod path_pattern;
 pub mod recording;
 pub mod redact;
 pub mod rooted;

@@ -20,6 +20,7 @@ use serde_saphyr::Spanned;
 
 use super::bounded::{self, Limit};
 use super::derive::{comm_of, derive_processes, DerivedProcess};
+use super::path_pattern::SimplePattern;
 use super::rooted::{self, Resolved};
 use super::snapshot::{normalize_node_path, parse_octal_mode, ShellRecord, SnapshotError};
 use super::{
@@ -126,12 +127,15 @@ struct CompiledRule {
     owner: Option<Owner>,
 }
 
-/// Which rules (by index, in file order) a node path matches: the exact paths by string, the
-/// patterns through one [`globset::GlobSet`] (compiled once for all of them; a `GlobMatcher`
-/// per rule compiled a regex each and ran every one on every `stat`).
+/// Which rules (by index, in file order) a node path matches: the exact paths by string,
+/// patterns of `*` and `**` segment by segment ([`SimplePattern`]), and any other pattern
+/// through one [`globset::GlobSet`] (compiled once for all of them; a `GlobMatcher` per rule
+/// compiled a regex each and ran every one on every `stat`).
 #[derive(Default)]
 struct RuleMatcher {
     exact: HashMap<String, Vec<usize>>,
+    /// Each simple pattern with its rule index.
+    simple: Vec<(SimplePattern, usize)>,
     patterns: Option<globset::GlobSet>,
     /// The rule index of each pattern of `patterns`, in the set's order.
     pattern_rules: Vec<usize>,
@@ -140,6 +144,12 @@ struct RuleMatcher {
 impl RuleMatcher {
     fn matching(&self, node_path: &str) -> Vec<usize> {
         let mut rules: Vec<usize> = self.exact.get(node_path).cloned().unwrap_or_default();
+        rules.extend(
+            self.simple
+                .iter()
+                .filter(|(pattern, _)| pattern.is_match(node_path))
+                .map(|&(_, index)| index),
+        );
         if let Some(patterns) = &self.patterns {
             rules.extend(
                 patterns
@@ -330,8 +340,13 @@ impl SnapshotDirFacts {
                     )
                 })?;
             if is_glob {
-                patterns.add(glob);
-                self.rule_matcher.pattern_rules.push(index);
+                match SimplePattern::parse(&pattern) {
+                    Some(simple) => self.rule_matcher.simple.push((simple, index)),
+                    None => {
+                        patterns.add(glob);
+                        self.rule_matcher.pattern_rules.push(index);
+                    }
+                }
             } else {
                 // Without a metacharacter the glob matches the path itself (and nothing
                 // else, `\` escapes aside, which need a pattern).
