@@ -2,17 +2,13 @@
 //! `--config` file, then the `--config-dir` drop-ins in lexical order, then the
 //! command-line flags that have a `KubeletConfiguration` field (flags win).
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
-
 use serde_json::{Map, Value};
 
 use crate::definitions::config::merge;
+use crate::facts::derive::parsed_kubelet_config;
 use crate::facts::{FactError, Facts, Process};
-use crate::sanitize;
 
 use super::substitute::runs_binary;
-use crate::matching::recent_parses::{parse_or_reuse, RecentParses};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FlagType {
@@ -283,8 +279,8 @@ fn read_config(facts: &dyn Facts, path: &str) -> Result<Option<Value>, String> {
     if text.trim().is_empty() {
         return Ok(Some(Value::Object(Map::new())));
     }
-    let value =
-        parsed_yaml(&text).map_err(|e| format!("{path}: not a kubelet configuration: {e}"))?;
+    let value = parsed_kubelet_config(&text)
+        .map_err(|e| format!("{path}: not a kubelet configuration: {e}"))?;
     match value {
         Value::Object(_) => Ok(Some(value)),
         Value::Null => Ok(Some(Value::Object(Map::new()))),
@@ -292,17 +288,6 @@ fn read_config(facts: &dyn Facts, path: &str) -> Result<Option<Value>, String> {
             "{path}: not a kubelet configuration: expected a mapping"
         )),
     }
-}
-
-/// The YAML text as a value; parsing is most of the kubelet probe's time, and the nodes of
-/// a cluster share one configuration text.
-fn parsed_yaml(text: &str) -> Result<Value, String> {
-    thread_local! {
-        static RECENT: RecentParses<Value> = const { RefCell::new(VecDeque::new()) };
-    }
-    parse_or_reuse(&RECENT, text, |text| {
-        serde_saphyr::from_str(text).map_err(|e| sanitize::yaml_error(&e))
-    })
 }
 
 fn drop_in_files(facts: &dyn Facts, dir: &str) -> Result<Vec<String>, FactError> {
@@ -564,7 +549,7 @@ mod tests {
             format!("{}: [1\n", "z".repeat(1000)),
             format!("{}\n- ]\n", "q: r\n".repeat(100)),
         ] {
-            let error = parsed_yaml(&text).unwrap_err();
+            let error = parsed_kubelet_config(&text).unwrap_err();
             assert!(
                 error.chars().count() <= 301,
                 "{} chars: {error}",

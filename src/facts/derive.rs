@@ -9,11 +9,14 @@
 //!
 //! Derivation reads through the `Facts` trait, so any source with files can be derived from.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::{FactError, Facts};
+use crate::matching::recent_parses::{parse_or_reuse, RecentParses};
 use crate::sanitize;
 
 /// A process worked out from the file that defines it.
@@ -97,29 +100,52 @@ fn static_pod_path(
     facts: &dyn Facts,
     kubelet: Option<&DerivedProcess>,
 ) -> Result<String, FactError> {
-    #[derive(Deserialize)]
-    struct KubeletConfigPaths {
-        #[serde(rename = "staticPodPath")]
-        static_pod_path: Option<String>,
-    }
     let Some(kubelet) = kubelet else {
         return Ok(DEFAULT_STATIC_POD_PATH.into());
     };
     if let Some(config) = flag_value(&kubelet.argv, "config") {
         if let Some(text) = facts.read_file(&config)? {
-            let parsed: KubeletConfigPaths = serde_saphyr::from_str(&text).map_err(|error| {
-                unreadable(
-                    &config,
-                    format!("invalid kubelet config: {}", sanitize::yaml_error(&error)),
-                )
-            })?;
-            if let Some(path) = parsed.static_pod_path.filter(|p| !p.is_empty()) {
+            let parsed = parsed_kubelet_config(&text)
+                .map_err(|error| unreadable(&config, format!("invalid kubelet config: {error}")))?;
+            let path = match &parsed {
+                Value::Object(fields) => fields.get("staticPodPath"),
+                Value::Null => None,
+                _ => {
+                    return Err(unreadable(
+                        &config,
+                        "invalid kubelet config: expected a mapping",
+                    ))
+                }
+            };
+            if let Some(path) = path.and_then(scalar_text).filter(|p| !p.is_empty()) {
                 return Ok(path);
             }
         }
     }
     Ok(flag_value(&kubelet.argv, "pod-manifest-path")
         .unwrap_or_else(|| DEFAULT_STATIC_POD_PATH.into()))
+}
+
+/// A kubelet configuration file's YAML as a value. Deriving processes reads its
+/// `staticPodPath` and the kubelet probe reads all of it, so each text is parsed once per
+/// thread (the nodes of a cluster share one text, too).
+pub fn parsed_kubelet_config(text: &str) -> Result<Value, String> {
+    thread_local! {
+        static RECENT: RecentParses<Value> = const { RefCell::new(VecDeque::new()) };
+    }
+    parse_or_reuse(&RECENT, text, |text| {
+        serde_saphyr::from_str(text).map_err(|e| sanitize::yaml_error(&e))
+    })
+}
+
+/// A scalar as the text a `String` field would take (`staticPodPath: 123` reads "123").
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        _ => None,
+    }
 }
 
 // ---------------------------------------------------------------------------------------
