@@ -980,4 +980,41 @@ mod tests {
         assert_eq!(processes[0].pid, 1);
         assert_eq!(processes[0].comm, "kube-apiserver");
     }
+
+    #[test]
+    fn static_pods_are_read_where_the_kubelet_config_puts_them() {
+        let unit = "[Service]\nExecStart=/usr/bin/kubelet --config=/var/lib/kubelet/config.yaml\n";
+        let pod =
+            "kind: Pod\nspec:\n  containers:\n  - name: etcd\n    command: [etcd, --data-dir=/d]\n";
+        let dir = tree(&[
+            ("usr/lib/systemd/system/kubelet.service", unit),
+            (
+                "var/lib/kubelet/config.yaml",
+                "kind: KubeletConfiguration\nstaticPodPath: /etc/pods\n",
+            ),
+            ("etc/pods/etcd.yaml", pod),
+            (
+                "etc/kubernetes/manifests/ignored.yaml",
+                &pod.replace("etcd", "other"),
+            ),
+        ]);
+        let facts = SnapshotDirFacts::open(dir.path()).unwrap();
+        let programs: Vec<String> = facts
+            .processes()
+            .unwrap()
+            .iter()
+            .map(|process| process.argv[0].clone())
+            .collect();
+        assert_eq!(programs, ["/usr/bin/kubelet", "etcd"]);
+
+        let dir = tree(&[
+            ("usr/lib/systemd/system/kubelet.service", unit),
+            ("var/lib/kubelet/config.yaml", "- staticPodPath\n"),
+        ]);
+        let error = SnapshotDirFacts::open(dir.path())
+            .unwrap()
+            .processes()
+            .unwrap_err();
+        assert!(error.to_string().contains("expected a mapping"), "{error}");
+    }
 }
