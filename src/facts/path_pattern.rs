@@ -41,10 +41,20 @@ impl SimplePattern {
         Some(Self { segments })
     }
 
-    pub(crate) fn is_match(&self, path: &str) -> bool {
-        let parts: Vec<&str> = path.split('/').collect();
-        matches_from(&self.segments, &parts)
+    #[cfg(test)]
+    fn is_match(&self, path: &str) -> bool {
+        self.matches_segments(&path_segments(path))
     }
+
+    /// Whether the path given as [`path_segments`] matches (split once for every pattern).
+    pub(crate) fn matches_segments(&self, path: &[&str]) -> bool {
+        matches_from(&self.segments, path)
+    }
+}
+
+/// A node path split at `/` (an absolute path starts with an empty segment).
+pub(crate) fn path_segments(path: &str) -> Vec<&str> {
+    path.split('/').collect()
 }
 
 fn matches_from(segments: &[Segment], parts: &[&str]) -> bool {

@@ -20,7 +20,7 @@ use serde_saphyr::Spanned;
 
 use super::bounded::{self, Limit};
 use super::derive::{comm_of, derive_processes, DerivedProcess};
-use super::path_pattern::SimplePattern;
+use super::path_pattern::{path_segments, SimplePattern};
 use super::rooted::{self, Resolved};
 use super::snapshot::{normalize_node_path, parse_octal_mode, ShellRecord, SnapshotError};
 use super::{
@@ -144,12 +144,15 @@ struct RuleMatcher {
 impl RuleMatcher {
     fn matching(&self, node_path: &str) -> Vec<usize> {
         let mut rules: Vec<usize> = self.exact.get(node_path).cloned().unwrap_or_default();
-        rules.extend(
-            self.simple
-                .iter()
-                .filter(|(pattern, _)| pattern.is_match(node_path))
-                .map(|&(_, index)| index),
-        );
+        if !self.simple.is_empty() {
+            let segments = path_segments(node_path);
+            rules.extend(
+                self.simple
+                    .iter()
+                    .filter(|(pattern, _)| pattern.matches_segments(&segments))
+                    .map(|&(_, index)| index),
+            );
+        }
         if let Some(patterns) = &self.patterns {
             rules.extend(
                 patterns
