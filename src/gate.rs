@@ -111,6 +111,11 @@ impl Stage for Counter {
     fn end(&mut self, run: &mut RunResults) {
         run.gate = outcome(run, &self.policy, self.regressions);
     }
+
+    /// It counts states.
+    fn reads_locations(&self) -> bool {
+        false
+    }
 }
 
 /// The verdict for `regressions` and the run's baseline summary and unreadable nodes.

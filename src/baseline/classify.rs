@@ -141,6 +141,11 @@ impl Stage for Classifier<BaselineFile> {
     fn end(&mut self, run: &mut RunResults) {
         run.baseline = Some(self.summary());
     }
+
+    /// Exceptions name checks, nodes and roles, never a place.
+    fn reads_locations(&self) -> bool {
+        false
+    }
 }
 
 fn mark_check(

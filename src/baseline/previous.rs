@@ -85,6 +85,11 @@ impl Stage for Marker {
     fn end(&mut self, run: &mut RunResults) {
         run.previous = Some(self.summary.clone());
     }
+
+    /// Changes are matched by node and check, never by place.
+    fn reads_locations(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

@@ -106,11 +106,6 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
         unscored_only: cmd.unscored,
     };
     let runner = NodeRunner::new(&tree, cmd.selection.request(), filter);
-    let runner = if reads_locations(&cmd) {
-        runner
-    } else {
-        runner.without_locations()
-    };
     let live;
     let input = if cmd.snapshots.is_empty() {
         live = LiveFacts::new(cmd.node.options());
@@ -120,7 +115,7 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
     };
     if streams(&cmd) {
         // Its staged reports are dropped (removed) before an interrupted run ends.
-        return run_streamed(&cmd, &tree, &runner, input, &baseline_args, started_at)
+        return run_streamed(&cmd, &tree, runner, input, &baseline_args, started_at)
             .map_err(stop_if_interrupted);
     }
     let mut results = runner::run_whole(&runner, input)?;
@@ -165,18 +160,12 @@ fn streams(cmd: &ScanCommand) -> bool {
     !console && cmd.store.store.is_none() && cmd.asff.asff.is_none()
 }
 
-/// Whether anything this run writes says where a check is fixed: a report, the console,
-/// the results store or ASFF. A quiet gate that writes no report does not.
-fn reads_locations(cmd: &ScanCommand) -> bool {
-    !streams(cmd) || cmd.json.json.is_some() || cmd.reports.any()
-}
-
 /// The scan as a stream: each node is classified, counted by the gate and written into
 /// every report as it finishes; reports are renamed into place only when the run is done.
 fn run_streamed(
     cmd: &ScanCommand,
     tree: &BenchmarkTree,
-    runner: &NodeRunner,
+    runner: NodeRunner,
     input: Input,
     baseline_args: &BaselineArgs,
     started_at: jiff::Timestamp,
@@ -211,16 +200,22 @@ fn run_streamed(
         &outputs,
     )?);
     let pipeline = Pipeline::new(stages, sinks);
+    // A quiet gate that writes no report reads no location.
+    let runner = if pipeline.reads_locations() {
+        runner
+    } else {
+        runner.without_locations()
+    };
     pipeline.begin()?;
     let nodes = std::sync::atomic::AtomicUsize::new(0);
-    let mut header = runner::run(runner, input, &|node| {
+    let mut header = runner::run(&runner, input, &|node| {
         if let Some(signal) = destination::interrupted() {
             bail!(Interrupted(signal));
         }
         nodes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         pipeline.node(node)
     })?;
-    say_warnings(runner, cmd.verbose);
+    say_warnings(&runner, cmd.verbose);
     say_unreadable(&header);
     ensure_selection_exists(tree, cmd, &header)?;
     ensure_not_empty(cmd, &header, nodes.into_inner())?;

@@ -21,6 +21,13 @@ pub trait Sink: Send {
     fn node(&mut self, node: &NodeResults) -> anyhow::Result<()>;
     /// After the last node: `run` is the header (every field but `nodes`, which is empty).
     fn end(&mut self, run: &RunResults) -> anyhow::Result<()>;
+    /// Whether it reads where a check is fixed (`CheckResult::location`). When nothing of a
+    /// run does, the runner skips finding them ([`NodeRunner::without_locations`]).
+    ///
+    /// [`NodeRunner::without_locations`]: super::NodeRunner::without_locations
+    fn reads_locations(&self) -> bool {
+        true
+    }
 }
 
 /// A step that marks each node before the sinks see it (baseline classification, changes
@@ -28,6 +35,10 @@ pub trait Sink: Send {
 pub trait Stage: Send {
     fn node(&mut self, node: &mut NodeResults);
     fn end(&mut self, run: &mut RunResults);
+    /// Whether it reads checks' locations (see [`Sink::reads_locations`]).
+    fn reads_locations(&self) -> bool {
+        true
+    }
 }
 
 /// A node's place in report order: by name, then by where it came from.
@@ -48,6 +59,14 @@ impl Pipeline {
             stages: Mutex::new(stages),
             sinks: sinks.into_iter().map(Mutex::new).collect(),
         }
+    }
+
+    /// Whether any stage or sink reads checks' locations.
+    pub fn reads_locations(&self) -> bool {
+        locked(&self.stages)
+            .iter()
+            .any(|stage| stage.reads_locations())
+            || self.sinks.iter().any(|sink| locked(sink).reads_locations())
     }
 
     pub fn begin(&self) -> anyhow::Result<()> {
@@ -127,5 +146,43 @@ impl Collect {
 
     pub fn push(&mut self, node: NodeResults) {
         self.nodes.push(node);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Counting;
+
+    impl Stage for Counting {
+        fn node(&mut self, _: &mut NodeResults) {}
+        fn end(&mut self, _: &mut RunResults) {}
+        fn reads_locations(&self) -> bool {
+            false
+        }
+    }
+
+    struct Report;
+
+    impl Sink for Report {
+        fn node(&mut self, _: &NodeResults) -> anyhow::Result<()> {
+            Ok(())
+        }
+        fn end(&mut self, _: &RunResults) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn locations_are_read_when_any_stage_or_sink_reads_them_and_by_default() {
+        assert!(!Pipeline::new(vec![Box::new(Counting)], Vec::new()).reads_locations());
+        assert!(Pipeline::new(vec![Box::new(Counting)], vec![Box::new(Report)]).reads_locations());
+        struct Located;
+        impl Stage for Located {
+            fn node(&mut self, _: &mut NodeResults) {}
+            fn end(&mut self, _: &mut RunResults) {}
+        }
+        assert!(Pipeline::new(vec![Box::new(Located)], Vec::new()).reads_locations());
     }
 }
