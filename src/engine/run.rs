@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arcstr::ArcStr;
 use hashbrown::HashTable;
@@ -163,8 +163,9 @@ pub struct PreparedControls {
 struct PreparedCheck {
     /// Audit texts, in the order `audit_env`, `audit`, `audit_config`.
     audits: [AuditText; 3],
-    /// What locating the check needs that the loaded variables decide.
-    places: CheckPlaces,
+    /// What locating the check needs that the loaded variables decide; worked out the first
+    /// time a finding is located (a quiet gate never locates).
+    places: OnceLock<CheckPlaces>,
     /// The evidence of a check decided without running its audits.
     unrun: Vec<AuditEvidence>,
     /// Verdicts of this check's tests on the audit outputs seen so far.
@@ -268,19 +269,12 @@ struct AuditText {
 }
 
 impl PreparedControls {
-    /// `variables` are those the controls were loaded with.
-    pub fn new(controls: &Controls, variables: &Variables) -> PreparedControls {
+    pub fn new(controls: &Controls) -> PreparedControls {
         PreparedControls {
             groups: controls
                 .groups
                 .iter()
-                .map(|group| {
-                    group
-                        .checks
-                        .iter()
-                        .map(|check| PreparedCheck::new(check, variables))
-                        .collect()
-                })
+                .map(|group| group.checks.iter().map(PreparedCheck::new).collect())
                 .collect(),
         }
     }
@@ -291,13 +285,19 @@ impl PreparedControls {
 }
 
 impl PreparedCheck {
-    fn new(check: &Check, variables: &Variables) -> PreparedCheck {
+    fn new(check: &Check) -> PreparedCheck {
         PreparedCheck {
             audits: check.audits().map(audit_text),
-            places: CheckPlaces::of(check, variables),
+            places: OnceLock::new(),
             unrun: describe_unrun(check),
             verdicts: Verdicts::default(),
         }
+    }
+
+    /// `ctx.variables` are those the controls were loaded with (the loaded cache's key).
+    fn places(&self, check: &Check, ctx: &TargetContext) -> &CheckPlaces {
+        self.places
+            .get_or_init(|| CheckPlaces::of(check, ctx.variables))
     }
 }
 
@@ -317,11 +317,7 @@ fn audit_text(audit: &Audit) -> AuditText {
 
 /// Runs every included check of one controls file.
 pub fn run_controls(loaded: &LoadedControls, ctx: &TargetContext) -> SectionResult {
-    run_prepared(
-        loaded,
-        &PreparedControls::new(&loaded.controls, ctx.variables),
-        ctx,
-    )
+    run_prepared(loaded, &PreparedControls::new(&loaded.controls), ctx)
 }
 
 /// [`run_controls`] with the file's definition-only texts already made (`prepared` must be
@@ -371,7 +367,7 @@ fn run_groups(
             let texts = match prepared.check(group_index, check_index) {
                 Some(texts) => texts,
                 None => {
-                    made = PreparedCheck::new(check, ctx.variables);
+                    made = PreparedCheck::new(check);
                     &made
                 }
             };
@@ -553,13 +549,7 @@ enum AuditRun {
 /// Decides one check. `shell` is the same check substituted for running here; a `skipped`
 /// check (`--skip`, or in a group of type skip) counts as type skip.
 pub fn run_check(check: &Check, shell: &Check, skipped: bool, ctx: &TargetContext) -> CheckResult {
-    run_check_prepared(
-        check,
-        shell,
-        skipped,
-        &PreparedCheck::new(check, ctx.variables),
-        ctx,
-    )
+    run_check_prepared(check, shell, skipped, &PreparedCheck::new(check), ctx)
 }
 
 fn run_check_prepared(
@@ -598,7 +588,15 @@ fn run_check_prepared(
         result.evidence.audits = texts.unrun.clone();
         result.location = ctx
             .locations
-            .then(|| locate(check, &texts.places, None, ctx, state != State::Pass))
+            .then(|| {
+                locate(
+                    check,
+                    texts.places(check, ctx),
+                    None,
+                    ctx,
+                    state != State::Pass,
+                )
+            })
             .flatten()
             .map(Box::new);
         return result;
@@ -684,7 +682,7 @@ fn run_check_prepared(
         .locations
         .then(|| {
             let pin_line = result.state != State::Pass;
-            locate(check, &texts.places, located_by, ctx, pin_line)
+            locate(check, texts.places(check, ctx), located_by, ctx, pin_line)
         })
         .flatten()
         .map(Box::new);

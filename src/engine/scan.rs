@@ -67,7 +67,7 @@ impl LoadedCache {
         }
         let controls = load_controls(plan.tree, plan.benchmark, target, variables, warn)?;
         let loaded = Arc::new(Loaded {
-            prepared: PreparedControls::new(&controls.controls, variables),
+            prepared: PreparedControls::new(&controls.controls),
             controls,
         });
         locked(&self.entries)
