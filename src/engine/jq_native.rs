@@ -9,7 +9,7 @@
 //! native run with [`Bail`], and the caller runs the same filter through jaq over the same
 //! objects. Only a run that finishes natively is used, so outputs, their order and errors
 //! are always jq's. A run that would print more than jq's output bounds bails too, so the
-//! bounds' errors come from jaq's run ([`jq_bounds`](super::jq_bounds)).
+//! bounds' errors come from jaq's run ([`super::jq_bounds`]).
 //!
 //! Why: section 5 asks a dozen questions of every pod; jaq's interpreter, its values and
 //! converting the objects into them took most of a policies scan (docs/performance.md).

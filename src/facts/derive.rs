@@ -40,7 +40,7 @@ pub const SYSTEMD_UNIT_DIRS: &[&str] = &[
 
 pub const DEFAULT_STATIC_POD_PATH: &str = "/etc/kubernetes/manifests";
 
-/// The kernel's `comm` for a program: the basename of argv[0], cut to 15 bytes.
+/// The kernel's `comm` for a program: the basename of `argv[0]`, cut to 15 bytes.
 pub fn comm_of(argv0: &str) -> String {
     let base = argv0.rsplit('/').next().unwrap_or(argv0);
     let mut end = base.len().min(15);

@@ -4,7 +4,7 @@
 //! The layout is quick-junit 0.8's (what this report was first written with), written
 //! directly: quick-junit passes every text through an ANSI-escape parser one character at a
 //! time, most of a fleet's JUnit time. Texts reach here already cleaned by
-//! [`super::sanitize::for_xml`]; [`xml_text`] applies what quick-junit's `XmlString` does on
+//! [`super::sanitize::for_xml`]; `xml_text` applies what quick-junit's `XmlString` does on
 //! top of that (tabs and other C0 controls but newline removed).
 
 use std::fmt::Write as _;

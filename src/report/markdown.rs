@@ -29,7 +29,7 @@ impl Emitter for MarkdownEmitter {
     }
 }
 
-/// `--summary-md` as nodes arrive: each node is folded into a [`Summary`] that keeps the
+/// `--summary-md` as nodes arrive: each node is folded into a `Summary` that keeps the
 /// worst nodes and, per failing check, what the tables show; the same bytes as
 /// [`MarkdownEmitter`].
 pub struct MarkdownSink {

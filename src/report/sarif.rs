@@ -53,7 +53,7 @@ pub fn build_log(results: &RunResults, source_root: Option<&Path>) -> sarif::Sar
     aggregate.into_log(results)
 }
 
-/// `--sarif` as nodes arrive: each node is folded into an [`Aggregate`] whose size depends
+/// `--sarif` as nodes arrive: each node is folded into an `Aggregate` whose size depends
 /// on the distinct findings (one per check and place) and rules, not on how many nodes
 /// share them; the log is written at the end. The same bytes as [`SarifEmitter`].
 pub struct SarifSink {

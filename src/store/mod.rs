@@ -1,7 +1,7 @@
 //! The results store: every run's results kept over time, in one SQLite file (the default)
 //! or a PostgreSQL database (for many pipelines and clusters writing at once).
 //!
-//! The store sits below the report layer: it receives a run's finished [`RunResults`] with
+//! The store sits below the report layer: it receives a run's finished [`RunResults`](crate::results::RunResults) with
 //! the run's metadata ([`RunMeta`]) and keeps them, one transaction per run, idempotent
 //! per run id. Trend reports ([`trend`]) and `--previous` read it back.
 //!
@@ -9,7 +9,7 @@
 //! - [`db`]: the small SQL surface the store needs, over `rusqlite` and `postgres`.
 //! - [`rows`]: a run flattened into rows: evidence, texts, checks and exceptions stored
 //!   once per distinct value (content-addressed keys), one row per node × check.
-//! - [`write`] and [`read`]: storing a run, loading one back, listing runs, pruning.
+//! - [`mod@write`] and [`read`]: storing a run, loading one back, listing runs, pruning.
 //! - [`meta`]: run metadata (cluster, CI variables, run id).
 //! - [`trend`] and [`trend_report`]: the history report and its HTML/Markdown/JSON forms.
 
