@@ -5,11 +5,11 @@
 
 use globset::{Glob, GlobMatcher};
 
+use crate::matching::stars::Stars;
+
 #[derive(Debug)]
 pub enum NameGlob {
-    /// The pattern split at its `*`s: the name starts with the first piece, ends with the
-    /// last, and holds the others in order between them.
-    Stars(Vec<String>),
+    Stars(Stars),
     Other(GlobMatcher),
 }
 
@@ -18,37 +18,15 @@ impl NameGlob {
         if pattern.contains(['?', '[', ']', '{', '}', '\\']) {
             return Ok(NameGlob::Other(Glob::new(pattern)?.compile_matcher()));
         }
-        Ok(NameGlob::Stars(
-            pattern.split('*').map(str::to_owned).collect(),
-        ))
+        Ok(NameGlob::Stars(Stars::new(pattern)))
     }
 
     pub fn is_match(&self, name: &str) -> bool {
         match self {
             NameGlob::Other(matcher) => matcher.is_match(name),
-            NameGlob::Stars(pieces) => stars_match(pieces, name),
+            NameGlob::Stars(stars) => stars.is_match(name),
         }
     }
-}
-
-fn stars_match(pieces: &[String], name: &str) -> bool {
-    let (first, rest) = pieces
-        .split_first()
-        .expect("split yields one piece at least");
-    let Some((last, middle)) = rest.split_last() else {
-        return name == first;
-    };
-    let Some(mut left) = name.strip_prefix(first.as_str()) else {
-        return false;
-    };
-    // The leftmost place of each middle piece leaves the most room for the next ones.
-    for piece in middle {
-        match left.find(piece.as_str()) {
-            Some(at) => left = &left[at + piece.len()..],
-            None => return false,
-        }
-    }
-    left.ends_with(last.as_str())
 }
 
 #[cfg(test)]

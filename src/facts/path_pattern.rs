@@ -5,13 +5,15 @@
 //! dozen rules. Any other pattern (`?`, `[...]`, `{a,b}`, `\`, `**` inside a segment, an
 //! empty segment but the leading `/`) is left to globset.
 
+use crate::matching::stars::Stars;
+
 /// One `/`-separated piece of a pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
     /// `**`: any number of whole segments.
     AnyDepth,
     /// Text with at least one `*`, which never crosses a `/`.
-    Wildcard(String),
+    Wildcard(Stars),
     Literal(String),
 }
 
@@ -34,7 +36,7 @@ impl SimplePattern {
                 "" if at > 0 => None,
                 "**" => Some(Segment::AnyDepth),
                 _ if segment.contains("**") => None,
-                _ if segment.contains('*') => Some(Segment::Wildcard(segment.to_owned())),
+                _ if segment.contains('*') => Some(Segment::Wildcard(Stars::new(segment))),
                 _ => Some(Segment::Literal(segment.to_owned())),
             })
             .collect::<Option<Vec<_>>>()?;
@@ -66,37 +68,13 @@ fn matches_from(segments: &[Segment], parts: &[&str]) -> bool {
         // elsewhere `**` may stand for none (`a/**/b` matches `a/b`).
         Segment::AnyDepth if rest.is_empty() => !parts.is_empty(),
         Segment::AnyDepth => (0..=parts.len()).any(|skip| matches_from(rest, &parts[skip..])),
-        Segment::Wildcard(wildcard) => parts.split_first().is_some_and(|(part, others)| {
-            wildcard_matches(wildcard, part) && matches_from(rest, others)
-        }),
+        Segment::Wildcard(wildcard) => parts
+            .split_first()
+            .is_some_and(|(part, others)| wildcard.is_match(part) && matches_from(rest, others)),
         Segment::Literal(literal) => parts
             .split_first()
             .is_some_and(|(part, others)| literal == part && matches_from(rest, others)),
     }
-}
-
-/// `*` matches any run of bytes (within one segment); everything else matches itself.
-fn wildcard_matches(pattern: &str, text: &str) -> bool {
-    let (pattern, text) = (pattern.as_bytes(), text.as_bytes());
-    let (mut p, mut t) = (0, 0);
-    // where the last `*` was and how much of the text it has taken so far
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() && pattern[p] == b'*' {
-            star = Some((p, t));
-            p += 1;
-        } else if p < pattern.len() && pattern[p] == text[t] {
-            p += 1;
-            t += 1;
-        } else if let Some((star_at, taken_to)) = star {
-            p = star_at + 1;
-            t = taken_to + 1;
-            star = Some((star_at, t));
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|&byte| byte == b'*')
 }
 
 #[cfg(test)]

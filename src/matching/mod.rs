@@ -15,3 +15,4 @@ pub mod jq_names;
 pub mod jsonpath;
 pub mod lookup;
 pub mod recent_parses;
+pub mod stars;
