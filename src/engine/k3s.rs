@@ -18,6 +18,7 @@ use crate::facts::derive::{
     apply_unit_file, expand_exec_start, parse_environment_file, ServiceSettings,
 };
 use crate::facts::{FactError, Facts, FileKind};
+use crate::matching::document::scalar_text;
 
 use super::probes::ProbeError;
 
@@ -300,14 +301,6 @@ fn as_list(value: &Value) -> Vec<String> {
     match value {
         Value::Array(items) => items.iter().filter_map(scalar_text).collect(),
         other => scalar_text(other).into_iter().collect(),
-    }
-}
-
-fn scalar_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) => Some(text.clone()),
-        Value::Null | Value::Array(_) | Value::Object(_) => None,
-        other => Some(other.to_string()),
     }
 }
 

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{FactError, Facts};
+use crate::matching::document::scalar_text;
 use crate::matching::recent_parses::{parse_or_reuse, RecentParses};
 use crate::sanitize;
 
@@ -136,16 +137,6 @@ pub fn parsed_kubelet_config(text: &str) -> Result<Value, String> {
     parse_or_reuse(&RECENT, text, |text| {
         serde_saphyr::from_str(text).map_err(|e| sanitize::yaml_error(&e))
     })
-}
-
-/// A scalar as the text a `String` field would take (`staticPodPath: 123` reads "123").
-fn scalar_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) => Some(text.clone()),
-        Value::Number(number) => Some(number.to_string()),
-        Value::Bool(flag) => Some(flag.to_string()),
-        _ => None,
-    }
 }
 
 // ---------------------------------------------------------------------------------------

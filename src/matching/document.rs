@@ -466,6 +466,16 @@ fn write_go_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// A scalar as the text a `String` field would take (`123` reads "123", `true` "true");
+/// `None` for null, lists and maps.
+pub fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+        other => Some(other.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
