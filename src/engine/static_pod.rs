@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::definitions::probe::StaticPodShow;
 use crate::facts::Facts;
+use crate::matching::block_yaml;
 
 use super::probes::ProbeError;
 
@@ -91,7 +92,7 @@ pub fn node_path(
     let Some(text) = facts.read_file(manifest)? else {
         return Ok(None);
     };
-    let pod: Manifest = serde_saphyr::from_str(&text)
+    let pod: Manifest = block_yaml::from_str(&text)
         .map_err(|e| ProbeError::Invalid(format!("{manifest} is not a valid pod manifest: {e}")))?;
     if pod.kind != "Pod" {
         return Err(ProbeError::Invalid(format!("{manifest} is not a Pod")));

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{FactError, Facts};
+use crate::matching::block_yaml;
 use crate::matching::document::scalar_text;
 use crate::matching::recent_parses::{parse_or_reuse, RecentParses};
 use crate::sanitize;
@@ -135,7 +136,7 @@ pub fn parsed_kubelet_config(text: &str) -> Result<Value, String> {
         static RECENT: RecentParses<Value> = const { RefCell::new(VecDeque::new()) };
     }
     parse_or_reuse(&RECENT, text, |text| {
-        serde_saphyr::from_str(text).map_err(|e| sanitize::yaml_error(&e))
+        block_yaml::from_str(text).map_err(|e| sanitize::yaml_error(&e))
     })
 }
 
@@ -143,6 +144,7 @@ pub fn parsed_kubelet_config(text: &str) -> Result<Value, String> {
 // Static pods
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct PodManifest {
     #[serde(default)]
     kind: Option<String>,
@@ -151,12 +153,14 @@ struct PodManifest {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct PodSpec {
     #[serde(default)]
     containers: Vec<Container>,
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct Container {
     #[serde(default)]
     image: Option<String>,
@@ -169,6 +173,7 @@ struct Container {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct EnvVar {
     name: String,
     #[serde(default)]
@@ -236,7 +241,7 @@ struct ContainerCommand {
 
 /// Each container with a `command`: its argv and image.
 fn pod_manifest_containers(text: &str) -> Result<Vec<ContainerCommand>, String> {
-    let manifest: PodManifest = serde_saphyr::from_str(text)
+    let manifest: PodManifest = block_yaml::from_str(text)
         .map_err(|error| format!("invalid pod manifest: {}", sanitize::yaml_error(&error)))?;
     if manifest.kind.as_deref() != Some("Pod") {
         return Ok(Vec::new());
@@ -656,6 +661,35 @@ spec:
                 "6443",
             ])]
         );
+    }
+
+    /// The manifests go through `matching::block_yaml`; whether it reads a text itself or
+    /// leaves it to serde-saphyr, the manifest is the one serde-saphyr reads.
+    #[test]
+    fn manifests_read_the_same_as_serde_saphyr_reads_them() {
+        let mut texts: Vec<String> = ["kube-apiserver", "etcd", "kube-scheduler"]
+            .iter()
+            .map(|name| {
+                let path = format!(
+                    "{}/examples/snapshots/control-plane-1/etc/kubernetes/manifests/{name}.yaml",
+                    env!("CARGO_MANIFEST_DIR")
+                );
+                std::fs::read_to_string(path).unwrap()
+            })
+            .collect();
+        texts.push(
+            "kind: Pod\nspec:\n  containers:\n  - command:\n    - etcd\n    - 6443\n    env:\n    - name: N\n      value: 4\n".into(),
+        );
+        texts.push("kind: Pod\nspec:\n  containers:\n  - image:\n    command: [a]\n".into());
+        texts.push(
+            "kind: Pod\nspec:\n  containers:\n  - command:\n    - a\n    env:\n    - value: x\n"
+                .into(),
+        );
+        for text in &texts {
+            let fast = block_yaml::from_str::<PodManifest>(text).map_err(|e| e.to_string());
+            let full = serde_saphyr::from_str::<PodManifest>(text).map_err(|e| e.to_string());
+            assert_eq!(fast, full, "text:\n{text}");
+        }
     }
 
     #[test]

@@ -27,6 +27,7 @@ use super::{
     FactError, Facts, FileKind, FileStat, NodeIdentity, Process, ProcessList, ShellCommand,
     ShellOutput,
 };
+use crate::matching::block_yaml;
 use crate::sanitize;
 use crate::sync::locked;
 
@@ -302,8 +303,16 @@ impl SnapshotDirFacts {
             }
         })?;
         if let Resolved::Found(resolved) = resolved {
-            facts.metadata = load_metadata(&resolved, &metadata_path)?;
-            facts.compile_rules(&metadata_path)?;
+            let text = read_metadata(&resolved, &metadata_path)?;
+            facts.metadata = parse_metadata(&text, &metadata_path, Positions::Unknown)?;
+            if facts.compile_rules(&metadata_path).is_err() {
+                // Read quickly, the rules have no positions: read again to say where.
+                facts.rules.clear();
+                facts.rule_matcher = RuleMatcher::default();
+                facts.declared.clear();
+                facts.metadata = parse_metadata(&text, &metadata_path, Positions::Known)?;
+                facts.compile_rules(&metadata_path)?;
+            }
         }
         Ok(facts)
     }
@@ -663,23 +672,43 @@ fn io_fact_error(path: &str, error: &std::io::Error) -> FactError {
     }
 }
 
-/// Reads the metadata file at `resolved` (where its symlinks lead inside the snapshot);
-/// errors name it as `path`.
-fn load_metadata(resolved: &Path, path: &Path) -> Result<Metadata, SnapshotError> {
+/// The text of the metadata file at `resolved` (where its symlinks lead inside the
+/// snapshot); errors name it as `path`.
+fn read_metadata(resolved: &Path, path: &Path) -> Result<String, SnapshotError> {
     let bytes = bounded::read_regular(resolved, Limit::NodeFile, false).map_err(|error| {
         SnapshotError::Io {
             path: path.to_path_buf(),
             source: error.into(),
         }
     })?;
-    let text = String::from_utf8(bytes).map_err(|_| SnapshotError::Metadata {
+    String::from_utf8(bytes).map_err(|_| SnapshotError::Metadata {
         path: path.to_path_buf(),
         position: None,
         message: "not UTF-8 text".into(),
-    })?;
+    })
+}
+
+/// Whether the positions of the rules' values are read too (serde-saphyr), or only the
+/// values, which [`block_yaml`] reads faster when the file keeps to its subset.
+#[derive(Clone, Copy)]
+enum Positions {
+    Known,
+    Unknown,
+}
+
+/// The metadata file's text parsed; errors name it as `path`.
+fn parse_metadata(
+    text: &str,
+    path: &Path,
+    positions: Positions,
+) -> Result<Metadata, SnapshotError> {
     let mut options = serde_saphyr::Options::default();
     options.leading_zero_numbers_as_strings = true; // `mode: 0600` stays the text "0600"
-    serde_saphyr::from_str_with_options(&text, options).map_err(|error| {
+    let parsed = match positions {
+        Positions::Known => serde_saphyr::from_str_with_options(text, options),
+        Positions::Unknown => block_yaml::from_str_with_options(text, options),
+    };
+    parsed.map_err(|error| {
         let position = error.location().map(|l| (l.line(), l.column()));
         let mut message = error.without_snippet().to_string();
         // the position is already in the error's prefix

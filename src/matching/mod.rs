@@ -8,6 +8,7 @@
 //! these files into the build script, so they use nothing of the crate but `crate::sync`
 //! and each other.
 
+pub mod block_yaml;
 pub mod compare;
 pub mod document;
 pub mod go_regex;
