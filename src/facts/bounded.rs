@@ -26,6 +26,14 @@ pub const DEFAULT_MAX_SNAPSHOT_SIZE: u64 = 256 << 20;
 static MAX_FILE_SIZE: AtomicU64 = AtomicU64::new(DEFAULT_MAX_FILE_SIZE);
 static MAX_SNAPSHOT_SIZE: AtomicU64 = AtomicU64::new(DEFAULT_MAX_SNAPSHOT_SIZE);
 
+/// A file's bytes as text, invalid UTF-8 replaced by U+FFFD. Valid text (nearly every
+/// file) keeps its buffer: `String::from_utf8_lossy(..).into_owned()` checked it more
+/// slowly and then copied it.
+pub fn into_text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes)
+        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
+}
+
 /// Which limit a read is held to (each names its flag in errors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
@@ -360,6 +368,19 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 mod tests {
     use super::*;
     use std::time::{Duration, Instant};
+
+    #[test]
+    fn text_is_the_lossy_reading_of_the_bytes() {
+        for bytes in [
+            &b"plain\n"[..],
+            b"caf\xc3\xa9",
+            b"bad \xff byte",
+            b"cut \xe2\x82",
+            b"",
+        ] {
+            assert_eq!(into_text(bytes.to_vec()), String::from_utf8_lossy(bytes));
+        }
+    }
 
     #[test]
     fn a_fifo_is_an_error_at_once_not_a_wait() {

@@ -203,7 +203,7 @@ impl Facts for LiveFacts {
         // Under a root every symlink is already resolved within it: a final one now is a swap.
         let follow_last = self.root_is_slash();
         match bounded::read_regular(&local, Limit::NodeFile, follow_last) {
-            Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+            Ok(bytes) => Ok(Some(bounded::into_text(bytes))),
             Err(error) if error.is_missing() => Ok(None),
             Err(error) => Err(FactError::Unreadable {
                 path: path.to_string(),
@@ -239,7 +239,7 @@ impl Facts for LiveFacts {
             Limit::NodeFile,
         ) {
             Ok(finished) => Ok(ShellOutput {
-                output: String::from_utf8_lossy(&finished.stdout).into_owned(),
+                output: bounded::into_text(finished.stdout),
                 exit_code: exit_code(finished.status),
             }),
             Err(RunError::Timeout) => Err(FactError::Timeout {

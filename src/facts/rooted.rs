@@ -98,18 +98,24 @@ pub fn resolve_with_metadata(
 ) -> io::Result<(Resolved, Option<std::fs::Metadata>)> {
     let mut pending = components(Path::new(node_path));
     pending.reverse();
-    let mut resolved: Vec<OsString> = Vec::new();
+    // The root and the components resolved so far, grown and cut in place.
+    let mut resolved = root.to_path_buf();
+    let mut depth = 0;
     // The `lstat` of `resolved`'s last component.
     let mut last_metadata = None;
     let mut hops = 0;
     while let Some(component) = pending.pop() {
         if component == ".." {
-            resolved.pop(); // `..` at the root stays at the root
+            // `..` at the root stays at the root
+            if depth > 0 {
+                resolved.pop();
+                depth -= 1;
+            }
             last_metadata = None;
             continue;
         }
-        let candidate = join_under(root, &resolved).join(&component);
-        let metadata = match seen.symlink_metadata(&candidate) {
+        resolved.push(&component);
+        let metadata = match seen.symlink_metadata(&resolved) {
             Ok(metadata) => metadata,
             Err(error) if is_missing(&error) => return Ok((Resolved::Missing, None)),
             Err(error) => return Err(error),
@@ -120,9 +126,11 @@ pub fn resolve_with_metadata(
             if hops > MAX_SYMLINK_HOPS {
                 return Err(io::Error::other("too many levels of symbolic links"));
             }
-            let target = std::fs::read_link(&candidate)?;
+            let target = std::fs::read_link(&resolved)?;
+            resolved.pop();
             if target.is_absolute() {
-                resolved.clear();
+                resolved = root.to_path_buf();
+                depth = 0;
             }
             let mut target_components = components(&target);
             target_components.reverse();
@@ -132,10 +140,10 @@ pub fn resolve_with_metadata(
         if !is_last && !metadata.is_dir() {
             return Ok((Resolved::Missing, None)); // ENOTDIR: `test -e` says no
         }
-        resolved.push(component);
+        depth += 1;
         last_metadata = Some(metadata);
     }
-    Ok((Resolved::Found(join_under(root, &resolved)), last_metadata))
+    Ok((Resolved::Found(resolved), last_metadata))
 }
 
 /// Whether an I/O error means "no such path" (`ENOENT`, `ENOTDIR`).
@@ -155,12 +163,6 @@ fn components(path: &Path) -> Vec<OsString> {
             Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
         })
         .collect()
-}
-
-fn join_under(root: &Path, parts: &[OsString]) -> PathBuf {
-    let mut path = root.to_path_buf();
-    path.extend(parts);
-    path
 }
 
 #[cfg(test)]

@@ -479,7 +479,7 @@ impl SnapshotDirFacts {
         }
         // `host` is resolved within the root: a final symlink now would be a swap.
         match bounded::read_regular(&host, Limit::NodeFile, false) {
-            Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+            Ok(bytes) => Ok(Some(bounded::into_text(bytes))),
             Err(error) => Err(FactError::Unreadable {
                 path: node_path,
                 reason: error.to_string(),

@@ -77,8 +77,12 @@ fn content_lines(text: &str) -> Option<Vec<Line<'_>>> {
     if !text.as_bytes().iter().all(allowed) {
         return None;
     }
-    let mut lines = Vec::new();
-    for (number, raw) in text.split('\n').enumerate() {
+    let mut lines = Vec::with_capacity(text.len() / 16);
+    let mut start = 0;
+    let line_ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]);
+    for (number, end) in line_ends.enumerate() {
+        let raw = &text[start..end];
+        start = end + 1;
         let content = raw.trim_start_matches(' ');
         let content = content.trim_end_matches(' ');
         if content.is_empty() || content.starts_with('#') {
@@ -211,7 +215,7 @@ fn is_sequence_item(text: &str) -> bool {
 /// `key: rest` or `key:` with a plain word for a key. `None` for anything else, including
 /// text that is no mapping entry at all.
 fn split_entry(text: &str) -> Option<(&str, &str)> {
-    let colon = text.find(':')?;
+    let colon = memchr::memchr(b':', text.as_bytes())?;
     let (key, rest) = (&text[..colon], &text[colon + 1..]);
     if !(rest.is_empty() || rest.starts_with(' ')) || !is_plain_key(key) {
         return None;
@@ -240,7 +244,8 @@ fn inline_value(text: &str, options: &serde_saphyr::Options) -> Option<Value> {
     }
     if let Some(quoted) = text.strip_prefix('"') {
         let inner = quoted.strip_suffix('"')?;
-        return (!inner.contains(['"', '\\'])).then(|| Value::String(inner.to_owned()));
+        return (!inner.bytes().any(|b| b == b'"' || b == b'\\'))
+            .then(|| Value::String(inner.to_owned()));
     }
     if let Some(quoted) = text.strip_prefix('\'') {
         let inner = quoted.strip_suffix('\'')?;
@@ -249,10 +254,18 @@ fn inline_value(text: &str, options: &serde_saphyr::Options) -> Option<Value> {
     let first = text.as_bytes()[0];
     let starts_with_indicator = b"[]{}#&*!|>%@`,?:\"'".contains(&first)
         || (first == b'-' && text.as_bytes().get(1).is_none_or(|b| *b == b' '));
-    if starts_with_indicator || text.contains(": ") || text.contains(" #") || text.ends_with(':') {
+    if starts_with_indicator
+        || has_pair(text, b": ")
+        || has_pair(text, b" #")
+        || text.ends_with(':')
+    {
         return None;
     }
     plain_scalar(text, options)
+}
+
+fn has_pair(text: &str, pair: &[u8; 2]) -> bool {
+    text.as_bytes().windows(2).any(|window| window == pair)
 }
 
 /// `[a, b]`: a flow sequence of plain words, paths and flags (letters, digits and
