@@ -3,7 +3,7 @@
 #
 # Build it with scripts/release-image.sh, which builds the static binaries first
 # (scripts/release-build.sh) and puts them where this file expects them:
-#   scripts/release-image.sh cisgate:dev linux/amd64=target/x86_64-unknown-linux-gnu/release/cisgate
+#   scripts/release-image.sh cisgate:dev linux/amd64=target/x86_64-unknown-linux-gnu/dist/cisgate
 # It builds offline (the base is `scratch`), with podman/buildah or docker, and for several
 # platforms at once (there is no RUN step, so no emulation is needed).
 #

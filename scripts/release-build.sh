@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the static release binary of cisgate for one Linux target and prints its path.
+# Builds the static release binary of cisgate for one Linux target (cargo profile `dist`:
+# fat LTO, one codegen unit, panics abort; see Cargo.toml) and prints its path.
 #   scripts/release-build.sh [TARGET]        TARGET: x86_64-unknown-linux-gnu (default: this
 #                                            machine's) or aarch64-unknown-linux-gnu
 # glibc linked statically (`-C target-feature=+crt-static`): the binary runs on any Linux of its
@@ -24,9 +25,9 @@ esac
 # proc macros, which must stay dynamically linked host programs.
 unset CARGO_ENCODED_RUSTFLAGS
 export RUSTFLAGS="-C target-feature=+crt-static"
-cargo build --release --locked --bin cisgate --target "$target" >&2
+cargo build --profile dist --locked --bin cisgate --target "$target" >&2
 
-binary=${CARGO_TARGET_DIR:-target}/$target/release/cisgate
+binary=${CARGO_TARGET_DIR:-target}/$target/dist/cisgate
 # A dynamic binary lists the libraries it loads (`libc.so.6 => …`); a static one none.
 if command -v ldd >/dev/null 2>&1 && ldd "$binary" 2>&1 | grep -q '=>'; then
     echo "release-build: $binary is dynamically linked" >&2

@@ -4,8 +4,8 @@
 # what this builds; tests/release_image.rs builds it here and runs the binary it holds.
 #   scripts/release-image.sh TAG PLATFORM=BINARY [PLATFORM=BINARY ...]
 #   e.g. scripts/release-image.sh cisgate:0.1.0 \
-#          linux/amd64=target/x86_64-unknown-linux-gnu/release/cisgate \
-#          linux/arm64=target/aarch64-unknown-linux-gnu/release/cisgate
+#          linux/amd64=target/x86_64-unknown-linux-gnu/dist/cisgate \
+#          linux/arm64=target/aarch64-unknown-linux-gnu/dist/cisgate
 # The binaries are staged under target/image/<os>/<arch>/ (the only files the build context
 # lets in, see .dockerignore). Labels: version from Cargo.toml, revision CISGATE_COMMIT (else
 # git HEAD), created SOURCE_DATE_EPOCH (else the commit's time), source Cargo.toml's repository.

@@ -3,7 +3,7 @@
 # names and packs the assets (.github/workflows/release.yml and tests/release_install.rs call it).
 #   scripts/release-layout.sh VERSION OUT_DIR TARGET=BINARY [TARGET=BINARY ...]
 # VERSION: 0.1.0 or v0.1.0, and it must be Cargo.toml's version. For each target
-# (e.g. x86_64-unknown-linux-gnu=target/x86_64-unknown-linux-gnu/release/cisgate) OUT_DIR gets
+# (e.g. x86_64-unknown-linux-gnu=target/x86_64-unknown-linux-gnu/dist/cisgate) OUT_DIR gets
 #   cisgate-vVERSION-TARGET.tar.gz     cisgate-vVERSION-TARGET/{cisgate,README.md,CHANGELOG.md}
 #   cisgate-vVERSION-TARGET.cdx.json   the CycloneDX SBOM of that binary (scripts/release-sbom.py)
 # and, over all of them, SHA256SUMS (`sha256sum` format: what scripts/install-cisgate.sh checks).
