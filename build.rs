@@ -1,9 +1,10 @@
 //! Records what `cisgate --version` says about the build: the commit it was built from and
 //! the target it was built for. And reads the embedded benchmarks (`cfg/`) once, here:
 //! every controls file is parsed and validated with the crate's own code (the files below,
-//! compiled into this script) and written out as JSON of the checked model, every
-//! `config.yaml` as JSON of its documents; the binary loads those without a YAML parser or
-//! a regex compile (`src/definitions/tree.rs`). A benchmark file that does not load fails
+//! compiled into this script) and written out as the checked model in a compact binary
+//! layout (`src/definitions/compiled_form.rs`), every `config.yaml` as JSON of its
+//! documents; the binary loads those without a YAML parser, without parsing a controls
+//! file's text at all, and without a regex compile (`src/definitions/tree.rs`). A benchmark file that does not load fails
 //! the build with its file, line and message.
 //!
 //! The commit is `CISGATE_COMMIT` when set (the release workflow sets it to the tagged
@@ -17,6 +18,9 @@ use std::process::Command;
 // The crate's own reading and checking of benchmark files, at the paths they have in the
 // crate (`super::` and `crate::` resolve the same here). Only what they need of the crate
 // may be added: they are the modules below `definitions` and `engine`.
+#[allow(dead_code)]
+#[path = "src/definitions/compiled_form.rs"]
+mod compiled_form;
 #[allow(dead_code)]
 #[path = "src/definitions/error.rs"]
 mod error;
@@ -104,19 +108,21 @@ fn git_commit(manifest_dir: &Path) -> Option<String> {
 const EMBEDDED_NAME: &str = "<embedded cfg>";
 
 /// Writes `$OUT_DIR/embedded_cfg.rs`: `COMPILED`, each YAML file of `cfg/` by its relative
-/// path with its text and its JSON form (see the top of this file). Panics — failing the
+/// path with its text and its compiled form (see the top of this file). Panics — failing the
 /// build — on a file that does not parse or validate.
 fn compile_embedded_benchmarks() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
     for watched in [
         "cfg",
+        "src/definitions/compiled_form.rs",
         "src/definitions/error.rs",
         "src/definitions/model.rs",
         "src/definitions/parse.rs",
         "src/definitions/probe.rs",
         "src/definitions/validate.rs",
         "src/matching",
+        "src/shared_text.rs",
         "src/sync.rs",
     ] {
         println!("cargo:rerun-if-changed={watched}");
@@ -133,20 +139,20 @@ fn compile_embedded_benchmarks() {
         })
         .collect();
     files.sort();
-    let mut table = String::from("pub static COMPILED: &[(&str, &str, &str)] = &[\n");
+    let mut table = String::from("pub static COMPILED: &[(&str, &str, &[u8])] = &[\n");
     for (relative, path) in files {
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{}: cannot read: {e}", path.display()));
-        let json = if relative.ends_with("config.yaml") {
-            compile_config(&relative, &text)
+        let (compiled, extension) = if relative.ends_with("config.yaml") {
+            (compile_config(&relative, &text).into_bytes(), "json")
         } else {
-            compile_controls(&relative, &text)
+            (compile_controls(&relative, &text), "bin")
         };
-        let name = format!("{}.json", relative.replace('/', "__"));
-        std::fs::write(out_dir.join(&name), json).unwrap();
+        let name = format!("{}.{extension}", relative.replace('/', "__"));
+        std::fs::write(out_dir.join(&name), compiled).unwrap();
         writeln!(
             table,
-            "    ({relative:?}, include_str!({path:?}), include_str!(concat!(env!(\"OUT_DIR\"), \"/{name}\"))),"
+            "    ({relative:?}, include_str!({path:?}), include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{name}\"))),"
         )
         .unwrap();
     }
@@ -165,51 +171,20 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// A controls file as `{"warnings": [...], "controls": {...}}`: parsed and validated as
-/// `load_controls` does it before substitution; the warnings are the unknown keys.
-fn compile_controls(relative: &str, text: &str) -> String {
+/// A controls file in `compiled_form`'s layout: its unknown keys (warnings) and its model,
+/// parsed and validated as `load_controls` does it before substitution, and checked to read
+/// back as that same model.
+fn compile_controls(relative: &str, text: &str) -> Vec<u8> {
     let file = Path::new(EMBEDDED_NAME).join(relative);
     let mut warnings = Vec::new();
     let controls = parse::parse_controls(&file, text, &mut |w| warnings.push(w))
         .and_then(|controls| validate::validate(&file, text, &controls).map(|()| controls))
         .unwrap_or_else(|e| panic!("embedded benchmark file does not load: {e}"));
-    serde_json::to_string(&serde_json::json!({
-        "warnings": warnings,
-        "controls": compact_json(relative, &controls),
-    }))
-    .unwrap()
-}
-
-/// `controls` as JSON without the keys whose value reading leaves the same when the key is
-/// missing (`""`, `null`, `[]`): 15% of the text every scan parses (cis-1.12). Whole (with a
-/// warning) when the shorter form does not read back as the same controls.
-fn compact_json(relative: &str, controls: &model::Controls) -> serde_json::Value {
-    let whole = serde_json::to_value(controls).unwrap();
-    let mut compact = whole.clone();
-    drop_empty_keys(&mut compact);
-    match serde_json::from_value::<model::Controls>(compact.clone()) {
-        Ok(read_back) if &read_back == controls => compact,
-        _ => {
-            println!("cargo:warning={relative}: the compact JSON form reads back differently; kept whole");
-            whole
-        }
-    }
-}
-
-fn drop_empty_keys(value: &mut serde_json::Value) {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => {
-            map.retain(|_, v| match v {
-                Value::Null => false,
-                Value::String(text) => !text.is_empty(),
-                Value::Array(items) => !items.is_empty(),
-                _ => true,
-            });
-            map.values_mut().for_each(drop_empty_keys);
-        }
-        Value::Array(items) => items.iter_mut().for_each(drop_empty_keys),
-        _ => {}
+    let bytes = compiled_form::encode(&warnings, &controls);
+    match compiled_form::decode(&bytes) {
+        Ok(read_back) if read_back == (warnings, controls) => bytes,
+        Ok(_) => panic!("{relative}: the compiled form reads back differently"),
+        Err(error) => panic!("{relative}: the compiled form does not read back: {error}"),
     }
 }
 

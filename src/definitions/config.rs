@@ -259,7 +259,7 @@ fn platforms_of(
 fn read_config(tree: &BenchmarkTree, relative: &str) -> Result<Option<Value>, DefinitionError> {
     let documents: Vec<Value> = match tree.compiled(relative) {
         // Embedded: the documents as build.rs read them.
-        Some(json) => serde_json::from_str(json)
+        Some(json) => serde_json::from_slice(json)
             .map_err(|e| DefinitionError::invalid(tree.display_path(relative), e.to_string()))?,
         None => match tree.read(relative)? {
             Some(text) => serde_saphyr::from_multiple(&text)

@@ -92,8 +92,8 @@ pub fn load_controls(
         .compiled(&relative)
         .filter(|_| variables.substitute_after_parsing_is_same(&raw));
     let (mut controls, as_written) = match compiled {
-        Some(json) => {
-            let mut controls = from_compiled(&file, json, warn)?;
+        Some(compiled) => {
+            let mut controls = from_compiled(&file, compiled, warn)?;
             let as_written = if needs_shell_form(variables, &controls) {
                 AsWritten::Cloned(controls.clone())
             } else {
@@ -160,18 +160,13 @@ fn needs_shell_form(variables: &Variables, controls: &Controls) -> bool {
 /// `warn`) and its checked model, before substitution.
 fn from_compiled(
     file: &std::path::Path,
-    json: &str,
+    compiled: &[u8],
     warn: &mut dyn FnMut(String),
 ) -> Result<Controls, DefinitionError> {
-    #[derive(serde::Deserialize)]
-    struct Compiled {
-        warnings: Vec<String>,
-        controls: Controls,
-    }
-    let compiled: Compiled = serde_json::from_str(json)
+    let (warnings, controls) = super::compiled_form::decode(compiled)
         .map_err(|e| DefinitionError::invalid(file, format!("embedded form: {e}")))?;
-    compiled.warnings.into_iter().for_each(&mut *warn);
-    Ok(compiled.controls)
+    warnings.into_iter().for_each(&mut *warn);
+    Ok(controls)
 }
 
 /// Substitutes the node's values into every text of the parsed file; the ids of the checks

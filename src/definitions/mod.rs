@@ -1,5 +1,6 @@
 //! Definitions: kube-bench-format benchmark trees (ours embedded, or `--config-dir`).
 
+pub mod compiled_form;
 pub mod config;
 pub mod error;
 pub mod load;

@@ -10,13 +10,14 @@ use super::error::DefinitionError;
 static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/cfg");
 
 /// The embedded files as `build.rs` read and checked them: `COMPILED`, each YAML file by its
-/// relative path with its text and its JSON form (a controls file's checked model, a
-/// `config.yaml`'s documents), sorted by the path.
+/// relative path with its text and its compiled form (a controls file's checked model in
+/// [`super::compiled_form`]'s layout, a `config.yaml`'s documents as JSON), sorted by the
+/// path.
 mod compiled {
     include!(concat!(env!("OUT_DIR"), "/embedded_cfg.rs"));
 }
 
-fn compiled_entry(relative: &str) -> Option<&'static (&'static str, &'static str, &'static str)> {
+fn compiled_entry(relative: &str) -> Option<&'static (&'static str, &'static str, &'static [u8])> {
     compiled::COMPILED
         .binary_search_by(|(path, _, _)| (*path).cmp(relative))
         .ok()
@@ -83,9 +84,9 @@ impl BenchmarkTree {
 
     /// The JSON `build.rs` made of an embedded file; `None` for a `--config-dir` tree, which
     /// is read from its YAML.
-    pub fn compiled(&self, relative: &str) -> Option<&'static str> {
+    pub fn compiled(&self, relative: &str) -> Option<&'static [u8]> {
         match self {
-            BenchmarkTree::Embedded => compiled_entry(relative).map(|(_, _, json)| *json),
+            BenchmarkTree::Embedded => compiled_entry(relative).map(|(_, _, compiled)| *compiled),
             BenchmarkTree::Directory(_) => None,
         }
     }

@@ -342,40 +342,35 @@ impl SnapshotDirFacts {
         for (index, rule) in self.metadata.files.iter().enumerate() {
             let pattern = normalize_node_path(&rule.path.value);
             let is_glob = pattern.contains(['*', '?', '[', '{']);
-            let glob = globset::GlobBuilder::new(&pattern)
-                .literal_separator(true)
-                .build()
-                .map_err(|error| {
-                    error_at(
-                        rule.path.referenced,
-                        format!("invalid path pattern: {error}"),
-                    )
-                })?;
-            if is_glob {
-                match SimplePattern::parse(&pattern) {
-                    Some(simple) => self.rule_matcher.simple.push((simple, index)),
-                    None => {
-                        patterns.add(glob);
-                        self.rule_matcher.pattern_rules.push(index);
-                    }
-                }
+            // A path without glob syntax, or a pattern of `*` and `**` alone, is matched
+            // without globset, and globset accepts every such pattern: it is compiled only
+            // for the other patterns (which may be invalid).
+            let simple = if is_glob {
+                SimplePattern::parse(&pattern)
             } else {
-                // Without a metacharacter the glob matches the path itself (and nothing
-                // else, `\` escapes aside, which need a pattern).
-                let exact = if pattern.contains('\\') {
-                    patterns.add(glob);
-                    self.rule_matcher.pattern_rules.push(index);
-                    None
-                } else {
-                    Some(pattern.clone())
-                };
-                if let Some(exact) = exact {
-                    self.rule_matcher
-                        .exact
-                        .entry(exact)
-                        .or_default()
-                        .push(index);
-                }
+                None
+            };
+            let literal = !is_glob && !pattern.contains([']', '}', '\\']);
+            if let Some(simple) = simple {
+                self.rule_matcher.simple.push((simple, index));
+            } else if literal {
+                self.rule_matcher
+                    .exact
+                    .entry(pattern.clone())
+                    .or_default()
+                    .push(index);
+            } else {
+                let glob = globset::GlobBuilder::new(&pattern)
+                    .literal_separator(true)
+                    .build()
+                    .map_err(|error| {
+                        error_at(
+                            rule.path.referenced,
+                            format!("invalid path pattern: {error}"),
+                        )
+                    })?;
+                patterns.add(glob);
+                self.rule_matcher.pattern_rules.push(index);
             }
             if let Some(kind) = rule.kind {
                 if is_glob {
@@ -927,6 +922,23 @@ mod tests {
         assert!(error.contains(METADATA_FILE), "{error}");
         assert!(error.contains(&format!("{METADATA_FILE}:3:")), "{error}");
         assert!(error.contains("`0999`"), "{error}");
+    }
+
+    #[test]
+    fn an_invalid_path_pattern_names_file_and_line() {
+        let dir = tree(&[(
+            METADATA_FILE,
+            "files:\n  - path: /etc/*.conf\n    mode: \"0600\"\n  - path: /etc/{a,b\n    mode: \"0600\"\n",
+        )]);
+        let error = SnapshotDirFacts::open(dir.path())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            error.contains(&format!("{METADATA_FILE}:4:"))
+                && error.contains("invalid path pattern"),
+            "{error}"
+        );
     }
 
     #[test]
