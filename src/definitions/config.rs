@@ -311,15 +311,29 @@ pub fn merge(base: &mut Value, overrides: Value) {
     }
 }
 
-fn lowercase_keys(value: Value) -> Value {
+/// Every key lowercased, as viper reads them. A mapping whose keys are all lowercase ASCII
+/// already (the embedded files, nearly every other) is kept as it is.
+fn lowercase_keys(mut value: Value) -> Value {
+    lowercase_keys_in_place(&mut value);
+    value
+}
+
+fn lowercase_keys_in_place(value: &mut Value) {
     match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k.to_lowercase(), lowercase_keys(v)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(lowercase_keys).collect()),
-        other => other,
+        Value::Object(map) => {
+            let lowercase =
+                |key: &String| key.is_ascii() && !key.bytes().any(|byte| byte.is_ascii_uppercase());
+            if map.keys().all(lowercase) {
+                map.values_mut().for_each(lowercase_keys_in_place);
+            } else {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(key, value)| (key.to_lowercase(), lowercase_keys(value)))
+                    .collect();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(lowercase_keys_in_place),
+        _ => {}
     }
 }
 
@@ -379,6 +393,10 @@ mod tests {
         assert_eq!(
             lowercase_keys(json!({"Master": {"ApiServer": 1}})),
             json!({"master": {"apiserver": 1}})
+        );
+        assert_eq!(
+            lowercase_keys(json!({"node": [{"Bins": ["Kubelet"]}], "ÄPI": {"x": 1}})),
+            json!({"node": [{"bins": ["Kubelet"]}], "äpi": {"x": 1}})
         );
     }
 }

@@ -93,6 +93,8 @@ impl StaticPodShow {
 
 impl Probe {
     /// A one-line description for evidence, e.g. `probe file_mode /etc/kubernetes/admin.conf`.
+    /// (Joined with `concat`: every check's result names its probe, and `format!` was a
+    /// measurable part of a one-node scan.)
     pub fn describe(&self) -> String {
         match self {
             Probe::FileMode {
@@ -105,45 +107,123 @@ impl Probe {
                 glob,
                 recursive,
             } => describe_tree("file_owner", path, glob, *recursive),
-            Probe::FileContent { path } => format!("probe file_content {path}"),
-            Probe::Process { bin } => format!("probe process {bin}"),
+            Probe::FileContent { path } => ["probe file_content ", path].concat(),
+            Probe::Process { bin } => ["probe process ", bin].concat(),
             Probe::KubeletConfig { bin, config } => {
                 let mut text = String::from("probe kubelet_config");
                 if let Some(bin) = bin {
-                    text.push_str(&format!(" bin={bin}"));
+                    text.extend([" bin=", bin]);
                 }
                 if let Some(config) = config {
-                    text.push_str(&format!(" config={config}"));
+                    text.extend([" config=", config]);
                 }
                 text
             }
             Probe::K3sArgs { component, config } => match config {
-                Some(config) => format!("probe k3s_args {component} config={config}"),
-                None => format!("probe k3s_args {component}"),
+                Some(config) => ["probe k3s_args ", component, " config=", config].concat(),
+                None => ["probe k3s_args ", component].concat(),
             },
             Probe::ApiQuery { kinds, jq } => {
-                format!("probe api_query {} | jq {jq}", kinds.join(","))
+                ["probe api_query ", &kinds.join(","), " | jq ", jq].concat()
             }
             Probe::StaticPodFile {
                 manifest,
                 path,
                 show,
-            } => format!(
-                "probe static_pod_file {path} ({}) in the pod of {manifest}",
-                show.name()
-            ),
+            } => [
+                "probe static_pod_file ",
+                path,
+                " (",
+                show.name(),
+                ") in the pod of ",
+                manifest,
+            ]
+            .concat(),
             Probe::ApiObjects { kind, jq } => match jq {
-                Some(filter) => format!("probe api_objects {kind} | jq {filter}"),
-                None => format!("probe api_objects {kind}"),
+                Some(filter) => ["probe api_objects ", kind, " | jq ", filter].concat(),
+                None => ["probe api_objects ", kind].concat(),
             },
         }
     }
 }
 
 fn describe_tree(name: &str, path: &str, glob: &Option<String>, recursive: bool) -> String {
+    let mut text = ["probe ", name, " ", path].concat();
     match (glob, recursive) {
-        (Some(glob), _) => format!("probe {name} {path} (every path matching {glob})"),
-        (None, true) => format!("probe {name} {path} (every path below it)"),
-        (None, false) => format!("probe {name} {path}"),
+        (Some(glob), _) => text.extend([" (every path matching ", glob, ")"]),
+        (None, true) => text.push_str(" (every path below it)"),
+        (None, false) => {}
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_name_the_probe_and_its_arguments() {
+        let text = |t: &str| t.to_string();
+        let cases = [
+            (
+                Probe::FileMode {
+                    path: text("/etc/kubernetes/pki"),
+                    glob: Some(text("*.key")),
+                    recursive: false,
+                },
+                "probe file_mode /etc/kubernetes/pki (every path matching *.key)",
+            ),
+            (
+                Probe::FileOwner {
+                    path: text("/var/lib/etcd"),
+                    glob: None,
+                    recursive: true,
+                },
+                "probe file_owner /var/lib/etcd (every path below it)",
+            ),
+            (
+                Probe::FileContent { path: text("/a") },
+                "probe file_content /a",
+            ),
+            (
+                Probe::KubeletConfig {
+                    bin: Some(text("kubelet")),
+                    config: Some(text("/c.yaml")),
+                },
+                "probe kubelet_config bin=kubelet config=/c.yaml",
+            ),
+            (
+                Probe::ApiQuery {
+                    kinds: vec![text("namespaces"), text("networkpolicies")],
+                    jq: text(".x"),
+                },
+                "probe api_query namespaces,networkpolicies | jq .x",
+            ),
+            (
+                Probe::StaticPodFile {
+                    manifest: text("/m.yaml"),
+                    path: text("/p"),
+                    show: StaticPodShow::Mode,
+                },
+                "probe static_pod_file /p (mode) in the pod of /m.yaml",
+            ),
+            (
+                Probe::ApiObjects {
+                    kind: text("pods"),
+                    jq: Some(text(".a")),
+                },
+                "probe api_objects pods | jq .a",
+            ),
+            (
+                Probe::K3sArgs {
+                    component: text("kubelet"),
+                    config: None,
+                },
+                "probe k3s_args kubelet",
+            ),
+        ];
+        for (probe, described) in cases {
+            assert_eq!(probe.describe(), described);
+        }
     }
 }

@@ -10,6 +10,7 @@
 //! - Processes are derived from static pod manifests and the kubelet unit (`derive`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -518,8 +519,14 @@ impl SnapshotDirFacts {
 
     /// The node path of a resolved host path under the root.
     fn node_path_of(&self, host: &Path) -> String {
-        let relative = host.strip_prefix(&self.root).unwrap_or(host);
-        normalize_node_path(&relative.to_string_lossy())
+        // Compared as bytes (`Path::strip_prefix` walks components): `host` is the root
+        // with node components pushed, and what is left keeps its leading `/`.
+        let host = host.as_os_str().as_bytes();
+        let relative = host
+            .strip_prefix(self.root.as_os_str().as_bytes())
+            .filter(|rest| rest.is_empty() || rest[0] == b'/')
+            .unwrap_or(host);
+        normalize_node_path(&String::from_utf8_lossy(relative))
     }
 
     fn apply_rules(&self, node_path: &str, stat: &mut FileStat) {
