@@ -15,7 +15,11 @@
 //! compare both readers on generated texts.
 
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+mod node;
+
+use node::Node;
 
 /// Texts longer than this go to serde-saphyr, whose budgets (nodes, depth) then apply.
 const MAX_SUBSET_BYTES: usize = 256 * 1024;
@@ -34,17 +38,23 @@ pub fn from_str_with_options<T: DeserializeOwned>(
     text: &str,
     options: serde_saphyr::Options,
 ) -> Result<T, serde_saphyr::Error> {
-    if let Some(value) = subset_value(text, &options) {
-        if let Ok(parsed) = T::deserialize(value) {
+    if let Some(node) = subset_node(text, &options) {
+        if let Ok(parsed) = T::deserialize(&node) {
             return Ok(parsed);
         }
     }
     serde_saphyr::from_str_with_options(text, options)
 }
 
-/// The value of a text within the subset, `None` outside it. `options` resolve the plain
-/// scalars left to serde-saphyr.
+/// The value of a text within the subset, `None` outside it.
+#[cfg(test)]
 fn subset_value(text: &str, options: &serde_saphyr::Options) -> Option<Value> {
+    serde::Deserialize::deserialize(&subset_node(text, options)?).ok()
+}
+
+/// The tree of a text within the subset, `None` outside it. `options` resolve the plain
+/// scalars left to serde-saphyr.
+fn subset_node<'a>(text: &'a str, options: &serde_saphyr::Options) -> Option<Node<'a>> {
     if text.len() > MAX_SUBSET_BYTES {
         return None;
     }
@@ -73,8 +83,9 @@ struct Line<'a> {
 /// The lines that carry content, or `None` when a byte or line is outside the subset.
 /// Blank lines and whole-line comments are left out; one leading `---` is allowed.
 fn content_lines(text: &str) -> Option<Vec<Line<'_>>> {
-    let allowed = |byte: &u8| matches!(byte, b' '..=b'~' | b'\n');
-    if !text.as_bytes().iter().all(allowed) {
+    // Without a branch per byte, so that it vectorizes (`all` stops at each byte to ask).
+    let allowed = |ok: bool, byte: &u8| ok & (matches!(byte, b' '..=b'~') | (*byte == b'\n'));
+    if !text.as_bytes().iter().fold(true, allowed) {
         return None;
     }
     let mut lines = Vec::with_capacity(text.len() / 16);
@@ -83,8 +94,8 @@ fn content_lines(text: &str) -> Option<Vec<Line<'_>>> {
     for (number, end) in line_ends.enumerate() {
         let raw = &text[start..end];
         start = end + 1;
-        let content = raw.trim_start_matches(' ');
-        let content = content.trim_end_matches(' ');
+        let unindented = raw.trim_start_matches(' ');
+        let content = unindented.trim_end_matches(' ');
         if content.is_empty() || content.starts_with('#') {
             continue;
         }
@@ -95,27 +106,27 @@ fn content_lines(text: &str) -> Option<Vec<Line<'_>>> {
             return None;
         }
         lines.push(Line {
-            indent: raw.len() - raw.trim_start_matches(' ').len(),
+            indent: raw.len() - unindented.len(),
             text: content,
         });
     }
     Some(lines)
 }
 
-struct Reader<'a> {
+struct Reader<'a, 'o> {
     lines: Vec<Line<'a>>,
     next: usize,
     depth: usize,
-    options: &'a serde_saphyr::Options,
+    options: &'o serde_saphyr::Options,
 }
 
-impl<'a> Reader<'a> {
+impl<'a> Reader<'a, '_> {
     fn peek(&self) -> Option<Line<'a>> {
         self.lines.get(self.next).copied()
     }
 
     /// The block (mapping or sequence) whose lines start at `indent`.
-    fn block(&mut self, indent: usize) -> Option<Value> {
+    fn block(&mut self, indent: usize) -> Option<Node<'a>> {
         self.depth += 1;
         if self.depth > MAX_SUBSET_DEPTH {
             return None;
@@ -130,8 +141,8 @@ impl<'a> Reader<'a> {
         value
     }
 
-    fn mapping(&mut self, indent: usize) -> Option<Value> {
-        let mut map = Map::new();
+    fn mapping(&mut self, indent: usize) -> Option<Node<'a>> {
+        let mut entries = Vec::new();
         while let Some(line) = self.peek() {
             if line.indent < indent {
                 break;
@@ -148,26 +159,24 @@ impl<'a> Reader<'a> {
                 self.no_continuation(indent)?;
                 value
             };
-            if map.insert(key.to_owned(), value).is_some() {
-                return None;
-            }
+            entries.push((key, value));
         }
-        Some(Value::Object(map))
+        (!has_duplicate_key(&entries)).then_some(Node::Mapping(entries))
     }
 
     /// The value of `key:` with nothing after it: a block on the following lines (a
     /// sequence may stand at the key's own indentation), else null.
-    fn nested_value(&mut self, indent: usize) -> Option<Value> {
+    fn nested_value(&mut self, indent: usize) -> Option<Node<'a>> {
         match self.peek() {
             Some(next) if next.indent > indent => self.block(next.indent),
             Some(next) if next.indent == indent && is_sequence_item(next.text) => {
                 self.block(indent)
             }
-            _ => Some(Value::Null),
+            _ => Some(Node::Null),
         }
     }
 
-    fn sequence(&mut self, indent: usize) -> Option<Value> {
+    fn sequence(&mut self, indent: usize) -> Option<Node<'a>> {
         let mut items = Vec::new();
         while let Some(line) = self.peek() {
             if line.indent < indent || (line.indent == indent && !is_sequence_item(line.text)) {
@@ -195,7 +204,7 @@ impl<'a> Reader<'a> {
                 self.no_continuation(indent)?;
             }
         }
-        Some(Value::Array(items))
+        Some(Node::Sequence(items))
     }
 
     /// `None` when the line after a one-line value is indented deeper: a multi-line scalar
@@ -233,10 +242,10 @@ fn is_plain_key(key: &str) -> bool {
 }
 
 /// A one-line value after `key: ` or `- `.
-fn inline_value(text: &str, options: &serde_saphyr::Options) -> Option<Value> {
+fn inline_value<'a>(text: &'a str, options: &serde_saphyr::Options) -> Option<Node<'a>> {
     match text {
-        "{}" => return Some(Value::Object(Map::new())),
-        "[]" => return Some(Value::Array(Vec::new())),
+        "{}" => return Some(Node::Mapping(Vec::new())),
+        "[]" => return Some(Node::Sequence(Vec::new())),
         _ => {}
     }
     if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
@@ -244,12 +253,11 @@ fn inline_value(text: &str, options: &serde_saphyr::Options) -> Option<Value> {
     }
     if let Some(quoted) = text.strip_prefix('"') {
         let inner = quoted.strip_suffix('"')?;
-        return (!inner.bytes().any(|b| b == b'"' || b == b'\\'))
-            .then(|| Value::String(inner.to_owned()));
+        return (!inner.bytes().any(|b| b == b'"' || b == b'\\')).then_some(Node::Text(inner));
     }
     if let Some(quoted) = text.strip_prefix('\'') {
         let inner = quoted.strip_suffix('\'')?;
-        return (!inner.contains('\'')).then(|| Value::String(inner.to_owned()));
+        return (!inner.contains('\'')).then_some(Node::Text(inner));
     }
     let first = text.as_bytes()[0];
     let starts_with_indicator = b"[]{}#&*!|>%@`,?:\"'".contains(&first)
@@ -270,8 +278,8 @@ fn has_pair(text: &str, pair: &[u8; 2]) -> bool {
 
 /// `[a, b]`: a flow sequence of plain words, paths and flags (letters, digits and
 /// `/._=-`, no `-` alone); anything else in brackets is left to serde-saphyr.
-fn flow_sequence(inner: &str, options: &serde_saphyr::Options) -> Option<Value> {
-    let item = |item: &str| {
+fn flow_sequence<'a>(inner: &'a str, options: &serde_saphyr::Options) -> Option<Node<'a>> {
+    let item = |item: &'a str| {
         let item = item.trim_matches(' ');
         let simple = !item.is_empty()
             && item != "-"
@@ -288,27 +296,27 @@ fn flow_sequence(inner: &str, options: &serde_saphyr::Options) -> Option<Value> 
         .split(',')
         .map(item)
         .collect::<Option<_>>()
-        .map(Value::Array)
+        .map(Node::Sequence)
 }
 
 /// A plain scalar's value: nulls, booleans, obvious strings and decimal integers here, the
 /// rest as serde-saphyr resolves it.
-fn plain_scalar(text: &str, options: &serde_saphyr::Options) -> Option<Value> {
+fn plain_scalar<'a>(text: &'a str, options: &serde_saphyr::Options) -> Option<Node<'a>> {
     match text {
-        "null" | "~" => return Some(Value::Null),
-        "true" => return Some(Value::Bool(true)),
-        "false" => return Some(Value::Bool(false)),
+        "null" | "~" => return Some(Node::Null),
+        "true" => return Some(Node::Bool(true)),
+        "false" => return Some(Node::Bool(false)),
         _ => {}
     }
     if is_obviously_string(text) {
-        return Some(Value::String(text.to_owned()));
+        return Some(Node::Text(text));
     }
     if let Some(number) = decimal_integer(text) {
-        return Some(number);
+        return Some(Node::Integer(number));
     }
     match serde_saphyr::from_str_with_options::<Value>(text, options.clone()).ok()? {
         scalar @ (Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_)) => {
-            Some(scalar)
+            Some(Node::Resolved(scalar))
         }
         Value::Array(_) | Value::Object(_) => None,
     }
@@ -339,7 +347,7 @@ fn cannot_be_a_number(text: &str) -> bool {
 
 /// `0`, `42`, `-7`: the integers every YAML reading agrees on (no sign `+`, no leading
 /// zero, no `_`, within 18 digits).
-fn decimal_integer(text: &str) -> Option<Value> {
+fn decimal_integer(text: &str) -> Option<i64> {
     let digits = text.strip_prefix('-').unwrap_or(text);
     let plain = !digits.is_empty()
         && digits.len() <= 18
@@ -348,8 +356,21 @@ fn decimal_integer(text: &str) -> Option<Value> {
     if !plain || text == "-0" {
         return None;
     }
-    let number: i64 = text.parse().ok()?;
-    Some(Value::from(number))
+    text.parse().ok()
+}
+
+/// Whether two entries of a mapping have the same key (serde-saphyr's default is an
+/// error; the subset leaves the text to it).
+fn has_duplicate_key(entries: &[(&str, Node<'_>)]) -> bool {
+    if entries.len() <= 16 {
+        return entries
+            .iter()
+            .enumerate()
+            .any(|(at, (key, _))| entries[..at].iter().any(|(seen, _)| seen == key));
+    }
+    let mut keys: Vec<&str> = entries.iter().map(|(key, _)| *key).collect();
+    keys.sort_unstable();
+    keys.windows(2).any(|pair| pair[0] == pair[1])
 }
 
 /// Words some YAML reading takes for a null, a boolean or a non-finite number, whatever
