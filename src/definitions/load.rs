@@ -88,9 +88,10 @@ pub fn load_controls(
             format!("controls file for target `{target}` not found in benchmark `{benchmark}`"),
         )
     })?;
+    let named = variables.named_in_text(&raw);
     let compiled = tree
         .compiled(&relative)
-        .filter(|_| variables.substitute_after_parsing_is_same(&raw));
+        .filter(|_| named.substitute_after_parsing_is_same());
     let (mut controls, as_written) = match compiled {
         Some(compiled) => {
             let mut controls = from_compiled(&file, compiled, warn)?;
@@ -121,7 +122,7 @@ pub fn load_controls(
             (controls, as_written)
         }
     };
-    let env_binary = variables.sole_binary_in(&raw);
+    let env_binary = named.sole_binary();
     add_default_audit_env(&mut controls, &env_binary);
     let shell = match as_written {
         AsWritten::NotNeeded => None,

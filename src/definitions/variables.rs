@@ -63,19 +63,20 @@ impl Variables {
     /// The binary for a generated `audit_env`: the substituted `$<component>bin` when
     /// exactly one component's bin variable occurs in the file text, else empty.
     pub fn sole_binary_in(&self, raw_text: &str) -> String {
-        let used: Vec<&Variable> = self.named_in(raw_text).filter(|v| v.is_bin).collect();
-        match used.as_slice() {
-            [only] => only.on_node.to_string(),
-            _ => String::new(),
-        }
+        self.named_in_text(raw_text).sole_binary()
     }
 
     /// Whether substituting the node's values into the parsed file gives what substituting
     /// them into its text and then parsing gives (kube-bench's way): every variable the
     /// text names has a value YAML reads as that same text wherever a scalar holds it.
     pub fn substitute_after_parsing_is_same(&self, raw_text: &str) -> bool {
-        self.named_in(raw_text)
-            .all(|v| reads_as_itself_in_yaml(&v.on_node))
+        self.named_in_text(raw_text)
+            .substitute_after_parsing_is_same()
+    }
+
+    /// The variables a file's text names, found once for both questions above.
+    pub fn named_in_text<'a>(&'a self, raw_text: &'a str) -> NamedVariables<'a> {
+        NamedVariables(self.named_in(raw_text).collect())
     }
 
     /// The variables whose name occurs in `text`.
@@ -97,6 +98,25 @@ impl Variables {
             }
         }
         out
+    }
+}
+
+/// The variables a controls file's text names.
+pub struct NamedVariables<'a>(Vec<&'a Variable>);
+
+impl NamedVariables<'_> {
+    /// See [`Variables::sole_binary_in`].
+    pub fn sole_binary(&self) -> String {
+        let mut bins = self.0.iter().filter(|v| v.is_bin);
+        match (bins.next(), bins.next()) {
+            (Some(only), None) => only.on_node.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    /// See [`Variables::substitute_after_parsing_is_same`].
+    pub fn substitute_after_parsing_is_same(&self) -> bool {
+        self.0.iter().all(|v| reads_as_itself_in_yaml(&v.on_node))
     }
 }
 
@@ -162,19 +182,19 @@ pub const ROOT_ENV: &str = "CISGATE_ROOT";
 
 /// A value as the shell audit text gets it: the root reference as it is, the rest as
 /// kube-bench inserts values.
-fn shell_word(value: &str) -> String {
+fn shell_word(value: &str) -> Cow<'_, str> {
     match value.strip_prefix(ROOT_IN_SHELL) {
-        Some(rest) => format!("{ROOT_IN_SHELL}{}", quote_if_spaced(rest)),
+        Some(rest) => Cow::Owned([ROOT_IN_SHELL, &quote_if_spaced(rest)].concat()),
         None => quote_if_spaced(value),
     }
 }
 
 /// kube-bench inserts a value with whitespace (`hyperkube kubelet`) single-quoted.
-fn quote_if_spaced(value: &str) -> String {
+fn quote_if_spaced(value: &str) -> Cow<'_, str> {
     if value.chars().any(char::is_whitespace) {
-        format!("'{value}'")
+        Cow::Owned(["'", value, "'"].concat())
     } else {
-        value.to_owned()
+        Cow::Borrowed(value)
     }
 }
 
