@@ -4,8 +4,8 @@
 //! compiled into this script) and written out as the checked model in a compact binary
 //! layout (`src/definitions/compiled_form.rs`), every `config.yaml` as JSON of its
 //! documents; the binary loads those without a YAML parser, without parsing a controls
-//! file's text at all, and without a regex compile (`src/definitions/tree.rs`). A benchmark file that does not load fails
-//! the build with its file, line and message.
+//! file's text at all, and without a regex compile (`src/definitions/tree.rs`). A
+//! benchmark file that does not load fails the build with its file, line and message.
 //!
 //! The commit is `CISGATE_COMMIT` when set (the release workflow sets it to the tagged
 //! commit), else `git rev-parse HEAD` when this package is the top of a git checkout, else

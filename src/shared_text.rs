@@ -39,8 +39,8 @@ fn hash_of(text: &str) -> u64 {
 const FIRST_CAPACITY: usize = 1024;
 
 /// The most text the process-wide set keeps. Every embedded benchmark's texts together
-/// are under a megabyte (build.rs's JSON of all of them is 0.8 MB), and a fleet that
-/// shares its configuration adds little to that.
+/// are under a megabyte (build.rs's compiled form of all of them is 0.5 MB), and a fleet
+/// that shares its configuration adds little to that.
 pub const KEPT_BYTES: usize = 16 << 20;
 
 thread_local! {

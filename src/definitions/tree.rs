@@ -82,8 +82,9 @@ impl BenchmarkTree {
         }
     }
 
-    /// The JSON `build.rs` made of an embedded file; `None` for a `--config-dir` tree, which
-    /// is read from its YAML.
+    /// What `build.rs` compiled an embedded file into (a controls file in
+    /// [`super::compiled_form`]'s layout, a `config.yaml` as JSON); `None` for a
+    /// `--config-dir` tree, which is read from its YAML.
     pub fn compiled(&self, relative: &str) -> Option<&'static [u8]> {
         match self {
             BenchmarkTree::Embedded => compiled_entry(relative).map(|(_, _, compiled)| *compiled),
