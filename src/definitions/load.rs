@@ -71,7 +71,8 @@ pub fn controls_file(benchmark: &str, target: &str) -> String {
 /// An embedded file comes parsed and validated from the build (`build.rs`); the node's
 /// values are then substituted into the model, and only the checks they changed are
 /// validated again. That is what substituting into the text and parsing gives whenever the
-/// values read as themselves in YAML ([`Variables::substitute_after_parsing_is_same`]);
+/// values read as themselves in YAML
+/// ([`super::variables::NamedVariables::substitute_after_parsing_is_same`]);
 /// otherwise, and for a `--config-dir` tree, the text is substituted and parsed.
 pub fn load_controls(
     tree: &BenchmarkTree,

@@ -5,6 +5,8 @@ use std::borrow::Cow;
 
 use arcstr::ArcStr;
 
+use crate::matching::block_yaml;
+
 /// One `$<component><suffix>` variable with its value as the node sees it and as a shell
 /// on this machine must see it (under `--root`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -60,21 +62,8 @@ impl Variables {
             .map(|v| v.on_node.as_str())
     }
 
-    /// The binary for a generated `audit_env`: the substituted `$<component>bin` when
-    /// exactly one component's bin variable occurs in the file text, else empty.
-    pub fn sole_binary_in(&self, raw_text: &str) -> String {
-        self.named_in_text(raw_text).sole_binary()
-    }
-
-    /// Whether substituting the node's values into the parsed file gives what substituting
-    /// them into its text and then parsing gives (kube-bench's way): every variable the
-    /// text names has a value YAML reads as that same text wherever a scalar holds it.
-    pub fn substitute_after_parsing_is_same(&self, raw_text: &str) -> bool {
-        self.named_in_text(raw_text)
-            .substitute_after_parsing_is_same()
-    }
-
-    /// The variables a file's text names, found once for both questions above.
+    /// The variables a file's text names, found once for the questions [`NamedVariables`]
+    /// answers.
     pub fn named_in_text<'a>(&'a self, raw_text: &'a str) -> NamedVariables<'a> {
         NamedVariables(self.named_in(raw_text).collect())
     }
@@ -105,7 +94,8 @@ impl Variables {
 pub struct NamedVariables<'a>(Vec<&'a Variable>);
 
 impl NamedVariables<'_> {
-    /// See [`Variables::sole_binary_in`].
+    /// The binary for a generated `audit_env`: the substituted `$<component>bin` when
+    /// exactly one component's bin variable occurs in the file text, else empty.
     pub fn sole_binary(&self) -> String {
         let mut bins = self.0.iter().filter(|v| v.is_bin);
         match (bins.next(), bins.next()) {
@@ -114,7 +104,9 @@ impl NamedVariables<'_> {
         }
     }
 
-    /// See [`Variables::substitute_after_parsing_is_same`].
+    /// Whether substituting the node's values into the parsed file gives what substituting
+    /// them into its text and then parsing gives (kube-bench's way): every variable the
+    /// text names has a value YAML reads as that same text wherever a scalar holds it.
     pub fn substitute_after_parsing_is_same(&self) -> bool {
         self.0.iter().all(|v| reads_as_itself_in_yaml(&v.on_node))
     }
@@ -157,18 +149,16 @@ impl Dollars {
 }
 
 /// A path or program name that no YAML reader could take for anything else: a path, or a
-/// name starting with a letter that is not a YAML 1.1 boolean or null, of letters, digits
-/// and `/._+-` only (no space, quote, `#`, `:`, nor a number such as `0644`).
+/// name starting with a letter that is not a YAML 1.1 boolean, null or non-finite number,
+/// of letters, digits and `/._+-` only (no space, quote, `#`, `:`, nor a number such as
+/// `0644`).
 fn reads_as_itself_in_yaml(value: &str) -> bool {
-    const WORDS: [&str; 10] = [
-        "y", "n", "yes", "no", "true", "false", "on", "off", "null", "~",
-    ];
     let plain = value
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "/._+-".contains(c));
     let unambiguous = value.contains('/')
         || (value.starts_with(|c: char| c.is_ascii_alphabetic())
-            && !WORDS.contains(&value.to_ascii_lowercase().as_str()));
+            && !block_yaml::is_special_word(value));
     plain && unambiguous
 }
 
@@ -290,7 +280,9 @@ mod tests {
             "kube-apiserver",
         ] {
             assert!(
-                with(same).substitute_after_parsing_is_same("ps $kubeletbin"),
+                with(same)
+                    .named_in_text("ps $kubeletbin")
+                    .substitute_after_parsing_is_same(),
                 "{same}"
             );
         }
@@ -300,17 +292,22 @@ mod tests {
             "0644",
             "yes",
             "Off",
+            "nan",
             "~",
             "a:b",
             "#x",
             "'q'",
         ] {
             assert!(
-                !with(differs).substitute_after_parsing_is_same("ps $kubeletbin"),
+                !with(differs)
+                    .named_in_text("ps $kubeletbin")
+                    .substitute_after_parsing_is_same(),
                 "{differs}"
             );
         }
-        assert!(with("a b").substitute_after_parsing_is_same("no variable here"));
+        assert!(with("a b")
+            .named_in_text("no variable here")
+            .substitute_after_parsing_is_same());
     }
 
     #[test]
@@ -330,8 +327,14 @@ mod tests {
                 var("$proxybin", "kube-proxy", "kube-proxy", true),
             ],
         };
-        assert_eq!(vars.sole_binary_in("ps $kubeletbin"), "kubelet");
-        assert_eq!(vars.sole_binary_in("ps $kubeletbin $proxybin"), "");
-        assert_eq!(vars.sole_binary_in("nothing"), "");
+        assert_eq!(
+            vars.named_in_text("ps $kubeletbin").sole_binary(),
+            "kubelet"
+        );
+        assert_eq!(
+            vars.named_in_text("ps $kubeletbin $proxybin").sole_binary(),
+            ""
+        );
+        assert_eq!(vars.named_in_text("nothing").sole_binary(), "");
     }
 }

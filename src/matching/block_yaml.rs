@@ -374,8 +374,9 @@ fn has_duplicate_key(entries: &[(&str, Node<'_>)]) -> bool {
 }
 
 /// Words some YAML reading takes for a null, a boolean or a non-finite number, whatever
-/// their case.
-fn is_special_word(word: &str) -> bool {
+/// their case (YAML 1.1's `yes`/`off`/`y` included): a plain scalar spelled so may not
+/// read as the string.
+pub fn is_special_word(word: &str) -> bool {
     const SPECIAL: [&str; 12] = [
         "null", "true", "false", "yes", "no", "y", "n", "on", "off", "inf", "nan", "infinity",
     ];
