@@ -308,9 +308,6 @@ impl SnapshotDirFacts {
             facts.metadata = parse_metadata(&text, &metadata_path, Positions::Unknown)?;
             if facts.compile_rules(&metadata_path).is_err() {
                 // Read quickly, the rules have no positions: read again to say where.
-                facts.rules.clear();
-                facts.rule_matcher = RuleMatcher::default();
-                facts.declared.clear();
                 facts.metadata = parse_metadata(&text, &metadata_path, Positions::Known)?;
                 facts.compile_rules(&metadata_path)?;
             }
@@ -339,6 +336,11 @@ impl SnapshotDirFacts {
                 position: Some((location.line(), location.column())),
                 message,
             };
+        // Built aside and kept only whole: a failed compile leaves the facts' rules as
+        // they were.
+        let mut rule_matcher = RuleMatcher::default();
+        let mut declared = BTreeMap::new();
+        let mut rules = Vec::new();
         let mut patterns = globset::GlobSetBuilder::new();
         for (index, rule) in self.metadata.files.iter().enumerate() {
             let pattern = normalize_node_path(&rule.path.value);
@@ -353,9 +355,9 @@ impl SnapshotDirFacts {
             };
             let literal = !is_glob && !pattern.contains([']', '}', '\\']);
             if let Some(simple) = simple {
-                self.rule_matcher.simple.push((simple, index));
+                rule_matcher.simple.push((simple, index));
             } else if literal {
-                self.rule_matcher
+                rule_matcher
                     .exact
                     .entry(pattern.clone())
                     .or_default()
@@ -371,7 +373,7 @@ impl SnapshotDirFacts {
                         )
                     })?;
                 patterns.add(glob);
-                self.rule_matcher.pattern_rules.push(index);
+                rule_matcher.pattern_rules.push(index);
             }
             if let Some(kind) = rule.kind {
                 if is_glob {
@@ -380,7 +382,7 @@ impl SnapshotDirFacts {
                         format!("`kind` declares one path; `{pattern}` is a pattern"),
                     ));
                 }
-                self.declared.insert(pattern.clone(), kind);
+                declared.insert(pattern.clone(), kind);
             }
             let owner = match &rule.owner {
                 Some(owner) => Some(
@@ -389,19 +391,22 @@ impl SnapshotDirFacts {
                 ),
                 None => None,
             };
-            self.rules.push(CompiledRule {
+            rules.push(CompiledRule {
                 mode: rule.mode.map(|mode| mode.0),
                 owner,
             });
         }
-        if !self.rule_matcher.pattern_rules.is_empty() {
+        if !rule_matcher.pattern_rules.is_empty() {
             let set = patterns.build().map_err(|error| SnapshotError::Metadata {
                 path: metadata_path.to_path_buf(),
                 position: None,
                 message: format!("invalid path patterns: {error}"),
             })?;
-            self.rule_matcher.patterns = Some(set);
+            rule_matcher.patterns = Some(set);
         }
+        self.rule_matcher = rule_matcher;
+        self.declared = declared;
+        self.rules = rules;
         Ok(())
     }
 
