@@ -5,6 +5,7 @@ use crate::definitions::model::{Audit, Check};
 use crate::definitions::probe::Probe;
 use crate::definitions::variables::Variables;
 use crate::facts::Facts;
+use crate::matching::lines::lines_of;
 use crate::results::Location;
 
 use arcstr::ArcStr;
@@ -274,26 +275,6 @@ fn line_of_path(text: &str, template: &str) -> Option<usize> {
     found
 }
 
-/// The lines of `text` as `str::lines` gives them, found with memchr's newline search (this
-/// runs over a manifest per check and node; `lines`' character searcher was 2% of a fleet).
-fn lines_of(text: &str) -> impl Iterator<Item = &str> {
-    let mut rest = (!text.is_empty()).then_some(text);
-    std::iter::from_fn(move || {
-        let current = rest?;
-        match memchr::memchr(b'\n', current.as_bytes()) {
-            Some(at) => {
-                rest = Some(&current[at + 1..]).filter(|after| !after.is_empty());
-                let line = &current[..at];
-                Some(line.strip_suffix('\r').unwrap_or(line))
-            }
-            None => {
-                rest = None;
-                Some(current)
-            }
-        }
-    })
-}
-
 /// Whether a line, after its indentation and list dashes, starts with the YAML key `key:`
 /// or the JSON key `"key"` (compared in place: this runs for every line of a file, per
 /// check and node).
@@ -314,27 +295,6 @@ fn starts_with_key(line: &str, key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lines_are_those_str_lines_gives() {
-        for text in [
-            "",
-            "\n",
-            "a",
-            "a\n",
-            "a\nb",
-            "a\r\nb\r\n",
-            "\n\na\n\n",
-            "a\r",
-            "\r\n",
-        ] {
-            assert_eq!(
-                lines_of(text).collect::<Vec<_>>(),
-                text.lines().collect::<Vec<_>>(),
-                "{text:?}"
-            );
-        }
-    }
 
     #[test]
     fn follows_a_key_path_through_nested_yaml() {

@@ -19,6 +19,7 @@ use serde_json::Value;
 
 mod node;
 
+use super::lines::lines_of;
 use node::Node;
 
 /// Texts longer than this go to serde-saphyr, whose budgets (nodes, depth) then apply.
@@ -89,11 +90,7 @@ fn content_lines(text: &str) -> Option<Vec<Line<'_>>> {
         return None;
     }
     let mut lines = Vec::with_capacity(text.len() / 16);
-    let mut start = 0;
-    let line_ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]);
-    for (number, end) in line_ends.enumerate() {
-        let raw = &text[start..end];
-        start = end + 1;
+    for (number, raw) in lines_of(text).enumerate() {
         let unindented = raw.trim_start_matches(' ');
         let content = unindented.trim_end_matches(' ');
         if content.is_empty() || content.starts_with('#') {

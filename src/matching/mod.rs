@@ -14,6 +14,7 @@ pub mod document;
 pub mod go_regex;
 pub mod jq_names;
 pub mod jsonpath;
+pub mod lines;
 pub mod lookup;
 pub mod recent_parses;
 pub mod stars;
