@@ -51,14 +51,16 @@ impl Writer {
         self.0.extend_from_slice(text.as_bytes());
     }
 
-    fn optional(&mut self, text: &Option<String>) {
-        match text {
-            None => self.byte(0),
-            Some(text) => {
-                self.byte(1);
-                self.text(text);
-            }
+    /// A tag byte, then the value when there is one.
+    fn option<T: ?Sized>(&mut self, value: Option<&T>, write: impl FnOnce(&mut Self, &T)) {
+        self.byte(u8::from(value.is_some()));
+        if let Some(value) = value {
+            write(self, value);
         }
+    }
+
+    fn optional(&mut self, text: &Option<String>) {
+        self.option(text.as_deref(), |out, text| out.text(text));
     }
 
     fn controls(&mut self, controls: &Controls) {
@@ -94,13 +96,7 @@ impl Writer {
         for audit in [&check.audit, &check.audit_config, &check.audit_env] {
             self.audit(audit);
         }
-        match &check.tests {
-            None => self.byte(0),
-            Some(tests) => {
-                self.byte(1);
-                self.tests(tests);
-            }
-        }
+        self.option(check.tests.as_ref(), Self::tests);
         for flag in [
             check.scored,
             check.use_multiple_values,
@@ -202,14 +198,10 @@ impl Writer {
                 self.text(text);
             }
             self.byte(u8::from(item.set));
-            match &item.compare {
-                None => self.byte(0),
-                Some(compare) => {
-                    self.byte(1);
-                    self.text(&compare.op);
-                    self.text(&compare.value);
-                }
-            }
+            self.option(item.compare.as_ref(), |out, compare| {
+                out.text(&compare.op);
+                out.text(&compare.value);
+            });
         }
     }
 }
@@ -266,12 +258,20 @@ impl<'a> Reader<'a> {
         self.text().map(shared)
     }
 
-    fn optional(&mut self) -> Result<Option<String>, String> {
+    /// [`Writer::option`]'s tag byte, then the value when there is one.
+    fn option<T>(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Result<T, String>,
+    ) -> Result<Option<T>, String> {
         Ok(if self.flag()? {
-            Some(self.string()?)
+            Some(read(self)?)
         } else {
             None
         })
+    }
+
+    fn optional(&mut self) -> Result<Option<String>, String> {
+        self.option(Self::string)
     }
 
     fn list<T>(
@@ -315,11 +315,7 @@ impl<'a> Reader<'a> {
             audit: self.audit()?,
             audit_config: self.audit()?,
             audit_env: self.audit()?,
-            tests: if self.flag()? {
-                Some(self.tests()?)
-            } else {
-                None
-            },
+            tests: self.option(Self::tests)?,
             scored: self.flag()?,
             use_multiple_values: self.flag()?,
             disableenvtesting: self.flag()?,
@@ -396,14 +392,12 @@ impl<'a> Reader<'a> {
             path: self.string()?,
             env: self.string()?,
             set: self.flag()?,
-            compare: if self.flag()? {
-                Some(Compare {
-                    op: self.string()?,
-                    value: self.string()?,
+            compare: self.option(|input| {
+                Ok(Compare {
+                    op: input.string()?,
+                    value: input.string()?,
                 })
-            } else {
-                None
-            },
+            })?,
         })
     }
 }
