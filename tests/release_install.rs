@@ -132,6 +132,10 @@ fn the_layout_packs_a_static_binary_with_its_sbom_and_checksums() {
     let binary = unpacked.path().join(&stem).join("cisgate");
     let elf = std::fs::read(&binary).unwrap();
     assert!(!has_program_interpreter(&elf), "a static binary");
+    assert!(
+        !is_position_independent(&elf),
+        "linked at a fixed address: nothing to relocate at start (docs/security.md)"
+    );
     let version = Command::new(&binary).arg("--version").output().unwrap();
     let version = text(&version.stdout);
     assert!(

@@ -121,6 +121,7 @@ pub fn run(cmd: ScanCommand) -> anyhow::Result<i32> {
     let mut results = runner::run_whole(&runner, input)?;
     results.scanned_at = Some(started_at);
     say_warnings(&runner, cmd.verbose);
+    let_the_process_free(runner);
     say_unreadable(&results);
     ensure_selection_exists(&tree, &cmd, &results)?;
     ensure_not_empty(&cmd, &results, results.nodes.len())?;
@@ -216,6 +217,7 @@ fn run_streamed(
         pipeline.node(node)
     })?;
     say_warnings(&runner, cmd.verbose);
+    let_the_process_free(runner);
     say_unreadable(&header);
     ensure_selection_exists(tree, cmd, &header)?;
     ensure_not_empty(cmd, &header, nodes.into_inner())?;
@@ -224,6 +226,12 @@ fn run_streamed(
     pipeline.end(&header)?;
     report::stream::commit(&outputs, &[])?;
     Ok(header.gate.exit_code)
+}
+
+/// Leaves the runner's caches (configs, every loaded controls file) to the end of the
+/// process, which frees them at once: dropping them piece by piece was 2% of a one-node scan.
+fn let_the_process_free(runner: NodeRunner) {
+    std::mem::forget(runner);
 }
 
 /// A signal asked the run to stop while reports were being written.

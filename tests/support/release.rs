@@ -102,6 +102,18 @@ pub fn expected_commit() -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
+/// Whether an ELF file is position independent (`ET_DYN`: a PIE or a shared library), not
+/// an executable linked at a fixed address (`ET_EXEC`).
+pub fn is_position_independent(elf: &[u8]) -> bool {
+    assert_eq!(&elf[..4], b"\x7fELF", "an ELF file");
+    let object_type = u16::from_le_bytes([elf[16], elf[17]]);
+    assert!(
+        matches!(object_type, 2 | 3),
+        "an executable or PIE: {object_type}"
+    );
+    object_type == 3
+}
+
 /// Whether an ELF file asks for a program interpreter (a dynamic loader): a static binary
 /// (static-pie included) does not.
 pub fn has_program_interpreter(elf: &[u8]) -> bool {
