@@ -157,6 +157,18 @@ fn the_layout_packs_a_static_binary_with_its_sbom_and_checksums() {
         ) && version.lines().any(|l| l == "  cis-1.12"),
         "{version}"
     );
+    // scripts/release-build.sh compiles mimalloc with a smaller first arena; its verbose
+    // start-up lines show the option the C code was built with.
+    let allocator = Command::new(&binary)
+        .arg("--version")
+        .env("MIMALLOC_VERBOSE", "1")
+        .output()
+        .unwrap();
+    let allocator = text(&allocator.stderr);
+    assert!(
+        allocator.contains("option 'arena_reserve': 262144 KiB"),
+        "{allocator}"
+    );
 
     let sbom: Value = serde_json::from_slice(
         &std::fs::read(out.path().join(format!("{stem}.cdx.json"))).unwrap(),
