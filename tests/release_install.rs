@@ -133,8 +133,12 @@ fn the_layout_packs_a_static_binary_with_its_sbom_and_checksums() {
     let elf = std::fs::read(&binary).unwrap();
     assert!(!has_program_interpreter(&elf), "a static binary");
     assert!(
-        !is_position_independent(&elf),
-        "linked at a fixed address: nothing to relocate at start (docs/security.md)"
+        is_position_independent(&elf),
+        "a static PIE: its code at a random address (docs/security.md)"
+    );
+    assert!(
+        has_packed_relative_relocations(&elf),
+        "relocations packed (DT_RELR), as scripts/release-build.sh links them"
     );
     let version = Command::new(&binary).arg("--version").output().unwrap();
     let version = text(&version.stdout);

@@ -114,6 +114,18 @@ pub fn is_position_independent(elf: &[u8]) -> bool {
     object_type == 3
 }
 
+/// Whether an ELF file has a section of packed relative relocations (`SHT_RELR`).
+pub fn has_packed_relative_relocations(elf: &[u8]) -> bool {
+    assert_eq!(&elf[..4], b"\x7fELF", "an ELF file");
+    let u16_at = |at: usize| u16::from_le_bytes(elf[at..at + 2].try_into().unwrap()) as usize;
+    let section_headers = u64::from_le_bytes(elf[0x28..0x30].try_into().unwrap()) as usize;
+    let (entry_size, count) = (u16_at(0x3a), u16_at(0x3c));
+    (0..count).any(|i| {
+        let at = section_headers + i * entry_size + 4; // sh_type
+        u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) == 19 // SHT_RELR
+    })
+}
+
 /// Whether an ELF file asks for a program interpreter (a dynamic loader): a static binary
 /// (static-pie included) does not.
 pub fn has_program_interpreter(elf: &[u8]) -> bool {
