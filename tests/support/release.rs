@@ -105,8 +105,7 @@ pub fn expected_commit() -> String {
 /// Whether an ELF file is position independent (`ET_DYN`: a PIE or a shared library), not
 /// an executable linked at a fixed address (`ET_EXEC`).
 pub fn is_position_independent(elf: &[u8]) -> bool {
-    assert_eq!(&elf[..4], b"\x7fELF", "an ELF file");
-    let object_type = u16::from_le_bytes([elf[16], elf[17]]);
+    let object_type = Elf64::new(elf).u16_at(0x10);
     assert!(
         matches!(object_type, 2 | 3),
         "an executable or PIE: {object_type}"
@@ -116,27 +115,61 @@ pub fn is_position_independent(elf: &[u8]) -> bool {
 
 /// Whether an ELF file has a section of packed relative relocations (`SHT_RELR`).
 pub fn has_packed_relative_relocations(elf: &[u8]) -> bool {
-    assert_eq!(&elf[..4], b"\x7fELF", "an ELF file");
-    let u16_at = |at: usize| u16::from_le_bytes(elf[at..at + 2].try_into().unwrap()) as usize;
-    let section_headers = u64::from_le_bytes(elf[0x28..0x30].try_into().unwrap()) as usize;
-    let (entry_size, count) = (u16_at(0x3a), u16_at(0x3c));
-    (0..count).any(|i| {
-        let at = section_headers + i * entry_size + 4; // sh_type
-        u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) == 19 // SHT_RELR
-    })
+    const SHT_RELR: u32 = 19;
+    Elf64::new(elf).section_types().any(|kind| kind == SHT_RELR)
 }
 
 /// Whether an ELF file asks for a program interpreter (a dynamic loader): a static binary
 /// (static-pie included) does not.
 pub fn has_program_interpreter(elf: &[u8]) -> bool {
-    assert_eq!(&elf[..4], b"\x7fELF", "an ELF file");
-    assert_eq!(elf[4], 2, "64-bit");
-    assert_eq!(elf[5], 1, "little-endian");
-    let u16_at = |at: usize| u16::from_le_bytes(elf[at..at + 2].try_into().unwrap()) as usize;
-    let program_headers = u64::from_le_bytes(elf[0x20..0x28].try_into().unwrap()) as usize;
-    let (entry_size, count) = (u16_at(0x36), u16_at(0x38));
-    (0..count).any(|i| {
-        let at = program_headers + i * entry_size;
-        u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) == 3 // PT_INTERP
-    })
+    const PT_INTERP: u32 = 3;
+    Elf64::new(elf)
+        .segment_types()
+        .any(|kind| kind == PT_INTERP)
+}
+
+/// A 64-bit little-endian ELF file's header fields and the types in its two header tables.
+struct Elf64<'a>(&'a [u8]);
+
+impl<'a> Elf64<'a> {
+    fn new(elf: &'a [u8]) -> Self {
+        assert_eq!(&elf[..4], b"\x7fELF", "an ELF file");
+        assert_eq!(elf[4], 2, "64-bit");
+        assert_eq!(elf[5], 1, "little-endian");
+        Elf64(elf)
+    }
+
+    fn u16_at(&self, at: usize) -> u16 {
+        u16::from_le_bytes(self.0[at..at + 2].try_into().unwrap())
+    }
+
+    fn u32_at(&self, at: usize) -> u32 {
+        u32::from_le_bytes(self.0[at..at + 4].try_into().unwrap())
+    }
+
+    fn u64_at(&self, at: usize) -> usize {
+        u64::from_le_bytes(self.0[at..at + 8].try_into().unwrap()) as usize
+    }
+
+    /// `p_type` of every program header (segment).
+    fn segment_types(&self) -> impl Iterator<Item = u32> + '_ {
+        self.table(self.u64_at(0x20), self.u16_at(0x36), self.u16_at(0x38), 0)
+    }
+
+    /// `sh_type` of every section header.
+    fn section_types(&self) -> impl Iterator<Item = u32> + '_ {
+        self.table(self.u64_at(0x28), self.u16_at(0x3a), self.u16_at(0x3c), 4)
+    }
+
+    /// The `u32` at `field` of each of `count` entries of `entry_size` bytes from `offset`.
+    fn table(
+        &self,
+        offset: usize,
+        entry_size: u16,
+        count: u16,
+        field: usize,
+    ) -> impl Iterator<Item = u32> + '_ {
+        (0..usize::from(count))
+            .map(move |i| self.u32_at(offset + i * usize::from(entry_size) + field))
+    }
 }
