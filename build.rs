@@ -62,6 +62,22 @@ fn main() {
     println!("cargo:rustc-env=CISGATE_BUILD_COMMIT={commit}");
     let target = std::env::var("TARGET").unwrap_or_default();
     println!("cargo:rustc-env=CISGATE_BUILD_TARGET={target}");
+    watch_release_link_inputs();
+}
+
+/// scripts/release-build.sh links with scripts/release-link.sh, which lays functions out in the
+/// order of a file cargo knows nothing of: a changed order (or linker script) must link again.
+fn watch_release_link_inputs() {
+    println!("cargo:rerun-if-env-changed=CISGATE_SYMBOL_ORDER");
+    if let Some(order) = std::env::var_os("CISGATE_SYMBOL_ORDER") {
+        let order = PathBuf::from(order);
+        println!("cargo:rerun-if-changed={}", order.display());
+        if let Some(scripts) = order.parent() {
+            for script in ["release-link.sh", "symbol-order.awk"] {
+                println!("cargo:rerun-if-changed={}", scripts.join(script).display());
+            }
+        }
+    }
 }
 
 /// `git -C dir ARGS`, its trimmed output when it succeeds.

@@ -181,6 +181,77 @@ fn the_layout_packs_a_static_binary_with_its_sbom_and_checksums() {
     assert_sbom_describes(&sbom, &elf);
 }
 
+/// scripts/release-link.sh lays the functions of scripts/release-symbol-order.txt out first and
+/// side by side (#14): the link map scripts/release-build.sh keeps next to the binary shows
+/// where each went. The order file goes stale when functions are renamed or the scan runs
+/// others; then this fails and says how to write it again.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_release_binary_lays_out_the_functions_a_scan_runs_side_by_side() {
+    let binary = static_binary();
+    let link_map = binary.with_file_name("cisgate.map");
+    let link_map = std::fs::read_to_string(&link_map)
+        .unwrap_or_else(|e| panic!("{}: {e}", link_map.display()));
+    let functions = linked_functions(&link_map);
+    assert!(functions.len() > 10_000, "{} functions", functions.len());
+    let order =
+        std::fs::read_to_string(repo_root().join("scripts/release-symbol-order.txt")).unwrap();
+    let order: Vec<&str> = order
+        .lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .collect();
+
+    // What scripts/symbol-order.awk gives the linker: each name as it is when the binary has
+    // it, else every function with its name but other hashes.
+    let by_symbol: BTreeMap<&str, &LinkedFunction> = functions
+        .iter()
+        .map(|function| (function.symbol.as_str(), function))
+        .collect();
+    let mut by_name: BTreeMap<String, Vec<&LinkedFunction>> = BTreeMap::new();
+    for function in &functions {
+        by_name
+            .entry(symbol_without_hashes(&function.symbol))
+            .or_default()
+            .push(function);
+    }
+    let rust: Vec<&str> = order
+        .iter()
+        .copied()
+        .filter(|name| name.starts_with("_ZN") || name.starts_with("_R"))
+        .collect();
+    let mut placed: BTreeMap<&str, &LinkedFunction> = BTreeMap::new();
+    let mut found = 0;
+    for name in &rust {
+        let matching = match by_symbol.get(name) {
+            Some(function) => vec![*function],
+            None => by_name
+                .get(&symbol_without_hashes(name))
+                .cloned()
+                .unwrap_or_default(),
+        };
+        found += usize::from(!matching.is_empty());
+        placed.extend(matching.into_iter().map(|f| (f.symbol.as_str(), f)));
+    }
+    let named = rust.len();
+    assert!(named > 500, "{named} Rust functions ordered");
+    assert!(
+        found * 10 >= named * 9,
+        "only {found} of the {named} Rust functions scripts/release-symbol-order.txt names are \
+         in the binary: it no longer names the functions a scan runs. Write it again with \
+         scripts/symbol-order.py (needs valgrind) and commit it"
+    );
+
+    // First and side by side: together they fill the code from its start to the last of them.
+    let text_start = functions.iter().map(|f| f.address).min().unwrap();
+    let end = placed.values().map(|f| f.address + f.size).max().unwrap();
+    let bytes: u64 = placed.values().map(|f| f.size).sum();
+    assert!(
+        bytes * 10 >= (end - text_start) * 8,
+        "{bytes} bytes of ordered functions spread over {} bytes from the start of the code",
+        end - text_start
+    );
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes)

@@ -173,3 +173,66 @@ impl<'a> Elf64<'a> {
             .map(move |i| self.u32_at(offset + i * usize::from(entry_size) + field))
     }
 }
+
+/// A function's section in a link map: its symbol, address and size.
+pub struct LinkedFunction {
+    pub symbol: String,
+    pub address: u64,
+    pub size: u64,
+}
+
+/// The functions of a link map written by lld (`-Map`) that the compiler put in sections of
+/// their own (`.text.<symbol>`, `.text.unlikely.<symbol>`, ...); a C library's `.text`
+/// sections, which hold many functions, are left out.
+pub fn linked_functions(link_map: &str) -> Vec<LinkedFunction> {
+    link_map
+        .lines()
+        .filter_map(|line| {
+            // `VMA LMA Size Align` in hex (Align decimal), then `file:(section)`.
+            let mut fields = line.split_whitespace();
+            let address = u64::from_str_radix(fields.next()?, 16).ok()?;
+            let _lma = fields.next()?;
+            let size = u64::from_str_radix(fields.next()?, 16).ok()?;
+            let _align = fields.next()?;
+            let section = fields.next()?.rsplit_once(":(")?.1.strip_suffix(')')?;
+            let symbol = [".text.unlikely.", ".text.hot.", ".text.startup.", ".text."]
+                .iter()
+                .find_map(|prefix| section.strip_prefix(prefix))?;
+            Some(LinkedFunction {
+                symbol: symbol.to_string(),
+                address,
+                size,
+            })
+        })
+        .collect()
+}
+
+/// A Rust symbol's name without the hashes rustc puts in it (scripts/symbol-order.awk's key):
+/// a legacy name's `17h<16 hex digits>E` end, a v0 name's crate hashes (`Cs<base-62>_`).
+pub fn symbol_without_hashes(symbol: &str) -> String {
+    if let Some(body) = symbol.strip_prefix("_ZN") {
+        if let Some((path, hash)) = body.rsplit_once("17h") {
+            if hash.len() == 17 && hash.ends_with('E') {
+                return format!("_ZN{path}E");
+            }
+        }
+        return symbol.to_string();
+    }
+    if !symbol.starts_with("_R") {
+        return symbol.to_string();
+    }
+    let mut out = String::with_capacity(symbol.len());
+    let mut rest = symbol;
+    while let Some(at) = rest.find("Cs") {
+        out.push_str(&rest[..at + 2]);
+        rest = &rest[at + 2..];
+        let hash = rest
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|&end| end > 0 && rest[end..].starts_with('_'));
+        if let Some(end) = hash {
+            rest = &rest[end..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
