@@ -123,6 +123,10 @@ impl<'de> Deserialize<'de> for Mode {
     }
 }
 
+/// By node path, with a randomly seeded hasher (the paths come from the snapshot) faster
+/// than the standard library's SipHash, which was 1.2% of a snapshot directory's scan.
+type ByNodePath<V> = HashMap<String, V, foldhash::quality::RandomState>;
+
 /// A metadata `files` entry ready to match node paths.
 struct CompiledRule {
     mode: Option<u32>,
@@ -135,7 +139,7 @@ struct CompiledRule {
 /// compiled a regex each and ran every one on every `stat`).
 #[derive(Default)]
 struct RuleMatcher {
-    exact: HashMap<String, Vec<usize>>,
+    exact: ByNodePath<Vec<usize>>,
     /// Each simple pattern with its rule index.
     simple: Vec<(SimplePattern, usize)>,
     patterns: Option<globset::GlobSet>,
@@ -249,10 +253,10 @@ pub struct SnapshotDirFacts {
     seen: rooted::Seen,
     /// What `stat` and `read_file` answered, by node path: a node's checks ask about the
     /// same manifests and kubeconfigs dozens of times. Errors are not kept.
-    stats: Mutex<HashMap<String, Option<FileStat>>>,
-    contents: Mutex<HashMap<String, Option<Arc<str>>>>,
+    stats: Mutex<ByNodePath<Option<FileStat>>>,
+    contents: Mutex<ByNodePath<Option<Arc<str>>>>,
     /// What `list_tree` answered, by node path: several checks walk the same PKI tree.
-    trees: Mutex<HashMap<String, Arc<[String]>>>,
+    trees: Mutex<ByNodePath<Arc<[String]>>>,
 }
 
 /// A process of the node, with the container image it runs from (static pods).
