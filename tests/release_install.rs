@@ -173,6 +173,28 @@ fn the_layout_packs_a_static_binary_with_its_sbom_and_checksums() {
         allocator.contains("option 'arena_reserve': 262144 KiB"),
         "{allocator}"
     );
+    // ... and without freeing its pages back to the system as the process ends
+    // (MI_SKIP_COLLECT_ON_EXIT): a one-node scan's statistics, printed as mimalloc is done,
+    // count no purge.
+    let scan = Command::new(&binary)
+        .args([
+            "scan",
+            "--snapshot",
+            "examples/snapshots/control-plane-1",
+            "-q",
+        ])
+        .current_dir(repo_root())
+        .env("MIMALLOC_SHOW_STATS", "1")
+        .output()
+        .unwrap();
+    let statistics = text(&scan.stderr);
+    let purges = statistics
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("purges"))
+        .and_then(|rest| rest.trim_start().strip_prefix(':'))
+        .and_then(|counts| counts.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no purge count in mimalloc's statistics:\n{statistics}"));
+    assert_eq!(purges, "0", "{statistics}");
 
     let sbom: Value = serde_json::from_slice(
         &std::fs::read(out.path().join(format!("{stem}.cdx.json"))).unwrap(),
