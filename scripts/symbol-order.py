@@ -108,14 +108,18 @@ def main() -> None:
                            stdout=subprocess.PIPE, text=True, check=True)
     binary = REPO / built.stdout.strip()
     link_map = LinkMap((binary.parent / "cisgate.map").read_text())
-    order: dict[str, None] = {}
+    # Each function with the first run that ran it. callgrind lists functions in no fixed
+    # order, so within a run they go by name: written again for the same code, the file
+    # changes at most where a thread happened to wait.
+    first_run: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         for index, args in enumerate(runs(work)):
             for address in functions_run(binary, args, work / f"{index}.out"):
                 function = link_map.function_at(address)
                 if function:
-                    order.setdefault(function)
+                    first_run.setdefault(function, index)
+    order = sorted(first_run, key=lambda function: (first_run[function], function))
     rustc = subprocess.run(["rustc", "--version"], stdout=subprocess.PIPE, text=True,
                            check=True).stdout.strip()
     ORDER.write_text(
