@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# The linker of release binaries (scripts/release-build.sh passes it to rustc as `-C linker`):
-# runs `cc` with rustc's arguments, plus the functions a scan runs laid out first and side by
-# side, in the order of scripts/release-symbol-order.txt (`--symbol-ordering-file`, lld), and
-# a link map next to the binary for tests/release_install.rs.
+# The linker of x86_64 release binaries (scripts/release-build.sh names it to cargo, which
+# passes it to rustc as `-C linker`): runs `cc` with rustc's arguments, plus the functions a
+# scan runs laid out first and side by side, in the order of scripts/release-symbol-order.txt
+# (`--symbol-ordering-file`, lld), and a link map next to the binary for
+# tests/release_install.rs.
 #
-# A one-node scan runs ~1,200 of the binary's functions. Left where the linker puts them they
-# are spread over 5 MB of its 12.5 MB of code, and the kernel maps code 64 KiB at a time, on
-# the first touch: 80 page faults. Side by side they fill 1.7 MB: 29 faults, and the CPU's
-# instruction caches and TLB hold more of them. 0.2 ms of a 3 ms scan (#14, docs/performance.md).
+# A one-node scan runs ~1,600 of the binary's functions. Left where the linker puts them they
+# are spread over ~5 MB of its 12.5 MB of code, and the kernel maps code 64 KiB at a time, on
+# the first touch: 80 page faults for a snapshot file. Side by side they fill ~2.3 MB: 32
+# faults, and the CPU's instruction caches and TLB hold more of them. 0.2 ms of a 3 ms scan
+# (#14, docs/performance.md "One node, thirteenth round").
 #
 # The order file (scripts/symbol-order.py) names functions as the release binary it profiled
 # named them. rustc's names carry hashes that change with the compiler and the dependencies'
