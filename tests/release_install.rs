@@ -173,6 +173,18 @@ fn the_layout_packs_a_static_binary_with_its_sbom_and_checksums() {
         allocator.contains("option 'arena_reserve': 262144 KiB"),
         "{allocator}"
     );
+    // ... reading its options with getenv (MI_USE_ENVIRON=0): `MIMALLOC_X` and `mimalloc_x`,
+    // not the mixed-case names its own scan of the environment would match.
+    let mixed_case = Command::new(&binary)
+        .arg("--version")
+        .env("Mimalloc_Verbose", "1")
+        .output()
+        .unwrap();
+    assert!(
+        !text(&mixed_case.stderr).contains("option 'arena_reserve'"),
+        "mimalloc matched a mixed-case name: it still scans the environment itself\n{}",
+        text(&mixed_case.stderr)
+    );
     // ... and without freeing its pages back to the system as the process ends
     // (MI_SKIP_COLLECT_ON_EXIT): a one-node scan's statistics, printed as mimalloc is done,
     // count no purge.

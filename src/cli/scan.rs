@@ -171,7 +171,9 @@ fn run_streamed(
     baseline_args: &BaselineArgs,
     started_at: jiff::Timestamp,
 ) -> anyhow::Result<i32> {
-    let _interruptible = destination::Interruptible::install();
+    // Signals are noted, not fatal, only while there are reports to stage and remove.
+    let writes_reports = cmd.json.json.is_some() || cmd.reports.any();
+    let _interruptible = writes_reports.then(destination::Interruptible::install);
     let mut stages = baseline::stages(baseline_args, cmd.baseline.today())?;
     stages.push(Box::new(gate::Counter::new(policy(cmd))));
     let outputs = Outputs::default();

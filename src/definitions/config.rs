@@ -18,7 +18,9 @@ use crate::shared_text::shared;
 /// The merged configuration for one benchmark.
 #[derive(Debug, Clone)]
 pub struct BenchmarkConfig {
-    merged: Value,
+    /// Shared by clones: a benchmark without settings of its own (most of them) uses the top
+    /// configuration as it is, and one with settings copies it once to merge them in.
+    merged: Arc<Value>,
     /// The `platforms` section, checked and compiled when the file is loaded.
     platforms: std::sync::Arc<[PlatformConfig]>,
     /// Each target's components, read from `merged` once (every node of a fleet asks for
@@ -107,7 +109,7 @@ impl BenchmarkConfig {
         })?;
         let top = BenchmarkConfig {
             platforms: platforms_of(tree, &merged)?.into(),
-            merged,
+            merged: Arc::new(merged),
             components_read: Default::default(),
         };
         match benchmark {
@@ -135,8 +137,11 @@ impl BenchmarkConfig {
         let Some(overrides) = read_config(tree, &format!("{benchmark}/config.yaml"))? else {
             return Ok(self);
         };
+        if overrides.as_object().is_some_and(Map::is_empty) {
+            return Ok(self); // nothing to merge: the top configuration and what was read of it
+        }
         let overrides_platforms = overrides.get("platforms").is_some();
-        merge(&mut self.merged, overrides);
+        merge(Arc::make_mut(&mut self.merged), overrides);
         if overrides_platforms {
             self.platforms = platforms_of(tree, &self.merged)?.into();
         }
@@ -226,7 +231,7 @@ fn component_from(name: &str, body: &Value) -> ComponentConfig {
                 kind: *kind,
                 candidates: candidates.iter().map(|path| shared(path)).collect(),
                 default: default.as_deref().map(shared),
-                variable: shared(&format!("${name}{}", kind.suffix())),
+                variable: shared(&["$", name, kind.suffix()].concat()),
             }
         })
         .collect();
@@ -236,7 +241,7 @@ fn component_from(name: &str, body: &Value) -> ComponentConfig {
         bins: body.get("bins").map(string_list).unwrap_or_default(),
         markers: body.get("markers").map(string_list).unwrap_or_default(),
         files,
-        bin_variable: shared(&format!("${name}bin")),
+        bin_variable: shared(&["$", name, "bin"].concat()),
     }
 }
 

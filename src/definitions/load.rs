@@ -103,10 +103,9 @@ pub fn load_controls(
             };
             let changed = substitute_parsed(&mut controls, variables);
             check_node_type(&file, &controls, target)?;
-            for check in controls.groups.iter().flat_map(|g| &g.checks) {
-                if changed.contains(&check.id) {
-                    validate_check(&file, &raw, check)?;
-                }
+            let checks = controls.groups.iter().flat_map(|g| &g.checks);
+            for (check, _) in checks.zip(changed).filter(|(_, changed)| *changed) {
+                validate_check(&file, &raw, check)?;
             }
             (controls, as_written)
         }
@@ -171,11 +170,11 @@ fn from_compiled(
     Ok(controls)
 }
 
-/// Substitutes the node's values into every text of the parsed file; the ids of the checks
-/// whose texts changed.
-fn substitute_parsed(controls: &mut Controls, variables: &Variables) -> Vec<ArcStr> {
+/// Substitutes the node's values into every text of the parsed file; for each check, in the
+/// file's order, whether its texts changed.
+fn substitute_parsed(controls: &mut Controls, variables: &Variables) -> Vec<bool> {
     let on_node = |text: &str| variables.substitute_on_node_if_changed(text);
-    let mut changed_check_ids = Vec::new();
+    let mut changed_checks = Vec::new();
     let substituted = Substitution { on_node: &on_node };
     substituted.arc(&mut controls.version);
     substituted.arc(&mut controls.id);
@@ -185,13 +184,14 @@ fn substitute_parsed(controls: &mut Controls, variables: &Variables) -> Vec<ArcS
         substituted.arc(&mut group.id);
         substituted.arc(&mut group.text);
         substituted.arc(&mut group.group_type);
-        for check in &mut group.checks {
-            if substituted.check(check) {
-                changed_check_ids.push(check.id.clone());
-            }
-        }
+        changed_checks.extend(
+            group
+                .checks
+                .iter_mut()
+                .map(|check| substituted.check(check)),
+        );
     }
-    changed_check_ids
+    changed_checks
 }
 
 /// One substitution over the texts of a parsed file; each method says whether it changed

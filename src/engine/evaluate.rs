@@ -162,15 +162,15 @@ impl ItemOutcome<'_> {
             SourceKind::Command | SourceKind::Env => self.key.trim(),
         };
         if let Some(error) = &self.error {
-            return format!("{key}: {}", cut(error, DECISIVE_VALUE_LIMIT));
+            return [key, ": ", &cut(error, DECISIVE_VALUE_LIMIT)].concat();
         }
         match (&self.value, self.source) {
             (Some(value), SourceKind::Config) => {
-                format!("{key}: {}", cut(value, DECISIVE_VALUE_LIMIT))
+                [key, ": ", &cut(value, DECISIVE_VALUE_LIMIT)].concat()
             }
             (Some(value), _) if *value == self.key => key.to_owned(),
-            (Some(value), _) => format!("{key}={}", cut(value, DECISIVE_VALUE_LIMIT)),
-            (None, _) => format!("{key} not set"),
+            (Some(value), _) => [key, "=", &cut(value, DECISIVE_VALUE_LIMIT)].concat(),
+            (None, _) => [key, " not set"].concat(),
         }
     }
 }
@@ -342,8 +342,8 @@ fn evaluate_line(item: &TestItem, source: SourceKind, key: &str, line: &str) -> 
             let outcome = compare(op, actual, expected_value, key);
             (outcome.passed, outcome.expected_text)
         }
-        _ if item.set => (found, format!("'{key}' is present")),
-        _ => (!found, format!("'{key}' is not present")),
+        _ if item.set => (found, ["'", key, "' is present"].concat()),
+        _ => (!found, ["'", key, "' is not present"].concat()),
     };
     LineOutcome {
         found,

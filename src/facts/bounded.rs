@@ -116,6 +116,21 @@ pub fn read_regular(path: &Path, limit: Limit, follow_last: bool) -> Result<Vec<
     read_sized(file, opened.len(), limit)
 }
 
+/// [`read_regular`] of a path whose symlinks the caller resolved (a final one is an error),
+/// with the `lstat` its resolution made, if any (a snapshot directory's rooted walk): that
+/// `lstat` is not asked again. The open file is still checked to be regular.
+pub fn read_resolved_regular(
+    path: &Path,
+    lstat: Option<&std::fs::Metadata>,
+    limit: Limit,
+) -> Result<Vec<u8>, ReadError> {
+    let Some(lstat) = lstat else {
+        return read_regular(path, limit, false);
+    };
+    let (file, opened) = open_checked_regular(path, lstat, false)?;
+    read_sized(file, opened.len(), limit)
+}
+
 /// Opens a regular file for reading without ever blocking on a FIFO or a device.
 pub fn open_regular(path: &Path, follow_last: bool) -> Result<File, ReadError> {
     open_regular_with_metadata(path, follow_last).map(|(file, _)| file)
@@ -133,6 +148,15 @@ fn open_regular_with_metadata(
         std::fs::symlink_metadata(path)
     }
     .map_err(ReadError::Io)?;
+    open_checked_regular(path, &before, follow_last)
+}
+
+/// Opens `path` when `before`, its `stat` or `lstat`, says it is a regular file.
+fn open_checked_regular(
+    path: &Path,
+    before: &std::fs::Metadata,
+    follow_last: bool,
+) -> Result<(File, std::fs::Metadata), ReadError> {
     if !before.file_type().is_file() {
         return Err(ReadError::NotRegular {
             kind: kind_of(&before.file_type()),
@@ -394,6 +418,31 @@ mod tests {
         let started = Instant::now();
         let error = read_regular(&fifo, Limit::NodeFile, true).unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(error.to_string(), "a FIFO, not a regular file");
+    }
+
+    #[test]
+    fn a_fifo_swapped_in_after_its_lstat_is_still_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, "was a file").unwrap();
+        let lstat = std::fs::symlink_metadata(&path).unwrap();
+        assert_eq!(
+            read_resolved_regular(&path, Some(&lstat), Limit::NodeFile).unwrap(),
+            b"was a file"
+        );
+        std::fs::remove_file(&path).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let started = Instant::now();
+        let error = read_resolved_regular(&path, Some(&lstat), Limit::NodeFile).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(error.to_string(), "a FIFO, not a regular file");
+        let fifo_lstat = std::fs::symlink_metadata(&path).unwrap();
+        let error = read_resolved_regular(&path, Some(&fifo_lstat), Limit::NodeFile).unwrap_err();
         assert_eq!(error.to_string(), "a FIFO, not a regular file");
     }
 

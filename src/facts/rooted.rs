@@ -2,8 +2,9 @@
 //! way the node's kernel would: an absolute symlink target starts again at the node's
 //! root, not at this machine's `/`, and `..` never climbs above the root.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
@@ -96,8 +97,11 @@ pub fn resolve_with_metadata(
     follow_last: bool,
     seen: &Seen,
 ) -> io::Result<(Resolved, Option<std::fs::Metadata>)> {
-    let mut pending = components(Path::new(node_path));
-    pending.reverse();
+    // Taken from the end: the path's own components borrowed, a symlink's target copied.
+    let mut pending: Vec<Cow<'_, OsStr>> = components(Path::new(node_path))
+        .rev()
+        .map(Cow::Borrowed)
+        .collect();
     // The root and the components resolved so far, grown and cut in place.
     let mut resolved = root.to_path_buf();
     let mut depth = 0;
@@ -105,7 +109,7 @@ pub fn resolve_with_metadata(
     let mut last_metadata = None;
     let mut hops = 0;
     while let Some(component) = pending.pop() {
-        if component == ".." {
+        if *component == *".." {
             // `..` at the root stays at the root
             if depth > 0 {
                 resolved.pop();
@@ -132,9 +136,11 @@ pub fn resolve_with_metadata(
                 resolved = root.to_path_buf();
                 depth = 0;
             }
-            let mut target_components = components(&target);
-            target_components.reverse();
-            pending.extend(target_components);
+            pending.extend(
+                components(&target)
+                    .rev()
+                    .map(|component| Cow::Owned(component.to_os_string())),
+            );
             continue;
         }
         if !is_last && !metadata.is_dir() {
@@ -155,14 +161,12 @@ pub fn is_missing(error: &io::Error) -> bool {
 }
 
 /// Normal and `..` components; the root and `.` say nothing here.
-fn components(path: &Path) -> Vec<OsString> {
-    path.components()
-        .filter_map(|component| match component {
-            Component::Normal(name) => Some(name.to_os_string()),
-            Component::ParentDir => Some(OsString::from("..")),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
-        })
-        .collect()
+fn components(path: &Path) -> impl DoubleEndedIterator<Item = &OsStr> {
+    path.components().filter_map(|component| match component {
+        Component::Normal(name) => Some(name),
+        Component::ParentDir => Some(OsStr::new("..")),
+        Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
+    })
 }
 
 #[cfg(test)]

@@ -301,14 +301,13 @@ impl SnapshotDirFacts {
         );
         let metadata_path = facts.root.join(METADATA_FILE);
         // Resolved inside the snapshot like every other path: a symlink never leaves it.
-        let resolved = rooted::resolve(&facts.root, METADATA_FILE, true).map_err(|source| {
-            SnapshotError::Io {
+        let resolved = rooted::resolve_with_metadata(&facts.root, METADATA_FILE, true, &facts.seen)
+            .map_err(|source| SnapshotError::Io {
                 path: metadata_path.clone(),
                 source,
-            }
-        })?;
-        if let Resolved::Found(resolved) = resolved {
-            let text = read_metadata(&resolved, &metadata_path)?;
+            })?;
+        if let (Resolved::Found(resolved), lstat) = resolved {
+            let text = read_metadata(&resolved, lstat.as_ref(), &metadata_path)?;
             facts.metadata = parse_metadata(&text, &metadata_path, Positions::Unknown)?;
             if facts.compile_rules(&metadata_path).is_err() {
                 // Read quickly, the rules have no positions: read again to say where.
@@ -475,7 +474,9 @@ impl SnapshotDirFacts {
             }
         };
         // Every symlink on the way was followed: the resolution's `lstat` is the file's `stat`.
-        let is_dir = metadata.map_or_else(|| host.is_dir(), |metadata| metadata.is_dir());
+        let is_dir = metadata
+            .as_ref()
+            .map_or_else(|| host.is_dir(), |metadata| metadata.is_dir());
         if is_dir {
             return Err(FactError::Unreadable {
                 path: node_path,
@@ -483,7 +484,7 @@ impl SnapshotDirFacts {
             });
         }
         // `host` is resolved within the root: a final symlink now would be a swap.
-        match bounded::read_regular(&host, Limit::NodeFile, false) {
+        match bounded::read_resolved_regular(&host, metadata.as_ref(), Limit::NodeFile) {
             Ok(bytes) => Ok(Some(bounded::into_text(bytes))),
             Err(error) => Err(FactError::Unreadable {
                 path: node_path,
@@ -507,6 +508,28 @@ impl SnapshotDirFacts {
         );
         let sorted: BTreeSet<String> = paths.into_iter().collect();
         Ok(sorted.into_iter().collect())
+    }
+
+    /// The listing of `node_path` cut from an ancestor's listing already made (the PKI
+    /// directory after `/etc/kubernetes`), or `None`. Only a path the ancestor's walk reached
+    /// is cut: the walk entered no symlink on the way there, so walking the path itself would
+    /// find the same entries, and the metadata's declared paths under it are in both.
+    fn listed_within_ancestor(&self, node_path: &str) -> Option<Vec<String>> {
+        if node_path.split('/').any(|part| part == "..") {
+            return None;
+        }
+        let trees = locked(&self.trees);
+        let mut ancestor = node_path;
+        while let Some(cut) = ancestor.rfind('/') {
+            ancestor = if cut == 0 { "/" } else { &ancestor[..cut] };
+            if let Some(listing) = trees.get(ancestor) {
+                return within(listing, node_path);
+            }
+            if ancestor == "/" {
+                break;
+            }
+        }
+        None
     }
 
     /// Resolves a node path to a path under the root, following symlinks as a chroot
@@ -648,15 +671,42 @@ impl SnapshotDirFacts {
             if host == self.root && name == METADATA_FILE {
                 continue;
             }
-            let child = if node == "/" {
-                format!("/{}", name.to_string_lossy())
-            } else {
-                format!("{node}/{}", name.to_string_lossy())
-            };
-            self.walk(&entry.path(), &child, out)?;
+            let utf8 = name.to_str().is_some();
+            let name = name.to_string_lossy();
+            let parent = if node == "/" { "" } else { node };
+            let mut child = String::with_capacity(parent.len() + 1 + name.len());
+            child.push_str(parent);
+            child.push('/');
+            child.push_str(&name);
+            // A directory listed before (the static pods' before `/etc/kubernetes`) is not
+            // read again: the walk reached it without a symlink, as its own listing did.
+            let listed = utf8.then(|| locked(&self.trees).get(&child).cloned());
+            match listed.flatten() {
+                Some(listing) => out.extend(listing.iter().cloned()),
+                None => self.walk(&entry.path(), &child, out)?,
+            }
         }
         Ok(())
     }
+}
+
+/// `path` and the entries below it in a sorted listing that holds `path`, or `None`.
+fn within(listing: &[String], path: &str) -> Option<Vec<String>> {
+    let start = listing
+        .binary_search_by(|entry| entry.as_str().cmp(path))
+        .ok()?;
+    // Everything that starts with `path` is contiguous from it (`pki`, `pki-old`, `pki/ca`).
+    let below = |entry: &&String| {
+        entry.len() == path.len() || entry.as_bytes().get(path.len()) == Some(&b'/')
+    };
+    Some(
+        listing[start..]
+            .iter()
+            .take_while(|entry| entry.starts_with(path))
+            .filter(below)
+            .cloned()
+            .collect(),
+    )
 }
 
 fn resolve_account(
@@ -684,13 +734,16 @@ fn io_fact_error(path: &str, error: &std::io::Error) -> FactError {
 }
 
 /// The text of the metadata file at `resolved` (where its symlinks lead inside the
-/// snapshot); errors name it as `path`.
-fn read_metadata(resolved: &Path, path: &Path) -> Result<String, SnapshotError> {
-    let bytes = bounded::read_regular(resolved, Limit::NodeFile, false).map_err(|error| {
-        SnapshotError::Io {
-            path: path.to_path_buf(),
-            source: error.into(),
-        }
+/// snapshot), with the `lstat` its resolution made; errors name it as `path`.
+fn read_metadata(
+    resolved: &Path,
+    lstat: Option<&std::fs::Metadata>,
+    path: &Path,
+) -> Result<String, SnapshotError> {
+    let read = bounded::read_resolved_regular(resolved, lstat, Limit::NodeFile);
+    let bytes = read.map_err(|error| SnapshotError::Io {
+        path: path.to_path_buf(),
+        source: error.into(),
     })?;
     String::from_utf8(bytes).map_err(|_| SnapshotError::Metadata {
         path: path.to_path_buf(),
@@ -795,7 +848,10 @@ impl Facts for SnapshotDirFacts {
         if let Some(known) = locked(&self.trees).get(&node_path) {
             return Ok(Arc::clone(known));
         }
-        let tree: Arc<[String]> = self.list_tree_uncached(&node_path)?.into();
+        let tree: Arc<[String]> = match self.listed_within_ancestor(&node_path) {
+            Some(tree) => tree.into(),
+            None => self.list_tree_uncached(&node_path)?.into(),
+        };
         locked(&self.trees).insert(node_path, Arc::clone(&tree));
         Ok(tree)
     }
@@ -1005,6 +1061,65 @@ mod tests {
             ]
         );
         assert!(facts.list_tree("/nothing").unwrap().is_empty());
+    }
+
+    #[test]
+    fn listings_reused_from_other_listings_are_the_listings_themselves() {
+        let dir = tree(&[
+            ("etc/kubernetes/pki/ca.crt", "x"),
+            ("etc/kubernetes/pki/etcd/ca.crt", "x"),
+            ("etc/kubernetes/pki-old/ca.crt", "x"),
+            ("etc/kubernetes/admin.conf", "x"),
+            ("other/x", "y"),
+            (
+                METADATA_FILE,
+                "files:\n  - path: /etc/kubernetes/pki/declared.key\n    kind: file\n    mode: \"0600\"\n",
+            ),
+        ]);
+        symlink("/other", dir.path().join("etc/kubernetes/pki/link")).unwrap();
+        let paths = [
+            "/etc/kubernetes/pki",
+            "/etc/kubernetes/pki/etcd",
+            "/etc/kubernetes/pki/link",
+            "/etc/kubernetes/pki/link/x",
+            "/etc/kubernetes/pki/ca.crt",
+            "/etc/kubernetes/pki/absent",
+            "/etc/kubernetes/pki/../pki-old",
+        ];
+        let after_ancestors = SnapshotDirFacts::open(dir.path()).unwrap();
+        after_ancestors.list_tree("/").unwrap();
+        after_ancestors.list_tree("/etc/kubernetes").unwrap();
+        for path in paths {
+            let alone = SnapshotDirFacts::open(dir.path()).unwrap();
+            assert_eq!(
+                after_ancestors.list_tree(path).unwrap(),
+                alone.list_tree(path).unwrap(),
+                "{path}"
+            );
+        }
+        let after_descendants = SnapshotDirFacts::open(dir.path()).unwrap();
+        for path in paths {
+            after_descendants.list_tree(path).unwrap();
+        }
+        for path in ["/etc/kubernetes", "/"] {
+            let alone = SnapshotDirFacts::open(dir.path()).unwrap();
+            assert_eq!(
+                after_descendants.list_tree(path).unwrap(),
+                alone.list_tree(path).unwrap(),
+                "{path}, its descendants listed first"
+            );
+        }
+        let pki = after_ancestors.list_tree("/etc/kubernetes/pki").unwrap();
+        assert!(pki.contains(&"/etc/kubernetes/pki/declared.key".to_string()));
+        assert!(!pki.iter().any(|path| path.contains("pki-old")), "{pki:?}");
+        assert_eq!(
+            after_ancestors
+                .list_tree("/etc/kubernetes/pki/link/x")
+                .unwrap()
+                .to_vec(),
+            vec!["/etc/kubernetes/pki/link/x"],
+            "through the symlink, not cut from the listing"
+        );
     }
 
     #[test]

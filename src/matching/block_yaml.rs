@@ -221,21 +221,27 @@ fn is_sequence_item(text: &str) -> bool {
 /// `key: rest` or `key:` with a plain word for a key. `None` for anything else, including
 /// text that is no mapping entry at all.
 fn split_entry(text: &str) -> Option<(&str, &str)> {
-    let colon = memchr::memchr(b':', text.as_bytes())?;
+    // The key's bytes are read up to the first that cannot be in a plain key, which must be
+    // the colon: a sequence item's `--flag=value` stops at its first byte.
+    let bytes = text.as_bytes();
+    if !bytes.first()?.is_ascii_alphabetic() {
+        return None;
+    }
+    let colon = bytes.iter().position(|&b| !is_plain_key_byte(b))?;
+    if bytes[colon] != b':' {
+        return None;
+    }
     let (key, rest) = (&text[..colon], &text[colon + 1..]);
-    if !(rest.is_empty() || rest.starts_with(' ')) || !is_plain_key(key) {
+    if !(rest.is_empty() || rest.starts_with(' ')) || is_special_word(key) {
         return None;
     }
     Some((key, rest.trim_start_matches(' ')))
 }
 
-/// A key that every YAML reading takes as that very string.
-fn is_plain_key(key: &str) -> bool {
-    key.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/'))
-        && !is_special_word(key)
+/// A byte of a key that every YAML reading takes as that very string (a letter first, and
+/// not a special word).
+fn is_plain_key_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'.' | b'/')
 }
 
 /// A one-line value after `key: ` or `- `.
@@ -259,18 +265,18 @@ fn inline_value<'a>(text: &'a str, options: &serde_saphyr::Options) -> Option<No
     let first = text.as_bytes()[0];
     let starts_with_indicator = b"[]{}#&*!|>%@`,?:\"'".contains(&first)
         || (first == b'-' && text.as_bytes().get(1).is_none_or(|b| *b == b' '));
-    if starts_with_indicator
-        || has_pair(text, b": ")
-        || has_pair(text, b" #")
-        || text.ends_with(':')
-    {
+    if starts_with_indicator || has_space_after_colon_or_before_hash(text) || text.ends_with(':') {
         return None;
     }
     plain_scalar(text, options)
 }
 
-fn has_pair(text: &str, pair: &[u8; 2]) -> bool {
-    text.as_bytes().windows(2).any(|window| window == pair)
+/// Whether `text` holds `: ` or ` #` (a mapping or a comment inside a one-line value). Found
+/// from its spaces, which most values (flags, paths) have none of.
+fn has_space_after_colon_or_before_hash(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b' ', bytes)
+        .any(|space| (space > 0 && bytes[space - 1] == b':') || bytes.get(space + 1) == Some(&b'#'))
 }
 
 /// `[a, b]`: a flow sequence of plain words, paths and flags (letters, digits and
@@ -386,6 +392,20 @@ pub fn is_special_word(word: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mapping_or_comment_inside_a_value_is_found_from_its_spaces() {
+        for text in [
+            "a: b", "a:b", "a #c", "a#c", ": ", " #", "x:", "", " ", "a :b", "a  #", "::  ",
+        ] {
+            let pairs = |pair: &[u8]| text.as_bytes().windows(2).any(|w| w == pair);
+            assert_eq!(
+                has_space_after_colon_or_before_hash(text),
+                pairs(b": ") || pairs(b" #"),
+                "{text:?}"
+            );
+        }
+    }
 
     fn quick(text: &str) -> Option<Value> {
         subset_value(text, &serde_saphyr::Options::default())
