@@ -406,15 +406,19 @@ mod tests {
         }
     }
 
+    fn make_fifo(path: &Path) {
+        let status = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mkfifo {}", path.display());
+    }
+
     #[test]
     fn a_fifo_is_an_error_at_once_not_a_wait() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        let status = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap();
-        assert!(status.success());
+        make_fifo(&fifo);
         let started = Instant::now();
         let error = read_regular(&fifo, Limit::NodeFile, true).unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(2));
@@ -432,11 +436,7 @@ mod tests {
             b"was a file"
         );
         std::fs::remove_file(&path).unwrap();
-        let status = std::process::Command::new("mkfifo")
-            .arg(&path)
-            .status()
-            .unwrap();
-        assert!(status.success());
+        make_fifo(&path);
         let started = Instant::now();
         let error = read_resolved_regular(&path, Some(&lstat), Limit::NodeFile).unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(2));
