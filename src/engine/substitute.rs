@@ -20,6 +20,8 @@ pub struct Resolution {
 pub struct MissingComponent {
     pub component: String,
     pub candidates: Vec<String>,
+    /// `$<component>bin`, the variable an audit names it by.
+    pub bin_variable: ArcStr,
 }
 
 impl MissingComponent {
@@ -72,6 +74,7 @@ pub fn resolve_components(
             None => resolution.missing.push(MissingComponent {
                 component: component.name.to_string(),
                 candidates: component.bins.clone(),
+                bin_variable: component.bin_variable.clone(),
             }),
         }
     }

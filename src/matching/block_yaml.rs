@@ -238,8 +238,8 @@ fn split_entry(text: &str) -> Option<(&str, &str)> {
     Some((key, rest.trim_start_matches(' ')))
 }
 
-/// A byte of a key that every YAML reading takes as that very string (a letter first, and
-/// not a special word).
+/// A byte that may stand in a key every YAML reading takes as that very string; such a key
+/// also starts with a letter and is no special word ([`split_entry`] checks both).
 fn is_plain_key_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'.' | b'/')
 }
